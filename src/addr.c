@@ -1,0 +1,2 @@
+/* placeholder, being written */
+typedef int wd_placeholder_addr;

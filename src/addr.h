@@ -1,0 +1,31 @@
+/* Socket address parsing and printing: listen addresses ("8800", "127.0.0.1:8800",
+ * "[::1]:8800", "*:8800") and upstream "host:port" pairs. Pure functions. */
+#ifndef WARPD_ADDR_H
+#define WARPD_ADDR_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common.h"
+
+#define ADDR_HOSTMAX 256 /* longest host name kept, with the NUL */
+
+/* Parses a numeric listen address. A bare port means 127.0.0.1; "*" means
+ * 0.0.0.0 and "[::]" all IPv6 addresses. Returns 0, or -1 with a message. */
+int addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                      size_t errlen);
+/* Splits "host:port" or "[v6]:port" into its parts; the host may be a name.
+ * The port is required and must be 1-65535. Returns 0, or -1 with a message. */
+int addr_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, char *err,
+                        size_t errlen);
+/* Parses a numeric IPv4/IPv6 literal (no brackets) into ss with the port. */
+int addr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                      socklen_t *len);
+/* "1.2.3.4:80" or "[::1]:80" into buf (WD_ADDRSTRLEN bytes). Returns buf. */
+char *addr_format(const struct sockaddr *sa, char *buf, size_t buflen);
+int addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+int addr_is_loopback(const struct sockaddr *sa);
+uint16_t addr_port(const struct sockaddr *sa);
+void addr_set_port(struct sockaddr *sa, uint16_t port);
+
+#endif

@@ -1,0 +1,43 @@
+/* One non-blocking socket with its read and write watchers: the transport
+ * layer. Everything above it (relay, protocols) calls conn_* and never sees the
+ * file descriptor's system calls. Returns follow the WD_* contract. */
+#ifndef WARPD_CONN_H
+#define WARPD_CONN_H
+
+#include <ev.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "common.h"
+
+struct conn;
+typedef void (*conn_handler)(struct conn *c);
+
+struct conn {
+    int fd;                  /* -1 once closed */
+    struct ev_loop *loop;    /* the worker's loop */
+    ev_io rd;                /* readable watcher; calls on_read */
+    ev_io wr;                /* writable watcher; calls on_write */
+    conn_handler on_read;    /* set by the owner of the current phase */
+    conn_handler on_write;
+    void *data;              /* owner (a session, a relay...) */
+    unsigned eof_seen : 1;   /* a read returned 0 */
+    unsigned shut_wr : 1;    /* shutdown(SHUT_WR) done */
+};
+
+/* Takes ownership of a non-blocking fd. Watchers start stopped. */
+void conn_init(struct conn *c, struct ev_loop *loop, int fd, void *data);
+ssize_t conn_read(struct conn *c, void *p, size_t len);
+ssize_t conn_write(struct conn *c, const void *p, size_t len);
+ssize_t conn_writev(struct conn *c, const struct iovec *iov, int iovcnt);
+/* Starts or stops the watchers; cheap when already in that state. */
+void conn_want_read(struct conn *c, int on);
+void conn_want_write(struct conn *c, int on);
+/* shutdown(SHUT_WR); returns 0 or WD_ERROR. */
+int conn_shutdown_write(struct conn *c);
+/* Stops the watchers and closes the fd; safe to call twice. */
+void conn_close(struct conn *c);
+/* The pending socket error (SO_ERROR), for a finished non-blocking connect. */
+int conn_socket_error(struct conn *c);
+
+#endif

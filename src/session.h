@@ -1,0 +1,31 @@
+/* A client session: one accepted client connection, at most one upstream
+ * connection, the phase it is in, one timer per phase, and exactly one way
+ * out, session_close(s, reason). */
+#ifndef WARPD_SESSION_H
+#define WARPD_SESSION_H
+
+#include <ev.h>
+#include <sys/socket.h>
+
+#include "config.h"
+
+struct session;
+
+/* Worker-wide context the sessions share (read-only config, counters). */
+struct session_env {
+    struct ev_loop *loop;
+    const struct config *cfg;
+    int active;          /* sessions alive */
+    int stopping;        /* graceful stop in progress */
+    void (*on_count_change)(struct session_env *env); /* sessions came or went */
+};
+
+/* Starts a session on an accepted non-blocking client socket. */
+void session_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len);
+/* Graceful stop: closes sessions that are idle (nothing in flight); the others
+ * finish on their own. */
+void session_stop_idle(struct session_env *env);
+/* Closes every session now (shutdown timeout). */
+void session_close_all(struct session_env *env, const char *reason);
+
+#endif
