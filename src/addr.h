@@ -8,7 +8,9 @@
 
 #include "common.h"
 
-#define ADDR_HOSTMAX 256 /* longest host name kept, with the NUL */
+#define ADDR_HOSTMAX   256 /* longest host name kept, with the NUL */
+#define ADDR_QUOTE_MAX 64  /* bytes of offending text an error message repeats */
+#define ADDR_QUOTELEN  (ADDR_QUOTE_MAX * 4 + 4) /* room for addr_quote's output */
 
 /* Parses a numeric listen address. A bare port means 127.0.0.1; "*" means
  * 0.0.0.0 and "[::]" all IPv6 addresses. Returns 0, or -1 with a message. */
@@ -19,12 +21,15 @@ int addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len
 int addr_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, char *err,
                         size_t errlen);
 /* Parses a numeric IPv4/IPv6 literal (no brackets) into ss with the port. */
-int addr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ss,
-                      socklen_t *len);
+int addr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
 /* "1.2.3.4:80" or "[::1]:80" into buf (WD_ADDRSTRLEN bytes). Returns buf. */
 char *addr_format(const struct sockaddr *sa, char *buf, size_t buflen);
 int addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 int addr_is_loopback(const struct sockaddr *sa);
+/* Copies s for an error message: at most ADDR_QUOTE_MAX bytes, anything not
+ * printable ASCII (and the backslash) as \xNN, "..." when cut. out should
+ * hold ADDR_QUOTELEN bytes. Shared by the config parser. */
+void addr_quote(const char *s, char *out, size_t outlen);
 uint16_t addr_port(const struct sockaddr *sa);
 void addr_set_port(struct sockaddr *sa, uint16_t port);
 

@@ -12,9 +12,9 @@
 #define WD_ERROR (-1)
 
 /* Exit statuses shared by the supervisor and the workers (DESIGN.md section 2). */
-#define WD_EXIT_OK     0 /* stop requested */
+#define WD_EXIT_OK      0 /* stop requested */
 #define WD_EXIT_RUNTIME 1 /* runtime failure; a worker exiting 1 is respawned */
-#define WD_EXIT_FATAL  2 /* bad usage or config; a worker exiting 2 is not respawned */
+#define WD_EXIT_FATAL   2 /* bad usage or config; a worker exiting 2 is not respawned */
 
 #define WD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

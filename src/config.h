@@ -56,8 +56,8 @@ struct config {
 /* What the command line asked for; applied on top of the file, and again on
  * every reload so that command-line options keep winning. */
 struct cli_opts {
-    const char *config_path; /* -c */
-    int test;                /* -t */
+    const char *config_path;            /* -c */
+    int test;                           /* -t */
     const char *listen[CFG_MAX_LISTEN]; /* -l, replaces the file's listen list */
     int nlisten;
     const char *warp_host; /* -H, WARP alias: listen address */

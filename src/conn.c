@@ -1,2 +1,142 @@
-/* placeholder, being written */
-typedef int wd_placeholder_conn;
+/* The transport layer: a non-blocking socket, its two libev watchers, and
+ * the one I/O contract (>0 bytes, 0 EOF, WD_AGAIN, WD_ERROR with errno). The
+ * watchers call the owner's current handler, so a protocol can change phase by
+ * swapping handlers without touching the socket. */
+#include "conn.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void
+conn_rd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct conn *c = w->data;
+    if (c->on_read != NULL)
+        c->on_read(c);
+}
+
+static void
+conn_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct conn *c = w->data;
+    if (c->on_write != NULL)
+        c->on_write(c);
+}
+
+void
+conn_init(struct conn *c, struct ev_loop *loop, int fd, void *data)
+{
+    c->fd = fd;
+    c->loop = loop;
+    c->on_read = NULL;
+    c->on_write = NULL;
+    c->data = data;
+    c->eof_seen = 0;
+    c->shut_wr = 0;
+    ev_io_init(&c->rd, conn_rd_cb, fd, EV_READ);
+    ev_io_init(&c->wr, conn_wr_cb, fd, EV_WRITE);
+    c->rd.data = c;
+    c->wr.data = c;
+}
+
+ssize_t
+conn_read(struct conn *c, void *p, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = recv(c->fd, p, len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return n;
+    if (n == 0) {
+        c->eof_seen = 1;
+        return 0;
+    }
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+}
+
+ssize_t
+conn_write(struct conn *c, const void *p, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = send(c->fd, p, len, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+}
+
+ssize_t
+conn_writev(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+    struct msghdr mh = {0};
+    ssize_t n;
+
+    mh.msg_iov = (struct iovec *)iov;
+    mh.msg_iovlen = (size_t)iovcnt;
+    do {
+        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+}
+
+void
+conn_want_read(struct conn *c, int on)
+{
+    if (c->fd < 0)
+        return;
+    if (on && !ev_is_active(&c->rd))
+        ev_io_start(c->loop, &c->rd);
+    else if (!on && ev_is_active(&c->rd))
+        ev_io_stop(c->loop, &c->rd);
+}
+
+void
+conn_want_write(struct conn *c, int on)
+{
+    if (c->fd < 0)
+        return;
+    if (on && !ev_is_active(&c->wr))
+        ev_io_start(c->loop, &c->wr);
+    else if (!on && ev_is_active(&c->wr))
+        ev_io_stop(c->loop, &c->wr);
+}
+
+int
+conn_shutdown_write(struct conn *c)
+{
+    if (c->shut_wr)
+        return 0;
+    c->shut_wr = 1;
+    if (shutdown(c->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+        return WD_ERROR;
+    return 0;
+}
+
+void
+conn_close(struct conn *c)
+{
+    if (c->fd < 0)
+        return;
+    ev_io_stop(c->loop, &c->rd);
+    ev_io_stop(c->loop, &c->wr);
+    close(c->fd);
+    c->fd = -1;
+}
+
+int
+conn_socket_error(struct conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return errno;
+    return err;
+}

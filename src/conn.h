@@ -14,15 +14,15 @@ struct conn;
 typedef void (*conn_handler)(struct conn *c);
 
 struct conn {
-    int fd;                  /* -1 once closed */
-    struct ev_loop *loop;    /* the worker's loop */
-    ev_io rd;                /* readable watcher; calls on_read */
-    ev_io wr;                /* writable watcher; calls on_write */
-    conn_handler on_read;    /* set by the owner of the current phase */
+    int fd;               /* -1 once closed */
+    struct ev_loop *loop; /* the worker's loop */
+    ev_io rd;             /* readable watcher; calls on_read */
+    ev_io wr;             /* writable watcher; calls on_write */
+    conn_handler on_read; /* set by the owner of the current phase */
     conn_handler on_write;
-    void *data;              /* owner (a session, a relay...) */
-    unsigned eof_seen : 1;   /* a read returned 0 */
-    unsigned shut_wr : 1;    /* shutdown(SHUT_WR) done */
+    void *data;            /* owner (a session, a relay...) */
+    unsigned eof_seen : 1; /* a read returned 0 */
+    unsigned shut_wr : 1;  /* shutdown(SHUT_WR) done */
 };
 
 /* Takes ownership of a non-blocking fd. Watchers start stopped. */

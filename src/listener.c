@@ -1,2 +1,215 @@
-/* placeholder, being written */
-typedef int wd_placeholder_listener;
+/* Listening sockets. The supervisor opens them (one SO_REUSEPORT socket per
+ * worker slot per address) and keeps them, so a respawned worker inherits the
+ * same accept queue. A worker accepts in bounded batches and, when it runs out
+ * of file descriptors, stops accepting and retries from a timer instead of
+ * spinning on a readiness it cannot clear (ev(3), "accept()ing when you can't"). */
+#include "listener.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LISTENER_BATCH      64  /* accepts per readiness callback */
+#define LISTENER_EMFILE_MIN 0.1 /* seconds before accepting again after EMFILE */
+#define LISTENER_EMFILE_MAX 1.0
+
+struct listener_slot {
+    ev_io io;
+    struct listener *owner;
+    int index; /* position in the fds given to listener_new */
+};
+
+struct listener {
+    struct ev_loop *loop;
+    listener_accept_cb cb;
+    void *arg;
+    int nfds;
+    int paused;         /* paused by the owner (connection limit, shutdown) */
+    int backoff;        /* paused by us after EMFILE/ENFILE/ENOMEM */
+    double backoff_sec; /* current back-off delay */
+    ev_tstamp last_warn;
+    ev_timer retry;
+    struct listener_slot slots[];
+};
+
+int
+listener_probe(const struct sockaddr *sa, socklen_t len)
+{
+    int one = 1, fd, rc, saved;
+
+    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    rc = bind(fd, sa, len);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int
+listener_open(struct sockaddr *sa, socklen_t len, int backlog)
+{
+    int one = 1, fd, saved;
+    socklen_t alen = len;
+
+    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        goto fail;
+    /* "[::]:port" means IPv6 only; IPv4 is listed separately when wanted. */
+    if (sa->sa_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        goto fail;
+    if (bind(fd, sa, len) < 0 || listen(fd, backlog) < 0)
+        goto fail;
+    if (getsockname(fd, sa, &alen) < 0)
+        goto fail;
+    return fd;
+fail:
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+static void
+listener_update(struct listener *l)
+{
+    int i, on = !l->paused && !l->backoff;
+
+    for (i = 0; i < l->nfds; i++) {
+        if (on && !ev_is_active(&l->slots[i].io))
+            ev_io_start(l->loop, &l->slots[i].io);
+        else if (!on && ev_is_active(&l->slots[i].io))
+            ev_io_stop(l->loop, &l->slots[i].io);
+    }
+}
+
+static void
+listener_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct listener *l = w->data;
+    l->backoff = 0;
+    listener_update(l);
+}
+
+/* Out of descriptors or memory: the pending connection stays queued in the
+ * kernel, so stop watching and come back later, warning at most every 5 s. */
+static void
+listener_back_off(struct listener *l, int err)
+{
+    ev_tstamp now = ev_now(l->loop);
+
+    if (now - l->last_warn >= 5.0) {
+        errno = err;
+        log_warn("accept failed, pausing accepts for %.1fs", l->backoff_sec);
+        l->last_warn = now;
+    }
+    l->backoff = 1;
+    listener_update(l);
+    ev_timer_set(&l->retry, l->backoff_sec, 0.);
+    ev_timer_start(l->loop, &l->retry);
+    l->backoff_sec *= 2;
+    if (l->backoff_sec > LISTENER_EMFILE_MAX)
+        l->backoff_sec = LISTENER_EMFILE_MAX;
+}
+
+static void
+listener_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct listener_slot *s = w->data;
+    struct listener *l = s->owner;
+    int i;
+
+    for (i = 0; i < LISTENER_BATCH && !l->paused && !l->backoff; i++) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(w->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            switch (errno) {
+            case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+            case EWOULDBLOCK:
+#endif
+                return;
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO:
+            case EPERM:
+                continue;
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                listener_back_off(l, errno);
+                return;
+            default:
+                log_warn("accept");
+                return;
+            }
+        }
+        l->backoff_sec = LISTENER_EMFILE_MIN;
+        l->cb(l->arg, fd, (struct sockaddr *)&peer, plen, s->index);
+    }
+}
+
+struct listener *
+listener_new(struct ev_loop *loop, const int *fds, int nfds, listener_accept_cb cb, void *arg)
+{
+    struct listener *l;
+    int i;
+
+    l = calloc(1, sizeof(*l) + (size_t)nfds * sizeof(l->slots[0]));
+    if (l == NULL)
+        return NULL;
+    l->loop = loop;
+    l->cb = cb;
+    l->arg = arg;
+    l->nfds = nfds;
+    l->backoff_sec = LISTENER_EMFILE_MIN;
+    l->last_warn = -1e9;
+    ev_timer_init(&l->retry, listener_retry_cb, 0., 0.);
+    l->retry.data = l;
+    for (i = 0; i < nfds; i++) {
+        ev_io_init(&l->slots[i].io, listener_on_accept, fds[i], EV_READ);
+        l->slots[i].io.data = &l->slots[i];
+        l->slots[i].owner = l;
+        l->slots[i].index = i;
+    }
+    listener_update(l);
+    return l;
+}
+
+void
+listener_pause(struct listener *l, int paused)
+{
+    l->paused = paused;
+    listener_update(l);
+}
+
+void
+listener_close(struct listener *l)
+{
+    int i;
+
+    if (l == NULL)
+        return;
+    ev_timer_stop(l->loop, &l->retry);
+    for (i = 0; i < l->nfds; i++) {
+        ev_io_stop(l->loop, &l->slots[i].io);
+        close(l->slots[i].io.fd);
+    }
+    free(l);
+}

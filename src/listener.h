@@ -24,8 +24,8 @@ typedef void (*listener_accept_cb)(void *arg, int fd, const struct sockaddr *pee
                                    socklen_t peerlen, int lfd_index);
 /* Creates watchers on fds (not owned until listener_close). Returns NULL on
  * out-of-memory. */
-struct listener *listener_new(struct ev_loop *loop, const int *fds, int nfds,
-                              listener_accept_cb cb, void *arg);
+struct listener *listener_new(struct ev_loop *loop, const int *fds, int nfds, listener_accept_cb cb,
+                              void *arg);
 /* Pauses or resumes accepting (connection limit, shutdown). */
 void listener_pause(struct listener *l, int paused);
 /* Stops watchers, closes the fds and frees. */

@@ -1,2 +1,250 @@
-/* placeholder, being written */
-typedef int wd_placeholder_log;
+/* Leveled logging for the supervisor and the workers. Every line is built in
+ * one buffer and written with a single write(2) on an O_APPEND descriptor, so
+ * lines from several processes sharing a file or stderr never interleave. */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 2048
+
+struct log_dest {
+    int fd;          /* -1 when off */
+    int owned;       /* opened by us (a file), so reopen/close apply */
+    char path[1024]; /* file path, "" for stderr/off */
+};
+
+static struct log_dest errlog = {STDERR_FILENO, 0, ""};
+static struct log_dest acclog = {STDERR_FILENO, 0, ""};
+static int cur_level = LOG_LVL_INFO;
+static char tag[32] = "warpd";
+
+void
+log_set_tag(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tag, sizeof(tag), fmt, ap);
+    va_end(ap);
+}
+
+void
+log_set_level(int level)
+{
+    if (level < LOG_LVL_ERROR)
+        level = LOG_LVL_ERROR;
+    if (level > LOG_LVL_DEBUG)
+        level = LOG_LVL_DEBUG;
+    cur_level = level;
+}
+
+int
+log_get_level(void)
+{
+    return cur_level;
+}
+
+static int
+open_file(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+/* Points d at spec ("stderr", "off" or a path). The new file is opened before
+ * the old one is closed so that a failure leaves the old destination. */
+static int
+dest_set(struct log_dest *d, const char *spec)
+{
+    int fd;
+
+    if (strcmp(spec, "stderr") == 0 || strcmp(spec, "off") == 0) {
+        fd = strcmp(spec, "off") == 0 ? -1 : STDERR_FILENO;
+        if (d->owned && d->fd >= 0)
+            close(d->fd);
+        d->fd = fd;
+        d->owned = 0;
+        d->path[0] = '\0';
+        return 0;
+    }
+    if (d->owned && strcmp(d->path, spec) == 0)
+        return 0;
+    fd = open_file(spec);
+    if (fd < 0)
+        return -1;
+    if (d->owned && d->fd >= 0)
+        close(d->fd);
+    d->fd = fd;
+    d->owned = 1;
+    snprintf(d->path, sizeof(d->path), "%s", spec);
+    return 0;
+}
+
+int
+log_open(const char *error_log, const char *access_log, const char **failed)
+{
+    if (dest_set(&errlog, error_log) < 0) {
+        *failed = error_log;
+        return -1;
+    }
+    if (dest_set(&acclog, access_log) < 0) {
+        *failed = access_log;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+dest_reopen(struct log_dest *d)
+{
+    int fd;
+
+    if (!d->owned)
+        return;
+    fd = open_file(d->path);
+    if (fd < 0) {
+        log_warn("cannot reopen %s, keeping the old file", d->path);
+        return;
+    }
+    close(d->fd);
+    d->fd = fd;
+}
+
+void
+log_reopen(void)
+{
+    dest_reopen(&errlog);
+    dest_reopen(&acclog);
+}
+
+void
+log_close(void)
+{
+    dest_set(&errlog, "stderr");
+    dest_set(&acclog, "off");
+}
+
+int
+log_access_enabled(void)
+{
+    return acclog.fd >= 0;
+}
+
+/* Formats "<time> <tag>[<pid>] <level>: <message>[: <strerror>]\n" and
+ * writes it at once. Control bytes in the message are escaped so a log line
+ * stays one line whatever a client sent. */
+static void
+vlog(struct log_dest *d, const char *lvl, int errnum, const char *fmt, va_list ap)
+{
+    char line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
+    struct timeval tv;
+    struct tm tm;
+    size_t n, i;
+    int len;
+
+    if (d->fd < 0)
+        return;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    len = vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (len < 0)
+        return;
+    n = (size_t)snprintf(line, sizeof(line),
+                         "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d] %s: ", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                         (int)(tv.tv_usec / 1000), tag, (int)getpid(), lvl);
+    for (i = 0; msg[i] != '\0' && n < sizeof(line) - 8; i++) {
+        unsigned char ch = (unsigned char)msg[i];
+        if (ch < 0x20 || ch == 0x7f)
+            n += (size_t)snprintf(line + n, sizeof(line) - n, "\\x%02x", ch);
+        else
+            line[n++] = (char)ch;
+    }
+    if (errnum != 0 && n < sizeof(line) - 2)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
+    if (n > sizeof(line) - 2)
+        n = sizeof(line) - 2;
+    line[n++] = '\n';
+    while (write(d->fd, line, n) < 0 && errno == EINTR)
+        ;
+}
+
+#define LOG_BODY(dest, minlvl, name, errnum)                                                       \
+    do {                                                                                           \
+        va_list ap;                                                                                \
+        int saved = errno;                                                                         \
+        if (cur_level < (minlvl))                                                                  \
+            return;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        vlog(dest, name, errnum, fmt, ap);                                                         \
+        va_end(ap);                                                                                \
+        errno = saved;                                                                             \
+    } while (0)
+
+void
+log_warn(const char *fmt, ...)
+{
+    LOG_BODY(&errlog, LOG_LVL_WARN, "warn", saved);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+    LOG_BODY(&errlog, LOG_LVL_WARN, "warn", 0);
+}
+
+void
+log_error(const char *fmt, ...)
+{
+    LOG_BODY(&errlog, LOG_LVL_ERROR, "error", saved);
+}
+
+void
+log_errorx(const char *fmt, ...)
+{
+    LOG_BODY(&errlog, LOG_LVL_ERROR, "error", 0);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+    LOG_BODY(&errlog, LOG_LVL_INFO, "info", 0);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+    LOG_BODY(&errlog, LOG_LVL_DEBUG, "debug", 0);
+}
+
+void
+log_access(const char *fmt, ...)
+{
+    LOG_BODY(&acclog, LOG_LVL_ERROR, "access", 0);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+    va_list ap;
+    int saved = errno;
+    va_start(ap, fmt);
+    vlog(&errlog, "error", saved, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(&errlog, "error", 0, fmt, ap);
+    va_end(ap);
+    exit(1);
+}

@@ -21,9 +21,11 @@ void log_reopen(void);
 void log_close(void);
 int log_access_enabled(void);
 
-void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* adds strerror(errno) */
+void log_warn(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2))); /* adds strerror(errno) */
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* adds strerror(errno) */
+void log_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2))); /* adds strerror(errno) */
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,2 +1,182 @@
-/* placeholder, being written */
-typedef int wd_placeholder_relay;
+/* The symmetric relay. Each direction (src -> dst) runs the same pump: flush
+ * what is buffered, read only into free space, pause the source while the
+ * sink holds RELAY_HIGH_WATER bytes, resume under RELAY_LOW_WATER, and after
+ * the source's EOF is flushed shut down the sink's write side. A buffer is
+ * held only while bytes are in flight. */
+#include "relay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static void
+relay_fail(struct relay *r, const char *side, const char *what, int err)
+{
+    relay_done_cb done = r->on_done;
+
+    snprintf(r->reason, sizeof(r->reason), "%s %s: %s", side, what, strerror(err));
+    relay_stop(r);
+    done(r, r->reason);
+}
+
+/* Writes buffered bytes to dst. Returns 0, or -1 after relay_fail. */
+static int
+dir_flush(struct relay *r, struct relay_dir *d, int di)
+{
+    while (d->b != NULL && buf_len(d->b) > 0) {
+        ssize_t n = conn_write(d->dst, d->b->data + d->b->start, buf_len(d->b));
+        if (n == WD_AGAIN)
+            break;
+        if (n == WD_ERROR) {
+            relay_fail(r, r->name[1 - di], "write", errno);
+            return -1;
+        }
+        d->b->start += (uint32_t)n;
+        d->bytes += (uint64_t)n;
+        r->last_active = ev_now(d->dst->loop);
+    }
+    if (d->b != NULL && buf_len(d->b) == 0) {
+        buf_put(d->b);
+        d->b = NULL;
+    }
+    conn_want_write(d->dst, d->b != NULL);
+    return 0;
+}
+
+/* Reads from src into free space, at most RELAY_MAX_READS times, flushing
+ * after each read. Returns 0, or -1 after relay_fail. */
+static int
+dir_fill(struct relay *r, struct relay_dir *d, int di)
+{
+    int i;
+
+    for (i = 0; i < RELAY_MAX_READS && !d->eof; i++) {
+        size_t space;
+        ssize_t n;
+
+        if (d->b == NULL && (d->b = buf_get()) == NULL) {
+            relay_fail(r, r->name[di], "read", ENOMEM);
+            return -1;
+        }
+        space = buf_space(d->b);
+        if (space == 0)
+            break;
+        n = conn_read(d->src, d->b->data + d->b->end, space);
+        if (n == WD_AGAIN)
+            break;
+        if (n == WD_ERROR) {
+            relay_fail(r, r->name[di], "read", errno);
+            return -1;
+        }
+        if (n == 0) {
+            d->eof = 1;
+            break;
+        }
+        d->b->end += (uint32_t)n;
+        r->last_active = ev_now(d->src->loop);
+        if (dir_flush(r, d, di) < 0)
+            return -1;
+        if (d->b != NULL && buf_len(d->b) >= RELAY_HIGH_WATER)
+            break;
+    }
+    return 0;
+}
+
+/* One step of direction di. May call on_done (and so free r): the caller
+ * must not touch r afterwards when it returns -1 or r->finished is set. */
+static int
+dir_pump(struct relay *r, int di)
+{
+    struct relay_dir *d = &r->dir[di];
+    size_t pending;
+
+    if (d->done)
+        return 0;
+    if (dir_flush(r, d, di) < 0)
+        return -1;
+    if (!d->paused && dir_fill(r, d, di) < 0)
+        return -1;
+
+    pending = d->b != NULL ? buf_len(d->b) : 0;
+    if (!d->eof) {
+        if (pending >= RELAY_HIGH_WATER)
+            d->paused = 1;
+        else if (pending < RELAY_LOW_WATER)
+            d->paused = 0;
+        conn_want_read(d->src, !d->paused);
+    } else {
+        conn_want_read(d->src, 0);
+        if (pending == 0) {
+            d->done = 1;
+            if (conn_shutdown_write(d->dst) < 0 && errno != ENOTCONN) {
+                relay_fail(r, r->name[1 - di], "shutdown", errno);
+                return -1;
+            }
+        }
+    }
+    if (r->dir[0].done && r->dir[1].done) {
+        relay_done_cb done = r->on_done;
+        relay_stop(r);
+        done(r, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+relay_on_read(struct conn *c)
+{
+    struct relay *r = c->data;
+    dir_pump(r, r->dir[0].src == c ? 0 : 1);
+}
+
+static void
+relay_on_write(struct conn *c)
+{
+    struct relay *r = c->data;
+    dir_pump(r, r->dir[0].dst == c ? 0 : 1);
+}
+
+void
+relay_start(struct relay *r, struct conn *a, struct conn *b, struct buf *pre_ab, struct buf *pre_ba,
+            const char *name_a, const char *name_b, relay_done_cb done, void *data)
+{
+    memset(r, 0, sizeof(*r));
+    r->dir[0].src = a;
+    r->dir[0].dst = b;
+    r->dir[0].b = pre_ab;
+    r->dir[1].src = b;
+    r->dir[1].dst = a;
+    r->dir[1].b = pre_ba;
+    r->name[0] = name_a;
+    r->name[1] = name_b;
+    r->on_done = done;
+    r->data = data;
+    r->last_active = ev_now(a->loop);
+    a->data = r;
+    b->data = r;
+    a->on_read = b->on_read = relay_on_read;
+    a->on_write = b->on_write = relay_on_write;
+    conn_want_read(a, 1);
+    conn_want_read(b, 1);
+    conn_want_write(b, pre_ab != NULL && buf_len(pre_ab) > 0);
+    conn_want_write(a, pre_ba != NULL && buf_len(pre_ba) > 0);
+}
+
+void
+relay_stop(struct relay *r)
+{
+    int i;
+
+    if (r->finished)
+        return;
+    r->finished = 1;
+    for (i = 0; i < 2; i++) {
+        conn_want_read(r->dir[i].src, 0);
+        conn_want_write(r->dir[i].dst, 0);
+        r->dir[i].src->on_read = NULL;
+        r->dir[i].src->on_write = NULL;
+        buf_put(r->dir[i].b);
+        r->dir[i].b = NULL;
+    }
+}

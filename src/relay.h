@@ -22,32 +22,34 @@ struct relay;
  * short text ("client reset", "upstream write error: ..."). The relay's
  * buffers are already returned; the conns are still open. */
 typedef void (*relay_done_cb)(struct relay *r, const char *reason);
-/* Called on every transfer, for idle timers. */
-typedef void (*relay_activity_cb)(struct relay *r);
 
 struct relay_dir {
     struct conn *src;
     struct conn *dst;
-    struct buf *b;      /* bytes read from src not yet written to dst; NULL when none */
-    uint64_t bytes;     /* bytes written to dst so far */
-    unsigned eof : 1;   /* src reached EOF */
-    unsigned done : 1;  /* EOF seen, buffer flushed, dst shut down */
+    struct buf *b;       /* bytes read from src not yet written to dst; NULL when none */
+    uint64_t bytes;      /* bytes written to dst so far */
+    unsigned eof : 1;    /* src reached EOF */
+    unsigned done : 1;   /* EOF seen, buffer flushed, dst shut down */
     unsigned paused : 1; /* src reading stopped for backpressure */
 };
 
 struct relay {
     struct relay_dir dir[2]; /* [0] a->b, [1] b->a */
     relay_done_cb on_done;
-    relay_activity_cb on_activity; /* may be NULL */
-    void *data;
-    const char *name[2]; /* "client", "upstream": used in reasons */
-    unsigned finished : 1;
+    void *data;            /* the owner (session) */
+    const char *name[2];   /* names of a and b for reasons: "client", "upstream" */
+    ev_tstamp last_active; /* loop time of the last byte moved, for idle timers */
+    char reason[128];      /* storage for the reason passed to on_done */
+    unsigned finished : 1; /* on_done was called; nothing more happens */
 };
 
-/* Takes over both conns' handlers and starts pumping. Bytes already held in
- * pre[0] (for a->b) or pre[1] (for b->a) are sent first; the relay owns them. */
+/* Takes over both conns (their handlers and data pointers) and starts
+ * pumping from the loop; no I/O happens inside this call. Bytes already held
+ * in pre_ab (for a->b) or pre_ba (for b->a) are sent first; the relay owns
+ * those buffers. name_a/name_b label the sides in reasons. */
 void relay_start(struct relay *r, struct conn *a, struct conn *b, struct buf *pre_ab,
-                 struct buf *pre_ba, relay_done_cb done, void *data);
+                 struct buf *pre_ba, const char *name_a, const char *name_b, relay_done_cb done,
+                 void *data);
 /* Stops both conns' watchers and returns the buffers; does not close. */
 void relay_stop(struct relay *r);
 

@@ -1,2 +1,300 @@
-/* placeholder, being written */
-typedef int wd_placeholder_session;
+/* Client sessions. A session owns the client connection and at most one
+ * upstream connection and moves through phases: resolving the upstream name,
+ * connecting, relaying, or lingering after an error answer. Each phase has one
+ * timer, and session_close() is the only way out: it cancels whatever is in
+ * flight, closes both sockets, writes the access line and frees. */
+#include "session.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conn.h"
+#include "log.h"
+#include "relay.h"
+#include "resolve.h"
+#include "upstream.h"
+
+#define LINGER_TIMEOUT 2.0 /* seconds to drain a client after an error answer */
+
+enum session_phase {
+    PH_RESOLVING,  /* waiting for the resolver */
+    PH_CONNECTING, /* upstream connect in progress */
+    PH_RELAYING,   /* bytes flowing both ways */
+    PH_LINGERING,  /* answer sent and write side shut; draining the client */
+};
+
+struct session {
+    struct session_env *s_env;
+    struct session *s_prev, *s_next; /* the worker's list of live sessions */
+    enum session_phase s_phase;
+    struct conn s_client;
+    struct conn s_upstream;        /* fd -1 until connected */
+    struct resolve_req *s_resolve; /* pending lookup, or NULL */
+    struct upstream_connect s_connect;
+    unsigned s_connecting : 1; /* s_connect is in progress */
+    struct relay s_relay;
+    ev_timer s_timer; /* the current phase's timeout */
+    ev_tstamp s_start;
+    char s_peer[WD_ADDRSTRLEN];                  /* client address as text */
+    char s_upname[WD_ADDRSTRLEN + ADDR_HOSTMAX]; /* upstream as configured, then as connected */
+};
+
+static struct session *sessions; /* live sessions of this worker */
+
+static void session_close(struct session *s, const char *reason);
+
+static void
+session_set_nodelay(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void
+session_close(struct session *s, const char *reason)
+{
+    struct session_env *env = s->s_env;
+    uint64_t in = 0, out = 0;
+
+    if (s->s_resolve != NULL)
+        resolve_cancel(s->s_resolve);
+    if (s->s_connecting)
+        upstream_cancel(&s->s_connect);
+    if (s->s_phase == PH_RELAYING) {
+        relay_stop(&s->s_relay);
+        in = s->s_relay.dir[0].bytes;
+        out = s->s_relay.dir[1].bytes;
+    }
+    ev_timer_stop(env->loop, &s->s_timer);
+    conn_close(&s->s_client);
+    conn_close(&s->s_upstream);
+    log_access("client=%s upstream=%s in=%llu out=%llu time=%.3f close=\"%s\"", s->s_peer,
+               s->s_upname, (unsigned long long)in, (unsigned long long)out,
+               ev_now(env->loop) - s->s_start, reason);
+
+    if (s->s_prev != NULL)
+        s->s_prev->s_next = s->s_next;
+    else
+        sessions = s->s_next;
+    if (s->s_next != NULL)
+        s->s_next->s_prev = s->s_prev;
+    free(s);
+    env->active--;
+    if (env->on_count_change != NULL)
+        env->on_count_change(env);
+}
+
+/* ---- relaying ------------------------------------------------------- */
+
+static void
+session_relay_done(struct relay *r, const char *reason)
+{
+    session_close(r->data, reason != NULL ? reason : "done");
+}
+
+/* Idle timeout without re-arming on every byte: the relay stamps the time of
+ * its last transfer and this timer re-aims itself at the remaining time. */
+static void
+session_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct session *s = w->data;
+    ev_tstamp idle = s->s_env->cfg->idle_timeout;
+    ev_tstamp left = s->s_relay.last_active + idle - ev_now(loop);
+
+    if (left <= 0) {
+        session_close(s, "idle timeout");
+        return;
+    }
+    w->repeat = left;
+    ev_timer_again(loop, w);
+}
+
+static void
+session_connected(void *arg, int fd, int idx, int err)
+{
+    struct session *s = arg;
+    char reason[128];
+
+    s->s_connecting = 0;
+    if (fd < 0) {
+        snprintf(reason, sizeof(reason), "upstream connect: %s",
+                 err == ETIMEDOUT ? "timed out" : strerror(err));
+        session_close(s, reason);
+        return;
+    }
+    addr_format((struct sockaddr *)&s->s_connect.addrs.addr[idx], s->s_upname, sizeof(s->s_upname));
+    conn_init(&s->s_upstream, s->s_env->loop, fd, s);
+    s->s_phase = PH_RELAYING;
+    relay_start(&s->s_relay, &s->s_client, &s->s_upstream, NULL, NULL, "client", "upstream",
+                session_relay_done, s);
+    ev_timer_stop(s->s_env->loop, &s->s_timer);
+    ev_timer_init(&s->s_timer, session_idle_cb, 0., s->s_env->cfg->idle_timeout);
+    s->s_timer.data = s;
+    ev_timer_again(s->s_env->loop, &s->s_timer);
+}
+
+static void
+session_connect(struct session *s, const struct resolve_result *res)
+{
+    s->s_phase = PH_CONNECTING;
+    s->s_connecting = 1;
+    upstream_connect_start(&s->s_connect, s->s_env->loop, res, s->s_env->cfg->connect_timeout,
+                           session_connected, s);
+}
+
+static void
+session_resolved(void *arg, int status, const struct resolve_result *res)
+{
+    struct session *s = arg;
+    char reason[128];
+
+    s->s_resolve = NULL;
+    if (status != RESOLVE_OK) {
+        snprintf(reason, sizeof(reason), "upstream resolve: %s", resolve_strerror(status));
+        session_close(s, reason);
+        return;
+    }
+    session_connect(s, res);
+}
+
+static void
+session_start_tcp(struct session *s)
+{
+    const struct config *cfg = s->s_env->cfg;
+    struct resolve_result res;
+
+    if (resolve_now(cfg->upstream_host, cfg->upstream_port, &res)) {
+        session_connect(s, &res);
+        return;
+    }
+    s->s_phase = PH_RESOLVING;
+    s->s_resolve = resolve_start(cfg->upstream_host, cfg->upstream_port, session_resolved, s);
+    if (s->s_resolve == NULL)
+        session_close(s, "upstream resolve: out of memory");
+}
+
+/* ---- answering and lingering --------------------------------------- */
+
+static void
+session_linger_read(struct conn *c)
+{
+    struct session *s = c->data;
+    char sink[4096];
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        ssize_t n = conn_read(c, sink, sizeof(sink));
+        if (n == WD_AGAIN)
+            return;
+        if (n <= 0) {
+            session_close(s, "answered");
+            return;
+        }
+    }
+}
+
+static void
+session_linger_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    session_close(w->data, "answered, linger timeout");
+}
+
+/* Sends a short answer the socket buffer will take at once, shuts the write
+ * side, and drains what the client still sends so that closing does not turn
+ * into a reset that destroys the answer before the client read it. */
+static void
+session_answer_and_linger(struct session *s, const char *text, size_t len)
+{
+    ssize_t n = conn_write(&s->s_client, text, len);
+
+    if (n != (ssize_t)len) {
+        session_close(s, "client write failed");
+        return;
+    }
+    conn_shutdown_write(&s->s_client);
+    s->s_phase = PH_LINGERING;
+    s->s_client.on_read = session_linger_read;
+    conn_want_read(&s->s_client, 1);
+    ev_timer_init(&s->s_timer, session_linger_timeout, LINGER_TIMEOUT, 0.);
+    s->s_timer.data = s;
+    ev_timer_start(s->s_env->loop, &s->s_timer);
+}
+
+/* The HTTP modes arrive with the HTTP proxying issue; until then a client
+ * gets a clear answer instead of a silent close. */
+static void
+session_start_http(struct session *s)
+{
+    static const char body[] = "warpd: the HTTP proxy modes are not implemented yet\r\n";
+    char answer[256];
+    int n;
+
+    n = snprintf(answer, sizeof(answer),
+                 "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\n"
+                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                 sizeof(body) - 1, body);
+    snprintf(s->s_upname, sizeof(s->s_upname), "-");
+    session_answer_and_linger(s, answer, (size_t)n);
+}
+
+/* ---- public --------------------------------------------------------- */
+
+void
+session_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    struct session *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        log_warnx("out of memory, dropping a client");
+        close(fd);
+        return;
+    }
+    s->s_env = env;
+    s->s_start = ev_now(env->loop);
+    conn_init(&s->s_client, env->loop, fd, s);
+    conn_init(&s->s_upstream, env->loop, -1, s);
+    ev_init(&s->s_timer, NULL);
+    s->s_timer.data = s;
+    addr_format(peer, s->s_peer, sizeof(s->s_peer));
+    snprintf(s->s_upname, sizeof(s->s_upname), "%s:%u", env->cfg->upstream_host,
+             (unsigned)env->cfg->upstream_port);
+    session_set_nodelay(fd);
+
+    s->s_next = sessions;
+    if (sessions != NULL)
+        sessions->s_prev = s;
+    sessions = s;
+    env->active++;
+
+    if (env->cfg->mode == MODE_TCP)
+        session_start_tcp(s);
+    else
+        session_start_http(s);
+}
+
+void
+session_stop_idle(struct session_env *env)
+{
+    struct session *s, *next;
+
+    /* In TCP mode every session is in flight; lingering ones are closed. */
+    for (s = sessions; s != NULL; s = next) {
+        next = s->s_next;
+        if (s->s_phase == PH_LINGERING)
+            session_close(s, "shutdown");
+    }
+}
+
+void
+session_close_all(struct session_env *env, const char *reason)
+{
+    while (sessions != NULL)
+        session_close(sessions, reason);
+}

@@ -15,8 +15,8 @@ struct session;
 struct session_env {
     struct ev_loop *loop;
     const struct config *cfg;
-    int active;          /* sessions alive */
-    int stopping;        /* graceful stop in progress */
+    int active;                                       /* sessions alive */
+    int stopping;                                     /* graceful stop in progress */
     void (*on_count_change)(struct session_env *env); /* sessions came or went */
 };
 

@@ -1,2 +1,765 @@
-/* placeholder, being written */
-typedef int wd_placeholder_supervisor;
+/* The supervisor: validates nothing itself (main did), binds the listener
+ * slots, forks one worker per slot and keeps them running. It never proxies.
+ * Its loop is poll(2) on a signalfd and on the workers' control sockets, so
+ * signals are plain events here too and no handler touches any state.
+ *
+ * Generations: the workers started together from one configuration form a
+ * generation. A reload (SIGHUP) starts a new generation next to the old one
+ * and stops the old one only once every new worker reported ready, so a
+ * reload never leaves a moment without accepting workers. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+#include "worker.h"
+
+#define SUP_MAX_PROCS    (2 * CFG_MAX_WORKERS + 8)
+#define SUP_BACKLOG      511
+#define SUP_BACKOFF_MIN  0.1 /* first respawn delay after a short-lived worker */
+#define SUP_BACKOFF_MAX  5.0
+#define SUP_SHORT_LIFE   5.0  /* a worker that lived less than this crashed "fast" */
+#define SUP_CRASH_WINDOW 60.0 /* more than SUP_CRASH_LIMIT crashes in this window... */
+#define SUP_CRASH_LIMIT  10   /* ...stop everything */
+#define SUP_KILL_GRACE   5.0  /* after shutdown_timeout, before SIGKILL */
+
+/* One listen address with its per-slot sockets. */
+struct lsock {
+    struct sockaddr_storage addr; /* with the port actually bound */
+    socklen_t len;
+    char text[WD_ADDRSTRLEN];
+    int fds[CFG_MAX_WORKERS]; /* -1 where not open */
+};
+
+/* The listeners of one configuration. Two sets may share descriptors during a
+ * reload (same address, same slot). */
+struct lset {
+    struct lsock ls[CFG_MAX_LISTEN];
+    int n;
+    int nslots;
+};
+
+struct proc {
+    pid_t pid; /* 0 = free entry */
+    int slot;
+    int gen;
+    int ctl; /* supervisor end of the control socket, -1 after EOF */
+    int ready;
+    int stopping; /* we asked it to stop; its exit is no crash */
+    double started;
+};
+
+struct slot_state {
+    double backoff;    /* delay of the next fast-crash respawn */
+    double respawn_at; /* when pending */
+    int pending;       /* a respawn is due */
+    int dead;          /* exited with status 2: not respawned */
+};
+
+struct sup {
+    const struct cli_opts *cli;
+    struct config cfg;     /* configuration of the current generation */
+    struct config old_cfg; /* the one before, while a reload is pending */
+    struct lset cur, old;  /* listeners of cur/old generation */
+    int gen;               /* current generation number */
+    int old_gen;           /* the one before, while a reload is pending */
+    int last_gen;          /* highest number used: numbers are never reused */
+    int reloading;         /* new generation started, not all ready yet */
+    int started;           /* first generation was ready once */
+    struct proc procs[SUP_MAX_PROCS];
+    struct slot_state slots[CFG_MAX_WORKERS];
+    double crashes[SUP_CRASH_LIMIT + 1]; /* ring of recent crash times */
+    int ncrash;
+    int stopping;   /* graceful stop in progress */
+    double kill_at; /* when to SIGKILL the stragglers */
+    int exit_status;
+    int sig_fd;
+};
+
+static double
+now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- listeners ------------------------------------------------------- */
+
+static int
+lset_has_fd(const struct lset *s, int fd)
+{
+    for (int i = 0; i < s->n; i++)
+        for (int j = 0; j < CFG_MAX_WORKERS; j++)
+            if (s->ls[i].fds[j] == fd)
+                return 1;
+    return 0;
+}
+
+/* Closes the descriptors of a that other does not share. */
+static void
+lset_close(struct lset *a, const struct lset *other)
+{
+    for (int i = 0; i < a->n; i++)
+        for (int j = 0; j < CFG_MAX_WORKERS; j++) {
+            int fd = a->ls[i].fds[j];
+            if (fd >= 0 && (other == NULL || !lset_has_fd(other, fd)))
+                close(fd);
+            a->ls[i].fds[j] = -1;
+        }
+    a->n = 0;
+}
+
+static const struct lsock *
+lset_find(const struct lset *s, const struct sockaddr *sa)
+{
+    for (int i = 0; i < s->n; i++)
+        if (addr_equal((const struct sockaddr *)&s->ls[i].addr, sa))
+            return &s->ls[i];
+    return NULL;
+}
+
+/* Builds the listener set for cfg, reusing the sockets of prev (may be NULL)
+ * for addresses and slots that did not change, so their accept queues
+ * survive. Returns 0, or -1 after logging (nothing new left open). */
+static int
+lset_open(struct lset *s, const struct config *cfg, const struct lset *prev, char *err,
+          size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    s->nslots = cfg->workers;
+    for (int i = 0; i < cfg->nlisten; i++) {
+        struct lsock *l = &s->ls[i];
+        const struct lsock *p = NULL;
+
+        for (int j = 0; j < CFG_MAX_WORKERS; j++)
+            l->fds[j] = -1;
+        s->n = i + 1;
+        memcpy(&l->addr, &cfg->listen[i].addr, cfg->listen[i].addrlen);
+        l->len = cfg->listen[i].addrlen;
+        if (prev != NULL)
+            p = lset_find(prev, (struct sockaddr *)&l->addr);
+        if (p == NULL && listener_probe((struct sockaddr *)&l->addr, l->len) < 0) {
+            snprintf(err, errlen, "listen %s: %s", cfg->listen[i].text, strerror(errno));
+            goto fail;
+        }
+        for (int j = 0; j < cfg->workers; j++) {
+            if (p != NULL && p->fds[j] >= 0) {
+                l->fds[j] = p->fds[j];
+                continue;
+            }
+            /* With port 0 the first bind writes the chosen port back into
+             * l->addr, so the other slots join that port. */
+            l->fds[j] = listener_open((struct sockaddr *)&l->addr, l->len, SUP_BACKLOG);
+            if (l->fds[j] < 0) {
+                snprintf(err, errlen, "listen %s: %s", cfg->listen[i].text, strerror(errno));
+                goto fail;
+            }
+        }
+        addr_format((struct sockaddr *)&l->addr, l->text, sizeof(l->text));
+    }
+    return 0;
+fail:
+    lset_close(s, prev);
+    return -1;
+}
+
+/* ---- workers --------------------------------------------------------- */
+
+static struct proc *
+proc_alloc(struct sup *s)
+{
+    for (int i = 0; i < SUP_MAX_PROCS; i++)
+        if (s->procs[i].pid == 0)
+            return &s->procs[i];
+    return NULL;
+}
+
+static int
+procs_alive(const struct sup *s, int gen)
+{
+    int n = 0;
+    for (int i = 0; i < SUP_MAX_PROCS; i++)
+        if (s->procs[i].pid != 0 && (gen < 0 || s->procs[i].gen == gen))
+            n++;
+    return n;
+}
+
+/* In the child: close every descriptor of the supervisor's but those of our
+ * slot in our listener set, then run the worker. Never returns. */
+static void __attribute__((noreturn))
+child_main(struct sup *s, const struct config *cfg, const struct lset *set, int slot, int ctl)
+{
+    int fds[CFG_MAX_LISTEN], status;
+    const struct lset *sets[2] = {&s->cur, &s->old};
+
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < sets[k]->n; i++)
+            for (int j = 0; j < CFG_MAX_WORKERS; j++) {
+                int fd = sets[k]->ls[i].fds[j];
+                if (fd >= 0 && !(j == slot && set->ls[i].fds[slot] == fd))
+                    close(fd);
+            }
+    for (int i = 0; i < SUP_MAX_PROCS; i++)
+        if (s->procs[i].pid != 0 && s->procs[i].ctl >= 0)
+            close(s->procs[i].ctl);
+    close(s->sig_fd);
+    for (int i = 0; i < set->n; i++)
+        fds[i] = set->ls[i].fds[slot];
+    status = worker_run(cfg, slot, fds, set->n, ctl);
+    exit(status);
+}
+
+static int
+spawn(struct sup *s, int slot, int gen, const struct config *cfg, const struct lset *set)
+{
+    struct proc *p = proc_alloc(s);
+    int sv[2];
+    pid_t pid;
+
+    if (p == NULL) {
+        log_errorx("too many worker processes");
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        log_error("socketpair");
+        return -1;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        log_error("fork");
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        child_main(s, cfg, set, slot, sv[1]);
+    }
+    close(sv[1]);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    p->pid = pid;
+    p->slot = slot;
+    p->gen = gen;
+    p->ctl = sv[0];
+    p->ready = 0;
+    p->stopping = 0;
+    p->started = now_mono();
+    log_debug("worker %d started (pid %d, generation %d)", slot, (int)pid, gen);
+    return 0;
+}
+
+enum { GEN_ALL, GEN_ONLY, GEN_OLDER };
+
+/* Sends sig to the workers of every generation, of generation gen only, or
+ * of the generations older than gen. */
+static void
+signal_procs(struct sup *s, int sig, int which, int gen)
+{
+    for (int i = 0; i < SUP_MAX_PROCS; i++) {
+        struct proc *p = &s->procs[i];
+        if (p->pid == 0 || (which == GEN_ONLY && p->gen != gen) ||
+            (which == GEN_OLDER && p->gen >= gen))
+            continue;
+        if (sig == SIGTERM || sig == SIGKILL)
+            p->stopping = 1;
+        kill(p->pid, sig);
+    }
+}
+
+/* ---- pidfile --------------------------------------------------------- */
+
+static int
+pidfile_write(const char *path)
+{
+    char b[32];
+    int fd, n;
+
+    if (path[0] == '\0')
+        return 0;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    n = snprintf(b, sizeof(b), "%d\n", (int)getpid());
+    if (write(fd, b, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+/* Removes the pidfile only if it still names us. */
+static void
+pidfile_remove(const char *path)
+{
+    char b[32] = "";
+    int fd;
+    ssize_t n;
+
+    if (path[0] == '\0')
+        return;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    n = read(fd, b, sizeof(b) - 1);
+    close(fd);
+    if (n > 0 && atoi(b) == (int)getpid())
+        unlink(path);
+}
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+static void
+listening_text(const struct sup *s, char *b, size_t len)
+{
+    size_t off = 0;
+
+    b[0] = '\0';
+    for (int i = 0; i < s->cur.n && off < len; i++)
+        off += (size_t)snprintf(b + off, len - off, "%s%s", i ? " " : "", s->cur.ls[i].text);
+}
+
+static void
+begin_stop(struct sup *s, const char *why, int status)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    s->exit_status = status;
+    s->kill_at = now_mono() + s->cfg.shutdown_timeout + SUP_KILL_GRACE;
+    log_info("stopping (%s)", why);
+    notify_send("STOPPING=1\nSTATUS=stopping (%s)", why);
+    /* Close our copies of the listeners so that, once the workers close
+     * theirs, new connections are refused instead of queued. */
+    lset_close(&s->old, &s->cur);
+    lset_close(&s->cur, NULL);
+    signal_procs(s, SIGTERM, GEN_ALL, 0);
+}
+
+/* A reload that cannot complete: stop the new generation, keep the old one. */
+static void
+reload_abort(struct sup *s, const char *why)
+{
+    log_errorx("reload failed: %s; keeping the current configuration", why);
+    signal_procs(s, SIGTERM, GEN_ONLY, s->gen);
+    s->reloading = 0;
+    for (int j = 0; j < CFG_MAX_WORKERS; j++)
+        s->slots[j].pending = 0, s->slots[j].dead = 0;
+    lset_close(&s->cur, &s->old);
+    s->cur = s->old;
+    memset(&s->old, 0, sizeof(s->old));
+    s->cfg = s->old_cfg;
+    s->gen = s->old_gen;
+    notify_send("READY=1\nSTATUS=reload failed, running the previous configuration");
+}
+
+static void
+reload_begin(struct sup *s)
+{
+    struct config ncfg;
+    struct lset nset;
+    char err[512];
+    const char *failed;
+
+    if (s->reloading) {
+        log_warnx("reload already in progress, SIGHUP ignored");
+        return;
+    }
+    log_info("reloading configuration");
+    notify_send("RELOADING=1\nSTATUS=reloading");
+    if (config_build(&ncfg, s->cli, err, sizeof(err)) < 0) {
+        log_errorx("reload failed: %s; keeping the current configuration", err);
+        notify_send("READY=1\nSTATUS=reload failed, running the previous configuration");
+        return;
+    }
+    if (lset_open(&nset, &ncfg, &s->cur, err, sizeof(err)) < 0) {
+        log_errorx("reload failed: %s; keeping the current configuration", err);
+        notify_send("READY=1\nSTATUS=reload failed, running the previous configuration");
+        return;
+    }
+    if (log_open(ncfg.log, ncfg.access_log, &failed) < 0)
+        log_warn("reload: cannot open %s, logging stays where it was", failed);
+    log_set_level(ncfg.log_level);
+
+    s->old_cfg = s->cfg;
+    s->old = s->cur;
+    s->cur = nset;
+    s->cfg = ncfg;
+    s->old_gen = s->gen;
+    s->gen = ++s->last_gen;
+    s->reloading = 1;
+    for (int j = 0; j < CFG_MAX_WORKERS; j++) {
+        s->slots[j].pending = 0;
+        s->slots[j].dead = 0;
+        s->slots[j].backoff = 0;
+    }
+    for (int j = 0; j < s->cfg.workers; j++)
+        if (spawn(s, j, s->gen, &s->cfg, &s->cur) < 0) {
+            reload_abort(s, "cannot start a worker");
+            return;
+        }
+}
+
+static void
+reload_finish(struct sup *s)
+{
+    s->reloading = 0;
+    signal_procs(s, SIGTERM, GEN_OLDER, s->gen);
+    lset_close(&s->old, &s->cur);
+    log_info("reload complete: generation %d ready, %d worker(s), %s mode", s->gen, s->cfg.workers,
+             config_mode_name(s->cfg.mode));
+    notify_send("READY=1\nSTATUS=running, %d worker(s)", s->cfg.workers);
+}
+
+/* Called when a worker reported ready. */
+static void
+check_ready(struct sup *s)
+{
+    char text[512];
+
+    for (int i = 0; i < SUP_MAX_PROCS; i++)
+        if (s->procs[i].pid != 0 && s->procs[i].gen == s->gen && !s->procs[i].ready)
+            return;
+    if (procs_alive(s, s->gen) < s->cfg.workers)
+        return;
+    if (!s->started) {
+        s->started = 1;
+        listening_text(s, text, sizeof(text));
+        log_info("listening on %s (%s mode, %d worker(s))", text, config_mode_name(s->cfg.mode),
+                 s->cfg.workers);
+        notify_send("READY=1\nSTATUS=listening on %s, %d worker(s)\nMAINPID=%d", text,
+                    s->cfg.workers, (int)getpid());
+    } else if (s->reloading) {
+        reload_finish(s);
+    }
+}
+
+static void
+describe_status(int wstatus, char *b, size_t len)
+{
+    if (WIFEXITED(wstatus))
+        snprintf(b, len, "exited with status %d", WEXITSTATUS(wstatus));
+    else if (WIFSIGNALED(wstatus))
+        snprintf(b, len, "killed by signal %d", WTERMSIG(wstatus));
+    else
+        snprintf(b, len, "ended (status 0x%x)", wstatus);
+}
+
+/* Counts a crash; returns 1 when the crash-loop limit is passed. */
+static int
+crash_loop(struct sup *s, double now)
+{
+    int n = 0;
+
+    s->crashes[s->ncrash++ % (SUP_CRASH_LIMIT + 1)] = now;
+    for (int i = 0; i < SUP_CRASH_LIMIT + 1 && i < s->ncrash; i++)
+        if (now - s->crashes[i] <= SUP_CRASH_WINDOW)
+            n++;
+    return n > SUP_CRASH_LIMIT;
+}
+
+static void
+reaped(struct sup *s, struct proc *p, int wstatus)
+{
+    struct slot_state *st = &s->slots[p->slot];
+    double now = now_mono(), lived = now - p->started;
+    int fatal = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == WD_EXIT_FATAL;
+    char how[64];
+    struct proc copy = *p;
+
+    if (p->ctl >= 0)
+        close(p->ctl);
+    memset(p, 0, sizeof(*p));
+    p->ctl = -1;
+    describe_status(wstatus, how, sizeof(how));
+
+    if (copy.stopping || s->stopping) {
+        log_debug("worker %d (pid %d) %s", copy.slot, (int)copy.pid, how);
+        return;
+    }
+    if (copy.gen != s->gen) {
+        /* An old worker died during a reload: its replacement is coming. */
+        log_warnx("worker %d (pid %d, old generation) %s", copy.slot, (int)copy.pid, how);
+        return;
+    }
+    if (!s->started) {
+        log_errorx("worker %d (pid %d) %s during start-up", copy.slot, (int)copy.pid, how);
+        begin_stop(s, "start-up failed", fatal ? WD_EXIT_FATAL : WD_EXIT_RUNTIME);
+        return;
+    }
+    if (fatal) {
+        if (s->reloading && !copy.ready) {
+            reload_abort(s, "a new worker exited with status 2");
+            return;
+        }
+        log_errorx("worker %d (pid %d) %s (fatal), not respawning", copy.slot, (int)copy.pid, how);
+        st->dead = 1;
+        if (procs_alive(s, s->gen) == 0) {
+            int pending = 0;
+            for (int j = 0; j < s->cfg.workers; j++)
+                pending |= s->slots[j].pending;
+            if (!pending)
+                begin_stop(s, "no worker left", WD_EXIT_RUNTIME);
+        }
+        return;
+    }
+    if (crash_loop(s, now)) {
+        log_errorx("worker %d (pid %d) %s: more than %d crashes in %.0f s, giving up", copy.slot,
+                   (int)copy.pid, how, SUP_CRASH_LIMIT, SUP_CRASH_WINDOW);
+        begin_stop(s, "crash loop", WD_EXIT_RUNTIME);
+        return;
+    }
+    if (lived < SUP_SHORT_LIFE)
+        st->backoff = st->backoff == 0 ? SUP_BACKOFF_MIN : st->backoff * 2;
+    else
+        st->backoff = 0;
+    if (st->backoff > SUP_BACKOFF_MAX)
+        st->backoff = SUP_BACKOFF_MAX;
+    st->pending = 1;
+    st->respawn_at = now + st->backoff;
+    log_warnx("worker %d (pid %d) %s; respawn in %.1fs", copy.slot, (int)copy.pid, how,
+              st->backoff);
+}
+
+static void
+reap_all(struct sup *s)
+{
+    int wstatus;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        for (int i = 0; i < SUP_MAX_PROCS; i++)
+            if (s->procs[i].pid == pid) {
+                reaped(s, &s->procs[i], wstatus);
+                break;
+            }
+    }
+}
+
+static void
+handle_signal(struct sup *s, int sig)
+{
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        if (s->stopping) {
+            log_info("second stop signal: stopping now");
+            signal_procs(s, SIGKILL, GEN_ALL, 0);
+            s->kill_at = 0;
+        } else {
+            begin_stop(s, sig == SIGTERM ? "SIGTERM" : "SIGINT", WD_EXIT_OK);
+        }
+        break;
+    case SIGHUP:
+        if (!s->stopping && s->started)
+            reload_begin(s);
+        else
+            log_warnx("SIGHUP ignored while %s", s->stopping ? "stopping" : "starting");
+        break;
+    case SIGUSR1:
+        log_reopen();
+        log_info("log files reopened");
+        signal_procs(s, SIGUSR1, GEN_ALL, 0);
+        break;
+    case SIGCHLD:
+        reap_all(s);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+respawn_due(struct sup *s, double now)
+{
+    for (int j = 0; j < s->cfg.workers; j++) {
+        struct slot_state *st = &s->slots[j];
+        if (st->pending && st->respawn_at <= now) {
+            st->pending = 0;
+            if (spawn(s, j, s->gen, &s->cfg, &s->cur) < 0) {
+                st->pending = 1;
+                st->respawn_at = now + SUP_BACKOFF_MAX;
+            }
+        }
+    }
+}
+
+/* Milliseconds until the next timed event, or -1 for none. */
+static int
+next_timeout(const struct sup *s, double now)
+{
+    double t = -1;
+
+    if (s->stopping && s->kill_at > 0)
+        t = s->kill_at - now;
+    for (int j = 0; j < s->cfg.workers; j++)
+        if (s->slots[j].pending && (t < 0 || s->slots[j].respawn_at - now < t))
+            t = s->slots[j].respawn_at - now;
+    if (t == -1)
+        return -1;
+    if (t < 0)
+        t = 0;
+    return (int)(t * 1000) + 1;
+}
+
+static void
+supervisor_loop(struct sup *s)
+{
+    struct pollfd pfd[SUP_MAX_PROCS + 1];
+    struct proc *owner[SUP_MAX_PROCS + 1];
+
+    for (;;) {
+        double now = now_mono();
+        int n = 0, rc;
+
+        if (s->stopping && procs_alive(s, -1) == 0)
+            return;
+        if (s->stopping && s->kill_at > 0 && now >= s->kill_at) {
+            log_warnx("workers still running after shutdown_timeout + %.0fs: killing them",
+                      SUP_KILL_GRACE);
+            signal_procs(s, SIGKILL, GEN_ALL, 0);
+            s->kill_at = 0;
+        }
+        if (!s->stopping)
+            respawn_due(s, now);
+
+        pfd[n].fd = s->sig_fd;
+        pfd[n].events = POLLIN;
+        owner[n++] = NULL;
+        for (int i = 0; i < SUP_MAX_PROCS; i++)
+            if (s->procs[i].pid != 0 && s->procs[i].ctl >= 0) {
+                pfd[n].fd = s->procs[i].ctl;
+                pfd[n].events = POLLIN;
+                owner[n++] = &s->procs[i];
+            }
+        rc = poll(pfd, (nfds_t)n, next_timeout(s, now));
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("poll");
+            begin_stop(s, "internal error", WD_EXIT_RUNTIME);
+            continue;
+        }
+        for (int i = 1; i < n; i++) {
+            struct proc *p = owner[i];
+            char b[16];
+            ssize_t r;
+
+            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            r = read(p->ctl, b, sizeof(b));
+            if (r > 0) {
+                if (!p->ready && memchr(b, 'R', (size_t)r) != NULL) {
+                    p->ready = 1;
+                    if (!s->stopping)
+                        check_ready(s);
+                }
+            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close(p->ctl); /* the worker is exiting; SIGCHLD reaps it */
+                p->ctl = -1;
+            }
+        }
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(s->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                handle_signal(s, (int)si.ssi_signo);
+        }
+    }
+}
+
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int
+supervisor_run(const struct config *cfg, const struct cli_opts *cli)
+{
+    static struct sup sup; /* large; one per process */
+    struct sup *s = &sup;
+    sigset_t sigs;
+    const char *failed;
+    char err[512];
+
+    memset(s, 0, sizeof(*s));
+    s->cli = cli;
+    s->cfg = *cfg;
+    s->gen = s->last_gen = 1;
+    s->sig_fd = -1;
+    for (int i = 0; i < SUP_MAX_PROCS; i++)
+        s->procs[i].ctl = -1;
+    log_set_tag("supervisor");
+    log_set_level(cfg->log_level);
+    if (log_open(cfg->log, cfg->access_log, &failed) < 0) {
+        fprintf(stderr, "warpd: cannot open log %s: %s\n", failed, strerror(errno));
+        return WD_EXIT_RUNTIME;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+
+    /* Signals stay blocked for good here and in the workers, which inherit
+     * the mask: both read them from a signalfd. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    s->sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (s->sig_fd < 0) {
+        log_error("signalfd");
+        return WD_EXIT_RUNTIME;
+    }
+
+    if (lset_open(&s->cur, &s->cfg, NULL, err, sizeof(err)) < 0) {
+        log_errorx("%s", err);
+        if (cfg->log[0] != '\0' && strcmp(cfg->log, "stderr") != 0)
+            fprintf(stderr, "warpd: %s\n", err);
+        close(s->sig_fd);
+        return WD_EXIT_RUNTIME;
+    }
+    if (pidfile_write(cfg->pidfile) < 0) {
+        log_error("pidfile %s", cfg->pidfile);
+        lset_close(&s->cur, NULL);
+        close(s->sig_fd);
+        return WD_EXIT_RUNTIME;
+    }
+    for (int j = 0; j < s->cfg.workers; j++)
+        if (spawn(s, j, s->gen, &s->cfg, &s->cur) < 0) {
+            begin_stop(s, "start-up failed", WD_EXIT_RUNTIME);
+            break;
+        }
+
+    supervisor_loop(s);
+
+    /* Everything is reaped (SIGKILL cannot be ignored). */
+    lset_close(&s->old, &s->cur);
+    lset_close(&s->cur, NULL);
+    pidfile_remove(s->cfg.pidfile);
+    close(s->sig_fd);
+    log_info("exiting with status %d", s->exit_status);
+    log_close();
+    return s->exit_status;
+}

@@ -1,2 +1,232 @@
-/* placeholder, being written */
-typedef int wd_placeholder_worker;
+/* A worker process. Everything here runs in one libev loop created after
+ * fork: the accept watchers of this worker's listener slot, the sessions, the
+ * resolver, and signals. Signals stay blocked and are read from a signalfd by
+ * an ev_io watcher, so no handler ever runs and no signal can be lost between
+ * fork and the loop starting. */
+#include "worker.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "listener.h"
+#include "log.h"
+#include "resolve.h"
+#include "session.h"
+
+struct worker {
+    struct ev_loop *loop;
+    const struct config *cfg;
+    int slot;
+    struct listener *listener; /* NULL once stopping */
+    int full;                  /* accepting paused at max_connections */
+    struct session_env env;
+    ev_io sig_io; /* signalfd */
+    ev_io ctl_io; /* supervisor pipe: EOF means the supervisor is gone */
+    ev_timer stop_timer;
+    int sig_fd;
+};
+
+static void
+worker_begin_stop(struct worker *w, const char *why)
+{
+    if (w->env.stopping)
+        return; /* a repeated signal changes nothing */
+    w->env.stopping = 1;
+    log_info("stopping (%s), %d session(s) in flight", why, w->env.active);
+    listener_close(w->listener);
+    w->listener = NULL;
+    session_stop_idle(&w->env);
+    if (w->env.active == 0) {
+        ev_break(w->loop, EVBREAK_ALL);
+        return;
+    }
+    ev_timer_set(&w->stop_timer, w->cfg->shutdown_timeout, 0.);
+    ev_timer_start(w->loop, &w->stop_timer);
+}
+
+static void
+worker_stop_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct worker *w = t->data;
+
+    log_warnx("shutdown_timeout reached, closing %d session(s)", w->env.active);
+    session_close_all(&w->env, "shutdown timeout");
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+worker_count_change(struct session_env *env)
+{
+    struct worker *w = (struct worker *)((char *)env - offsetof(struct worker, env));
+
+    if (env->stopping) {
+        if (env->active == 0)
+            ev_break(w->loop, EVBREAK_ALL);
+        return;
+    }
+    if (w->full && env->active < w->cfg->max_connections) {
+        w->full = 0;
+        listener_pause(w->listener, 0);
+    }
+}
+
+static void
+worker_accept(void *arg, int fd, const struct sockaddr *peer, socklen_t len, int idx)
+{
+    struct worker *w = arg;
+
+    session_start(&w->env, fd, peer, len);
+    if (!w->full && w->env.active >= w->cfg->max_connections && w->listener != NULL) {
+        w->full = 1;
+        listener_pause(w->listener, 1);
+        log_warnx("max_connections (%d) reached, accepting paused", w->cfg->max_connections);
+    }
+}
+
+static void
+worker_signal_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct worker *w = io->data;
+    struct signalfd_siginfo si;
+
+    while (read(w->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+            worker_begin_stop(w, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        case SIGUSR1:
+            log_reopen();
+            break;
+        default: /* SIGHUP: reloads are the supervisor's business */
+            break;
+        }
+    }
+}
+
+static void
+worker_ctl_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct worker *w = io->data;
+    char b[64];
+    ssize_t n = read(io->fd, b, sizeof(b));
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        ev_io_stop(loop, io);
+        worker_begin_stop(w, "supervisor gone");
+    }
+}
+
+/* Gives up root after the listeners exist (they were bound by the supervisor). */
+static int
+worker_drop_privileges(const struct config *cfg)
+{
+    if (cfg->user[0] == '\0' || geteuid() != 0)
+        return 0;
+    if (initgroups(cfg->user, cfg->gid) < 0 || setgid(cfg->gid) < 0 || setuid(cfg->uid) < 0) {
+        log_error("cannot switch to user %s", cfg->user);
+        return -1;
+    }
+    return 0;
+}
+
+int
+worker_run(const struct config *cfg, int slot, const int *fds, int nfds, int ctl_fd)
+{
+    struct worker w;
+    sigset_t sigs;
+    char err[256];
+    int status = WD_EXIT_OK;
+
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.slot = slot;
+    w.sig_fd = -1;
+    log_set_tag("worker %d", slot);
+
+    /* The supervisor blocked these before fork; keep them blocked and read
+     * them from a signalfd. A dead supervisor sends SIGTERM. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGHUP);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+    w.loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (w.loop == NULL)
+        w.loop = ev_loop_new(EVFLAG_AUTO);
+    if (w.loop == NULL) {
+        log_errorx("cannot create the event loop");
+        return WD_EXIT_RUNTIME;
+    }
+    w.sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (w.sig_fd < 0) {
+        log_error("signalfd");
+        status = WD_EXIT_RUNTIME;
+        goto out;
+    }
+    ev_io_init(&w.sig_io, worker_signal_cb, w.sig_fd, EV_READ);
+    w.sig_io.data = &w;
+    ev_io_start(w.loop, &w.sig_io);
+    ev_io_init(&w.ctl_io, worker_ctl_cb, ctl_fd, EV_READ);
+    w.ctl_io.data = &w;
+    ev_io_start(w.loop, &w.ctl_io);
+    ev_timer_init(&w.stop_timer, worker_stop_timeout_cb, 0., 0.);
+    w.stop_timer.data = &w;
+    /* Everything but our own signals may be delivered normally again. */
+    sigprocmask(SIG_SETMASK, &sigs, NULL);
+
+    if (worker_drop_privileges(cfg) < 0) {
+        status = WD_EXIT_FATAL;
+        goto out;
+    }
+    if (resolve_init(w.loop, cfg->resolver, cfg->resolve_timeout, err, sizeof(err)) < 0) {
+        log_errorx("resolver: %s", err);
+        status = WD_EXIT_FATAL;
+        goto out;
+    }
+    w.env.loop = w.loop;
+    w.env.cfg = cfg;
+    w.env.on_count_change = worker_count_change;
+    w.listener = listener_new(w.loop, fds, nfds, worker_accept, &w);
+    if (w.listener == NULL) {
+        log_errorx("out of memory");
+        status = WD_EXIT_RUNTIME;
+        goto out;
+    }
+    fds = NULL; /* owned by the listener now */
+
+    /* The supervisor may already be gone (PDEATHSIG was set after fork). */
+    if (getppid() == 1)
+        worker_begin_stop(&w, "supervisor gone");
+    else if (write(ctl_fd, "R", 1) != 1)
+        worker_begin_stop(&w, "supervisor gone");
+    log_debug("ready");
+    ev_run(w.loop, 0);
+    log_debug("exiting");
+
+out:
+    if (fds != NULL) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+    }
+    listener_close(w.listener);
+    session_close_all(&w.env, "worker exit");
+    resolve_shutdown();
+    buf_pool_clear();
+    if (w.sig_fd >= 0)
+        close(w.sig_fd);
+    close(ctl_fd);
+    ev_loop_destroy(w.loop);
+    return status;
+}
