@@ -1,0 +1,323 @@
+/* Unit tests for src/relay.c over socketpairs: byte-exact transfer both ways
+ * at once, backpressure (the source is paused while the sink does not read,
+ * and buffers stay bounded), half-close, write errors, pre-buffered bytes. The
+ * test drives its own two endpoints between non-blocking loop iterations. */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "relay.h"
+
+#define MAX_ITERS 200000
+
+struct fixture {
+    struct ev_loop *loop;
+    int client;   /* test's end towards relay side a */
+    int upstream; /* test's end towards relay side b */
+    struct conn a, b;
+    struct relay r;
+    int done;
+    char reason[160];
+};
+
+static void
+on_done(struct relay *r, const char *reason)
+{
+    struct fixture *f = r->data;
+    f->done++;
+    snprintf(f->reason, sizeof(f->reason), "%s", reason != NULL ? reason : "");
+}
+
+static void
+fixture_setup(struct fixture *f)
+{
+    int p1[2], p2[2];
+
+    memset(f, 0, sizeof(*f));
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(f->loop);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p1), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p2), 0);
+    f->client = p1[0];
+    f->upstream = p2[0];
+    conn_init(&f->a, f->loop, p1[1], NULL);
+    conn_init(&f->b, f->loop, p2[1], NULL);
+}
+
+static void
+fixture_start(struct fixture *f, struct buf *pre_ab, struct buf *pre_ba)
+{
+    relay_start(&f->r, &f->a, &f->b, pre_ab, pre_ba, "client", "upstream", on_done, f);
+}
+
+static void
+fixture_teardown(struct fixture *f)
+{
+    relay_stop(&f->r);
+    conn_close(&f->a);
+    conn_close(&f->b);
+    if (f->client >= 0)
+        close(f->client);
+    if (f->upstream >= 0)
+        close(f->upstream);
+    ev_loop_destroy(f->loop);
+    buf_pool_clear();
+}
+
+/* Deterministic stream content: byte i of stream `seed`. */
+static unsigned char
+pattern(uint64_t i, unsigned seed)
+{
+    return (unsigned char)((i * 2654435761u) >> 13 ^ seed ^ (i >> 8));
+}
+
+struct stream {
+    uint64_t sent, recvd, total;
+    int bad; /* a received byte differed */
+};
+
+static void
+stream_send(int fd, struct stream *s, unsigned seed)
+{
+    unsigned char b[8192];
+
+    while (s->sent < s->total) {
+        size_t n = s->total - s->sent < sizeof(b) ? (size_t)(s->total - s->sent) : sizeof(b);
+        ssize_t w;
+        for (size_t i = 0; i < n; i++)
+            b[i] = pattern(s->sent + i, seed);
+        w = write(fd, b, n);
+        if (w <= 0)
+            return;
+        s->sent += (uint64_t)w;
+    }
+}
+
+/* Returns 1 on EOF. */
+static int
+stream_recv(int fd, struct stream *s, unsigned seed)
+{
+    unsigned char b[8192];
+
+    for (;;) {
+        ssize_t n = read(fd, b, sizeof(b));
+        if (n == 0)
+            return 1;
+        if (n < 0)
+            return 0;
+        for (ssize_t i = 0; i < n; i++)
+            if (b[i] != pattern(s->recvd + (uint64_t)i, seed))
+                s->bad = 1;
+        s->recvd += (uint64_t)n;
+    }
+}
+
+START_TEST(test_both_ways_byte_exact)
+{
+    struct fixture f;
+    struct stream up = {0, 0, 4u << 20, 0}, down = {0, 0, 3u << 20, 0};
+    int shut_c = 0, shut_u = 0, eof_c = 0, eof_u = 0, i;
+
+    fixture_setup(&f);
+    fixture_start(&f, NULL, NULL);
+    for (i = 0; i < MAX_ITERS && !f.done; i++) {
+        stream_send(f.client, &up, 1);
+        stream_send(f.upstream, &down, 2);
+        if (up.sent == up.total && !shut_c)
+            shut_c = !shutdown(f.client, SHUT_WR);
+        if (down.sent == down.total && !shut_u)
+            shut_u = !shutdown(f.upstream, SHUT_WR);
+        eof_u |= stream_recv(f.upstream, &up, 1);
+        eof_c |= stream_recv(f.client, &down, 2);
+        ev_run(f.loop, EVRUN_NOWAIT);
+    }
+    eof_u |= stream_recv(f.upstream, &up, 1);
+    eof_c |= stream_recv(f.client, &down, 2);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_str_eq(f.reason, "");
+    ck_assert_uint_eq(up.recvd, up.total);
+    ck_assert_uint_eq(down.recvd, down.total);
+    ck_assert_int_eq(up.bad, 0);
+    ck_assert_int_eq(down.bad, 0);
+    ck_assert(eof_c && eof_u); /* each EOF was passed on as a shutdown */
+    ck_assert_uint_eq(f.r.dir[0].bytes, up.total);
+    ck_assert_uint_eq(f.r.dir[1].bytes, down.total);
+    ck_assert_uint_eq(buf_pool_used_count(), 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_backpressure_pauses_source)
+{
+    struct fixture f;
+    struct stream up = {0, 0, 8u << 20, 0};
+    int i, eof = 0;
+    uint64_t sent_before;
+
+    fixture_setup(&f);
+    fixture_start(&f, NULL, NULL);
+    /* The upstream end reads nothing: the relay must stop reading the client
+     * once the upstream socket is full and one buffer is pending. */
+    for (i = 0; i < 2000; i++) {
+        stream_send(f.client, &up, 3);
+        ev_run(f.loop, EVRUN_NOWAIT);
+    }
+    ck_assert_int_eq(f.done, 0);
+    ck_assert(f.r.dir[0].paused);
+    ck_assert(!ev_is_active(&f.a.rd));
+    ck_assert_uint_le(buf_pool_used_count(), 1);
+    ck_assert_uint_lt(up.sent, up.total); /* the client got blocked too */
+    sent_before = up.sent;
+    /* Drain: everything flows again, byte-exact. */
+    for (i = 0; i < MAX_ITERS && up.recvd < up.total; i++) {
+        stream_send(f.client, &up, 3);
+        stream_recv(f.upstream, &up, 3);
+        ev_run(f.loop, EVRUN_NOWAIT);
+    }
+    ck_assert_uint_gt(up.sent, sent_before);
+    ck_assert_uint_eq(up.recvd, up.total);
+    ck_assert_int_eq(up.bad, 0);
+    shutdown(f.client, SHUT_WR);
+    for (i = 0; i < 1000 && !eof; i++) {
+        ev_run(f.loop, EVRUN_NOWAIT);
+        eof = stream_recv(f.upstream, &up, 3);
+    }
+    ck_assert(eof);
+    fixture_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_half_close_keeps_other_direction)
+{
+    struct fixture f;
+    char b[64];
+    ssize_t n = 0;
+    int i, got_eof = 0;
+
+    fixture_setup(&f);
+    fixture_start(&f, NULL, NULL);
+    ck_assert_int_eq(write(f.client, "ping", 4), 4);
+    ck_assert_int_eq(shutdown(f.client, SHUT_WR), 0);
+    /* The upstream sees the request and then EOF. */
+    for (i = 0; i < 1000 && !got_eof; i++) {
+        ssize_t r;
+        ev_run(f.loop, EVRUN_NOWAIT);
+        r = read(f.upstream, b + n, sizeof(b) - (size_t)n);
+        if (r > 0)
+            n += r;
+        else if (r == 0)
+            got_eof = 1;
+    }
+    ck_assert(got_eof);
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(memcmp(b, "ping", 4), 0);
+    ck_assert_int_eq(f.done, 0); /* the other direction is still open */
+    /* Only now does the upstream answer. */
+    ck_assert_int_eq(write(f.upstream, "pong", 4), 4);
+    close(f.upstream);
+    f.upstream = -1;
+    n = 0;
+    got_eof = 0;
+    for (i = 0; i < 1000 && !got_eof; i++) {
+        ssize_t r;
+        ev_run(f.loop, EVRUN_NOWAIT);
+        r = read(f.client, b + n, sizeof(b) - (size_t)n);
+        if (r > 0)
+            n += r;
+        else if (r == 0)
+            got_eof = 1;
+    }
+    ck_assert(got_eof);
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(memcmp(b, "pong", 4), 0);
+    for (i = 0; i < 100 && !f.done; i++)
+        ev_run(f.loop, EVRUN_NOWAIT);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_str_eq(f.reason, "");
+    fixture_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_write_error_reports_side)
+{
+    struct fixture f;
+    static char big[65536];
+    int i;
+
+    fixture_setup(&f);
+    fixture_start(&f, NULL, NULL);
+    close(f.upstream); /* the upstream is gone entirely */
+    f.upstream = -1;
+    for (i = 0; i < 1000 && !f.done; i++) {
+        if (write(f.client, big, sizeof(big)) < 0 && errno != EAGAIN)
+            break;
+        ev_run(f.loop, EVRUN_NOWAIT);
+    }
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_msg(strstr(f.reason, "upstream") != NULL, "reason: %s", f.reason);
+    ck_assert_uint_eq(buf_pool_used_count(), 0);
+    ck_assert(!ev_is_active(&f.a.rd) && !ev_is_active(&f.b.rd));
+    fixture_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_prebuffered_bytes_go_first)
+{
+    struct fixture f;
+    struct buf *pre = buf_get();
+    char b[64];
+    ssize_t n = 0;
+    int i;
+
+    fixture_setup(&f);
+    memcpy(pre->data, "HEAD", 4);
+    pre->end = 4;
+    ck_assert_int_eq(write(f.client, "TAIL", 4), 4);
+    fixture_start(&f, pre, NULL);
+    for (i = 0; i < 1000 && n < 8; i++) {
+        ssize_t r;
+        ev_run(f.loop, EVRUN_NOWAIT);
+        r = read(f.upstream, b + n, sizeof(b) - (size_t)n);
+        if (r > 0)
+            n += r;
+    }
+    ck_assert_int_eq(n, 8);
+    ck_assert_int_eq(memcmp(b, "HEADTAIL", 8), 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
+static Suite *
+relay_suite(void)
+{
+    Suite *s = suite_create("relay");
+    TCase *tc = tcase_create("socketpair");
+
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_both_ways_byte_exact);
+    tcase_add_test(tc, test_backpressure_pauses_source);
+    tcase_add_test(tc, test_half_close_keeps_other_direction);
+    tcase_add_test(tc, test_write_error_reports_side);
+    tcase_add_test(tc, test_prebuffered_bytes_go_first);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(relay_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
