@@ -33,16 +33,21 @@ struct resolve_req;
  * Returns 0, or -1 with a message. */
 int resolve_init(struct ev_loop *loop, const char *servers, double timeout, char *err,
                  size_t errlen);
-/* Destroys the channel; pending requests' callbacks are not called. */
+/* Destroys the channel; pending requests' callbacks are not called and their
+ * memory is released, so request pointers held by callers become invalid
+ * (do not resolve_cancel them afterwards). Safe when not initialised;
+ * resolve_init may be called again. */
 void resolve_shutdown(void);
 
 /* Answers at once without a callback when host is an IP literal or a fresh
  * cache entry: fills res (with port) and returns 1. Returns 0 otherwise. */
 int resolve_now(const char *host, uint16_t port, struct resolve_result *res);
 /* Starts a lookup; cb runs later from the loop, exactly once unless the
- * request is cancelled first. Returns NULL only when out of memory. */
+ * request is cancelled first. res is never NULL; res->n is 0 on failure.
+ * Returns NULL only when out of memory or not initialised. */
 struct resolve_req *resolve_start(const char *host, uint16_t port, resolve_cb cb, void *arg);
-/* The callback will not run; the request's memory is released. */
+/* The callback will not run; the request's memory is released. Only valid
+ * before the callback has run (the request is gone after it). */
 void resolve_cancel(struct resolve_req *r);
 const char *resolve_strerror(int status);
 

@@ -8,9 +8,10 @@
 #include "resolve.h"
 
 struct upstream_connect;
-/* fd >= 0 is a connected non-blocking socket now owned by the callee, and idx
- * the address used. fd < 0: every address failed; err is the last errno
- * (ETIMEDOUT for a timeout). */
+/* fd >= 0 is a connected non-blocking socket (TCP_NODELAY set) now owned by
+ * the callback's owner, and idx the address used. fd < 0: every address
+ * failed; err is the last errno (ETIMEDOUT for a timeout, EDESTADDRREQ for an
+ * empty list). The struct may be freed or reused from inside the callback. */
 typedef void (*upstream_cb)(void *arg, int fd, int idx, int err);
 
 struct upstream_connect {
@@ -20,17 +21,20 @@ struct upstream_connect {
     int fd;                      /* socket of the attempt, -1 when none */
     int last_err;
     double timeout;
-    ev_io io;      /* writable = connect finished */
+    ev_io io;       /* writable = connect finished */
     ev_timer timer; /* per-address connect timeout */
     upstream_cb cb;
     void *arg;
 };
 
 /* Starts trying; the callback runs later from the loop, exactly once, unless
- * upstream_cancel is called first. */
+ * upstream_cancel is called first. A timeout <= 0 means no per-address limit. */
 void upstream_connect_start(struct upstream_connect *u, struct ev_loop *loop,
                             const struct resolve_result *addrs, double timeout, upstream_cb cb,
                             void *arg);
+/* Closes the socket of an attempt in progress and stops the watchers; the
+ * callback will not run. A no-op after the callback, on a second call, and on
+ * a zero-filled struct that was never started. */
 void upstream_cancel(struct upstream_connect *u);
 
 #endif
