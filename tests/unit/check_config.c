@@ -1,0 +1,1180 @@
+/* Unit tests for src/config.c and src/cli.c: defaults, every directive good
+ * and bad, exact "file:line: message" errors from real files in a temporary
+ * directory, the whole-config checks, file-then-command-line precedence, and
+ * getopt handling of argv arrays including the -h/-V and error paths. */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+/* One temporary directory per test case, made and removed by the parent
+ * process (an unchecked fixture), so it goes away even when a test fails. */
+static char tmpdir[64];
+
+static void
+tmp_setup(void)
+{
+    strcpy(tmpdir, "/tmp/check_config.XXXXXX");
+    if (mkdtemp(tmpdir) == NULL)
+        abort();
+}
+
+static void
+tmp_teardown(void)
+{
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    char p[512];
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", tmpdir, e->d_name);
+        if (rmdir(p) < 0)
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(tmpdir);
+}
+
+/* Writes len bytes of text to tmpdir/name and returns the path (static). */
+static const char *
+write_file_n(const char *name, const char *text, size_t len)
+{
+    static char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+static const char *
+write_file(const char *name, const char *text)
+{
+    return write_file_n(name, text, strlen(text));
+}
+
+/* ---- defaults ------------------------------------------------------------ */
+
+START_TEST(test_defaults)
+{
+    struct config c;
+    char err[512] = "";
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    config_init(&c);
+    ck_assert_int_eq(c.nlisten, 1);
+    ck_assert_str_eq(c.listen[0].text, "127.0.0.1:8800");
+    ck_assert_int_eq(c.listen[0].addr.ss_family, AF_INET);
+    ck_assert_int_eq(c.workers, 0); /* auto until config_finish */
+    ck_assert_int_eq(c.mode, MODE_FORWARD);
+    ck_assert_str_eq(c.upstream_host, "");
+    ck_assert_int_eq(c.shape, SHAPE_SPLIT);
+    ck_assert_double_eq(c.connect_timeout, 10);
+    ck_assert_double_eq(c.resolve_timeout, 5);
+    ck_assert_double_eq(c.idle_timeout, 300);
+    ck_assert_double_eq(c.shutdown_timeout, 10);
+    ck_assert_int_eq(c.max_connections, 4096);
+    ck_assert_str_eq(c.resolver, "");
+    ck_assert_str_eq(c.log, "stderr");
+    ck_assert_int_eq(c.log_level, LOG_LVL_INFO);
+    ck_assert_str_eq(c.access_log, "stderr");
+    ck_assert_str_eq(c.pidfile, "");
+    ck_assert_str_eq(c.user, "");
+    ck_assert_str_eq(c.path, "");
+
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.workers, cpus > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : cpus);
+    ck_assert_str_eq(config_mode_name(c.mode), "forward");
+    ck_assert_str_eq(config_shape_name(c.shape), "split");
+}
+END_TEST
+
+START_TEST(test_names)
+{
+    ck_assert_str_eq(config_mode_name(MODE_REVERSE), "reverse");
+    ck_assert_str_eq(config_mode_name(MODE_TCP), "tcp");
+    ck_assert_str_eq(config_mode_name((enum cfg_mode)42), "?");
+    ck_assert_str_eq(config_shape_name(SHAPE_OFF), "off");
+    ck_assert_str_eq(config_shape_name(SHAPE_WARP), "warp");
+    ck_assert_str_eq(config_shape_name((enum cfg_shape)42), "?");
+}
+END_TEST
+
+/* ---- config_set: every directive, good and bad ----------------------------- */
+
+/* The value of one directive's field as text, so one table can check them all. */
+static void
+field_text(const struct config *c, const char *name, char *buf, size_t len)
+{
+    if (strcmp(name, "listen") == 0)
+        snprintf(buf, len, "%s", c->listen[c->nlisten - 1].text);
+    else if (strcmp(name, "workers") == 0)
+        snprintf(buf, len, "%d", c->workers);
+    else if (strcmp(name, "mode") == 0)
+        snprintf(buf, len, "%s", config_mode_name(c->mode));
+    else if (strcmp(name, "shape") == 0)
+        snprintf(buf, len, "%s", config_shape_name(c->shape));
+    else if (strcmp(name, "upstream") == 0)
+        snprintf(buf, len, "%s|%u", c->upstream_host, (unsigned)c->upstream_port);
+    else if (strcmp(name, "connect_timeout") == 0)
+        snprintf(buf, len, "%g", c->connect_timeout);
+    else if (strcmp(name, "resolve_timeout") == 0)
+        snprintf(buf, len, "%g", c->resolve_timeout);
+    else if (strcmp(name, "idle_timeout") == 0)
+        snprintf(buf, len, "%g", c->idle_timeout);
+    else if (strcmp(name, "shutdown_timeout") == 0)
+        snprintf(buf, len, "%g", c->shutdown_timeout);
+    else if (strcmp(name, "max_connections") == 0)
+        snprintf(buf, len, "%d", c->max_connections);
+    else if (strcmp(name, "resolver") == 0)
+        snprintf(buf, len, "%s", c->resolver);
+    else if (strcmp(name, "log") == 0)
+        snprintf(buf, len, "%s", c->log);
+    else if (strcmp(name, "log_level") == 0)
+        snprintf(buf, len, "%d", c->log_level);
+    else if (strcmp(name, "access_log") == 0)
+        snprintf(buf, len, "%s", c->access_log);
+    else if (strcmp(name, "pidfile") == 0)
+        snprintf(buf, len, "%s", c->pidfile);
+    else if (strcmp(name, "user") == 0)
+        snprintf(buf, len, "%s", c->user);
+    else
+        ck_abort_msg("no field for %s", name);
+}
+
+static const struct {
+    const char *name, *value, *want;
+} set_ok[] = {
+    {"listen", "9000", "127.0.0.1:9000"},
+    {"listen", "[::1]:9000", "[::1]:9000"},
+    {"listen", "*:80", "0.0.0.0:80"},
+    {"workers", "1", "1"},
+    {"workers", "4", "4"},
+    {"workers", "64", "64"},
+    {"workers", "auto", "0"},
+    {"mode", "forward", "forward"},
+    {"mode", "reverse", "reverse"},
+    {"mode", "tcp", "tcp"},
+    {"upstream", "example.com:80", "example.com|80"},
+    {"upstream", "10.0.0.1:8080", "10.0.0.1|8080"},
+    {"upstream", "[::1]:443", "::1|443"},
+    {"shape", "off", "off"},
+    {"shape", "split", "split"},
+    {"shape", "warp", "warp"},
+    {"connect_timeout", "10", "10"},
+    {"connect_timeout", "1.5", "1.5"},
+    {"resolve_timeout", "10s", "10"},
+    {"resolve_timeout", "500ms", "0.5"},
+    {"idle_timeout", "2m", "120"},
+    {"idle_timeout", "1h", "3600"},
+    {"shutdown_timeout", "24h", "86400"},
+    {"shutdown_timeout", "86400", "86400"},
+    {"shutdown_timeout", "0.25s", "0.25"},
+    {"max_connections", "1", "1"},
+    {"max_connections", "1000000", "1000000"},
+    {"resolver", "system", ""},
+    {"resolver", "1.1.1.1", "1.1.1.1"},
+    {"resolver", "1.1.1.1:5353", "1.1.1.1:5353"},
+    {"resolver", "1.1.1.1:5353 [2001:DB8::0001]:53 ::1 9.9.9.9",
+     "1.1.1.1:5353,[2001:db8::1]:53,::1,9.9.9.9"},
+    {"resolver", "[2001:db8::1]", "2001:db8::1"},
+    {"log", "stderr", "stderr"},
+    {"log", "/var/log/warpd.log", "/var/log/warpd.log"},
+    {"log_level", "error", "0"},
+    {"log_level", "warn", "1"},
+    {"log_level", "info", "2"},
+    {"log_level", "debug", "3"},
+    {"access_log", "off", "off"},
+    {"access_log", "stderr", "stderr"},
+    {"access_log", "/var/log/access.log", "/var/log/access.log"},
+    {"pidfile", "off", ""},
+    {"pidfile", "/run/warpd.pid", "/run/warpd.pid"},
+    {"user", "nobody", "nobody"},
+    {"user", "www-data", "www-data"},
+    {"user", "svc_1.x", "svc_1.x"},
+};
+
+START_TEST(test_set_ok)
+{
+    struct config c;
+    char err[512] = "", got[CFG_PATHMAX + 64];
+
+    config_init(&c);
+    ck_assert_msg(config_set(&c, set_ok[_i].name, set_ok[_i].value, err, sizeof(err)) == 0,
+                  "%s %s: %s", set_ok[_i].name, set_ok[_i].value, err);
+    field_text(&c, set_ok[_i].name, got, sizeof(got));
+    ck_assert_str_eq(got, set_ok[_i].want);
+}
+END_TEST
+
+static const struct {
+    const char *name, *value, *err;
+} set_bad[] = {
+    {"lisen", "1", "unknown directive 'lisen'"},
+    {"listen", "127.0.0.1", "missing port in '127.0.0.1'"},
+    {"listen", "localhost:80",
+     "not a numeric address (names are not allowed here) in 'localhost:80'"},
+    {"listen", "127.0.0.1:8800", "duplicate address 127.0.0.1:8800"},
+    {"workers", "x", "expected 1-64 or 'auto', got 'x'"},
+    {"workers", "0", "expected 1-64 or 'auto', got '0'"},
+    {"workers", "65", "expected 1-64 or 'auto', got '65'"},
+    {"workers", "-1", "expected 1-64 or 'auto', got '-1'"},
+    {"workers", "+4", "expected 1-64 or 'auto', got '+4'"},
+    {"workers", "4 ", "expected 1-64 or 'auto', got '4 '"},
+    {"workers", "", "expected 1-64 or 'auto', got ''"},
+    {"workers", "AUTO", "expected 1-64 or 'auto', got 'AUTO'"},
+    {"workers", "99999999999999999999999",
+     "expected 1-64 or 'auto', got '99999999999999999999999'"},
+    {"mode", "fast", "expected forward, reverse or tcp, got 'fast'"},
+    {"mode", "forward;", "expected forward, reverse or tcp, got 'forward;'"},
+    {"mode", "Forward", "expected forward, reverse or tcp, got 'Forward'"},
+    {"shape", "on", "expected off, split or warp, got 'on'"},
+    {"log_level", "verbose", "expected error, warn, info or debug, got 'verbose'"},
+    {"upstream", "example.com", "missing port in 'example.com'"},
+    {"upstream", "example.com:0", "port out of range in 'example.com:0'"},
+    {"upstream", "a b:80", "invalid character in host name in 'a b:80'"},
+    {"connect_timeout", "0", "expected a duration more than 0 and at most 1 day, got '0'"},
+    {"connect_timeout", "0ms", "expected a duration more than 0 and at most 1 day, got '0ms'"},
+    {"resolve_timeout", "25h", "expected a duration more than 0 and at most 1 day, got '25h'"},
+    {"idle_timeout", "86401", "expected a duration more than 0 and at most 1 day, got '86401'"},
+    {"idle_timeout", "1441m", "expected a duration more than 0 and at most 1 day, got '1441m'"},
+    {"shutdown_timeout", "-1",
+     "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '-1'"},
+    {"shutdown_timeout", "1.5x",
+     "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '1.5x'"},
+    {"shutdown_timeout", "10 s",
+     "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '10 s'"},
+    {"shutdown_timeout", "inf",
+     "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got 'inf'"},
+    {"max_connections", "0", "expected 1-1000000, got '0'"},
+    {"max_connections", "1000001", "expected 1-1000000, got '1000001'"},
+    {"max_connections", "lots", "expected 1-1000000, got 'lots'"},
+    {"resolver", "dns.google",
+     "expected 'system' or numeric addresses such as 192.0.2.1, 192.0.2.1:53 or "
+     "[2001:db8::1]:53, got 'dns.google'"},
+    {"resolver", "1.1.1.1 8.8.8.8:0",
+     "expected 'system' or numeric addresses such as 192.0.2.1, 192.0.2.1:53 or "
+     "[2001:db8::1]:53, got '8.8.8.8:0'"},
+    {"resolver", "[1.2.3.4]:53",
+     "expected 'system' or numeric addresses such as 192.0.2.1, 192.0.2.1:53 or "
+     "[2001:db8::1]:53, got '[1.2.3.4]:53'"},
+    {"resolver", "1.2.3.4:",
+     "expected 'system' or numeric addresses such as 192.0.2.1, 192.0.2.1:53 or "
+     "[2001:db8::1]:53, got '1.2.3.4:'"},
+    {"resolver", "system 1.1.1.1", "'system' cannot be mixed with addresses, got 'system 1.1.1.1'"},
+    {"resolver", "", "expected 'system' or numeric addresses, got ''"},
+    {"log", "warpd.log", "expected 'stderr' or an absolute path, got 'warpd.log'"},
+    {"log", "off", "expected 'stderr' or an absolute path, got 'off'"},
+    {"access_log", "logs/a.log", "expected 'off', 'stderr' or an absolute path, got 'logs/a.log'"},
+    {"pidfile", "stderr", "expected 'off' or an absolute path, got 'stderr'"},
+    {"pidfile", "run/warpd.pid", "expected 'off' or an absolute path, got 'run/warpd.pid'"},
+    {"user", "-x", "expected a user name, got '-x'"},
+    {"user", "a/b", "expected a user name, got 'a/b'"},
+    {"user", "", "expected a user name, got ''"},
+    {"mode", "tc\001p", "control character in value, got 'tc\\x01p'"},
+};
+
+START_TEST(test_set_bad)
+{
+    struct config c, before;
+    char err[512] = "";
+
+    config_init(&c);
+    before = c;
+    ck_assert_int_eq(config_set(&c, set_bad[_i].name, set_bad[_i].value, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, set_bad[_i].err);
+    /* A refused value changes nothing. */
+    ck_assert(memcmp(&c, &before, sizeof(c)) == 0);
+}
+END_TEST
+
+START_TEST(test_set_limits)
+{
+    struct config c;
+    char err[512], v[2048];
+    int i;
+
+    config_init(&c);
+    /* 16 listen addresses fit (the default counts), the 17th does not. */
+    for (i = 1; i < CFG_MAX_LISTEN; i++) {
+        snprintf(v, sizeof(v), "%d", 9000 + i);
+        ck_assert_int_eq(config_set(&c, "listen", v, err, sizeof(err)), 0);
+    }
+    ck_assert_int_eq(c.nlisten, CFG_MAX_LISTEN);
+    ck_assert_int_eq(config_set(&c, "listen", "1.2.3.4:1", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "too many addresses (at most 16)");
+
+    /* Paths up to CFG_PATHMAX-1 bytes. */
+    v[0] = '/';
+    memset(v + 1, 'p', CFG_PATHMAX - 2);
+    v[CFG_PATHMAX - 1] = '\0';
+    ck_assert_int_eq(config_set(&c, "pidfile", v, err, sizeof(err)), 0);
+    ck_assert_uint_eq(strlen(c.pidfile), CFG_PATHMAX - 1);
+    strcat(v, "p");
+    ck_assert_int_eq(config_set(&c, "log", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "path too long (at most 1023 bytes)");
+
+    /* The resolver list must fit its 255 bytes. */
+    strcpy(v, "");
+    for (i = 0; i < 20; i++)
+        strcat(v, "[2001:db8::1234]:5353 ");
+    ck_assert_int_eq(config_set(&c, "resolver", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "too many addresses (the list is limited to 255 bytes)");
+    ck_assert_str_eq(c.resolver, "");
+
+    /* A user name must fit its field. */
+    memset(v, 'u', 64);
+    v[64] = '\0';
+    ck_assert_int_eq(config_set(&c, "user", v, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "user name too long"));
+    v[63] = '\0';
+    ck_assert_int_eq(config_set(&c, "user", v, err, sizeof(err)), 0);
+}
+END_TEST
+
+/* A hostile value is quoted capped and escaped, never copied raw. */
+START_TEST(test_set_quotes_value)
+{
+    struct config c;
+    char err[512], v[300];
+
+    config_init(&c);
+    memset(v, 'x', 200);
+    v[200] = '\0';
+    ck_assert_int_eq(config_set(&c, "mode", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "expected forward, reverse or tcp, got "
+                          "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'");
+    ck_assert_int_eq(config_set(&c, "shape", "\xff\xfe", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "expected off, split or warp, got '\\xff\\xfe'");
+}
+END_TEST
+
+/* ---- durations ------------------------------------------------------------ */
+
+static const struct {
+    const char *in;
+    double want; /* < 0: refused */
+} durations[] = {
+    {"10", 10},    {"1.5", 1.5},
+    {"10s", 10},   {"500ms", 0.5},
+    {"2m", 120},   {"1h", 3600},
+    {"0", 0},      {"0.001", 0.001},
+    {"1.25m", 75}, {"007", 7},
+    {"1.", -1},    {".5", -1},
+    {"", -1},      {"s", -1},
+    {"ms", -1},    {"1e3", -1},
+    {"0x10", -1},  {"-5", -1},
+    {"+5", -1},    {" 5", -1},
+    {"5 ", -1},    {"5S", -1},
+    {"5sec", -1},  {"1d", -1},
+    {"nan", -1},   {"1.5.5", -1},
+    {"10mss", -1}, {"123456789012345678901234567890123", -1}, /* longer than 32 bytes */
+};
+
+START_TEST(test_duration)
+{
+    double d = -42;
+    int rc = config_parse_duration(durations[_i].in, &d);
+
+    if (durations[_i].want < 0) {
+        ck_assert_msg(rc == -1, "'%s' accepted as %g", durations[_i].in, d);
+        ck_assert_double_eq(d, -42); /* untouched */
+    } else {
+        ck_assert_msg(rc == 0, "'%s' refused", durations[_i].in);
+        ck_assert_double_eq_tol(d, durations[_i].want, 1e-9);
+    }
+}
+END_TEST
+
+/* ---- config files ------------------------------------------------------- */
+
+static const struct {
+    const char *text;
+    int line;
+    const char *msg; /* after "PATH:LINE: " */
+} file_bad[] = {
+    {"listen 127.0.0.1:80\n\nlisen 1.2.3.4:80\n", 3, "unknown directive 'lisen'"},
+    {"# c\nmode forward\nworkers x\n", 3, "workers: expected 1-64 or 'auto', got 'x'"},
+    {"\n\n\nmode forward tcp\n", 4, "'mode' takes one value"},
+    {"mode\n", 1, "'mode' takes one value"},
+    {"mode # forward\n", 1, "'mode' takes one value"},
+    {"resolver\n", 1, "'resolver' takes one or more values"},
+    {"# x\nlisten 127.0.0.1\n", 2, "listen: missing port in '127.0.0.1'"},
+    {"mode forward\n# c\nmode tcp\n", 3, "duplicate directive 'mode' (first on line 1)"},
+    {"mode tcp\nupstream a:1\nshape off\nupstream b:2\n", 4,
+     "duplicate directive 'upstream' (first on line 2)"},
+    {"listen 8800\nlisten 9000\nlisten 127.0.0.1:8800\n", 3,
+     "listen: duplicate address 127.0.0.1:8800 (first on line 1)"},
+    {"mode forward;\n", 1, "mode: expected forward, reverse or tcp, got 'forward;'"},
+    {"mode forward\nmode\001 x\n", 2, "control character 0x01 in line"},
+    {"mode forward\r\n", 1, "carriage return in line (DOS line endings?)"},
+    {"# \x7f\n", 1, "control character 0x7f in line"},
+    {"\n\x1b[31m\n", 2, "control character 0x1b in line"},
+    {"pidfile run/warpd.pid\n", 1,
+     "pidfile: expected 'off' or an absolute path, got 'run/warpd.pid'"},
+    {"upstream example.com:80#c\n", 1, "upstream: invalid port in 'example.com:80#c'"},
+    /* The first error stops the parse: line 2, not line 3. */
+    {"workers 2\nworkers 3\nbogus\n", 2, "duplicate directive 'workers' (first on line 1)"},
+    {"Listen 8800\n", 1, "unknown directive 'Listen'"},
+};
+
+START_TEST(test_file_bad)
+{
+    struct config c;
+    char err[512] = "", want[1024];
+    const char *path = write_file("bad.conf", file_bad[_i].text);
+
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:%d: %s", path, file_bad[_i].line, file_bad[_i].msg);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(strchr(err, '\n'));
+}
+END_TEST
+
+START_TEST(test_file_nul_byte)
+{
+    struct config c;
+    char err[512], want[512];
+    static const char text[] = "mode tcp\nmode\0tcp\n";
+    const char *path = write_file_n("nul.conf", text, sizeof(text) - 1);
+
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:2: NUL byte in line", path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_file_long_line)
+{
+    struct config c;
+    char err[512], want[512];
+    static char text[2 * 4096 + 64];
+    const char *path;
+
+    /* A 4096-byte comment line is fine ... */
+    strcpy(text, "mode tcp\n");
+    memset(text + 9, '#', 4096);
+    strcpy(text + 9 + 4096, "\nupstream a:1\n");
+    path = write_file("long.conf", text);
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.mode, MODE_TCP);
+    ck_assert_str_eq(c.upstream_host, "a");
+
+    /* ... one byte more is not. */
+    memset(text + 9, '#', 4097);
+    strcpy(text + 9 + 4097, "\nupstream a:1\n");
+    path = write_file("long.conf", text);
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:2: line too long (more than 4096 bytes)", path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_file_cannot_open)
+{
+    struct config c;
+    char err[512], want[512], path[256];
+
+    snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+    ck_assert_str_eq(err, want);
+
+    /* A directory opens but cannot be read. */
+    snprintf(path, sizeof(path), "%s/sub", tmpdir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s: cannot read: Is a directory", path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* Comments, blank lines, tabs, '#' inside a token, no final newline. */
+START_TEST(test_file_layout)
+{
+    struct config c;
+    char err[512] = "";
+    const char *path = write_file("ok.conf", "# warpd test config\n"
+                                             "\n"
+                                             "   \t \n"
+                                             "   # indented comment\n"
+                                             "\tmode\t\treverse\t# why: tests\n"
+                                             "upstream   origin.test:8080#\n"
+                                             "pidfile /run/a#b.pid\n"
+                                             "resolver 192.0.2.1  192.0.2.2:5353 # two\n"
+                                             "log_level debug");
+
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    /* "8080#" is one token: '#' starts a comment only after whitespace. */
+    ck_assert_ptr_nonnull(strstr(err, ":6: upstream: invalid port in 'origin.test:8080#'"));
+
+    path = write_file("ok.conf", "# warpd test config\n"
+                                 "\n"
+                                 "   \t \n"
+                                 "   # indented comment\n"
+                                 "\tmode\t\treverse\t# why: tests\n"
+                                 "upstream   origin.test:8080 #\n"
+                                 "pidfile /run/a#b.pid\n"
+                                 "resolver 192.0.2.1  192.0.2.2:5353 # two\n"
+                                 "log_level debug");
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.path, path);
+    ck_assert_int_eq(c.mode, MODE_REVERSE);
+    ck_assert_str_eq(c.upstream_host, "origin.test");
+    ck_assert_uint_eq(c.upstream_port, 8080);
+    ck_assert_str_eq(c.pidfile, "/run/a#b.pid");
+    ck_assert_str_eq(c.resolver, "192.0.2.1,192.0.2.2:5353");
+    ck_assert_int_eq(c.log_level, LOG_LVL_DEBUG);
+    /* No listen in the file: the default stays. */
+    ck_assert_int_eq(c.nlisten, 1);
+    ck_assert_str_eq(c.listen[0].text, "127.0.0.1:8800");
+}
+END_TEST
+
+START_TEST(test_file_empty)
+{
+    struct config c, d;
+    char err[512];
+    const char *path = write_file("empty.conf", "");
+
+    config_init(&c);
+    config_init(&d);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.path, path);
+    memset(c.path, 0, sizeof(c.path));
+    ck_assert(memcmp(&c, &d, sizeof(c)) == 0);
+}
+END_TEST
+
+START_TEST(test_file_listen_replaces)
+{
+    struct config c;
+    char err[512] = "";
+    const char *path = write_file("l.conf", "listen 192.0.2.7:80\n"
+                                            "mode forward\n"
+                                            "listen [::1]:81\n"
+                                            "listen 8800\n");
+
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.nlisten, 3);
+    ck_assert_str_eq(c.listen[0].text, "192.0.2.7:80");
+    ck_assert_str_eq(c.listen[1].text, "[::1]:81");
+    /* The default came back only because the file named it again. */
+    ck_assert_str_eq(c.listen[2].text, "127.0.0.1:8800");
+}
+END_TEST
+
+START_TEST(test_file_every_directive)
+{
+    struct config c;
+    char err[512] = "";
+    const char *path = write_file("all.conf", "listen 127.0.0.1:0\n"
+                                              "workers 3\n"
+                                              "mode tcp\n"
+                                              "upstream [::1]:9\n"
+                                              "shape warp\n"
+                                              "connect_timeout 2.5\n"
+                                              "resolve_timeout 750ms\n"
+                                              "idle_timeout 5m\n"
+                                              "shutdown_timeout 1h\n"
+                                              "max_connections 10\n"
+                                              "resolver [::1]:53\n"
+                                              "log /var/log/w.log\n"
+                                              "log_level warn\n"
+                                              "access_log off\n"
+                                              "pidfile /run/w.pid\n"
+                                              "user root\n");
+
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.listen[0].text, "127.0.0.1:0");
+    ck_assert_int_eq(c.workers, 3);
+    ck_assert_int_eq(c.mode, MODE_TCP);
+    ck_assert_str_eq(c.upstream_host, "::1");
+    ck_assert_uint_eq(c.upstream_port, 9);
+    ck_assert_int_eq(c.shape, SHAPE_WARP);
+    ck_assert_double_eq(c.connect_timeout, 2.5);
+    ck_assert_double_eq_tol(c.resolve_timeout, 0.75, 1e-12);
+    ck_assert_double_eq(c.idle_timeout, 300);
+    ck_assert_double_eq(c.shutdown_timeout, 3600);
+    ck_assert_int_eq(c.max_connections, 10);
+    ck_assert_str_eq(c.resolver, "[::1]:53");
+    ck_assert_str_eq(c.log, "/var/log/w.log");
+    ck_assert_int_eq(c.log_level, LOG_LVL_WARN);
+    ck_assert_str_eq(c.access_log, "off");
+    ck_assert_str_eq(c.pidfile, "/run/w.pid");
+    ck_assert_str_eq(c.user, "root");
+    ck_assert_int_eq(c.uid, 0);
+    ck_assert_int_eq(c.gid, 0);
+}
+END_TEST
+
+START_TEST(test_file_too_many_listen)
+{
+    struct config c;
+    char err[512], want[512], text[1024] = "";
+    const char *path;
+    int i;
+
+    for (i = 0; i <= CFG_MAX_LISTEN; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "listen %d\n", 9000 + i);
+    path = write_file("many.conf", text);
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:17: listen: too many addresses (at most 16)", path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* ---- config_finish ---------------------------------------------------------- */
+
+START_TEST(test_finish_checks)
+{
+    struct config c;
+    char err[512] = "";
+
+    config_init(&c);
+    c.mode = MODE_TCP;
+    ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "mode tcp needs an upstream (directive 'upstream' or option -u)");
+
+    config_init(&c);
+    c.mode = MODE_REVERSE;
+    ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "mode reverse needs an upstream (directive 'upstream' or option -u)");
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "upstream", "a.test:80", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "upstream is used only in reverse and tcp modes");
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "user", "no-such-user-warpd", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "unknown user 'no-such-user-warpd'");
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "workers", "7", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "mode", "reverse", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "upstream", "a.test:80", err, sizeof(err)), 0);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.workers, 7);
+}
+END_TEST
+
+/* ---- config_build: file, then the command line ------------------------------ */
+
+START_TEST(test_build_precedence)
+{
+    struct config c;
+    struct cli_opts o;
+    char err[512] = "", want[1024];
+    const char *path = write_file("b.conf", "listen 192.0.2.1:80\n"
+                                            "listen 192.0.2.1:81\n"
+                                            "mode reverse\n"
+                                            "upstream origin.test:80\n"
+                                            "workers 2\n"
+                                            "shape off\n"
+                                            "log_level warn\n");
+
+    /* The file alone. */
+    memset(&o, 0, sizeof(o));
+    o.config_path = path;
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.nlisten, 2);
+    ck_assert_int_eq(c.mode, MODE_REVERSE);
+    ck_assert_int_eq(c.workers, 2);
+    ck_assert_int_eq(c.shape, SHAPE_OFF);
+    ck_assert_int_eq(c.log_level, LOG_LVL_WARN);
+    ck_assert_str_eq(c.path, path);
+
+    /* -l replaces the whole list; -m -w -s override; -v raises one step. */
+    o.listen[0] = "8801";
+    o.listen[1] = "[::1]:8802";
+    o.nlisten = 2;
+    o.mode = "tcp";
+    o.workers = "5";
+    o.shape = "warp";
+    o.verbose = 1;
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.nlisten, 2);
+    ck_assert_str_eq(c.listen[0].text, "127.0.0.1:8801");
+    ck_assert_str_eq(c.listen[1].text, "[::1]:8802");
+    ck_assert_int_eq(c.mode, MODE_TCP);
+    ck_assert_str_eq(c.upstream_host, "origin.test");
+    ck_assert_int_eq(c.workers, 5);
+    ck_assert_int_eq(c.shape, SHAPE_WARP);
+    ck_assert_int_eq(c.log_level, LOG_LVL_INFO);
+
+    /* -v three times stops at debug; -q wins over -v. */
+    o.verbose = 3;
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), 0);
+    ck_assert_int_eq(c.log_level, LOG_LVL_DEBUG);
+    o.quiet = 1;
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), 0);
+    ck_assert_int_eq(c.log_level, LOG_LVL_ERROR);
+
+    /* -m forward on top of a file with an upstream: the cross check sees it. */
+    o.mode = "forward";
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s: upstream is used only in reverse and tcp modes", path);
+    ck_assert_str_eq(err, want);
+    /* -u on the command line replaces the file's upstream. */
+    o.mode = NULL;
+    o.upstream = "[::1]:9";
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.upstream_host, "::1");
+    ck_assert_uint_eq(c.upstream_port, 9);
+}
+END_TEST
+
+static const struct {
+    const char *host, *port, *listen;
+    const char *want; /* the listen list, " "-joined, or "!message" */
+} warp_cases[] = {
+    {"0.0.0.0", NULL, NULL, "0.0.0.0:8800"},
+    {NULL, "9000", NULL, "127.0.0.1:9000"},
+    {"::1", "9", NULL, "[::1]:9"},
+    {"[::1]", "9", NULL, "[::1]:9"},
+    {"*", NULL, NULL, "0.0.0.0:8800"},
+    {NULL, "9000", "8801", "127.0.0.1:8801 127.0.0.1:9000"},
+    {NULL, "9000", "9000", "!option -p: duplicate address 127.0.0.1:9000"},
+    {"127.0.0.1", "8801", "8801", "!option -H/-p: duplicate address 127.0.0.1:8801"},
+    {"localhost", NULL, NULL,
+     "!option -H: not a numeric address (names are not allowed here) in 'localhost:8800'"},
+    {NULL, "http", NULL, "!option -p: invalid port in '127.0.0.1:http'"},
+    {NULL, "70000", NULL, "!option -p: port out of range in '127.0.0.1:70000'"},
+    {NULL, NULL, "127.0.0.1", "!option -l: missing port in '127.0.0.1'"},
+};
+
+START_TEST(test_build_warp_aliases)
+{
+    struct config c;
+    struct cli_opts o;
+    char err[512] = "", got[512] = "";
+    const char *path = write_file("w.conf", "listen 192.0.2.1:80\n");
+    int i;
+
+    memset(&o, 0, sizeof(o));
+    o.config_path = path;
+    o.warp_host = warp_cases[_i].host;
+    o.warp_port = warp_cases[_i].port;
+    if (warp_cases[_i].listen != NULL) {
+        o.listen[0] = warp_cases[_i].listen;
+        o.nlisten = 1;
+    }
+    if (warp_cases[_i].want[0] == '!') {
+        ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
+        ck_assert_str_eq(err, warp_cases[_i].want + 1);
+        return;
+    }
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    for (i = 0; i < c.nlisten; i++)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "",
+                 c.listen[i].text);
+    ck_assert_str_eq(got, warp_cases[_i].want);
+}
+END_TEST
+
+static const struct {
+    const char *opt, *value, *err;
+} build_bad[] = {
+    {"w", "x", "option -w: expected 1-64 or 'auto', got 'x'"},
+    {"m", "fast", "option -m: expected forward, reverse or tcp, got 'fast'"},
+    {"u", "example.com", "option -u: missing port in 'example.com'"},
+    {"s", "max", "option -s: expected off, split or warp, got 'max'"},
+    {"m", "tcp", "mode tcp needs an upstream (directive 'upstream' or option -u)"},
+    {"u", "example.com:80", "upstream is used only in reverse and tcp modes"},
+};
+
+START_TEST(test_build_bad)
+{
+    struct config c, before;
+    struct cli_opts o;
+    char err[512] = "";
+
+    memset(&o, 0, sizeof(o));
+    switch (build_bad[_i].opt[0]) {
+    case 'w':
+        o.workers = build_bad[_i].value;
+        break;
+    case 'm':
+        o.mode = build_bad[_i].value;
+        break;
+    case 'u':
+        o.upstream = build_bad[_i].value;
+        break;
+    case 's':
+        o.shape = build_bad[_i].value;
+        break;
+    }
+    /* A failed build leaves the caller's config exactly as it was. */
+    memset(&c, 0xa5, sizeof(c));
+    before = c;
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, build_bad[_i].err);
+    ck_assert(memcmp(&c, &before, sizeof(c)) == 0);
+}
+END_TEST
+
+START_TEST(test_build_file_errors)
+{
+    struct config c;
+    struct cli_opts o;
+    char err[512], want[512], path[256];
+
+    memset(&o, 0, sizeof(o));
+    snprintf(path, sizeof(path), "%s/nope.conf", tmpdir);
+    o.config_path = path;
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+    ck_assert_str_eq(err, want);
+
+    /* Whole-config problems name the file they come from. */
+    o.config_path = write_file("e.conf", "mode tcp\n");
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want),
+             "%s: mode tcp needs an upstream (directive 'upstream' or option -u)", o.config_path);
+    ck_assert_str_eq(err, want);
+    /* ... which -u fixes. */
+    o.upstream = "127.0.0.1:7";
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.mode, MODE_TCP);
+
+    /* No file at all: the built-in defaults. */
+    memset(&o, 0, sizeof(o));
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.path, "");
+    ck_assert_str_eq(c.listen[0].text, "127.0.0.1:8800");
+    ck_assert_int_ge(c.workers, 1);
+}
+END_TEST
+
+/* ---- cli_parse ------------------------------------------------------------ */
+
+/* Runs cli_parse with stdout and stderr captured into out and errout. */
+static int
+run_cli(char **argv, struct cli_opts *o, char *out, size_t outlen, char *errout, size_t errlen)
+{
+    int argc = 0, saved1, saved2, fd1, fd2, rc;
+    char p1[256], p2[256];
+    ssize_t n;
+
+    while (argv[argc] != NULL)
+        argc++;
+    snprintf(p1, sizeof(p1), "%s/stdout", tmpdir);
+    snprintf(p2, sizeof(p2), "%s/stderr", tmpdir);
+    fd1 = open(p1, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    fd2 = open(p2, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ck_assert(fd1 >= 0 && fd2 >= 0);
+    fflush(stdout);
+    fflush(stderr);
+    saved1 = dup(1);
+    saved2 = dup(2);
+    dup2(fd1, 1);
+    dup2(fd2, 2);
+    rc = cli_parse(argc, argv, o);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved1, 1);
+    dup2(saved2, 2);
+    close(saved1);
+    close(saved2);
+    n = pread(fd1, out, outlen - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    n = pread(fd2, errout, errlen - 1, 0);
+    errout[n > 0 ? n : 0] = '\0';
+    close(fd1);
+    close(fd2);
+    return rc;
+}
+
+START_TEST(test_cli_short)
+{
+    char *argv[] = {"warpd", "-c",  "/etc/w.conf", "-t",  "-l",  "80",  "-l", "[::1]:81",
+                    "-w",    "4",   "-m",          "tcp", "-u",  "h:1", "-s", "warp",
+                    "-v",    "-vv", "-q",          "-H",  "::1", "-p",  "9",  NULL};
+    struct cli_opts o;
+    char out[4096], errout[4096];
+
+    ck_assert_int_eq(run_cli(argv, &o, out, sizeof(out), errout, sizeof(errout)), 0);
+    ck_assert_str_eq(out, "");
+    ck_assert_str_eq(errout, "");
+    ck_assert_str_eq(o.config_path, "/etc/w.conf");
+    ck_assert_int_eq(o.test, 1);
+    ck_assert_int_eq(o.nlisten, 2);
+    ck_assert_str_eq(o.listen[0], "80");
+    ck_assert_str_eq(o.listen[1], "[::1]:81");
+    ck_assert_str_eq(o.workers, "4");
+    ck_assert_str_eq(o.mode, "tcp");
+    ck_assert_str_eq(o.upstream, "h:1");
+    ck_assert_str_eq(o.shape, "warp");
+    ck_assert_int_eq(o.verbose, 3);
+    ck_assert_int_eq(o.quiet, 1);
+    ck_assert_str_eq(o.warp_host, "::1");
+    ck_assert_str_eq(o.warp_port, "9");
+}
+END_TEST
+
+START_TEST(test_cli_long)
+{
+    char *argv[] = {"warpd",       "--config=/w.conf",
+                    "--test",      "--listen",
+                    "8800",        "--listen=1.2.3.4:5",
+                    "--workers",   "auto",
+                    "--mode",      "reverse",
+                    "--upstream",  "o:80",
+                    "--shape=off", "--verbose",
+                    "--quiet",     "--host",
+                    "0.0.0.0",     "--port=1",
+                    "--conf",      "/x.conf",
+                    NULL};
+    struct cli_opts o;
+    char out[4096], errout[4096];
+
+    ck_assert_int_eq(run_cli(argv, &o, out, sizeof(out), errout, sizeof(errout)), 0);
+    ck_assert_str_eq(errout, "");
+    ck_assert_str_eq(o.config_path, "/x.conf"); /* unambiguous prefix; the last -c wins */
+    ck_assert_int_eq(o.test, 1);
+    ck_assert_int_eq(o.nlisten, 2);
+    ck_assert_str_eq(o.listen[1], "1.2.3.4:5");
+    ck_assert_str_eq(o.workers, "auto");
+    ck_assert_str_eq(o.mode, "reverse");
+    ck_assert_str_eq(o.upstream, "o:80");
+    ck_assert_str_eq(o.shape, "off");
+    ck_assert_int_eq(o.verbose, 1);
+    ck_assert_int_eq(o.quiet, 1);
+    ck_assert_str_eq(o.warp_host, "0.0.0.0");
+    ck_assert_str_eq(o.warp_port, "1");
+}
+END_TEST
+
+START_TEST(test_cli_empty_and_twice)
+{
+    char *argv1[] = {"warpd", NULL};
+    char *argv2[] = {"warpd", "-w", "3", "--", NULL};
+    char *argv3[] = {"warpd", "-v", NULL};
+    struct cli_opts o;
+    char out[256], errout[256];
+
+    ck_assert_int_eq(run_cli(argv1, &o, out, sizeof(out), errout, sizeof(errout)), 0);
+    ck_assert_ptr_null(o.config_path);
+    ck_assert_int_eq(o.nlisten, 0);
+    ck_assert_int_eq(o.verbose, 0);
+    /* A second call in the same process starts afresh. */
+    ck_assert_int_eq(run_cli(argv2, &o, out, sizeof(out), errout, sizeof(errout)), 0);
+    ck_assert_str_eq(o.workers, "3");
+    ck_assert_int_eq(run_cli(argv3, &o, out, sizeof(out), errout, sizeof(errout)), 0);
+    ck_assert_ptr_null(o.workers);
+    ck_assert_int_eq(o.verbose, 1);
+}
+END_TEST
+
+START_TEST(test_cli_help)
+{
+    char *argv[] = {"warpd", "-t", "-h", "--bogus", NULL};
+    static const char *const opts[] = {
+        "-c, --config",  "-t, --test",    "-l, --listen",   "-H, --host",  "-p, --port",
+        "-w, --workers", "-m, --mode",    "-u, --upstream", "-s, --shape", "-v, --verbose",
+        "-q, --quiet",   "-V, --version", "-h, --help"};
+    struct cli_opts o;
+    char out[8192], errout[256], needle[64];
+    size_t i;
+
+    /* -h stops the parse before the bad option is seen. */
+    ck_assert_int_eq(run_cli(argv, &o, out, sizeof(out), errout, sizeof(errout)), 1);
+    ck_assert_str_eq(errout, "");
+    ck_assert_ptr_nonnull(strstr(out, "usage: warpd"));
+    for (i = 0; i < WD_ARRAY_SIZE(opts); i++) {
+        snprintf(needle, sizeof(needle), "\n  %s ", opts[i]);
+        ck_assert_msg(strstr(out, needle) != NULL, "help lacks '%s'", opts[i]);
+    }
+    ck_assert_int_eq(out[strlen(out) - 1], '\n');
+}
+END_TEST
+
+START_TEST(test_cli_version)
+{
+    char *argv[] = {"warpd", "--version", NULL};
+    char *argv2[] = {"warpd", "-V", NULL};
+    struct cli_opts o;
+    char out[256], errout[256];
+
+    ck_assert_int_eq(run_cli(argv, &o, out, sizeof(out), errout, sizeof(errout)), 1);
+#ifdef PACKAGE_VERSION
+    ck_assert_str_eq(out, "warpd " PACKAGE_VERSION "\n");
+#else
+    ck_assert_int_eq(strncmp(out, "warpd ", 6), 0);
+#endif
+    ck_assert_str_eq(errout, "");
+    ck_assert_int_eq(run_cli(argv2, &o, out, sizeof(out), errout, sizeof(errout)), 1);
+    ck_assert_int_eq(strncmp(out, "warpd ", 6), 0);
+}
+END_TEST
+
+static const struct {
+    const char *args[4];
+    const char *problem;
+} cli_bad[] = {
+    {{"-x"}, "unknown option '-x'"},
+    {{"-tx"}, "unknown option '-x'"},
+    {{"--test", "-qx"}, "unknown option '-x'"},
+    {{"--bogus"}, "unknown option '--bogus'"},
+    {{"--bogus=1"}, "unknown option '--bogus'"},
+    {{"--ver"}, "ambiguous option '--ver'"},
+    {{"-c"}, "missing argument for '-c'"},
+    {{"-t", "-l"}, "missing argument for '-l'"},
+    {{"-qw"}, "missing argument for '-w'"},
+    {{"--config"}, "missing argument for '--config'"},
+    {{"--conf"}, "missing argument for '--conf'"},
+    {{"--test=1"}, "no argument allowed for '--test'"},
+    {{"stray"}, "unexpected argument 'stray'"},
+    {{"-t", "/etc/warpd.conf"}, "unexpected argument '/etc/warpd.conf'"},
+    {{"--", "-t"}, "unexpected argument '-t'"},
+    {{"a\033]0;x\007"}, "unexpected argument 'a\\x1b]0;x\\x07'"},
+};
+
+START_TEST(test_cli_bad)
+{
+    char *argv[8] = {"warpd"};
+    struct cli_opts o;
+    char out[256], errout[512], want[512];
+    int i;
+
+    for (i = 0; cli_bad[_i].args[i] != NULL; i++)
+        argv[i + 1] = (char *)cli_bad[_i].args[i];
+    ck_assert_int_eq(run_cli(argv, &o, out, sizeof(out), errout, sizeof(errout)), -1);
+    snprintf(want, sizeof(want), "warpd: %s (try 'warpd -h')\n", cli_bad[_i].problem);
+    ck_assert_str_eq(errout, want);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_cli_too_many_listen)
+{
+    char *argv[2 * (CFG_MAX_LISTEN + 1) + 2] = {"warpd"};
+    struct cli_opts o;
+    char out[256], errout[512];
+    int i, n = 1;
+
+    for (i = 0; i < CFG_MAX_LISTEN; i++) {
+        argv[n++] = "-l";
+        argv[n++] = "80";
+    }
+    ck_assert_int_eq(run_cli(argv, &o, out, sizeof(out), errout, sizeof(errout)), 0);
+    ck_assert_int_eq(o.nlisten, CFG_MAX_LISTEN);
+    argv[n++] = "-l";
+    argv[n++] = "81";
+    ck_assert_int_eq(run_cli(argv, &o, out, sizeof(out), errout, sizeof(errout)), -1);
+    ck_assert_str_eq(errout, "warpd: too many -l options (at most 16) (try 'warpd -h')\n");
+}
+END_TEST
+
+/* cli_parse then config_build, as main() does. */
+START_TEST(test_cli_then_build)
+{
+    const char *path =
+        write_file("cb.conf", "mode reverse\nupstream o.test:80\nlisten 1.2.3.4:1\n");
+    char *argv[] = {"warpd", "-c", (char *)path, "-p", "8888", "-m", "tcp", "-vv", NULL};
+    struct cli_opts o;
+    struct config c;
+    char out[256], errout[256], err[512] = "";
+
+    ck_assert_int_eq(run_cli(argv, &o, out, sizeof(out), errout, sizeof(errout)), 0);
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.nlisten, 1);
+    ck_assert_str_eq(c.listen[0].text, "127.0.0.1:8888");
+    ck_assert_int_eq(c.mode, MODE_TCP);
+    ck_assert_int_eq(c.log_level, LOG_LVL_DEBUG);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc;
+
+    tc = tcase_create("directives");
+    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_names);
+    tcase_add_loop_test(tc, test_set_ok, 0, (int)WD_ARRAY_SIZE(set_ok));
+    tcase_add_loop_test(tc, test_set_bad, 0, (int)WD_ARRAY_SIZE(set_bad));
+    tcase_add_test(tc, test_set_limits);
+    tcase_add_test(tc, test_set_quotes_value);
+    tcase_add_loop_test(tc, test_duration, 0, (int)WD_ARRAY_SIZE(durations));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("file");
+    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_loop_test(tc, test_file_bad, 0, (int)WD_ARRAY_SIZE(file_bad));
+    tcase_add_test(tc, test_file_nul_byte);
+    tcase_add_test(tc, test_file_long_line);
+    tcase_add_test(tc, test_file_cannot_open);
+    tcase_add_test(tc, test_file_layout);
+    tcase_add_test(tc, test_file_empty);
+    tcase_add_test(tc, test_file_listen_replaces);
+    tcase_add_test(tc, test_file_every_directive);
+    tcase_add_test(tc, test_file_too_many_listen);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("build");
+    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, test_finish_checks);
+    tcase_add_test(tc, test_build_precedence);
+    tcase_add_loop_test(tc, test_build_warp_aliases, 0, (int)WD_ARRAY_SIZE(warp_cases));
+    tcase_add_loop_test(tc, test_build_bad, 0, (int)WD_ARRAY_SIZE(build_bad));
+    tcase_add_test(tc, test_build_file_errors);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("cli");
+    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, test_cli_short);
+    tcase_add_test(tc, test_cli_long);
+    tcase_add_test(tc, test_cli_empty_and_twice);
+    tcase_add_test(tc, test_cli_help);
+    tcase_add_test(tc, test_cli_version);
+    tcase_add_loop_test(tc, test_cli_bad, 0, (int)WD_ARRAY_SIZE(cli_bad));
+    tcase_add_test(tc, test_cli_too_many_listen);
+    tcase_add_test(tc, test_cli_then_build);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    int failed;
+
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
