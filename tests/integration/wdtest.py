@@ -38,6 +38,10 @@ ACCESS_RE = re.compile(
 )
 
 
+# What ASan, LSan and UBSan print when they find something.
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error: |SUMMARY: \w+Sanitizer")
+
+
 class Fail(AssertionError):
     pass
 
@@ -855,6 +859,9 @@ class T:
                 w.stop()
             else:
                 w.assert_gone()
+        for w in self.daemons:
+            bad = [l for l in w.text() if SANITIZER_RE.search(l)]
+            check(not bad, "sanitizer report from warpd: %s" % bad[:3])
 
     def cleanup(self):
         for obj in reversed(self.closers):
