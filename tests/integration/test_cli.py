@@ -304,5 +304,23 @@ def test_log_line_format(t):
             check(int(m.group("pid")) == w.pid, "%r: supervisor line with another pid" % l)
 
 
+def test_verbose_and_quiet(t):
+    """-v lowers the log threshold (debug lines appear); -q logs errors only."""
+    echo = t.echo()
+    w, addr = t.start_tcp(echo.text, workers=1, args=["-v"])
+    echo_ok(addr)
+    w.stop()
+    check(any(wd.LOG_RE.match(l) and wd.LOG_RE.match(l).group("level") == "debug" for l in w.text()),
+          "-v: no debug line in %r" % w.text()[:5])
+    port = wd.free_port()
+    cfg = t.tcp_config(port, echo.text, workers=1, name="quiet.conf")
+    w = t.warpd(["-q"], config=cfg, ready=False)
+    wd.wait_until(lambda: wd.connect_result(("127.0.0.1", port)) == "ok", 10, "-q: the port to accept")
+    echo_ok(("127.0.0.1", port))
+    w.stop()
+    noisy = [l for l in w.text() if not (wd.LOG_RE.match(l) and wd.LOG_RE.match(l).group("level") in ("error", "access"))]
+    check(not noisy, "-q: lines other than errors: %r" % noisy[:3])
+
+
 if __name__ == "__main__":
     wd.main(globals())

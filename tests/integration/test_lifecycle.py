@@ -185,6 +185,33 @@ def test_kill9_worker_respawns(t):
     check(w.running(), "supervisor gone")
 
 
+def test_respawn_keeps_queued_connections(t):
+    """DESIGN 2: the supervisor keeps each slot's listening socket, so clients
+    queued while the slot's worker is down are served by its replacement,
+    not reset."""
+    echo = t.echo(banner=b"E")
+    w, addr = t.start_tcp(echo.text, workers=1)
+    worker = w.workers()[0]
+    os.kill(worker, signal.SIGSTOP)  # nobody accepts from now on
+    clients = []
+    for i in range(5):
+        c = t.connect(addr)
+        c.sendall(b"q%d" % i)
+        clients.append(c)
+    check(echo.accepted == 0, "a stopped worker accepted")
+    mark = w.mark()
+    os.kill(worker, signal.SIGKILL)
+    w.wait_log(r"respawn", 10, mark)
+    for i, c in enumerate(clients):
+        try:
+            got = wd.recv_exact(c, 3, 10)
+        except ConnectionResetError:
+            raise wd.Fail("queued client %d was reset when its worker was replaced" % i)
+        check(got == b"Eq%d" % i, "queued client %d got %r" % (i, got))
+    new = w.workers()
+    check(len(new) == 1 and new[0] != worker, "workers after respawn: %s" % new)
+
+
 @wd.timeout(40)
 def test_sighup_changes_upstream(t):
     a = t.echo(banner=b"A")
@@ -237,6 +264,60 @@ def test_sighup_broken_config_keeps_old(t):
 
 
 @wd.timeout(40)
+def test_sighup_changes_listen_and_workers(t):
+    echo = t.echo()
+    p1, p2 = wd.free_port(), wd.free_port()
+    a1, a2 = ("127.0.0.1", p1), ("127.0.0.1", p2)
+    cfg = t.config("listen 127.0.0.1:%d\nmode tcp\nupstream %s\nworkers 2\n" % (p1, echo.text))
+    w = t.warpd(config=cfg, nworkers=2)
+    t.config("listen 127.0.0.1:%d\nlisten 127.0.0.1:%d\nmode tcp\nupstream %s\nworkers 3\n" % (p1, p2, echo.text))
+    mark = w.mark()
+    w.signal(signal.SIGHUP)
+    w.wait_log(r"reload complete", 10, mark)
+    echo_through(a2, b"", b"new address")
+    echo_through(a1, b"", b"kept address")
+    wd.wait_until(lambda: len(w.workers()) == 3, 10, "3 workers after the reload (have %s)" % w.workers())
+    t.config("listen 127.0.0.1:%d\nmode tcp\nupstream %s\nworkers 1\n" % (p2, echo.text))
+    mark = w.mark()
+    w.signal(signal.SIGHUP)
+    w.wait_log(r"reload complete", 10, mark)
+    echo_through(a2, b"", b"still here")
+    wait_refused(a1, 5)
+    wd.wait_until(lambda: len(w.workers()) == 1, 10, "1 worker after the second reload (have %s)" % w.workers())
+
+
+def test_sighup_cli_options_keep_winning(t):
+    """Command-line options are applied again on every reload."""
+    a = t.echo(banner=b"A")
+    b = t.echo(banner=b"B")
+    port = wd.free_port()
+    cfg = t.tcp_config(port, a.text)
+    addr = ("127.0.0.1", port)
+    w = t.warpd(["-u", b.text], config=cfg, nworkers=2)
+    echo_through(addr, b"B")
+    t.tcp_config(port, a.text, extra="idle_timeout 100s\n")
+    mark = w.mark()
+    w.signal(signal.SIGHUP)
+    w.wait_log(r"reload complete", 10, mark)
+    for _ in range(5):
+        echo_through(addr, b"B")
+    check(a.accepted == 0, "the file's upstream was used after a reload despite -u")
+
+
+def test_crash_loop_gives_up(t):
+    """DESIGN 2: more than 10 worker deaths within 60 s stop everything with
+    exit status 1."""
+    echo = t.echo()
+    w, addr = t.start_tcp(echo.text, workers=12)
+    victims = w.workers()[:11]
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    rc = w.wait_exit(15)
+    check(rc == 1, "exit status %s after 11 worker deaths, expected 1" % rc)
+    w.assert_gone()
+
+
+@wd.timeout(40)
 def test_sigusr1_reopens_logs(t):
     echo = t.echo()
     err, acc = t.path("error.log"), t.path("access.log")
@@ -280,11 +361,15 @@ def test_sigusr1_reopens_logs(t):
     check("client=%s " % first in open(acc + ".1").read(), "the first access line is not in the rotated file")
     check("listening on " in open(err + ".1").read(), "the rotated error log lost its lines")
     check("reload complete" not in open(err + ".1").read(), "after SIGUSR1 the log still went to the rotated file")
+    for f in (err, acc):
+        mode = os.stat(f).st_mode & 0o777
+        check(mode == 0o640, "%s created with mode %o, warpd.conf(5) says 0640" % (f, mode))
 
 
 def test_pidfile(t):
     echo = t.echo()
     pidfile = t.path("warpd.pid")
+    t.write("warpd.pid", "999999\n")  # stale, from a crashed run
     w, addr = t.start_tcp(echo.text, extra="pidfile %s\n" % pidfile)
     check(os.path.exists(pidfile), "no pidfile while running")
     content = open(pidfile).read()
