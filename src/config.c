@@ -36,6 +36,13 @@ struct keyword {
 #define PATH_OFF_KEEP  0x2 /* "off" is kept as is (the access log reads it) */
 #define PATH_OFF_EMPTY 0x4 /* "off" is stored as "" (no file) */
 
+/* How a duration directive treats 0. */
+#define DUR_ZERO_OK 0x1 /* 0 is allowed and means "disabled" (keepalive_timeout) */
+
+#define KIB           1024L
+#define HEAD_SIZE_MIN (1 * KIB)    /* max_header_size bounds */
+#define HEAD_SIZE_MAX (1024 * KIB) /* 1 MiB */
+
 struct directive {
     const char *name;
     set_fn set;
@@ -56,6 +63,7 @@ static const struct keyword level_words[] = {{"error", LOG_LVL_ERROR},
                                              {"info", LOG_LVL_INFO},
                                              {"debug", LOG_LVL_DEBUG},
                                              {NULL, 0}};
+static const struct keyword onoff_words[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
 
 /* Writes "expected ..., got 'v'" with v quoted safely (capped, escaped). */
 static int
@@ -233,7 +241,9 @@ set_duration(struct config *c, const struct directive *d, const char *v, char *e
 
     if (config_parse_duration(v, &t) < 0)
         return failv(err, errlen, "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h", v);
-    if (!(t > 0) || t > DAY_SECONDS)
+    if ((d->flags & DUR_ZERO_OK) && !(t >= 0 && t <= DAY_SECONDS))
+        return failv(err, errlen, "expected a duration from 0 to 1 day", v);
+    if (!(d->flags & DUR_ZERO_OK) && (!(t > 0) || t > DAY_SECONDS))
         return failv(err, errlen, "expected a duration more than 0 and at most 1 day", v);
     *(double *)((char *)c + d->off) = t;
     return 0;
@@ -249,6 +259,212 @@ set_upstream(struct config *c, const struct directive *d, const char *v, char *e
         return -1;
     memcpy(c->upstream_host, host, sizeof(host));
     c->upstream_port = port;
+    return 0;
+}
+
+/* A head size: plain bytes, or KiB with a k/K suffix ("64k"). No other units:
+ * heads are small, and "m" would read as minutes next to the durations. */
+static int
+set_size(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    char digits[16];
+    size_t n = strlen(v);
+    long x = 0;
+    int rc;
+
+    if (n > 0 && (v[n - 1] == 'k' || v[n - 1] == 'K')) {
+        if (n - 1 >= sizeof(digits))
+            rc = -1;
+        else {
+            memcpy(digits, v, n - 1);
+            digits[n - 1] = '\0';
+            rc = parse_long(digits, HEAD_SIZE_MIN / KIB, HEAD_SIZE_MAX / KIB, &x);
+            x *= KIB;
+        }
+    } else {
+        rc = parse_long(v, HEAD_SIZE_MIN, HEAD_SIZE_MAX, &x);
+    }
+    if (rc < 0)
+        return failv(err, errlen, "expected a size of 1024-1048576 bytes or 1k-1024k", v);
+    *(size_t *)((char *)c + d->off) = (size_t)x;
+    return 0;
+}
+
+/* Inserts [lo, hi] into the sorted, disjoint list r of *n ranges, merging it
+ * with any range it overlaps or touches. Returns -1 when the result would not
+ * fit in CFG_MAX_PORT_RANGES. */
+static int
+ports_insert(struct cfg_port_range *r, int *n, unsigned lo, unsigned hi)
+{
+    int i = 0, j, k;
+
+    while (i < *n && (unsigned)r[i].hi + 1 < lo)
+        i++;
+    /* r[i..j) all overlap or touch [lo, hi]; they collapse into one. */
+    for (j = i; j < *n && r[j].lo <= hi + 1; j++) {
+        if (r[j].lo < lo)
+            lo = r[j].lo;
+        if (r[j].hi > hi)
+            hi = r[j].hi;
+    }
+    if (j == i) {
+        if (*n == CFG_MAX_PORT_RANGES)
+            return -1;
+        memmove(&r[i + 1], &r[i], (size_t)(*n - i) * sizeof(*r));
+        (*n)++;
+    } else if (j > i + 1) {
+        k = j - i - 1;
+        memmove(&r[i + 1], &r[j], (size_t)(*n - j) * sizeof(*r));
+        *n -= k;
+    }
+    r[i].lo = (uint16_t)lo;
+    r[i].hi = (uint16_t)hi;
+    return 0;
+}
+
+/* Parses one port of a connect_ports token; 0 and >65535 are out of range. */
+static int
+port_number(const char *s, size_t len, unsigned *out, int *range_err)
+{
+    char buf[8];
+    long x;
+
+    *range_err = 0;
+    if (len == 0 || len >= sizeof(buf)) {
+        /* Too long for any port; if it is all digits, it is too large. */
+        *range_err = len > 0 && strspn(s, "0123456789") >= len;
+        return -1;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (parse_long(buf, 0, 99999, &x) < 0)
+        return -1;
+    if (x < 1 || x > 65535) {
+        *range_err = 1;
+        return -1;
+    }
+    *out = (unsigned)x;
+    return 0;
+}
+
+/* "443 8443 1024-65535" or "any". Overlapping and adjacent ranges are merged,
+ * so the stored list is sorted and config_port_allowed stays short. */
+static int
+set_ports(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    struct cfg_port_range r[CFG_MAX_PORT_RANGES];
+    char tok[80];
+    const char *p = v, *dash;
+    unsigned lo, hi;
+    size_t len;
+    int n = 0, range_err;
+
+    if (strcmp(v, "any") == 0) {
+        c->connect_ports[0].lo = 1;
+        c->connect_ports[0].hi = 65535;
+        c->nconnect_ports = 1;
+        return 0;
+    }
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        len = strcspn(p, " \t");
+        snprintf(tok, sizeof(tok), "%.*s", (int)len, p); /* for messages; may be cut */
+        if (len == 3 && memcmp(p, "any", 3) == 0)
+            return failv(err, errlen, "'any' cannot be mixed with ports", v);
+        dash = memchr(p, '-', len);
+        if (dash == NULL) {
+            if (port_number(p, len, &lo, &range_err) < 0)
+                goto bad;
+            hi = lo;
+        } else {
+            if (port_number(p, (size_t)(dash - p), &lo, &range_err) < 0)
+                goto bad;
+            if (port_number(dash + 1, len - (size_t)(dash - p) - 1, &hi, &range_err) < 0)
+                goto bad;
+            if (lo > hi)
+                return failv(err, errlen, "port range runs backwards", tok);
+        }
+        if (ports_insert(r, &n, lo, hi) < 0) {
+            snprintf(err, errlen, "too many port ranges (at most %d)", CFG_MAX_PORT_RANGES);
+            return -1;
+        }
+        p += len;
+    }
+    if (n == 0)
+        return failv(err, errlen, "expected ports and ranges such as 443 1024-65535, or 'any'", v);
+    memcpy(c->connect_ports, r, (size_t)n * sizeof(*r));
+    /* Unused slots stay zero so that two equal configs compare equal byte for byte. */
+    memset(&c->connect_ports[n], 0, (size_t)(CFG_MAX_PORT_RANGES - n) * sizeof(*r));
+    c->nconnect_ports = n;
+    return 0;
+bad:
+    return failv(err, errlen,
+                 range_err ? "port out of range (1-65535)"
+                           : "expected ports and ranges such as 443 1024-65535, or 'any'",
+                 tok);
+}
+
+int
+config_port_allowed(const struct config *c, uint16_t port)
+{
+    int i;
+
+    for (i = 0; i < c->nconnect_ports; i++)
+        if (port >= c->connect_ports[i].lo && port <= c->connect_ports[i].hi)
+            return 1;
+    return 0;
+}
+
+/* The Host value sent upstream in reverse mode: a name, IPv4 or [IPv6]
+ * literal, optionally with :port. Only the characters such hosts use, so the
+ * value can go into a request head as is. */
+static int
+host_header_ok(const char *v)
+{
+    const char *p = v, *port = NULL, *end;
+    long x;
+
+    if (*p == '[') {
+        end = strchr(p, ']');
+        if (end == NULL || end == p + 1)
+            return 0;
+        for (p++; p < end; p++)
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+                  (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+                return 0;
+        if (end[1] == ':')
+            port = end + 2;
+        else if (end[1] != '\0')
+            return 0;
+    } else {
+        for (; *p != '\0' && *p != ':'; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_'))
+                return 0;
+        if (p == v)
+            return 0;
+        if (*p == ':')
+            port = p + 1;
+    }
+    return port == NULL || parse_long(port, 1, 65535, &x) == 0;
+}
+
+static int
+set_host_header(struct config *c, const struct directive *d, const char *v, char *err,
+                size_t errlen)
+{
+    if (strlen(v) >= sizeof(c->upstream_host_header)) {
+        snprintf(err, errlen, "host too long (at most %zu bytes)",
+                 sizeof(c->upstream_host_header) - 1);
+        return -1;
+    }
+    if (!host_header_ok(v))
+        return failv(err, errlen, "expected a host with an optional port, such as example.com:8080",
+                     v);
+    strcpy(c->upstream_host_header, v);
     return 0;
 }
 
@@ -430,6 +646,45 @@ static const struct directive directives[] = {
      .min = 1,
      .max = 1000000,
      .help = "client connections per worker"},
+    {.name = "header_timeout",
+     .set = set_duration,
+     F(header_timeout),
+     .help = "from a request's first byte to the end of its head (408)"},
+    {.name = "keepalive_timeout",
+     .set = set_duration,
+     F(keepalive_timeout),
+     .flags = DUR_ZERO_OK,
+     .help = "idle time between client requests; 0 disables client keep-alive"},
+    {.name = "response_timeout",
+     .set = set_duration,
+     F(response_timeout),
+     .help = "wait for the upstream's response head after the request (504)"},
+    {.name = "max_header_size",
+     .set = set_size,
+     F(max_header_size),
+     .help = "largest request head (431) or response head (502): bytes or k"},
+    {.name = "connect_ports",
+     .set = set_ports,
+     .multi = 1,
+     .help = "ports and ranges CONNECT may reach, or 'any'"},
+    {.name = "via",
+     .set = set_keyword,
+     F(via),
+     .kw = onoff_words,
+     .help = "add a Via header to forwarded messages"},
+    {.name = "upstream_host",
+     .set = set_host_header,
+     .help = "reverse mode: Host sent upstream instead of the client's"},
+    {.name = "upstream_keepalive",
+     .set = set_int,
+     F(upstream_keepalive),
+     .min = 0,
+     .max = 1024,
+     .help = "idle upstream connections kept per host:port per worker; 0 = none"},
+    {.name = "upstream_keepalive_timeout",
+     .set = set_duration,
+     F(upstream_keepalive_timeout),
+     .help = "how long an idle pooled upstream connection is kept"},
     {.name = "resolver",
      .set = set_resolver,
      .multi = 1,
@@ -486,6 +741,16 @@ config_init(struct config *c)
     c->idle_timeout = 300;
     c->shutdown_timeout = 10;
     c->max_connections = 4096;
+    c->header_timeout = 30;
+    c->keepalive_timeout = 60;
+    c->response_timeout = 60;
+    c->max_header_size = 64 * KIB;
+    c->connect_ports[0].lo = 443;
+    c->connect_ports[0].hi = 443;
+    c->nconnect_ports = 1;
+    c->via = 1;
+    c->upstream_keepalive = 16;
+    c->upstream_keepalive_timeout = 30;
     strcpy(c->log, "stderr");
     c->log_level = LOG_LVL_INFO;
     strcpy(c->access_log, "stderr");
@@ -697,6 +962,10 @@ config_finish(struct config *c, char *err, size_t errlen)
     }
     if (c->mode == MODE_FORWARD && c->upstream_host[0] != '\0') {
         snprintf(err, errlen, "upstream is used only in reverse and tcp modes");
+        return -1;
+    }
+    if (c->mode != MODE_REVERSE && c->upstream_host_header[0] != '\0') {
+        snprintf(err, errlen, "upstream_host is used only in reverse mode");
         return -1;
     }
     if (c->user[0] != '\0') {

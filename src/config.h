@@ -13,9 +13,10 @@
 #include "addr.h"
 #include "common.h"
 
-#define CFG_MAX_LISTEN  16
-#define CFG_MAX_WORKERS 64
-#define CFG_PATHMAX     1024
+#define CFG_MAX_LISTEN      16
+#define CFG_MAX_WORKERS     64
+#define CFG_PATHMAX         1024
+#define CFG_MAX_PORT_RANGES 32 /* connect_ports: ranges kept after merging */
 
 enum cfg_mode { MODE_FORWARD = 0, MODE_REVERSE, MODE_TCP };
 enum cfg_shape { SHAPE_OFF = 0, SHAPE_SPLIT, SHAPE_WARP };
@@ -24,6 +25,11 @@ struct cfg_listen {
     struct sockaddr_storage addr; /* numeric address with the port */
     socklen_t addrlen;
     char text[WD_ADDRSTRLEN]; /* as printed: "127.0.0.1:8800", "[::1]:8800" */
+};
+
+/* An inclusive range of TCP ports; a single port has lo == hi. */
+struct cfg_port_range {
+    uint16_t lo, hi;
 };
 
 struct config {
@@ -43,6 +49,18 @@ struct config {
     double shutdown_timeout; /* seconds a stopping worker lets sessions finish; default 10 */
     int max_connections;     /* client connections per worker; default 4096 */
     char resolver[256];      /* resolver: "" = /etc/resolv.conf, else "ip[:port],..." */
+
+    /* HTTP modes (forward and reverse); timeouts in seconds. */
+    double header_timeout;    /* first byte of a request to the end of its head (408); 30 */
+    double keepalive_timeout; /* idle between client requests; 0 = no client keep-alive; 60 */
+    double response_timeout;  /* request sent to the upstream's response head (504); 60 */
+    size_t max_header_size;   /* bytes, request head (431) and response head (502); 64 KiB */
+    struct cfg_port_range connect_ports[CFG_MAX_PORT_RANGES]; /* CONNECT may reach; sorted */
+    int nconnect_ports;                      /* ranges in connect_ports; default one: 443 */
+    int via;                                 /* 1: add a Via header to forwarded messages */
+    char upstream_host_header[ADDR_HOSTMAX]; /* upstream_host: Host sent upstream, "" = client's */
+    int upstream_keepalive;            /* idle upstream conns kept per host:port per worker; 16 */
+    double upstream_keepalive_timeout; /* how long a pooled idle upstream conn is kept; 30 */
 
     char log[CFG_PATHMAX];        /* "stderr" or a file */
     int log_level;                /* enum log_level; default info */
@@ -86,6 +104,9 @@ int config_set(struct config *c, const char *name, const char *value, char *err,
 int config_finish(struct config *c, char *err, size_t errlen);
 /* Parses "10", "1.5s", "500ms", "2m", "1h" into seconds. Returns 0 or -1. */
 int config_parse_duration(const char *s, double *out);
+
+/* Whether CONNECT may reach port (one of the connect_ports ranges). Port 0 never is. */
+int config_port_allowed(const struct config *c, uint16_t port);
 
 const char *config_mode_name(enum cfg_mode m);
 const char *config_shape_name(enum cfg_shape s);

@@ -96,6 +96,20 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c.pidfile, "");
     ck_assert_str_eq(c.user, "");
     ck_assert_str_eq(c.path, "");
+    ck_assert_double_eq(c.header_timeout, 30);
+    ck_assert_double_eq(c.keepalive_timeout, 60);
+    ck_assert_double_eq(c.response_timeout, 60);
+    ck_assert_uint_eq(c.max_header_size, 65536);
+    ck_assert_int_eq(c.nconnect_ports, 1);
+    ck_assert_uint_eq(c.connect_ports[0].lo, 443);
+    ck_assert_uint_eq(c.connect_ports[0].hi, 443);
+    ck_assert_int_eq(config_port_allowed(&c, 443), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 80), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 0), 0);
+    ck_assert_int_eq(c.via, 1);
+    ck_assert_str_eq(c.upstream_host_header, "");
+    ck_assert_int_eq(c.upstream_keepalive, 16);
+    ck_assert_double_eq(c.upstream_keepalive_timeout, 30);
 
     ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.workers, cpus > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : cpus);
@@ -116,6 +130,25 @@ START_TEST(test_names)
 END_TEST
 
 /* ---- config_set: every directive, good and bad ----------------------------- */
+
+/* connect_ports as "443,1024-65535", the stored (merged, sorted) form. */
+static void
+ports_text(const struct config *c, char *buf, size_t len)
+{
+    size_t o = 0;
+    int i;
+
+    buf[0] = '\0';
+    for (i = 0; i < c->nconnect_ports && o < len; i++) {
+        if (c->connect_ports[i].lo == c->connect_ports[i].hi)
+            o += (size_t)snprintf(buf + o, len - o, "%s%u", i ? "," : "",
+                                  (unsigned)c->connect_ports[i].lo);
+        else
+            o += (size_t)snprintf(buf + o, len - o, "%s%u-%u", i ? "," : "",
+                                  (unsigned)c->connect_ports[i].lo,
+                                  (unsigned)c->connect_ports[i].hi);
+    }
+}
 
 /* The value of one directive's field as text, so one table can check them all. */
 static void
@@ -153,6 +186,24 @@ field_text(const struct config *c, const char *name, char *buf, size_t len)
         snprintf(buf, len, "%s", c->pidfile);
     else if (strcmp(name, "user") == 0)
         snprintf(buf, len, "%s", c->user);
+    else if (strcmp(name, "header_timeout") == 0)
+        snprintf(buf, len, "%g", c->header_timeout);
+    else if (strcmp(name, "keepalive_timeout") == 0)
+        snprintf(buf, len, "%g", c->keepalive_timeout);
+    else if (strcmp(name, "response_timeout") == 0)
+        snprintf(buf, len, "%g", c->response_timeout);
+    else if (strcmp(name, "upstream_keepalive_timeout") == 0)
+        snprintf(buf, len, "%g", c->upstream_keepalive_timeout);
+    else if (strcmp(name, "max_header_size") == 0)
+        snprintf(buf, len, "%zu", c->max_header_size);
+    else if (strcmp(name, "connect_ports") == 0)
+        ports_text(c, buf, len);
+    else if (strcmp(name, "via") == 0)
+        snprintf(buf, len, "%d", c->via);
+    else if (strcmp(name, "upstream_host") == 0)
+        snprintf(buf, len, "%s", c->upstream_host_header);
+    else if (strcmp(name, "upstream_keepalive") == 0)
+        snprintf(buf, len, "%d", c->upstream_keepalive);
     else
         ck_abort_msg("no field for %s", name);
 }
@@ -207,6 +258,42 @@ static const struct {
     {"user", "nobody", "nobody"},
     {"user", "www-data", "www-data"},
     {"user", "svc_1.x", "svc_1.x"},
+    {"header_timeout", "5", "5"},
+    {"header_timeout", "250ms", "0.25"},
+    {"keepalive_timeout", "0", "0"},
+    {"keepalive_timeout", "0ms", "0"},
+    {"keepalive_timeout", "75s", "75"},
+    {"keepalive_timeout", "24h", "86400"},
+    {"response_timeout", "2m", "120"},
+    {"upstream_keepalive_timeout", "1.5", "1.5"},
+    {"max_header_size", "1024", "1024"},
+    {"max_header_size", "1k", "1024"},
+    {"max_header_size", "8K", "8192"},
+    {"max_header_size", "64k", "65536"},
+    {"max_header_size", "1024k", "1048576"},
+    {"max_header_size", "1048576", "1048576"},
+    {"max_header_size", "0001k", "1024"},
+    {"connect_ports", "443", "443"},
+    {"connect_ports", "any", "1-65535"},
+    {"connect_ports", "1-65535", "1-65535"},
+    {"connect_ports", "443 8443 1024-65535", "443,1024-65535"},
+    {"connect_ports", "8443 443 80", "80,443,8443"},
+    {"connect_ports", "  443  563  ", "443,563"},
+    {"connect_ports", "443 443 444 442", "442-444"},
+    {"connect_ports", "10-20 30-40 15-35", "10-40"},
+    {"connect_ports", "10-20 21-30 5-9 50", "5-30,50"},
+    {"connect_ports", "65535 1", "1,65535"},
+    {"connect_ports", "7-7", "7"},
+    {"via", "on", "1"},
+    {"via", "off", "0"},
+    {"upstream_host", "example.com", "example.com"},
+    {"upstream_host", "Origin.Test:8080", "Origin.Test:8080"},
+    {"upstream_host", "10.0.0.1", "10.0.0.1"},
+    {"upstream_host", "[2001:db8::1]", "[2001:db8::1]"},
+    {"upstream_host", "[::ffff:1.2.3.4]:443", "[::ffff:1.2.3.4]:443"},
+    {"upstream_host", "my_host-1.internal", "my_host-1.internal"},
+    {"upstream_keepalive", "0", "0"},
+    {"upstream_keepalive", "1024", "1024"},
 };
 
 START_TEST(test_set_ok)
@@ -287,6 +374,87 @@ static const struct {
     {"user", "a/b", "expected a user name, got 'a/b'"},
     {"user", "", "expected a user name, got ''"},
     {"mode", "tc\001p", "control character in value, got 'tc\\x01p'"},
+    {"header_timeout", "0", "expected a duration more than 0 and at most 1 day, got '0'"},
+    {"response_timeout", "25h", "expected a duration more than 0 and at most 1 day, got '25h'"},
+    {"upstream_keepalive_timeout", "0",
+     "expected a duration more than 0 and at most 1 day, got '0'"},
+    {"keepalive_timeout", "86401", "expected a duration from 0 to 1 day, got '86401'"},
+    {"keepalive_timeout", "-1",
+     "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '-1'"},
+    {"keepalive_timeout", "off",
+     "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got 'off'"},
+    {"max_header_size", "1023", "expected a size of 1024-1048576 bytes or 1k-1024k, got '1023'"},
+    {"max_header_size", "1048577",
+     "expected a size of 1024-1048576 bytes or 1k-1024k, got '1048577'"},
+    {"max_header_size", "0k", "expected a size of 1024-1048576 bytes or 1k-1024k, got '0k'"},
+    {"max_header_size", "1025k", "expected a size of 1024-1048576 bytes or 1k-1024k, got '1025k'"},
+    {"max_header_size", "1m", "expected a size of 1024-1048576 bytes or 1k-1024k, got '1m'"},
+    {"max_header_size", "k", "expected a size of 1024-1048576 bytes or 1k-1024k, got 'k'"},
+    {"max_header_size", "64kb", "expected a size of 1024-1048576 bytes or 1k-1024k, got '64kb'"},
+    {"max_header_size", "1.5k", "expected a size of 1024-1048576 bytes or 1k-1024k, got '1.5k'"},
+    {"max_header_size", "-64k", "expected a size of 1024-1048576 bytes or 1k-1024k, got '-64k'"},
+    {"max_header_size", "99999999999999999999k",
+     "expected a size of 1024-1048576 bytes or 1k-1024k, got '99999999999999999999k'"},
+    {"max_header_size", "", "expected a size of 1024-1048576 bytes or 1k-1024k, got ''"},
+    {"connect_ports", "https",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got 'https'"},
+    {"connect_ports", "443 x1",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got 'x1'"},
+    {"connect_ports", "+443",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got '+443'"},
+    {"connect_ports", "-443",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got '-443'"},
+    {"connect_ports", "443-",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got '443-'"},
+    {"connect_ports", "1-2-3",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got '1-2-3'"},
+    {"connect_ports", "443,8443",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got '443,8443'"},
+    {"connect_ports", "", "expected ports and ranges such as 443 1024-65535, or 'any', got ''"},
+    {"connect_ports", "  ", "expected ports and ranges such as 443 1024-65535, or 'any', got '  '"},
+    {"connect_ports", "ANY",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got 'ANY'"},
+    {"connect_ports", "0", "port out of range (1-65535), got '0'"},
+    {"connect_ports", "0-443", "port out of range (1-65535), got '0-443'"},
+    {"connect_ports", "443 65536", "port out of range (1-65535), got '65536'"},
+    {"connect_ports", "1024-70000", "port out of range (1-65535), got '1024-70000'"},
+    {"connect_ports", "99999999999", "port out of range (1-65535), got '99999999999'"},
+    {"connect_ports", "2000-1000", "port range runs backwards, got '2000-1000'"},
+    {"connect_ports", "443 any", "'any' cannot be mixed with ports, got '443 any'"},
+    {"via", "yes", "expected on or off, got 'yes'"},
+    {"via", "1", "expected on or off, got '1'"},
+    {"upstream_host", "",
+     "expected a host with an optional port, such as example.com:8080, got ''"},
+    {"upstream_host", "a b",
+     "expected a host with an optional port, such as example.com:8080, got 'a b'"},
+    {"upstream_host", "a/b",
+     "expected a host with an optional port, such as example.com:8080, got 'a/b'"},
+    {"upstream_host",
+     "a.test:", "expected a host with an optional port, such as example.com:8080, got 'a.test:'"},
+    {"upstream_host", "a.test:0",
+     "expected a host with an optional port, such as example.com:8080, got 'a.test:0'"},
+    {"upstream_host", "a.test:65536",
+     "expected a host with an optional port, such as example.com:8080, got 'a.test:65536'"},
+    {"upstream_host", "a.test:80:81",
+     "expected a host with an optional port, such as example.com:8080, got 'a.test:80:81'"},
+    {"upstream_host", ":80",
+     "expected a host with an optional port, such as example.com:8080, got ':80'"},
+    {"upstream_host", "::1",
+     "expected a host with an optional port, such as example.com:8080, got '::1'"},
+    {"upstream_host", "[]:80",
+     "expected a host with an optional port, such as example.com:8080, got '[]:80'"},
+    {"upstream_host", "[::1",
+     "expected a host with an optional port, such as example.com:8080, got '[::1'"},
+    {"upstream_host", "[::1]x",
+     "expected a host with an optional port, such as example.com:8080, got '[::1]x'"},
+    {"upstream_host", "[fe80::1%eth0]",
+     "expected a host with an optional port, such as example.com:8080, got '[fe80::1%eth0]'"},
+    {"upstream_host", "a\xc3\xa9.test",
+     "expected a host with an optional port, such as example.com:8080, got 'a\\xc3\\xa9.test'"},
+    {"upstream_host", "a.test\r\nX: y", "control character in value, got 'a.test\\x0d\\x0aX: y'"},
+    {"upstream_keepalive", "-1", "expected 0-1024, got '-1'"},
+    {"upstream_keepalive", "1025", "expected 0-1024, got '1025'"},
+    {"upstream_keepalive", "many", "expected 0-1024, got 'many'"},
 };
 
 START_TEST(test_set_bad)
@@ -344,6 +512,78 @@ START_TEST(test_set_limits)
     ck_assert_ptr_nonnull(strstr(err, "user name too long"));
     v[63] = '\0';
     ck_assert_int_eq(config_set(&c, "user", v, err, sizeof(err)), 0);
+
+    /* upstream_host up to 255 bytes. */
+    memset(v, 'h', 255);
+    strcpy(v + 255, "");
+    ck_assert_int_eq(config_set(&c, "upstream_host", v, err, sizeof(err)), 0);
+    ck_assert_uint_eq(strlen(c.upstream_host_header), 255);
+    strcpy(v + 250, ":8080");
+    ck_assert_int_eq(config_set(&c, "upstream_host", v, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.upstream_host_header + 250, ":8080");
+    strcat(v, "0");
+    ck_assert_int_eq(config_set(&c, "upstream_host", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "host too long (at most 255 bytes)");
+}
+END_TEST
+
+START_TEST(test_connect_ports)
+{
+    struct config c;
+    char err[512], v[1024], got[1024];
+    int i;
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "connect_ports", "443 8443 1024-2048 563", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(c.nconnect_ports, 4);
+    ck_assert_int_eq(config_port_allowed(&c, 443), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 563), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 8443), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 1024), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 1500), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 2048), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 1023), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 2049), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 442), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 80), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 0), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 65535), 0);
+
+    ck_assert_int_eq(config_set(&c, "connect_ports", "any", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 1), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 65535), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 0), 0);
+
+    /* 32 separate ports fit; a 33rd does not, and the old list stays. */
+    v[0] = '\0';
+    for (i = 0; i < CFG_MAX_PORT_RANGES; i++)
+        snprintf(v + strlen(v), sizeof(v) - strlen(v), "%d ", 1000 + 2 * i);
+    ck_assert_msg(config_set(&c, "connect_ports", v, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.nconnect_ports, CFG_MAX_PORT_RANGES);
+    ck_assert_int_eq(config_port_allowed(&c, 1062), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 1061), 0);
+    strcat(v, "2000");
+    ck_assert_int_eq(config_set(&c, "connect_ports", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "too many port ranges (at most 32)");
+    ck_assert_int_eq(c.nconnect_ports, CFG_MAX_PORT_RANGES);
+    ck_assert_int_eq(config_port_allowed(&c, 2000), 0);
+    /* ... but a 33rd that merges into its neighbours does. */
+    v[strlen(v) - 4] = '\0';
+    strcat(v, "1001-1061");
+    ck_assert_msg(config_set(&c, "connect_ports", v, err, sizeof(err)) == 0, "%s", err);
+    ports_text(&c, got, sizeof(got));
+    ck_assert_str_eq(got, "1000-1062");
+
+    /* Unused slots are cleared, so equal lists compare equal byte for byte. */
+    ck_assert_int_eq(config_set(&c, "connect_ports", "443", err, sizeof(err)), 0);
+    {
+        struct config d;
+
+        config_init(&d);
+        ck_assert(memcmp(c.connect_ports, d.connect_ports, sizeof(c.connect_ports)) == 0);
+        ck_assert_int_eq(c.nconnect_ports, d.nconnect_ports);
+    }
 }
 END_TEST
 
@@ -431,6 +671,18 @@ static const struct {
     /* The first error stops the parse: line 2, not line 3. */
     {"workers 2\nworkers 3\nbogus\n", 2, "duplicate directive 'workers' (first on line 1)"},
     {"Listen 8800\n", 1, "unknown directive 'Listen'"},
+    {"connect_ports\n", 1, "'connect_ports' takes one or more values"},
+    {"connect_ports 443\nconnect_ports 8443\n", 2,
+     "duplicate directive 'connect_ports' (first on line 1)"},
+    {"connect_ports 443 2000-1000 80\n", 1,
+     "connect_ports: port range runs backwards, got '2000-1000'"},
+    {"connect_ports any 443\n", 1,
+     "connect_ports: 'any' cannot be mixed with ports, got 'any 443'"},
+    {"via on off\n", 1, "'via' takes one value"},
+    {"upstream_host a b\n", 1, "'upstream_host' takes one value"},
+    {"max_header_size 64 k\n", 1, "'max_header_size' takes one value"},
+    {"keepalive_timeout 2d\n", 1,
+     "keepalive_timeout: expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '2d'"},
 };
 
 START_TEST(test_file_bad)
@@ -633,6 +885,39 @@ START_TEST(test_file_every_directive)
 }
 END_TEST
 
+START_TEST(test_file_http_directives)
+{
+    struct config c;
+    char err[512] = "", ports[256];
+    const char *path = write_file("http.conf", "mode reverse\n"
+                                               "upstream 127.0.0.1:8080\n"
+                                               "header_timeout 10s\n"
+                                               "keepalive_timeout 0\n"
+                                               "response_timeout 2m\n"
+                                               "max_header_size 16k\n"
+                                               "connect_ports 443 8443\t1024-65535 # tls\n"
+                                               "via off\n"
+                                               "upstream_host www.example.com:8443\n"
+                                               "upstream_keepalive 0\n"
+                                               "upstream_keepalive_timeout 500ms\n");
+
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_double_eq(c.header_timeout, 10);
+    ck_assert_double_eq(c.keepalive_timeout, 0);
+    ck_assert_double_eq(c.response_timeout, 120);
+    ck_assert_uint_eq(c.max_header_size, 16384);
+    ports_text(&c, ports, sizeof(ports));
+    ck_assert_str_eq(ports, "443,1024-65535");
+    ck_assert_int_eq(c.via, 0);
+    ck_assert_str_eq(c.upstream_host_header, "www.example.com:8443");
+    ck_assert_str_eq(c.upstream_host, "127.0.0.1");
+    ck_assert_int_eq(c.upstream_keepalive, 0);
+    ck_assert_double_eq_tol(c.upstream_keepalive_timeout, 0.5, 1e-12);
+}
+END_TEST
+
 START_TEST(test_file_too_many_listen)
 {
     struct config c;
@@ -676,6 +961,19 @@ START_TEST(test_finish_checks)
     ck_assert_int_eq(config_set(&c, "user", "no-such-user-warpd", err, sizeof(err)), 0);
     ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
     ck_assert_str_eq(err, "unknown user 'no-such-user-warpd'");
+
+    /* upstream_host only in reverse mode. */
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "upstream_host", "a.test", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "upstream_host is used only in reverse mode");
+    ck_assert_int_eq(config_set(&c, "mode", "tcp", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "upstream", "a.test:80", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "upstream_host is used only in reverse mode");
+    ck_assert_int_eq(config_set(&c, "mode", "reverse", err, sizeof(err)), 0);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.upstream_host_header, "a.test");
 
     config_init(&c);
     ck_assert_int_eq(config_set(&c, "workers", "7", err, sizeof(err)), 0);
@@ -749,6 +1047,17 @@ START_TEST(test_build_precedence)
     ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), 0);
     ck_assert_str_eq(c.upstream_host, "::1");
     ck_assert_uint_eq(c.upstream_port, 9);
+
+    /* upstream_host from a file is refused once -m leaves reverse mode. */
+    path = write_file("b2.conf", "mode reverse\nupstream o.test:80\nupstream_host h.test\n");
+    o.config_path = path;
+    o.upstream = NULL;
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.upstream_host_header, "h.test");
+    o.mode = "tcp";
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s: upstream_host is used only in reverse mode", path);
+    ck_assert_str_eq(err, want);
 }
 END_TEST
 
@@ -1127,6 +1436,7 @@ config_suite(void)
     tcase_add_loop_test(tc, test_set_bad, 0, (int)WD_ARRAY_SIZE(set_bad));
     tcase_add_test(tc, test_set_limits);
     tcase_add_test(tc, test_set_quotes_value);
+    tcase_add_test(tc, test_connect_ports);
     tcase_add_loop_test(tc, test_duration, 0, (int)WD_ARRAY_SIZE(durations));
     suite_add_tcase(s, tc);
 
@@ -1140,6 +1450,7 @@ config_suite(void)
     tcase_add_test(tc, test_file_empty);
     tcase_add_test(tc, test_file_listen_replaces);
     tcase_add_test(tc, test_file_every_directive);
+    tcase_add_test(tc, test_file_http_directives);
     tcase_add_test(tc, test_file_too_many_listen);
     suite_add_tcase(s, tc);
 
