@@ -6,6 +6,7 @@ runner (exit 0 pass, 1 fail, 77 skip, as automake's test driver expects).
 Every wait is bounded by a deadline and every process or socket a test makes
 is registered with its T context, which stops or closes it afterwards."""
 
+import atexit
 import hashlib
 import os
 import random
@@ -588,6 +589,7 @@ class Warpd:
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e
         )
+        _ALL.append(self)
         self.pid = self.proc.pid
         st = proc_stat(self.pid)
         self.starttime = st[1] if st else None
@@ -749,6 +751,16 @@ class Warpd:
             out.write("     " + l + "\n")
         for l in self.out[-20:]:
             out.write("     stdout: " + l + "\n")
+
+
+# Every warpd ever started, killed at exit if a test run is cut short.
+_ALL = []
+
+
+@atexit.register
+def _kill_all():
+    for w in _ALL:
+        w.kill()
 
 
 # ---- per-test context and runner ----------------------------------------
