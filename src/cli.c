@@ -30,7 +30,7 @@ static const char usage_text[] =
     "  -m, --mode MODE          forward (HTTP proxy, default), reverse or tcp\n"
     "  -u, --upstream HOST:PORT the server behind warpd in reverse and tcp modes\n"
     "  -s, --shape SHAPE        request shaping: off, split (default) or warp\n"
-    "  -v, --verbose            log more; twice for debug\n"
+    "  -v, --verbose            log more (log_level debug)\n"
     "  -q, --quiet              log errors only (wins over -v)\n"
     "  -V, --version            print the version and exit\n"
     "  -h, --help               print this help and exit\n";

@@ -24,6 +24,14 @@ static struct log_dest errlog = {STDERR_FILENO, 0, ""};
 static struct log_dest acclog = {STDERR_FILENO, 0, ""};
 static int cur_level = LOG_LVL_INFO;
 static char tag[32] = "warpd";
+static long owner_uid = -1, owner_gid = -1;
+
+void
+log_set_owner(long uid, long gid)
+{
+    owner_uid = uid;
+    owner_gid = gid;
+}
 
 void
 log_set_tag(const char *fmt, ...)
@@ -53,7 +61,13 @@ log_get_level(void)
 static int
 open_file(const char *path)
 {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+    if (fd >= 0 && owner_uid >= 0 && geteuid() == 0 &&
+        fchown(fd, (uid_t)owner_uid, (gid_t)owner_gid) < 0) {
+        /* Not fatal: the workers keep their old descriptor then. */
+    }
+    return fd;
 }
 
 /* Points d at spec ("stderr", "off" or a path). The new file is opened before

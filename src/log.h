@@ -16,6 +16,10 @@ int log_get_level(void);
  * "stderr" or a path). Returns 0, or -1 with errno set and the failing path in
  * *failed. On failure the previous destinations stay in use. */
 int log_open(const char *error_log, const char *access_log, const char **failed);
+/* Files created from now on are given to this owner (when running as
+ * root), so that workers that dropped privileges can reopen them after a
+ * rotation. uid -1 means leave them to the creator. */
+void log_set_owner(long uid, long gid);
 /* Reopens both files in place (SIGUSR1, after logrotate moved them). */
 void log_reopen(void);
 void log_close(void);

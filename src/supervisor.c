@@ -334,6 +334,19 @@ listening_text(const struct sup *s, char *b, size_t len)
         off += (size_t)snprintf(b + off, len - off, "%s%s", i ? " " : "", s->cur.ls[i].text);
 }
 
+/* An open forward proxy is found and abused within hours: say so loudly. */
+static void
+warn_open_proxy(const struct config *cfg)
+{
+    if (cfg->mode != MODE_FORWARD)
+        return;
+    for (int i = 0; i < cfg->nlisten; i++)
+        if (!addr_is_loopback((const struct sockaddr *)&cfg->listen[i].addr))
+            log_warnx("forward proxy listening on non-loopback address %s with no client "
+                      "restriction: anyone who can reach it can use it as an open proxy",
+                      cfg->listen[i].text);
+}
+
 static void
 begin_stop(struct sup *s, const char *why, int status)
 {
@@ -381,7 +394,8 @@ reload_begin(struct sup *s)
         return;
     }
     log_info("reloading configuration");
-    notify_send("RELOADING=1\nSTATUS=reloading");
+    notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+                (unsigned long long)(now_mono() * 1e6));
     if (config_build(&ncfg, s->cli, err, sizeof(err)) < 0) {
         log_errorx("reload failed: %s; keeping the current configuration", err);
         notify_send("READY=1\nSTATUS=reload failed, running the previous configuration");
@@ -392,9 +406,14 @@ reload_begin(struct sup *s)
         notify_send("READY=1\nSTATUS=reload failed, running the previous configuration");
         return;
     }
+    if (ncfg.user[0] != '\0')
+        log_set_owner((long)ncfg.uid, (long)ncfg.gid);
+    else
+        log_set_owner(-1, -1);
     if (log_open(ncfg.log, ncfg.access_log, &failed) < 0)
         log_warn("reload: cannot open %s, logging stays where it was", failed);
     log_set_level(ncfg.log_level);
+    warn_open_proxy(&ncfg);
 
     s->old_cfg = s->cfg;
     s->old = s->cur;
@@ -711,6 +730,8 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
         s->procs[i].ctl = -1;
     log_set_tag("supervisor");
     log_set_level(cfg->log_level);
+    if (cfg->user[0] != '\0')
+        log_set_owner((long)cfg->uid, (long)cfg->gid);
     if (log_open(cfg->log, cfg->access_log, &failed) < 0) {
         fprintf(stderr, "warpd: cannot open log %s: %s\n", failed, strerror(errno));
         return WD_EXIT_RUNTIME;
@@ -740,6 +761,7 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
         close(s->sig_fd);
         return WD_EXIT_RUNTIME;
     }
+    warn_open_proxy(&s->cfg);
     if (pidfile_write(cfg->pidfile) < 0) {
         log_error("pidfile %s", cfg->pidfile);
         lset_close(&s->cur, NULL);
