@@ -150,6 +150,46 @@ def test_half_close_upstream_first(t):
           "access in=%s out=%s, expected in=%d out=%d" % (acc["inb"], acc["outb"], len(up), len(down)))
 
 
+def test_source_closes_before_client_reads(t):
+    """The upstream sends 4 MiB and closes before the client reads any of
+    it; the EOF reaches warpd with the bytes still on their way to the
+    client, and it must deliver all of them before passing the EOF on."""
+    size = 4 * MIB + 12345  # not a multiple of any buffer size
+    payload = wd.data(size, 13)
+    done = threading.Event()
+
+    def upstream(sock, srv):
+        sock.sendall(payload)
+        sock.close()
+        done.set()
+
+    srv = t.server(upstream)
+    w, addr = start_tcp(t, srv.text, workers=1)
+    # A small receive buffer (no autotuning) keeps the path to the client
+    # full while it reads slowly.
+    c = t.add(socket.socket())
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    c.settimeout(5)
+    c.connect(addr)
+    done.wait(5)  # the kernel buffers on the way normally hold it all
+    got = bytearray()
+    end = time.monotonic() + 10
+    while True:
+        check(time.monotonic() < end, "no EOF after 10s (%d of %d bytes)" % (len(got), size))
+        c.settimeout(max(0.01, end - time.monotonic()))
+        b = c.recv(65536)
+        if not b:
+            break
+        got += b
+        time.sleep(0.001)
+    check(done.is_set(), "EOF before the upstream finished sending")
+    check(len(got) == size, "client got %d of %d bytes before EOF" % (len(got), size))
+    check(bytes(got) == payload, "client got different bytes")
+    c.shutdown(socket.SHUT_WR)  # the other direction ends too: the session is over
+    acc = access_for(w, c)
+    check(int(acc["outb"]) == size, "access out=%s, expected %d" % (acc["outb"], size))
+
+
 def is_asan(pid):
     try:
         with open("/proc/%d/maps" % pid) as f:
