@@ -179,6 +179,15 @@ def test_check_bad_files(t):
     check(r.returncode == 2 and "configuration OK" not in r.stdout, "-t -w 0: %s" % r)
 
 
+def test_check_unknown_user(t):
+    """An unknown user name is a bad value: reported with its file:line."""
+    cfg = t.config("mode tcp\nupstream 127.0.0.1:9\nuser no_such_user_wdtest\n")
+    r = t.run(["-t", "-c", cfg])
+    check(r.returncode == 2, "unknown user: %s" % r)
+    check(len(r.err_lines()) == 1 and "no_such_user_wdtest" in r.stderr, "unknown user: %r" % r.stderr)
+    check("%s:3:" % cfg in r.stderr, "the error %r does not give %s:3:" % (r.stderr.strip(), cfg))
+
+
 def test_check_whole_file_error(t):
     """warpd.conf(5): a problem with the file as a whole (mode tcp without
     an upstream) is reported on one line with the name of the file."""

@@ -435,6 +435,37 @@ def test_workers_count(t):
     check(n in cpus, "workers auto gave %d" % n)
 
 
+def proc_ids(pid):
+    """(uids, gids) of pid: the real, effective, saved and fs ids."""
+    ids = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("Uid:", "Gid:")):
+                ids[line[:3]] = [int(x) for x in line.split()[1:]]
+    return ids["Uid"], ids["Gid"]
+
+
+def test_user_drops_privileges(t):
+    """Started as root with user set, the workers run as that user (every
+    uid and gid), the supervisor stays root, and relaying works."""
+    import pwd
+
+    if os.geteuid() != 0:
+        raise wd.Skip("not running as root")
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        raise wd.Skip("no user nobody")
+    echo = t.echo(banner=b"U")
+    w, addr = t.start_tcp(echo.text, workers=2, extra="user nobody\n")
+    for pid in w.workers():
+        uids, gids = proc_ids(pid)
+        check(uids == [pw.pw_uid] * 4, "worker %d uids %s, expected %d" % (pid, uids, pw.pw_uid))
+        check(gids == [pw.pw_gid] * 4, "worker %d gids %s, expected %d" % (pid, gids, pw.pw_gid))
+    check(proc_ids(w.pid)[0][1] == 0, "the supervisor is not root any more")
+    echo_through(addr, b"U")
+
+
 def test_supervisor_killed_workers_exit(t):
     """DESIGN 2: if the supervisor dies, its workers notice and stop."""
     echo = t.echo()

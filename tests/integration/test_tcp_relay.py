@@ -479,6 +479,17 @@ def test_upstream_reset_midway(t):
     access_for(w, c)
 
 
+def test_access_log_off(t):
+    echo = t.echo()
+    w, addr = start_tcp(t, echo.text, workers=1, extra="access_log off\n")
+    c = t.connect(addr)
+    c.sendall(b"quiet")
+    c.shutdown(socket.SHUT_WR)
+    check(wd.recv_until_eof(c, 5) == b"quiet", "echo differs")
+    w.stop()
+    check(not w.access_lines(), "access lines with access_log off: %s" % [a["line"] for a in w.access_lines()])
+
+
 def test_idle_timeout(t):
     """A session where no byte moves for idle_timeout is closed."""
 
