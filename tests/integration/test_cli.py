@@ -102,7 +102,8 @@ def test_bad_options(t):
         r = t.run(args, timeout=5)
         check(r.returncode == 2, "warpd %s: %s, expected status 2" % (" ".join(extra), r))
         lines = r.err_lines()
-        check(len(lines) == 1, "warpd %s: expected one line on stderr, got %d: %r" % (" ".join(extra), len(lines), r.stderr))
+        check(len(lines) == 1,
+              "warpd %s: expected one line on stderr, got %d: %r" % (" ".join(extra), len(lines), r.stderr))
         check(port_is_free(port), "warpd %s left %s bound" % (" ".join(extra), listen))
 
 
@@ -327,7 +328,8 @@ def test_verbose_and_quiet(t):
     wd.wait_until(lambda: wd.connect_result(("127.0.0.1", port)) == "ok", 10, "-q: the port to accept")
     echo_ok(("127.0.0.1", port))
     w.stop()
-    noisy = [l for l in w.text() if not (wd.LOG_RE.match(l) and wd.LOG_RE.match(l).group("level") in ("error", "access"))]
+    levels = [(l, wd.LOG_RE.match(l)) for l in w.text()]
+    noisy = [l for l, m in levels if not (m and m.group("level") in ("error", "access"))]
     check(not noisy, "-q: lines other than errors: %r" % noisy[:3])
 
 

@@ -246,7 +246,8 @@ def test_sighup_broken_config_keeps_old(t):
     w, addr = t.start_tcp(a.text, workers=2)
     before = w.workers()
     text = open(w.config).read()
-    t.write("warpd.conf", "listen %s\nmode tcp\nupstream %s\nworkers 2\nbogus_directive on\n" % (wd.addr_text(addr), b.text))
+    t.write("warpd.conf",
+            "listen %s\nmode tcp\nupstream %s\nworkers 2\nbogus_directive on\n" % (wd.addr_text(addr), b.text))
     mark = w.mark()
     w.signal(signal.SIGHUP)
     line = w.wait_log(r"reload failed", 10, mark)

@@ -116,7 +116,8 @@ def test_half_close_client_first(t):
     c.shutdown(socket.SHUT_WR)
     reply = wd.recv_until_eof(c, 10)
     expected = wd.sha256(request).encode() + b"\n" + payload
-    check(seen.get("req") == request, "upstream got %d bytes, not the %d sent" % (len(seen.get("req", b"")), len(request)))
+    check(seen.get("req") == request,
+          "upstream got %d bytes, not the %d sent" % (len(seen.get("req", b"")), len(request)))
     check(reply == expected, "client got %d bytes of reply, expected %d (%s)"
           % (len(reply), len(expected), "prefix matches" if expected.startswith(reply) else "content differs"))
 
