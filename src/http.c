@@ -1,0 +1,1255 @@
+/* HTTP/1.x heads: where a head ends, a strict validation pass that makes up
+ * for Debian's lenient http-parser build, http-parser run over the same bytes
+ * as a second opinion that must agree field by field, framing and hop-by-hop
+ * decisions (RFC 9110/9112), and regeneration of a rewritten head as iovecs
+ * that point into the received buffer. No sockets, no allocation. */
+#include <arpa/inet.h>
+#include <http_parser.h>
+#include <string.h>
+
+#include "common.h"
+#include "http.h"
+
+/* RFC 9112 2.2 asks servers to ignore at least one empty line before a
+ * request line; a few are allowed, more look like an attack or garbage. */
+#define HTTP_MAX_LEADING_CRLF 4
+/* Longest request line http_head_end waits for: the target plus room for a
+ * method and the version. */
+#define HTTP_MAX_REQUEST_LINE (HTTP_MAX_TARGET + 64)
+
+_Static_assert(HTTP_OUT_IOV >= 4 * HTTP_MAX_FIELDS + 16, "room for every field plus extras");
+
+/* ---- character classes ---------------------------------------------- */
+
+static int
+is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int
+is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static unsigned char
+lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* tchar of RFC 9110 5.6.2 (the NUL test keeps strchr off the terminator). */
+static int
+is_tchar(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* reg-name of RFC 3986: unreserved, sub-delims and '%' (pct-encoded). */
+static int
+is_regname(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("-._~%!$&'()*+,;=", c) != NULL);
+}
+
+static int
+is_ows(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static int
+is_token(const char *p, size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)p[i]))
+            return 0;
+    return 1;
+}
+
+static int
+caseeq(const char *p, size_t n, const char *lowerword)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (lowerword[i] == '\0' || lower((unsigned char)p[i]) != (unsigned char)lowerword[i])
+            return 0;
+    return lowerword[n] == '\0';
+}
+
+static int
+slices_caseeq(struct http_slice a, struct http_slice b)
+{
+    uint32_t i;
+
+    if (a.len != b.len)
+        return 0;
+    for (i = 0; i < a.len; i++)
+        if (lower((unsigned char)a.p[i]) != lower((unsigned char)b.p[i]))
+            return 0;
+    return 1;
+}
+
+int
+http_slice_eq(struct http_slice s, const char *lowerword)
+{
+    return caseeq(s.p, s.len, lowerword);
+}
+
+static struct http_slice
+slice(const char *p, size_t n)
+{
+    struct http_slice s = {p, (uint32_t)n};
+    return s;
+}
+
+/* ---- finding the end of a head -------------------------------------- */
+
+long
+http_head_end(const char *buf, size_t len, size_t max, int is_request, size_t *scanned)
+{
+    size_t start = 0, pos, end;
+    int crlfs = 0;
+    const char *lf;
+
+    if (is_request) {
+        while (start < len && buf[start] == '\r') {
+            if (start + 1 >= len)
+                return 0;
+            if (buf[start + 1] != '\n' || ++crlfs > HTTP_MAX_LEADING_CRLF)
+                return -400;
+            start += 2;
+        }
+    }
+    if (start >= len)
+        return 0;
+    /* Refuse at once what cannot be HTTP (a TLS ClientHello sent to the
+     * proxy port, say) rather than wait for a head that never ends. */
+    if (is_request ? !is_tchar((unsigned char)buf[start]) : buf[start] != 'H')
+        return -400;
+    /* The request-line limit is judged once, on the call where the buffer
+     * first holds enough bytes, so that a head arriving at once and one
+     * arriving byte by byte get the same answer. It only applies when the
+     * head limit would not have fired first. */
+    if (is_request && start + HTTP_MAX_REQUEST_LINE + 2 <= max &&
+        *scanned < start + HTTP_MAX_REQUEST_LINE + 2 && len >= start + HTTP_MAX_REQUEST_LINE + 2 &&
+        memchr(buf + start, '\n', HTTP_MAX_REQUEST_LINE + 2) == NULL)
+        return -414;
+
+    pos = *scanned > start ? *scanned : start;
+    end = len < max ? len : max;
+    while (pos < end && (lf = memchr(buf + pos, '\n', end - pos)) != NULL) {
+        size_t i = (size_t)(lf - buf);
+
+        /* A bare LF can never be part of a valid head; say so now. */
+        if (buf[i - 1] != '\r')
+            return -400;
+        if (i >= start + 3 && buf[i - 3] == '\r' && buf[i - 2] == '\n')
+            return (long)(i + 1);
+        pos = i + 1;
+    }
+    *scanned = end;
+    if (len >= max)
+        return -431;
+    return 0;
+}
+
+/* ---- strict pass ----------------------------------------------------- */
+
+static void
+head_init(struct http_head *h)
+{
+    h->method = -1;
+    h->method_s = slice(NULL, 0);
+    h->target = slice(NULL, 0);
+    h->status = 0;
+    h->reason = slice(NULL, 0);
+    h->major = h->minor = 0;
+    h->nfields = 0;
+    h->head_len = 0;
+    h->body = BODY_NONE;
+    h->content_length = 0;
+    h->close = 0;
+    h->upgrade = 0;
+    h->expect_continue = 0;
+    h->te_coded = 0;
+    h->host_idx = -1;
+    h->via_idx = -1;
+}
+
+/* "METHOD SP target SP HTTP/D.D CRLF" after at most a few empty lines.
+ * Returns 0, 400, 414 or 505. */
+static int
+strict_request_line(const char *b, size_t len, size_t *posp, struct http_head *h)
+{
+    size_t pos = 0, start;
+    int crlfs = 0;
+
+    while (pos < len && b[pos] == '\r') {
+        if (pos + 1 >= len || b[pos + 1] != '\n' || ++crlfs > HTTP_MAX_LEADING_CRLF)
+            return 400;
+        pos += 2;
+    }
+    start = pos;
+    while (pos < len && is_tchar((unsigned char)b[pos]) && !(b[pos] >= 'a' && b[pos] <= 'z'))
+        pos++;
+    if (pos == start || pos >= len || b[pos] != ' ')
+        return 400; /* lowercase method, double space, no target */
+    h->method_s = slice(b + start, pos - start);
+    start = ++pos;
+    /* The length is judged before anything else looks at the target (the URL
+     * parser of http-parser keeps 16-bit offsets). */
+    while (pos < len && (unsigned char)b[pos] > 0x20 && (unsigned char)b[pos] < 0x7f) {
+        pos++;
+        if (pos - start > HTTP_MAX_TARGET)
+            return 414;
+    }
+    if (pos == start || pos >= len || b[pos] != ' ')
+        return 400; /* CTL or non-ASCII in the target, no version (HTTP/0.9) */
+    h->target = slice(b + start, pos - start);
+    pos++;
+    if (len - pos < 10 || memcmp(b + pos, "HTTP/", 5) != 0 || !is_digit(b[pos + 5]) ||
+        b[pos + 6] != '.' || !is_digit(b[pos + 7]) || b[pos + 8] != '\r' || b[pos + 9] != '\n')
+        return 400;
+    h->major = b[pos + 5] - '0';
+    h->minor = b[pos + 7] - '0';
+    if (h->major != 1)
+        return 505;
+    *posp = pos + 10;
+    return 0;
+}
+
+/* "HTTP/1.D SP 3DIGIT [SP reason] CRLF", status 100-599. Returns 0 or 502. */
+static int
+strict_status_line(const char *b, size_t len, size_t *posp, struct http_head *h)
+{
+    size_t pos = 12, start;
+
+    if (len < 14 || memcmp(b, "HTTP/", 5) != 0 || !is_digit(b[5]) || b[6] != '.' ||
+        !is_digit(b[7]) || b[8] != ' ' || !is_digit(b[9]) || !is_digit(b[10]) || !is_digit(b[11]))
+        return 502;
+    h->major = b[5] - '0';
+    h->minor = b[7] - '0';
+    h->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+    if (h->major != 1 || h->status < 100 || h->status > 599)
+        return 502;
+    if (b[pos] != ' ' && b[pos] != '\r')
+        return 502; /* "200OK", "2000" */
+    if (b[pos] == ' ')
+        pos++;
+    start = pos;
+    while (pos < len && b[pos] != '\r') {
+        unsigned char c = (unsigned char)b[pos++];
+
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 502;
+    }
+    if (pos + 1 >= len || b[pos + 1] != '\n')
+        return 502;
+    h->reason = slice(b + start, pos - start);
+    *posp = pos + 2;
+    return 0;
+}
+
+/* Field lines up to and including the empty line, into h->fields. Names are
+ * tokens directly followed by the colon; values are trimmed of OWS and may
+ * hold VCHAR, obs-text, SP and HTAB only -- their first byte included, which
+ * http-parser never checks. Returns 0, 400 or 431. */
+static int
+strict_fields(const char *b, size_t len, size_t *posp, struct http_head *h)
+{
+    size_t pos = *posp;
+
+    for (;;) {
+        size_t line = pos, name_end, vstart, vend;
+        struct http_field *f;
+
+        if (pos >= len)
+            return 400;
+        if (b[pos] == '\r') {
+            if (pos + 1 >= len || b[pos + 1] != '\n')
+                return 400; /* "\r\n\rX": a bare CR where the head should end */
+            *posp = pos + 2;
+            return 0;
+        }
+        if (is_ows((unsigned char)b[pos]))
+            return 400; /* obs-fold, or whitespace before the first field */
+        while (pos < len && is_tchar((unsigned char)b[pos]))
+            pos++;
+        if (pos == line || pos >= len || b[pos] != ':')
+            return 400; /* empty name, whitespace before the colon, bad byte */
+        name_end = pos++;
+        while (pos < len && is_ows((unsigned char)b[pos]))
+            pos++;
+        vstart = vend = pos;
+        while (pos < len && b[pos] != '\r') {
+            unsigned char c = (unsigned char)b[pos++];
+
+            if (is_ows(c))
+                continue;
+            if (c < 0x20 || c == 0x7f)
+                return 400; /* NUL, bare LF, other CTLs, DEL */
+            vend = pos;
+        }
+        if (pos - line > HTTP_MAX_FIELD_LINE)
+            return 431;
+        if (pos + 1 >= len || b[pos + 1] != '\n')
+            return 400; /* bare CR */
+        if (h->nfields == HTTP_MAX_FIELDS)
+            return 431;
+        f = &h->fields[h->nfields++];
+        f->name = slice(b + line, name_end - line);
+        f->value = slice(b + vstart, vend - vstart);
+        f->id = HF_OTHER;
+        f->hop = 0;
+        pos += 2;
+    }
+}
+
+/* ---- http-parser as a second opinion -------------------------------- */
+
+/* The parser runs over the head the strict pass accepted and must deliver
+ * exactly the same elements at the same offsets: any disagreement means the
+ * two parsers read the message differently, which is what smuggling feeds
+ * on, so the head is refused. */
+struct pctx {
+    struct http_head *h;
+    int k;          /* field being delivered, -1 before the first */
+    int in_value;   /* the last callback for field k was a value */
+    const char *np; /* name and value of field k as the parser sees them */
+    size_t nl;
+    const char *vp;
+    size_t vl;
+    const char *up; /* request-target or reason phrase */
+    size_t ul;
+    int req_method; /* responses: the method of the request answered */
+};
+
+static int
+pctx_field_done(struct pctx *c)
+{
+    const struct http_field *f;
+    size_t i;
+
+    if (c->k < 0)
+        return 0;
+    f = &c->h->fields[c->k];
+    if (c->np != f->name.p || c->nl != f->name.len)
+        return -1;
+    if (f->value.len > 0 && (c->vp != f->value.p || c->vl < f->value.len))
+        return -1;
+    /* http-parser leaves trailing whitespace in the value; nothing else may
+     * differ. */
+    for (i = f->value.len; i < c->vl; i++)
+        if (!is_ows((unsigned char)c->vp[i]))
+            return -1;
+    return 0;
+}
+
+static int
+pcb_text(http_parser *p, const char *at, size_t n)
+{
+    struct pctx *c = p->data;
+
+    if (c->ul == 0)
+        c->up = at;
+    else if (c->up + c->ul != at)
+        return -1;
+    c->ul += n;
+    return 0;
+}
+
+static int
+pcb_field(http_parser *p, const char *at, size_t n)
+{
+    struct pctx *c = p->data;
+
+    if (c->k < 0 || c->in_value) {
+        if (pctx_field_done(c) != 0 || c->k + 1 >= c->h->nfields)
+            return -1;
+        c->k++;
+        c->np = at;
+        c->nl = 0;
+        c->vp = NULL;
+        c->vl = 0;
+        c->in_value = 0;
+    }
+    if (c->np + c->nl != at)
+        return -1;
+    c->nl += n;
+    return 0;
+}
+
+static int
+pcb_value(http_parser *p, const char *at, size_t n)
+{
+    struct pctx *c = p->data;
+
+    if (c->k < 0)
+        return -1;
+    if (!c->in_value) {
+        c->in_value = 1;
+        c->vp = at;
+        c->vl = 0;
+    } else if (c->vp + c->vl != at) {
+        return -1;
+    }
+    c->vl += n;
+    return 0;
+}
+
+/* Bodies are framed by body.c, never by http-parser, so the parser is told
+ * to skip them; for responses the return values follow reference 0.3: 1 for
+ * HEAD, 1xx (not 101), 204 and 304, 2 for a 2xx to CONNECT (a tunnel). */
+static int
+pcb_headers_complete(http_parser *p)
+{
+    struct pctx *c = p->data;
+    int st = (int)p->status_code;
+
+    if (pctx_field_done(c) != 0 || c->k + 1 != c->h->nfields)
+        return -1;
+    if (p->type == HTTP_REQUEST)
+        return 1;
+    if (c->req_method == HTTP_HEAD || (st >= 100 && st < 200 && st != 101) || st == 204 ||
+        st == 304)
+        return 1;
+    if (c->req_method == HTTP_CONNECT && st >= 200 && st < 300)
+        return 2;
+    return 0;
+}
+
+static const http_parser_settings pview_settings = {
+    .on_url = pcb_text,
+    .on_status = pcb_text,
+    .on_header_field = pcb_field,
+    .on_header_value = pcb_value,
+    .on_headers_complete = pcb_headers_complete,
+};
+
+/* What http-parser made of the head. */
+struct pview {
+    enum http_errno err;
+    int agree; /* delivered the same line and fields as the strict pass */
+    unsigned flags;
+    uint64_t content_length;
+    int method;
+};
+
+static void
+pview_run(const char *buf, struct http_head *h, enum http_parser_type type, int req_method,
+          struct pview *v)
+{
+    http_parser p;
+    struct pctx c = {.h = h, .k = -1, .req_method = req_method};
+    size_t n;
+
+    http_parser_init(&p, type);
+    p.data = &c;
+    n = http_parser_execute(&p, &pview_settings, buf, h->head_len);
+    v->err = HTTP_PARSER_ERRNO(&p);
+    v->flags = p.flags;
+    v->content_length = p.content_length;
+    v->method = (int)p.method;
+    v->agree = n == h->head_len && p.http_major == h->major && p.http_minor == h->minor;
+    if (type == HTTP_REQUEST) {
+        const char *m = http_method_str((enum http_method)p.method);
+
+        v->agree = v->agree && c.up == h->target.p && c.ul == h->target.len &&
+                   strlen(m) == h->method_s.len && memcmp(m, h->method_s.p, h->method_s.len) == 0;
+    } else {
+        v->agree = v->agree && (int)p.status_code == h->status && c.ul == h->reason.len &&
+                   (c.ul == 0 || c.up == h->reason.p);
+    }
+}
+
+/* ---- field semantics ------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    uint8_t id;
+} field_ids[] = {
+    {"host", HF_HOST},
+    {"connection", HF_CONNECTION},
+    {"proxy-connection", HF_PROXY_CONNECTION},
+    {"keep-alive", HF_KEEP_ALIVE},
+    {"te", HF_TE},
+    {"trailer", HF_TRAILER},
+    {"transfer-encoding", HF_TRANSFER_ENCODING},
+    {"content-length", HF_CONTENT_LENGTH},
+    {"upgrade", HF_UPGRADE},
+    {"proxy-authorization", HF_PROXY_AUTHORIZATION},
+    {"proxy-authenticate", HF_PROXY_AUTHENTICATE},
+    {"proxy-authentication-info", HF_PROXY_AUTHENTICATION_INFO},
+    {"via", HF_VIA},
+    {"expect", HF_EXPECT},
+    {"http2-settings", HF_HTTP2_SETTINGS},
+};
+
+static uint8_t
+field_id(struct http_slice name)
+{
+    size_t i;
+
+    for (i = 0; i < WD_ARRAY_SIZE(field_ids); i++)
+        if (http_slice_eq(name, field_ids[i].name))
+            return field_ids[i].id;
+    return HF_OTHER;
+}
+
+/* Iterates over the elements of a comma-separated list value, each trimmed
+ * of OWS (possibly empty). *pos starts at 0. Returns 0 after the last one. */
+static int
+list_next(struct http_slice v, uint32_t *pos, struct http_slice *el)
+{
+    uint32_t s = *pos, e;
+
+    if (s > v.len)
+        return 0;
+    for (e = s; e < v.len && v.p[e] != ','; e++)
+        ;
+    *pos = e + 1;
+    while (s < e && is_ows((unsigned char)v.p[s]))
+        s++;
+    while (e > s && is_ows((unsigned char)v.p[e - 1]))
+        e--;
+    *el = slice(v.p + s, e - s);
+    return 1;
+}
+
+/* Content-Length = 1*DIGIT, without overflow. */
+static int
+parse_length(struct http_slice v, uint64_t *out)
+{
+    uint64_t n = 0;
+    uint32_t i;
+
+    if (v.len == 0)
+        return -1;
+    for (i = 0; i < v.len; i++) {
+        unsigned d = (unsigned char)v.p[i] - '0';
+
+        if (d > 9 || n > (UINT64_MAX - d) / 10)
+            return -1;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return 0;
+}
+
+/* What the fields say about framing and the connection, all lines of a
+ * name taken together in order. */
+struct fsem {
+    int n_host, n_cl, n_te, n_upgrade;
+    int cl_bad;
+    uint64_t cl;
+    int te_bad;          /* an empty or non-token coding, or chunked twice */
+    int te_chunked_last; /* chunked is the final coding */
+    int te_other;        /* a coding besides chunked */
+    int conn_bad;        /* a Connection element that is not a token */
+    int conn_close, conn_keep_alive, conn_upgrade;
+    int upgrade_bad; /* an Upgrade element that is not a protocol, or h2c */
+    int expect_continue;
+};
+
+static void
+fsem_te(struct fsem *s, struct http_slice v)
+{
+    struct http_slice el;
+    uint32_t pos = 0;
+
+    while (list_next(v, &pos, &el)) {
+        if (!is_token(el.p, el.len)) {
+            s->te_bad = 1;
+        } else if (http_slice_eq(el, "chunked")) {
+            if (s->te_chunked_last)
+                s->te_bad = 1;
+            s->te_chunked_last = 1;
+        } else {
+            s->te_other = 1;
+            s->te_chunked_last = 0;
+        }
+    }
+}
+
+static void
+fsem_connection(struct fsem *s, struct http_slice v)
+{
+    struct http_slice el;
+    uint32_t pos = 0;
+
+    while (list_next(v, &pos, &el)) {
+        if (el.len == 0)
+            continue; /* empty list elements are allowed (RFC 9110 5.6.1) */
+        if (!is_token(el.p, el.len))
+            s->conn_bad = 1;
+        else if (http_slice_eq(el, "close"))
+            s->conn_close = 1;
+        else if (http_slice_eq(el, "keep-alive"))
+            s->conn_keep_alive = 1;
+        else if (http_slice_eq(el, "upgrade"))
+            s->conn_upgrade = 1;
+    }
+}
+
+/* protocol = protocol-name ["/" protocol-version]; h2c is never honoured
+ * (h2c smuggling through proxies that pass the upgrade on). */
+static void
+fsem_upgrade(struct fsem *s, struct http_slice v)
+{
+    struct http_slice el;
+    uint32_t pos = 0;
+
+    while (list_next(v, &pos, &el)) {
+        const char *slash = memchr(el.p, '/', el.len);
+        size_t nl = slash ? (size_t)(slash - el.p) : el.len;
+
+        if (el.len == 0)
+            continue;
+        if (!is_token(el.p, nl) || (slash && !is_token(slash + 1, el.len - nl - 1)) ||
+            caseeq(el.p, nl, "h2c"))
+            s->upgrade_bad = 1;
+    }
+}
+
+static void
+fsem_collect(struct http_head *h, struct fsem *s)
+{
+    int i;
+
+    memset(s, 0, sizeof(*s));
+    for (i = 0; i < h->nfields; i++) {
+        struct http_field *f = &h->fields[i];
+
+        f->id = field_id(f->name);
+        switch (f->id) {
+        case HF_HOST:
+            s->n_host++;
+            h->host_idx = i;
+            break;
+        case HF_VIA:
+            h->via_idx = i;
+            break;
+        case HF_CONTENT_LENGTH:
+            s->n_cl++;
+            if (parse_length(f->value, &s->cl) != 0)
+                s->cl_bad = 1;
+            break;
+        case HF_TRANSFER_ENCODING:
+            s->n_te++;
+            fsem_te(s, f->value);
+            break;
+        case HF_CONNECTION:
+            fsem_connection(s, f->value);
+            break;
+        case HF_UPGRADE:
+            s->n_upgrade++;
+            fsem_upgrade(s, f->value);
+            break;
+        case HF_EXPECT:
+            if (http_slice_eq(f->value, "100-continue"))
+                s->expect_continue = 1;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Marks what is not forwarded: the fixed hop-by-hop set, the framing fields
+ * (regenerated from h->body), and every field a Connection element names --
+ * except Host, so that a "Connection: host" cannot strip routing, and except
+ * Upgrade on an upgrade being passed on. Self-references ("Connection:
+ * Connection") only mark fields already marked. */
+static void
+mark_hop(struct http_head *h)
+{
+    int i, j;
+
+    for (i = 0; i < h->nfields; i++) {
+        struct http_field *f = &h->fields[i];
+
+        switch (f->id) {
+        case HF_CONNECTION:
+        case HF_PROXY_CONNECTION:
+        case HF_KEEP_ALIVE:
+        case HF_TE:
+        case HF_TRAILER:
+        case HF_TRANSFER_ENCODING:
+        case HF_CONTENT_LENGTH:
+        case HF_PROXY_AUTHORIZATION:
+        case HF_PROXY_AUTHENTICATE:
+        case HF_PROXY_AUTHENTICATION_INFO:
+        case HF_HTTP2_SETTINGS:
+            f->hop = 1;
+            break;
+        case HF_UPGRADE:
+            f->hop = !h->upgrade;
+            break;
+        default:
+            f->hop = 0;
+            break;
+        }
+    }
+    for (i = 0; i < h->nfields; i++) {
+        struct http_slice el;
+        uint32_t pos = 0;
+
+        if (h->fields[i].id != HF_CONNECTION)
+            continue;
+        while (list_next(h->fields[i].value, &pos, &el)) {
+            for (j = 0; j < h->nfields; j++) {
+                struct http_field *f = &h->fields[j];
+
+                if (f->id == HF_HOST || (f->id == HF_UPGRADE && h->upgrade))
+                    continue;
+                if (slices_caseeq(f->name, el))
+                    f->hop = 1;
+            }
+        }
+    }
+}
+
+/* uri-host [":" port] where uri-host is a reg-name, an IPv4 address (whose
+ * characters are reg-name characters) or a bracketed IPv6 literal. The host
+ * is copied without brackets into host (ADDR_HOSTMAX bytes) when given.
+ * Returns 0 or -1. */
+static int
+parse_hostport(const char *p, size_t n, int need_port, char *host, uint16_t *port)
+{
+    size_t i = 0, hs = 0, he;
+    unsigned long v = 0;
+
+    if (n == 0)
+        return -1;
+    if (p[0] == '[') {
+        char tmp[INET6_ADDRSTRLEN];
+        struct in6_addr a;
+
+        while (++i < n && p[i] != ']')
+            if (!(is_digit(p[i]) || (lower(p[i]) >= 'a' && lower(p[i]) <= 'f') || p[i] == ':' ||
+                  p[i] == '.'))
+                return -1;
+        if (i >= n || i - 1 == 0 || i - 1 >= sizeof(tmp))
+            return -1;
+        hs = 1;
+        he = i++;
+        memcpy(tmp, p + hs, he - hs);
+        tmp[he - hs] = '\0';
+        if (inet_pton(AF_INET6, tmp, &a) != 1)
+            return -1;
+    } else {
+        while (i < n && is_regname((unsigned char)p[i]))
+            i++;
+        he = i;
+        if (he == 0 || he > ADDR_HOSTMAX - 1)
+            return -1;
+    }
+    if (i == n) {
+        if (need_port)
+            return -1;
+        v = 80;
+    } else {
+        size_t ds;
+
+        if (p[i] != ':')
+            return -1;
+        ds = ++i;
+        for (; i < n && is_digit(p[i]) && i - ds < 5; i++)
+            v = v * 10 + (unsigned long)(p[i] - '0');
+        if (i != n || i == ds || v == 0 || v > 65535)
+            return -1;
+    }
+    if (host) {
+        memcpy(host, p + hs, he - hs);
+        host[he - hs] = '\0';
+    }
+    if (port)
+        *port = (uint16_t)v;
+    return 0;
+}
+
+/* ---- requests -------------------------------------------------------- */
+
+int
+http_parse_request(const char *buf, size_t len, struct http_head *h)
+{
+    struct pview v;
+    struct fsem s;
+    size_t pos = 0;
+    int st;
+
+    head_init(h);
+    if ((st = strict_request_line(buf, len, &pos, h)) != 0)
+        return st;
+    if ((st = strict_fields(buf, len, &pos, h)) != 0)
+        return st;
+    h->head_len = pos;
+
+    pview_run(buf, h, HTTP_REQUEST, -1, &v);
+    if (v.err == HPE_INVALID_METHOD)
+        return 501; /* an uppercase token http-parser does not know */
+    if (v.err == HPE_HEADER_OVERFLOW)
+        return 431;
+    if (v.err != HPE_OK || !v.agree)
+        return 400;
+    h->method = v.method;
+
+    fsem_collect(h, &s);
+    if (s.n_host > 1 || (s.n_host == 0 && h->minor >= 1))
+        return 400;
+    if (s.n_host == 1 && h->fields[h->host_idx].value.len > 0 &&
+        parse_hostport(h->fields[h->host_idx].value.p, h->fields[h->host_idx].value.len, 0, NULL,
+                       NULL) != 0)
+        return 400;
+    if (s.n_cl > 1 || s.cl_bad || (s.n_cl && s.n_te) || s.conn_bad)
+        return 400;
+    if (s.n_te) {
+        /* RFC 9112 6.1 and 6.3: HTTP/1.0 framing with TE is faulty; chunked
+         * must be final (a MUST-400, which wins over the SHOULD-501 for an
+         * unknown coding); then any other coding is not implemented. */
+        if (h->minor == 0 || s.te_bad || !s.te_chunked_last)
+            return 400;
+        if (s.te_other)
+            return 501;
+    }
+    /* The parser must have framed the message the same way. */
+    if (!(v.flags & F_CHUNKED) != !s.n_te || !(v.flags & F_CONTENTLENGTH) != !s.n_cl ||
+        (s.n_cl && v.content_length != s.cl))
+        return 400;
+
+    if (h->method == HTTP_CONNECT)
+        h->body = BODY_NONE; /* what follows the head is tunnel data */
+    else if (s.n_te)
+        h->body = BODY_CHUNKED;
+    else if (s.n_cl)
+        h->body = BODY_LENGTH; /* also for 0, so that Content-Length: 0 is passed on */
+    else
+        h->body = BODY_NONE;
+    h->content_length = h->body == BODY_LENGTH ? s.cl : 0;
+    h->close = h->minor >= 1 ? s.conn_close : (s.conn_close || !s.conn_keep_alive);
+    h->upgrade = h->minor >= 1 && s.conn_upgrade && s.n_upgrade && !s.upgrade_bad &&
+                 h->method != HTTP_CONNECT;
+    h->expect_continue = h->minor >= 1 && s.expect_continue;
+    mark_hop(h);
+    return 0;
+}
+
+int
+http_parse_target(const struct http_head *h, struct http_target *t)
+{
+    const char *p = h->target.p;
+    size_t n = h->target.len, i, a, e;
+
+    t->form = HTTP_FORM_ORIGIN;
+    t->host[0] = '\0';
+    t->port = 0;
+    t->authority = slice(p, 0);
+    t->path = slice(p, 0);
+    if (n == 0)
+        return 400;
+    if (n > HTTP_MAX_TARGET)
+        return 414;
+    if (h->method == HTTP_CONNECT) {
+        /* authority-form only, port required (RFC 9110 9.3.6) */
+        t->form = HTTP_FORM_AUTHORITY;
+        if (parse_hostport(p, n, 1, t->host, &t->port) != 0)
+            return 400;
+        t->authority = h->target;
+        return 0;
+    }
+    if (memchr(p, '#', n) != NULL)
+        return 400; /* fragments are the client's business */
+    if (n == 1 && p[0] == '*') {
+        if (h->method != HTTP_OPTIONS)
+            return 400;
+        t->form = HTTP_FORM_ASTERISK;
+        t->path = h->target;
+        return 0;
+    }
+    if (p[0] == '/') {
+        t->path = h->target;
+        return 0;
+    }
+    /* absolute-form: scheme "://" authority path-abempty ["?" query] */
+    if (!is_alpha((unsigned char)p[0]))
+        return 400;
+    for (i = 1; i < n && (is_alpha((unsigned char)p[i]) || is_digit(p[i]) || p[i] == '+' ||
+                          p[i] == '-' || p[i] == '.');
+         i++)
+        ;
+    if (i >= n || p[i] != ':' || n - i < 3 || p[i + 1] != '/' || p[i + 2] != '/')
+        return 400; /* host:port without CONNECT, "http:/x", no scheme */
+    if (!caseeq(p, i, "http"))
+        return 501;
+    a = i + 3;
+    for (e = a; e < n && p[e] != '/' && p[e] != '?'; e++)
+        if (p[e] == '@')
+            return 400; /* userinfo (RFC 9110 4.2.4) */
+    if (parse_hostport(p + a, e - a, 0, t->host, &t->port) != 0)
+        return 400;
+    t->form = HTTP_FORM_ABSOLUTE;
+    t->authority = slice(p + a, e - a);
+    t->path = slice(p + e, n - e);
+    return 0;
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+int
+http_parse_response(const char *buf, size_t len, int req_method, struct http_head *h)
+{
+    struct pview v;
+    struct fsem s;
+    size_t pos = 0;
+    int st;
+
+    head_init(h);
+    if (strict_status_line(buf, len, &pos, h) != 0 || strict_fields(buf, len, &pos, h) != 0)
+        return 502;
+    h->head_len = pos;
+    st = h->status;
+
+    pview_run(buf, h, HTTP_RESPONSE, req_method, &v);
+    if (v.err != HPE_OK || !v.agree)
+        return 502;
+
+    fsem_collect(h, &s);
+    if (s.n_cl > 1 || s.cl_bad || (s.n_cl && s.n_te) || s.conn_bad || s.te_bad)
+        return 502;
+    if (!(v.flags & F_CHUNKED) != !(s.n_te && s.te_chunked_last) ||
+        !(v.flags & F_CONTENTLENGTH) != !s.n_cl || (s.n_cl && v.content_length != s.cl))
+        return 502;
+    if (st == 101 && s.n_upgrade == 0)
+        return 502; /* a 101 must say what it switches to (RFC 9110 7.8) */
+
+    /* RFC 9112 6.3, in order of precedence */
+    if (req_method == HTTP_HEAD || st / 100 == 1 || st == 204 || st == 304)
+        h->body = BODY_NONE;
+    else if (req_method == HTTP_CONNECT && st / 100 == 2)
+        h->body = BODY_NONE;
+    else if (s.n_te)
+        h->body = s.te_chunked_last ? BODY_CHUNKED : BODY_CLOSE;
+    else if (s.n_cl)
+        h->body = BODY_LENGTH;
+    else
+        h->body = BODY_CLOSE;
+    h->content_length = s.n_cl ? s.cl : 0;
+    h->te_coded = s.n_te && s.te_other;
+    h->close = s.conn_close || (h->minor == 0 && !s.conn_keep_alive) || h->body == BODY_CLOSE;
+    h->upgrade = st == 101;
+    mark_hop(h);
+    return 0;
+}
+
+/* ---- regeneration ---------------------------------------------------- */
+
+static void
+out_reset(struct http_out *o)
+{
+    o->n = 0;
+    o->bytes = 0;
+    o->used = 0;
+}
+
+/* Appends n bytes at p. Pieces that touch in memory are merged, so that a
+ * run of unchanged received lines goes out as one iovec. */
+static void
+out_add(struct http_out *o, const char *p, size_t n)
+{
+    struct iovec *last = o->n > 0 ? &o->iov[o->n - 1] : NULL;
+
+    if (n == 0)
+        return;
+    o->bytes += n;
+    if (last != NULL && (const char *)last->iov_base + last->iov_len == p) {
+        last->iov_len += n;
+        return;
+    }
+    /* Cannot overflow: at most 4 pieces per field plus a fixed number of
+     * generated lines (the static assertion at the top). */
+    o->iov[o->n].iov_base = (void *)(uintptr_t)p;
+    o->iov[o->n].iov_len = n;
+    o->n++;
+}
+
+static void
+out_lit(struct http_out *o, const char *lit)
+{
+    out_add(o, lit, strlen(lit));
+}
+
+/* The n received bytes at `at` when they equal lit, else lit itself: same
+ * output, fewer iovecs. `at` must have n readable bytes. */
+static void
+out_same(struct http_out *o, const char *at, const char *lit, size_t n)
+{
+    out_add(o, memcmp(at, lit, n) == 0 ? at : lit, n);
+}
+
+/* "prefix" N CRLF, formatted into scratch. */
+static void
+out_number_line(struct http_out *o, const char *prefix, uint64_t v)
+{
+    char digits[20];
+    size_t nd = 0, pl = strlen(prefix), i;
+    char *s = o->scratch + o->used;
+
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (o->used + pl + nd + 2 > sizeof(o->scratch))
+        return; /* cannot happen: scratch holds far more than two lines */
+    memcpy(s, prefix, pl);
+    for (i = 0; i < nd; i++)
+        s[pl + i] = digits[nd - 1 - i];
+    memcpy(s + pl + nd, "\r\n", 2);
+    o->used += pl + nd + 2;
+    out_add(o, s, pl + nd + 2);
+}
+
+/* A received field name and ": ", reusing the received separator when it
+ * is exactly ": " (runs of unchanged lines then merge into one iovec). */
+static void
+out_name(struct http_out *o, const struct http_field *f)
+{
+    const char *ne = f->name.p + f->name.len;
+
+    out_add(o, f->name.p, f->name.len);
+    if (f->value.p == ne + 2 && ne[1] == ' ')
+        out_add(o, ne, 2);
+    else
+        out_add(o, ": ", 2);
+}
+
+/* name ": " value CRLF for a received field. */
+static void
+out_field(struct http_out *o, const struct http_field *f)
+{
+    out_name(o, f);
+    out_add(o, f->value.p, f->value.len);
+    out_same(o, f->value.p + f->value.len, "\r\n", 2);
+}
+
+/* A received field name with a new value (Host from the target). */
+static void
+out_field_value(struct http_out *o, const struct http_field *f, const char *v, size_t vn)
+{
+    out_name(o, f);
+    out_add(o, v, vn);
+    out_lit(o, "\r\n");
+}
+
+/* A new Via line at the end when the message had none to append to; "1.0"
+ * or "1.1" is the version received from the sender (RFC 9110 7.6.3). */
+static void
+out_via(struct http_out *o, const struct http_head *h, int via)
+{
+    if (!via || (h->via_idx >= 0 && !h->fields[h->via_idx].hop))
+        return;
+    out_lit(o, h->minor == 0 ? "Via: 1.0 warpd\r\n" : "Via: 1.1 warpd\r\n");
+}
+
+/* The last Via line with this hop appended in its position. */
+static void
+out_via_field(struct http_out *o, const struct http_head *h, const struct http_field *f)
+{
+    out_name(o, f);
+    out_add(o, f->value.p, f->value.len);
+    if (f->value.len > 0)
+        out_lit(o, ", ");
+    out_lit(o, h->minor == 0 ? "1.0 warpd\r\n" : "1.1 warpd\r\n");
+}
+
+/* The received empty line that ends the head (strict_fields guarantees the
+ * layout): ending with it lets an unchanged head go out as one iovec. */
+static const char *
+final_crlf(const struct http_head *h, int is_request)
+{
+    const char *p;
+
+    if (h->nfields > 0) {
+        const struct http_field *f = &h->fields[h->nfields - 1];
+
+        p = f->value.p + f->value.len;
+        while (is_ows((unsigned char)*p))
+            p++;
+        return p + 2;
+    }
+    if (is_request)
+        return h->target.p + h->target.len + 11; /* after " HTTP/1.x\r\n" */
+    return h->reason.p + h->reason.len + 2;
+}
+
+static void
+out_connection(struct http_out *o, int upgrade, int close)
+{
+    if (upgrade && close)
+        out_lit(o, "Connection: upgrade, close\r\n");
+    else if (upgrade)
+        out_lit(o, "Connection: upgrade\r\n");
+    else if (close)
+        out_lit(o, "Connection: close\r\n");
+}
+
+static void
+out_framing(struct http_out *o, enum body_framing body, uint64_t length)
+{
+    if (body == BODY_LENGTH)
+        out_number_line(o, "Content-Length: ", length);
+    else if (body == BODY_CHUNKED)
+        out_lit(o, "Transfer-Encoding: chunked\r\n");
+}
+
+/* Received fields in order, minus hop-by-hop ones; Host and the last Via
+ * are rewritten in place when asked. */
+static void
+out_fields(struct http_out *o, const struct http_head *h, int upgrade, const char *host,
+           size_t hostlen, int via)
+{
+    int i;
+
+    for (i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+
+        if (f->hop || (f->id == HF_UPGRADE && !upgrade))
+            continue;
+        if (i == h->host_idx && host != NULL)
+            out_field_value(o, f, host, hostlen);
+        else if (i == h->via_idx && via)
+            out_via_field(o, h, f);
+        else
+            out_field(o, f);
+    }
+}
+
+void
+http_request_out(const struct http_head *h, const struct http_req_opts *o, struct http_out *out)
+{
+    const struct http_target *t = o->target;
+    int absolute = t != NULL && t->form == HTTP_FORM_ABSOLUTE;
+    const char *host = NULL;
+    size_t hostlen = 0;
+
+    out_reset(out);
+    if (o->host_override != NULL) {
+        host = o->host_override;
+        hostlen = strlen(host);
+    } else if (absolute) {
+        host = t->authority.p;
+        hostlen = t->authority.len;
+    }
+
+    /* Request line: the received method and its SP, origin-form target. */
+    out_add(out, h->method_s.p, h->method_s.len + 1);
+    if (!absolute) {
+        out_add(out, h->target.p, h->target.len);
+    } else if (t->path.len == 0) {
+        /* RFC 9112 3.2.1 and 3.2.4 */
+        out_lit(out, h->method == HTTP_OPTIONS ? "*" : "/");
+    } else {
+        if (t->path.p[0] == '?')
+            out_lit(out, "/");
+        out_add(out, t->path.p, t->path.len);
+    }
+    out_same(out, h->target.p + h->target.len, " HTTP/1.1\r\n", 11);
+
+    if (h->host_idx < 0) {
+        /* HTTP/1.0 without Host: one is required in 1.1, empty when there is
+         * nothing to put in it (RFC 9112 3.2). */
+        out_lit(out, "Host: ");
+        out_add(out, host, hostlen);
+        out_lit(out, "\r\n");
+    }
+    out_fields(out, h, o->upgrade, host, hostlen, o->via);
+    out_framing(out, o->body_out, o->content_length);
+    out_via(out, h, o->via);
+    out_connection(out, o->upgrade, o->close);
+    out_same(out, final_crlf(h, 1), "\r\n", 2);
+}
+
+void
+http_response_out(const struct http_head *h, const struct http_resp_opts *o, struct http_out *out)
+{
+    char *s;
+    int i;
+
+    out_reset(out);
+    s = out->scratch;
+    memcpy(s, "HTTP/1.1 ", 9);
+    s[9] = (char)('0' + h->status / 100);
+    s[10] = (char)('0' + h->status / 10 % 10);
+    s[11] = (char)('0' + h->status % 10);
+    s[12] = ' ';
+    out->used = 13;
+    out_add(out, s, 13);
+    if (h->reason.len > 0) {
+        out_add(out, h->reason.p, h->reason.len);
+        out_same(out, h->reason.p + h->reason.len, "\r\n", 2);
+    } else {
+        out_lit(out, http_reason(h->status));
+        out_lit(out, "\r\n");
+    }
+
+    out_fields(out, h, o->upgrade, NULL, 0, o->via);
+    if (o->keep_length) {
+        /* HEAD and 304: the length the full response would have had. */
+        for (i = 0; i < h->nfields; i++)
+            if (h->fields[i].id == HF_CONTENT_LENGTH)
+                out_number_line(out, "Content-Length: ", h->content_length);
+    } else {
+        out_framing(out, o->body_out, o->content_length);
+    }
+    out_via(out, h, o->via);
+    out_connection(out, o->upgrade, o->close);
+    out_same(out, final_crlf(h, 0), "\r\n", 2);
+}
+
+/* The statuses warpd itself generates. */
+static const struct {
+    int status;
+    const char *reason;
+} reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {400, "Bad Request"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {407, "Proxy Authentication Required"},
+    {408, "Request Timeout"},
+    {411, "Length Required"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {417, "Expectation Failed"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+    {508, "Loop Detected"},
+};
+
+const char *
+http_reason(int status)
+{
+    const char *s;
+    size_t i;
+
+    for (i = 0; i < WD_ARRAY_SIZE(reasons); i++)
+        if (reasons[i].status == status)
+            return reasons[i].reason;
+    /* Upstream statuses with an empty reason get the registered phrase. */
+    s = http_status_str((enum http_status)status);
+    return s[0] == '<' ? "Unknown" : s;
+}

@@ -1,0 +1,1254 @@
+/* Unit tests for src/http.c: every request and response head the strict pass
+ * must refuse (each leniency of Debian's http-parser build among them), the
+ * parsed view of accepted heads, http_head_end at once and byte by byte,
+ * request-target forms, and byte-exact regeneration with iovec provenance. */
+#include <check.h>
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "http.h"
+
+#define B(lit) lit, sizeof(lit) - 1
+
+static struct http_head H; /* large: keep it off the stack */
+
+static int
+req(const char *s, size_t n)
+{
+    return http_parse_request(s, n, &H);
+}
+
+static int
+reqs(const char *s)
+{
+    return req(s, strlen(s));
+}
+
+static int
+slice_is(struct http_slice s, const char *want)
+{
+    return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
+}
+
+/* ---- request rejects ------------------------------------------------ */
+
+static const struct {
+    const char *in;
+    size_t len;
+    int status;
+    const char *why;
+} req_bad[] = {
+    /* whitespace before the colon: recognised by the lenient build */
+    {B("GET / HTTP/1.1\r\nHost : x\r\n\r\n"), 400, "space before colon, Host"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\n"), 400, "space before colon, CL"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n"), 400,
+     "space before colon, TE"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding\t: chunked\r\n\r\n"), 400,
+     "tab before colon"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n"), 400, "space in name"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\n: x\r\n\r\n"), 400, "empty name"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX(A): x\r\n\r\n"), 400, "separator in name"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"), 400, "no colon"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX\x85: x\r\n\r\n"), 400, "non-ASCII in name"},
+    /* version */
+    {B("GET / HTXP/1.1\r\nHost: x\r\n\r\n"), 400, "HTXP"},
+    {B("GET / HTTP-1.1\r\nHost: x\r\n\r\n"), 400, "HTTP-1.1"},
+    {B("GET / HXYZ-1.1\r\nHost: x\r\n\r\n"), 400, "HXYZ-1.1"},
+    {B("GET / http/1.1\r\nHost: x\r\n\r\n"), 400, "lowercase version"},
+    {B("GET / HTTP/1.10\r\nHost: x\r\n\r\n"), 400, "HTTP/1.10"},
+    {B("GET / HTTP/01.1\r\nHost: x\r\n\r\n"), 400, "HTTP/01.1"},
+    {B("GET / HTTP/1.\r\nHost: x\r\n\r\n"), 400, "HTTP/1."},
+    {B("GET /\r\nHost: x\r\n\r\n"), 400, "HTTP/0.9 style, no version"},
+    {B("GET / HTTP/2.0\r\nHost: x\r\n\r\n"), 505, "HTTP/2.0"},
+    {B("GET / HTTP/0.9\r\nHost: x\r\n\r\n"), 505, "HTTP/0.9 with version"},
+    {B("GET / HTTP/9.9\r\nHost: x\r\n\r\n"), 505, "HTTP/9.9"},
+    /* request line shape */
+    {B("GET  / HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "double space"},
+    {B("GET / HTTP/1.1 \r\nHost: x\r\n\r\n"), 400, "trailing space"},
+    {B("GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "tab separator"},
+    {B("GET / HTTP/1.1\nHost: x\r\n\r\n"), 400, "bare LF after request line"},
+    {B(" GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "leading space"},
+    {B("get / HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "lowercase method"},
+    {B("Get / HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "mixed-case method"},
+    {B("G(T / HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "separator in method"},
+    {B("FOO / HTTP/1.1\r\nHost: x\r\n\r\n"), 501, "unknown method"},
+    {B("QUERY / HTTP/1.1\r\nHost: x\r\n\r\n"), 501, "unknown method QUERY"},
+    {B("GETS / HTTP/1.1\r\nHost: x\r\n\r\n"), 501, "GET prefix"},
+    {B("GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "CTL in target"},
+    {B("GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "DEL in target"},
+    {B("GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "non-ASCII in target"},
+    {B("GET /a\0b HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "NUL in target"},
+    {B("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "five leading CRLFs"},
+    {B("\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "leading bare LF"},
+    {B("\r\rGET / HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "leading bare CR"},
+    /* line endings, CTLs */
+    {B("GET / HTTP/1.1\r\nHost: x\r\n\rX\r\n\r\n"), 400, "\\r\\n\\rX"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\n\rX"), 400, "\\r\\n\\rX at the end"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n"), 400, "bare CR in value"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\r\n\r\n"), 400, "CR CR LF"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\nb\r\n\r\n"), 400, "bare LF in value"},
+    {B("GET / HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n"), 400, "bare LF line end"},
+    {B("GET / HTTP/1.1\r\nHost: x\n\n"), 400, "LF LF end"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: \0b\r\n\r\n"), 400, "NUL first value byte"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A:\x01b\r\n\r\n"), 400, "\\x01 first value byte"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: \x7f\r\n\r\n"), 400, "DEL first value byte"},
+    {B("GET / HTTP/1.1\r\nHost: \0evil\r\n\r\n"), 400, "NUL first byte of Host"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"), 400, "NUL inside value"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x1b[0m\r\n\r\n"), 400, "ESC inside value"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x7f\r\n\r\n"), 400, "DEL last value byte"},
+    /* obs-fold */
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"), 400, "obs-fold SP"},
+    {B("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n"), 400, "obs-fold HTAB"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n 5\r\n\r\n"), 400, "CL via obs-fold"},
+    {B("POST / HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: x\r\nContent-Length: 3\r\n\r\n"),
+     400, "whitespace before the first field"},
+    {B("GET / HTTP/1.1\r\n\tHost: x\r\n\r\n"), 400, "tab before the first field"},
+    /* Content-Length */
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+     400, "CL + TE"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
+     400, "TE + CL"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n"), 400,
+     "TE gzip + CL"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), 400,
+     "duplicate CL, equal"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n"), 400,
+     "duplicate CL, different"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n"), 400, "CL +5"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n"), 400, "CL 5, 5"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"), 400, "CL -1"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\n"), 400, "CL 0x5"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1Z\r\n\r\n"), 400, "CL 1Z"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 0\r\n\r\n"), 400, "CL 1 0"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n"), 400, "CL empty"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"), 400,
+     "CL overflow"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551616\r\n\r\n"), 400,
+     "CL 2^64"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n"), 400,
+     "CL 2^64-1 (http-parser refuses)"},
+    /* Transfer-Encoding */
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501,
+     "TE gzip, chunked"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n"),
+     501, "TE gzip + chunked lines"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n"), 501,
+     "TE identity, chunked"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"), 400,
+     "TE gzip only (chunked not final)"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400,
+     "TE chunked, gzip"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "eee\r\n\r\n"),
+     400, "TE chunked then eee (CVE-2020-8287)"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400,
+     "TE chunked twice"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n"),
+     400, "two TE chunked lines"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,chunked\r\n\r\n"), 400, "TE ,chunked"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n"), 400, "TE chunked,"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \"chunked\"\r\n\r\n"), 400, "TE quoted"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n"), 400, "TE xchunked"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;a=b\r\n\r\n"), 400,
+     "TE with parameter"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \xa0"
+       "chunked\r\n\r\n"),
+     400, "TE \\xa0chunked"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \x0b"
+       "chunked\r\n\r\n"),
+     400, "TE \\x0bchunked"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\t\r\n\r\n"), 400,
+     "TE chunked HTAB (http-parser disagrees)"},
+    {B("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\n"), 400, "TE empty"},
+    {B("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400, "TE in HTTP/1.0"},
+    {B("POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+     400, "TE + CL in HTTP/1.0"},
+    /* Host */
+    {B("GET / HTTP/1.1\r\nX: y\r\n\r\n"), 400, "no Host in 1.1"},
+    {B("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), 400, "two Host lines"},
+    {B("GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n"), 400, "two Host lines in 1.0"},
+    {B("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400, "Host with space"},
+    {B("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400, "Host with slash"},
+    {B("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), 400, "Host with userinfo"},
+    {B("GET / HTTP/1.1\r\nHost: a:\r\n\r\n"), 400, "Host with empty port"},
+    {B("GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n"), 400, "Host port out of range"},
+    {B("GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n"), 400, "Host port not numeric"},
+    {B("GET / HTTP/1.1\r\nHost: ::1\r\n\r\n"), 400, "Host IPv6 without brackets"},
+    {B("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"), 400, "Host IPv6 without ]"},
+    {B("GET / HTTP/1.1\r\nHost: [::g]\r\n\r\n"), 400, "Host bad IPv6"},
+    {B("GET / HTTP/1.1\r\nHost: a,b\r\nHost: c\r\n\r\n"), 400, "Host list"},
+    {B("GET / HTTP/1.1\r\nHost: \xc3\xa9.com\r\n\r\n"), 400, "Host with obs-text"},
+    /* Connection */
+    {B("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep alive\r\n\r\n"), 400, "Connection non-token"},
+    {B("GET / HTTP/1.1\r\nHost: a\r\nConnection: \"close\"\r\n\r\n"), 400, "Connection quoted"},
+    /* incomplete */
+    {B("GET / HTTP/1.1\r\nHost: a\r\n"), 400, "no empty line"},
+    {B("GET / HTTP/1.1\r\nHost: a"), 400, "cut in a value"},
+    {B("GET / HTTP/1.1\r"), 400, "cut in the request line"},
+    {B(""), 400, "empty"},
+};
+
+START_TEST(test_request_bad)
+{
+    int st = req(req_bad[_i].in, req_bad[_i].len);
+
+    ck_assert_msg(st == req_bad[_i].status, "%s: got %d, want %d", req_bad[_i].why, st,
+                  req_bad[_i].status);
+}
+END_TEST
+
+/* Builds "GET /aaa... HTTP/1.1" with a target of n bytes. */
+static char *
+long_target_head(size_t n)
+{
+    char *b = malloc(n + 64);
+    size_t i = 0;
+
+    ck_assert_ptr_nonnull(b);
+    memcpy(b, "GET /", 5);
+    i = 5;
+    memset(b + i, 'a', n - 1);
+    i += n - 1;
+    memcpy(b + i, " HTTP/1.1\r\nHost: x\r\n\r\n", 23);
+    return b;
+}
+
+START_TEST(test_request_target_limit)
+{
+    char *ok = long_target_head(HTTP_MAX_TARGET), *bad = long_target_head(HTTP_MAX_TARGET + 1);
+
+    ck_assert_int_eq(req(ok, strlen(ok)), 0);
+    ck_assert_uint_eq(H.target.len, HTTP_MAX_TARGET);
+    ck_assert_int_eq(req(bad, strlen(bad)), 414);
+    free(ok);
+    free(bad);
+}
+END_TEST
+
+/* "GET / HTTP/1.1", Host, then n-1 more fields. */
+static char *
+many_fields_head(int n)
+{
+    char *b = malloc(64 + (size_t)n * 16);
+    size_t len;
+    int i;
+
+    ck_assert_ptr_nonnull(b);
+    len = (size_t)sprintf(b, "GET / HTTP/1.1\r\nHost: x\r\n");
+    for (i = 1; i < n; i++)
+        len += (size_t)sprintf(b + len, "X-%d: %d\r\n", i, i);
+    memcpy(b + len, "\r\n", 3);
+    return b;
+}
+
+START_TEST(test_request_field_limits)
+{
+    char *ok = many_fields_head(HTTP_MAX_FIELDS), *bad = many_fields_head(HTTP_MAX_FIELDS + 1);
+    char *line = malloc(HTTP_MAX_FIELD_LINE + 64);
+    size_t n;
+
+    ck_assert_int_eq(reqs(ok), 0);
+    ck_assert_int_eq(H.nfields, HTTP_MAX_FIELDS);
+    ck_assert_int_eq(reqs(bad), 431);
+
+    /* one field line of exactly HTTP_MAX_FIELD_LINE bytes, then one more */
+    ck_assert_ptr_nonnull(line);
+    n = (size_t)sprintf(line, "GET / HTTP/1.1\r\nHost: x\r\nX-Long: ");
+    memset(line + n, 'v', HTTP_MAX_FIELD_LINE - 8);
+    memcpy(line + n + HTTP_MAX_FIELD_LINE - 8, "\r\n\r\n", 5);
+    ck_assert_int_eq(reqs(line), 0);
+    ck_assert_uint_eq(H.fields[1].value.len, HTTP_MAX_FIELD_LINE - 8);
+    memset(line + n, 'v', HTTP_MAX_FIELD_LINE - 7);
+    memcpy(line + n + HTTP_MAX_FIELD_LINE - 7, "\r\n\r\n", 5);
+    ck_assert_int_eq(reqs(line), 431);
+    free(ok);
+    free(bad);
+    free(line);
+}
+END_TEST
+
+/* ---- accepted requests ---------------------------------------------- */
+
+START_TEST(test_request_fields_in_order)
+{
+    static const char in[] = "GET http://ex.com/p HTTP/1.1\r\n"
+                             "Host:  ex.com \r\n"
+                             "X-A:\tv1 \t\r\n"
+                             "x-a: v2\r\n"
+                             "X-Empty:\r\n"
+                             "X-Blank: \t \r\n"
+                             "X-Obs: caf\xc3\xa9 au lait\r\n"
+                             "X-Tab: a\tb\r\n"
+                             "\r\n";
+    static const char *want[][2] = {
+        {"Host", "ex.com"}, {"X-A", "v1"},   {"x-a", "v2"},
+        {"X-Empty", ""},    {"X-Blank", ""}, {"X-Obs", "caf\xc3\xa9 au lait"},
+        {"X-Tab", "a\tb"},
+    };
+    int i;
+
+    ck_assert_int_eq(req(in, sizeof(in) - 1), 0);
+    ck_assert_int_eq(H.method, HTTP_GET);
+    ck_assert(slice_is(H.method_s, "GET"));
+    ck_assert(slice_is(H.target, "http://ex.com/p"));
+    ck_assert_int_eq(H.major, 1);
+    ck_assert_int_eq(H.minor, 1);
+    ck_assert_uint_eq(H.head_len, sizeof(in) - 1);
+    ck_assert_int_eq(H.nfields, (int)WD_ARRAY_SIZE(want));
+    for (i = 0; i < H.nfields; i++) {
+        ck_assert_msg(slice_is(H.fields[i].name, want[i][0]), "name %d", i);
+        ck_assert_msg(slice_is(H.fields[i].value, want[i][1]), "value %d", i);
+        ck_assert_int_eq(H.fields[i].hop, 0);
+        /* slices point into the input, never into a copy */
+        ck_assert(H.fields[i].name.p >= in && H.fields[i].name.p < in + sizeof(in));
+    }
+    ck_assert_int_eq(H.fields[0].id, HF_HOST);
+    ck_assert_int_eq(H.host_idx, 0);
+    ck_assert_int_eq(H.via_idx, -1);
+    ck_assert_int_eq(H.body, BODY_NONE);
+    ck_assert_int_eq(H.close, 0);
+    ck_assert_int_eq(H.upgrade, 0);
+    ck_assert_int_eq(H.expect_continue, 0);
+}
+END_TEST
+
+START_TEST(test_request_leading_crlf_and_pipelined)
+{
+    static const char in[] = "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\n";
+
+    ck_assert_int_eq(req(in, sizeof(in) - 1), 0);
+    ck_assert_uint_eq(H.head_len, 4 + 27);
+    ck_assert(slice_is(H.method_s, "GET"));
+    ck_assert(slice_is(H.target, "/"));
+    /* HTTP/1.9 is processed as 1.1 */
+    ck_assert_int_eq(reqs("GET / HTTP/1.9\r\nHost: a\r\n\r\n"), 0);
+    ck_assert_int_eq(H.minor, 9);
+    /* methods http-parser knows, with odd characters */
+    ck_assert_int_eq(reqs("M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    ck_assert_int_eq(H.method, HTTP_MSEARCH);
+    ck_assert_int_eq(reqs("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    ck_assert_int_eq(H.method, HTTP_OPTIONS);
+    /* valid Host forms */
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"), 0);
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: 10.0.0.1:80\r\n\r\n"), 0);
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: a_b-c.~%41!$&'()*+,;=\r\n\r\n"), 0);
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost:\r\n\r\n"), 0); /* empty: RFC 9112 3.2 */
+    ck_assert_int_eq(reqs("GET / HTTP/1.0\r\n\r\n"), 0);
+    ck_assert_int_eq(H.nfields, 0);
+    ck_assert_int_eq(H.host_idx, -1);
+}
+END_TEST
+
+static const struct {
+    const char *in;
+    enum body_framing body;
+    uint64_t length;
+    int close, upgrade, expect;
+} req_sem[] = {
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", BODY_LENGTH, 5, 0, 0, 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", BODY_LENGTH, 0, 0, 0, 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  0005 \r\n\r\n", BODY_LENGTH, 5, 0, 0, 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1844674407370955160\r\n\r\n", BODY_LENGTH,
+     1844674407370955160ULL, 0, 0, 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", BODY_CHUNKED, 0, 0, 0, 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked \r\n\r\n", BODY_CHUNKED, 0, 0, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", BODY_NONE, 0, 0, 0, 0},
+    {"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", BODY_NONE, 0, 0, 0, 0},
+    /* Connection semantics */
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", BODY_NONE, 0, 1, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive ,, Close\r\n\r\n", BODY_NONE, 0, 1, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: x\r\nConnection: close\r\n\r\n", BODY_NONE, 0, 1, 0,
+     0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\n", BODY_NONE, 0, 0, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection:\r\n\r\n", BODY_NONE, 0, 0, 0, 0},
+    {"GET / HTTP/1.0\r\n\r\n", BODY_NONE, 0, 1, 0, 0},
+    {"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", BODY_NONE, 0, 0, 0, 0},
+    {"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", BODY_NONE, 0, 1, 0, 0},
+    {"GET / HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n", BODY_NONE, 0, 1, 0, 0},
+    /* Upgrade */
+    {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", BODY_NONE, 0,
+     0, 1, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, upgrade\r\nUpgrade: websocket/13, "
+     "foo\r\n\r\n",
+     BODY_NONE, 0, 0, 1, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+     "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+     BODY_NONE, 0, 0, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket, H2C\r\nConnection: Upgrade\r\n\r\n",
+     BODY_NONE, 0, 0, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", BODY_NONE, 0, 0, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", BODY_NONE, 0, 0, 0, 0},
+    {"GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", BODY_NONE, 0, 1, 0, 0},
+    {"CONNECT h:443 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+     BODY_NONE, 0, 0, 0, 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+     "Content-Length: 3\r\n\r\n",
+     BODY_LENGTH, 3, 0, 1, 0},
+    /* Expect */
+    {"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n", BODY_LENGTH,
+     3, 0, 0, 1},
+    {"PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", BODY_LENGTH, 3, 1, 0,
+     0},
+    {"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 3\r\n\r\n", BODY_LENGTH, 3, 0,
+     0, 0},
+};
+
+START_TEST(test_request_semantics)
+{
+    ck_assert_msg(reqs(req_sem[_i].in) == 0, "refused: %s", req_sem[_i].in);
+    ck_assert_int_eq(H.body, req_sem[_i].body);
+    ck_assert_uint_eq(H.content_length, req_sem[_i].length);
+    ck_assert_int_eq(H.close, req_sem[_i].close);
+    ck_assert_int_eq(H.upgrade, req_sem[_i].upgrade);
+    ck_assert_int_eq(H.expect_continue, req_sem[_i].expect);
+}
+END_TEST
+
+START_TEST(test_request_hop_marking)
+{
+    static const char in[] = "GET http://h/ HTTP/1.1\r\n"
+                             "Host: h\r\n"                         /* 0 */
+                             "Connection: keep-alive, X-Foo\r\n"   /* 1 */
+                             "X-Foo: 1\r\n"                        /* 2 */
+                             "Keep-Alive: 5\r\n"                   /* 3 */
+                             "Proxy-Connection: keep-alive\r\n"    /* 4 */
+                             "TE: trailers\r\n"                    /* 5 */
+                             "Trailer: X-T\r\n"                    /* 6 */
+                             "Proxy-Authorization: Basic eDp5\r\n" /* 7 */
+                             "X-Bar: 2\r\n"                        /* 8 */
+                             "connection: x-bar , HOST\r\n"        /* 9 */
+                             "Upgrade: h2c\r\n"                    /* 10 */
+                             "HTTP2-Settings: AAA\r\n"             /* 11 */
+                             "Proxy-Authenticate: x\r\n"           /* 12 */
+                             "Proxy-Authentication-Info: x\r\n"    /* 13 */
+                             "Via: 1.1 a\r\n"                      /* 14 */
+                             "X-Keep: 3\r\n"                       /* 15 */
+                             "x-foo: again\r\n"                    /* 16 */
+                             "Via: 1.1 b\r\n"                      /* 17 */
+                             "\r\n";
+    static const int hop[] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0};
+    int i;
+
+    ck_assert_int_eq(req(in, sizeof(in) - 1), 0);
+    ck_assert_int_eq(H.nfields, (int)WD_ARRAY_SIZE(hop));
+    for (i = 0; i < H.nfields; i++)
+        ck_assert_msg(H.fields[i].hop == hop[i], "field %d hop %d", i, H.fields[i].hop);
+    ck_assert_int_eq(H.host_idx, 0);
+    ck_assert_int_eq(H.via_idx, 17);
+    ck_assert_int_eq(H.fields[9].id, HF_CONNECTION);
+    ck_assert_int_eq(H.fields[10].id, HF_UPGRADE);
+    ck_assert_int_eq(H.fields[11].id, HF_HTTP2_SETTINGS);
+
+    /* tinyproxy CVE-2023-49606: self-referencing tokens are harmless */
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nConnection: Connection, Proxy-Connection\r\n"
+                          "Proxy-Connection: x\r\nHost: a\r\nX: y\r\n\r\n"),
+                     0);
+    ck_assert_int_eq(H.fields[0].hop, 1);
+    ck_assert_int_eq(H.fields[1].hop, 1);
+    ck_assert_int_eq(H.fields[2].hop, 0);
+    ck_assert_int_eq(H.fields[3].hop, 0);
+
+    /* a websocket upgrade keeps Upgrade although Connection names it */
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\n\r\n"),
+                     0);
+    ck_assert_int_eq(H.upgrade, 1);
+    ck_assert_int_eq(H.fields[1].hop, 0);
+    ck_assert_int_eq(H.fields[2].hop, 1);
+}
+END_TEST
+
+/* ---- http_head_end -------------------------------------------------- */
+
+static long
+head_end_bytewise(const char *b, size_t len, size_t max, int is_request)
+{
+    size_t scanned = 0, i;
+    long r = 0;
+
+    for (i = 1; i <= len; i++) {
+        r = http_head_end(b, i, max, is_request, &scanned);
+        if (r != 0)
+            return r;
+    }
+    return r;
+}
+
+static const struct {
+    const char *in;
+    size_t len;
+    int is_request;
+    size_t max;
+    long want;
+} ends[] = {
+    {B("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 1, 1024, 27},
+    {B("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n"), 1, 1024, 27},
+    {B("\r\n\r\nGET / HTTP/1.0\r\n\r\n"), 1, 1024, 22},
+    {B("\r\n\r\n\r\n\r\nGET / HTTP/1.0\r\n\r\n"), 1, 1024, 26},
+    {B("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.0\r\n\r\n"), 1, 1024, -400},
+    {B("\r\n\r\n\r\n"), 1, 1024, 0},
+    {B("\r\r"), 1, 1024, -400},
+    {B("\nGET / HTTP/1.1\r\n\r\n"), 1, 1024, -400},
+    {B("\x16\x03\x01\x02\x00\x01"), 1, 1024, -400},
+    {B(" GET / HTTP/1.1\r\n\r\n"), 1, 1024, -400},
+    {B("GET / HTTP/1.1\nHost: a\n\n"), 1, 1024, -400},
+    {B("GET / HTTP/1.1\r\nHost: a\n\r\n"), 1, 1024, -400},
+    {B("GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n\r\n"), 1, 1024, 31}, /* the parser refuses it */
+    {B("GET / HTTP/1.1\r\nHost: a\r\n\r"), 1, 1024, 0},
+    {B("GET / HTTP/1.1\r\nHost: a\r\n"), 1, 1024, 0},
+    {B("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 1, 27, 27},
+    {B("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 1, 26, -431},
+    {B("GET / HTTP/1.1\r\nHost: aaaaaaaaaaaaaaaaaaaaa"), 1, 32, -431},
+    {B("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP"), 0, 1024, 38},
+    {B("\r\nHTTP/1.1 200 OK\r\n\r\n"), 0, 1024, -400},
+    {B("<html>"), 0, 1024, -400},
+};
+
+START_TEST(test_head_end)
+{
+    size_t scanned = 0;
+    long at_once =
+        http_head_end(ends[_i].in, ends[_i].len, ends[_i].max, ends[_i].is_request, &scanned);
+    long bytewise = head_end_bytewise(ends[_i].in, ends[_i].len, ends[_i].max, ends[_i].is_request);
+
+    ck_assert_msg(at_once == ends[_i].want, "row %d at once: %ld", _i, at_once);
+    ck_assert_msg(bytewise == ends[_i].want, "row %d byte by byte: %ld", _i, bytewise);
+}
+END_TEST
+
+START_TEST(test_head_end_request_line_limit)
+{
+    size_t line = HTTP_MAX_TARGET + 64, n, scanned = 0;
+    char *b = malloc(line + 64);
+
+    ck_assert_ptr_nonnull(b);
+    /* a request line of exactly the limit (plus CRLF) completes */
+    memcpy(b, "GET /", 5);
+    memset(b + 5, 'a', line - 5 - 9);
+    memcpy(b + line - 9, " HTTP/1.1\r\n\r\n", 13);
+    n = line + 4;
+    ck_assert_int_eq(http_head_end(b, n, 65536, 1, &scanned), (long)n);
+    ck_assert_int_eq(head_end_bytewise(b, n, 65536, 1), (long)n);
+    /* one byte more and no LF within the limit: 414, at once or not */
+    memset(b + 5, 'a', line - 5 - 8);
+    memcpy(b + line - 8, " HTTP/1.1\r\n\r\n", 13);
+    n = line + 5;
+    scanned = 0;
+    ck_assert_int_eq(http_head_end(b, n, 65536, 1, &scanned), -414);
+    ck_assert_int_eq(head_end_bytewise(b, n, 65536, 1), -414);
+    /* ... unless the head limit is smaller: then 431 */
+    scanned = 0;
+    ck_assert_int_eq(http_head_end(b, n, 4096, 1, &scanned), -431);
+    ck_assert_int_eq(head_end_bytewise(b, n, 4096, 1), -431);
+    /* responses have no such limit */
+    memcpy(b, "HTTP/1.1 200 ", 13);
+    scanned = 0;
+    ck_assert_int_eq(http_head_end(b, n, 65536, 0, &scanned), (long)n);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_head_end_resumes)
+{
+    static const char in[] = "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n";
+    size_t scanned = 0;
+
+    /* pieces that split the final CRLFCRLF everywhere */
+    ck_assert_int_eq(http_head_end(in, 25, 1024, 1, &scanned), 0);
+    ck_assert_uint_eq(scanned, 25);
+    ck_assert_int_eq(http_head_end(in, 31, 1024, 1, &scanned), 0);
+    ck_assert_int_eq(http_head_end(in, 32, 1024, 1, &scanned), 0);
+    ck_assert_uint_eq(scanned, 32);
+    ck_assert_int_eq(http_head_end(in, 33, 1024, 1, &scanned), 33);
+    scanned = 0;
+    ck_assert_int_eq(http_head_end(in, 30, 1024, 1, &scanned), 0);
+    ck_assert_int_eq(http_head_end(in, 33, 1024, 1, &scanned), 33);
+}
+END_TEST
+
+/* ---- responses ------------------------------------------------------ */
+
+static const struct {
+    const char *in;
+    int method;
+    int status;
+    enum body_framing body;
+    uint64_t length;
+    int close, upgrade;
+} resp_ok[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", HTTP_GET, 200, BODY_LENGTH, 5, 0, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", HTTP_GET, 200, BODY_LENGTH, 0, 0, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", HTTP_HEAD, 200, BODY_NONE, 1000, 0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_HEAD, 200, BODY_NONE, 0, 0, 0},
+    {"HTTP/1.1 304 Not Modified\r\nContent-Length: 500\r\n\r\n", HTTP_GET, 304, BODY_NONE, 500, 0,
+     0},
+    {"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", HTTP_GET, 204, BODY_NONE, 10, 0, 0},
+    {"HTTP/1.1 100 Continue\r\n\r\n", HTTP_PUT, 100, BODY_NONE, 0, 0, 0},
+    {"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n", HTTP_GET, 103, BODY_NONE, 0, 0, 0},
+    {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+     HTTP_GET, 101, BODY_NONE, 0, 0, 1},
+    {"HTTP/1.1 200 Connection established\r\nContent-Length: 5\r\n\r\n", HTTP_CONNECT, 200,
+     BODY_NONE, 5, 0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_CONNECT, 200, BODY_NONE, 0, 0,
+     0},
+    {"HTTP/1.1 407 Proxy Auth\r\nContent-Length: 4\r\n\r\n", HTTP_CONNECT, 407, BODY_LENGTH, 4, 0,
+     0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_GET, 200, BODY_CHUNKED, 0, 0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", HTTP_GET, 200, BODY_CHUNKED, 0,
+     0, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", HTTP_GET, 200, BODY_CLOSE, 0, 1, 0},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", HTTP_GET, 200, BODY_CLOSE, 0, 1,
+     0},
+    {"HTTP/1.1 200 OK\r\n\r\n", HTTP_GET, 200, BODY_CLOSE, 0, 1, 0},
+    {"HTTP/1.0 200 OK\r\n\r\n", HTTP_GET, 200, BODY_CLOSE, 0, 1, 0},
+    {"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n", HTTP_GET, 200, BODY_LENGTH, 3, 1, 0},
+    {"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n", HTTP_GET, 200,
+     BODY_LENGTH, 3, 0, 0},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n", HTTP_GET, 200,
+     BODY_LENGTH, 3, 1, 0},
+    {"HTTP/1.1 404\r\nContent-Length: 3\r\n\r\n", HTTP_GET, 404, BODY_LENGTH, 3, 0, 0},
+    {"HTTP/1.1 599 \r\nContent-Length: 3\r\n\r\n", HTTP_GET, 599, BODY_LENGTH, 3, 0, 0},
+    {"HTTP/1.1 200 \xc3\x96K\tfine\r\nContent-Length: 3\r\n\r\n", HTTP_GET, 200, BODY_LENGTH, 3, 0,
+     0},
+};
+
+START_TEST(test_response_ok)
+{
+    int st = http_parse_response(resp_ok[_i].in, strlen(resp_ok[_i].in), resp_ok[_i].method, &H);
+
+    ck_assert_msg(st == 0, "row %d refused", _i);
+    ck_assert_int_eq(H.status, resp_ok[_i].status);
+    ck_assert_int_eq(H.body, resp_ok[_i].body);
+    ck_assert_uint_eq(H.content_length, resp_ok[_i].length);
+    ck_assert_int_eq(H.close, resp_ok[_i].close);
+    ck_assert_int_eq(H.upgrade, resp_ok[_i].upgrade);
+    ck_assert_uint_eq(H.head_len, strlen(resp_ok[_i].in));
+}
+END_TEST
+
+static const struct {
+    const char *in;
+    size_t len;
+    int method;
+    const char *why;
+} resp_bad[] = {
+    {B("HTXP/1.1 200 OK\r\n\r\n"), HTTP_GET, "HTXP"},
+    {B("HTTP-1.1 200 OK\r\n\r\n"), HTTP_GET, "HTTP-1.1"},
+    {B("HTTP/1.1 20 OK\r\n\r\n"), HTTP_GET, "status 20"},
+    {B("HTTP/1.1 2000 OK\r\n\r\n"), HTTP_GET, "status 2000"},
+    {B("HTTP/1.1 200OK\r\n\r\n"), HTTP_GET, "no SP before reason"},
+    {B("HTTP/1.1 099 X\r\n\r\n"), HTTP_GET, "status 099"},
+    {B("HTTP/1.1 600 X\r\n\r\n"), HTTP_GET, "status 600"},
+    {B("HTTP/2.0 200 OK\r\n\r\n"), HTTP_GET, "HTTP/2.0"},
+    {B("HTTP/1.1  200 OK\r\n\r\n"), HTTP_GET, "double space"},
+    {B("HTTP/1.1 200 O\rK\r\n\r\n"), HTTP_GET, "bare CR in reason"},
+    {B("HTTP/1.1 200 O\0K\r\n\r\n"), HTTP_GET, "NUL in reason"},
+    {B("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n"), HTTP_GET, "bare LF"},
+    {B("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), HTTP_GET,
+     "CL + TE"},
+    {B("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), HTTP_GET,
+     "duplicate CL"},
+    {B("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), HTTP_GET,
+     "different CL"},
+    {B("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n"), HTTP_GET, "CL +5"},
+    {B("HTTP/1.1 304 OK\r\nContent-Length: 5, 5\r\n\r\n"), HTTP_GET, "CL list on 304"},
+    {B("HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n"), HTTP_GET, "space before colon"},
+    {B("HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n\r\n"), HTTP_GET, "obs-fold"},
+    {B("HTTP/1.1 200 OK\r\nX-A: \0b\r\n\r\n"), HTTP_GET, "NUL first value byte"},
+    {B("HTTP/1.1 200 OK\r\nX-A: \x01\r\n\r\n"), HTTP_GET, "CTL first value byte"},
+    {B("HTTP/1.1 200 OK\r\n\rX\r\n\r\n"), HTTP_GET, "\\r\\n\\rX"},
+    {B("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), HTTP_GET, "TE twice"},
+    {B("HTTP/1.1 200 OK\r\nTransfer-Encoding: \"chunked\"\r\n\r\n"), HTTP_GET, "TE quoted"},
+    {B("HTTP/1.1 200 OK\r\nConnection: a b\r\n\r\n"), HTTP_GET, "bad Connection"},
+    {B("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n"), HTTP_GET,
+     "101 without Upgrade"},
+    {B("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"), HTTP_GET, "no empty line"},
+};
+
+START_TEST(test_response_bad)
+{
+    int st = http_parse_response(resp_bad[_i].in, resp_bad[_i].len, resp_bad[_i].method, &H);
+
+    ck_assert_msg(st == 502, "%s: got %d", resp_bad[_i].why, st);
+}
+END_TEST
+
+START_TEST(test_response_limits_and_hop)
+{
+    char *b = malloc(64 + (HTTP_MAX_FIELDS + 1) * 16);
+    size_t n;
+    int i;
+
+    ck_assert_ptr_nonnull(b);
+    n = (size_t)sprintf(b, "HTTP/1.1 200 OK\r\n");
+    for (i = 0; i <= HTTP_MAX_FIELDS; i++)
+        n += (size_t)sprintf(b + n, "X-%d: %d\r\n", i, i);
+    memcpy(b + n, "\r\n", 3);
+    ck_assert_int_eq(http_parse_response(b, strlen(b), HTTP_GET, &H), 502);
+    free(b);
+
+    ck_assert_int_eq(http_parse_response(B("HTTP/1.1 200 OK\r\nConnection: x-a\r\nX-A: 1\r\n"
+                                           "Proxy-Authenticate: Basic\r\nUpgrade: h2c\r\n"
+                                           "Content-Length: 0\r\nX-B: 2\r\n\r\n"),
+                                         HTTP_GET, &H),
+                     0);
+    ck_assert_int_eq(H.fields[0].hop, 1);
+    ck_assert_int_eq(H.fields[1].hop, 1);
+    ck_assert_int_eq(H.fields[2].hop, 1);
+    ck_assert_int_eq(H.fields[3].hop, 1); /* Upgrade on a 200 */
+    ck_assert_int_eq(H.fields[4].hop, 1);
+    ck_assert_int_eq(H.fields[5].hop, 0);
+    ck_assert_int_eq(H.method, -1);
+    ck_assert_int_eq(http_parse_response(B("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n"
+                                           "\r\n"),
+                                         HTTP_GET, &H),
+                     0);
+    ck_assert_int_eq(H.te_coded, 1);
+    ck_assert_int_eq(http_parse_response(B("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                           "\r\n"),
+                                         HTTP_GET, &H),
+                     0);
+    ck_assert_int_eq(H.te_coded, 0);
+}
+END_TEST
+
+/* ---- request-target ------------------------------------------------- */
+
+static const struct {
+    int method;
+    const char *target;
+    int status;
+    enum http_target_form form;
+    const char *host;
+    uint16_t port;
+    const char *authority, *path;
+} targets[] = {
+    {HTTP_GET, "/a%2Fb/%2e%2e//c;d?q=1&r", 0, HTTP_FORM_ORIGIN, "", 0, "",
+     "/a%2Fb/%2e%2e//c;d?q=1&r"},
+    {HTTP_GET, "/", 0, HTTP_FORM_ORIGIN, "", 0, "", "/"},
+    {HTTP_GET, "/a#frag", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_OPTIONS, "*", 0, HTTP_FORM_ASTERISK, "", 0, "", "*"},
+    {HTTP_GET, "*", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://h", 0, HTTP_FORM_ABSOLUTE, "h", 80, "h", ""},
+    {HTTP_GET, "http://h/", 0, HTTP_FORM_ABSOLUTE, "h", 80, "h", "/"},
+    {HTTP_GET, "HTTP://Ex.COM:8080/x", 0, HTTP_FORM_ABSOLUTE, "Ex.COM", 8080, "Ex.COM:8080", "/x"},
+    {HTTP_GET, "http://[::1]:8080/x?y", 0, HTTP_FORM_ABSOLUTE, "::1", 8080, "[::1]:8080", "/x?y"},
+    {HTTP_GET, "http://[2001:db8::1]/", 0, HTTP_FORM_ABSOLUTE, "2001:db8::1", 80, "[2001:db8::1]",
+     "/"},
+    {HTTP_GET, "http://h?q=1", 0, HTTP_FORM_ABSOLUTE, "h", 80, "h", "?q=1"},
+    {HTTP_GET, "http://10.0.0.1:65535/a%2F//b", 0, HTTP_FORM_ABSOLUTE, "10.0.0.1", 65535,
+     "10.0.0.1:65535", "/a%2F//b"},
+    {HTTP_GET, "http://a_b.example/p@q", 0, HTTP_FORM_ABSOLUTE, "a_b.example", 80, "a_b.example",
+     "/p@q"},
+    {HTTP_POST, "http://user@h/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://u:p@h:80/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "https://h/", 501, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "ftp://h/", 501, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://h/#f", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http:///x", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://:80/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://h:0/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://h:65536/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://h:080080/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://h:/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://h:8a/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://[::g]/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://[::1/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://[]/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http://h\"x/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "http:/x", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "h:80", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "example.com:80", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_GET, "x", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "h:443", 0, HTTP_FORM_AUTHORITY, "h", 443, "h:443", ""},
+    {HTTP_CONNECT, "[::1]:443", 0, HTTP_FORM_AUTHORITY, "::1", 443, "[::1]:443", ""},
+    {HTTP_CONNECT, "1.2.3.4:1", 0, HTTP_FORM_AUTHORITY, "1.2.3.4", 1, "1.2.3.4:1", ""},
+    {HTTP_CONNECT, "h", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "h:", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "h:0", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "h:70000", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "http://h:443/", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "u@h:443", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "h:443/x", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "/x", 400, 0, NULL, 0, NULL, NULL},
+    {HTTP_CONNECT, "::1:443", 400, 0, NULL, 0, NULL, NULL},
+};
+
+START_TEST(test_target)
+{
+    struct http_target t;
+    int st;
+
+    H.method = targets[_i].method;
+    H.target.p = targets[_i].target;
+    H.target.len = (uint32_t)strlen(targets[_i].target);
+    st = http_parse_target(&H, &t);
+    ck_assert_msg(st == targets[_i].status, "%s: got %d", targets[_i].target, st);
+    if (st != 0)
+        return;
+    ck_assert_int_eq(t.form, targets[_i].form);
+    ck_assert_str_eq(t.host, targets[_i].host);
+    ck_assert_uint_eq(t.port, targets[_i].port);
+    ck_assert_msg(slice_is(t.authority, targets[_i].authority), "authority of %s",
+                  targets[_i].target);
+    ck_assert_msg(slice_is(t.path, targets[_i].path), "path of %s", targets[_i].target);
+}
+END_TEST
+
+START_TEST(test_target_lengths)
+{
+    static char big[HTTP_MAX_TARGET + 2];
+    struct http_target t;
+    char host[ADDR_HOSTMAX + 16];
+
+    /* the 414 check comes first, also when called directly */
+    memset(big, 'a', sizeof(big));
+    big[0] = '/';
+    H.method = HTTP_GET;
+    H.target.p = big;
+    H.target.len = HTTP_MAX_TARGET + 1;
+    ck_assert_int_eq(http_parse_target(&H, &t), 414);
+    H.target.len = 0;
+    ck_assert_int_eq(http_parse_target(&H, &t), 400);
+
+    /* host names of ADDR_HOSTMAX - 1 bytes fit, longer ones do not */
+    memcpy(host, "http://", 7);
+    memset(host + 7, 'h', ADDR_HOSTMAX - 1);
+    memcpy(host + 7 + ADDR_HOSTMAX - 1, "/", 2);
+    H.target.p = host;
+    H.target.len = (uint32_t)strlen(host);
+    ck_assert_int_eq(http_parse_target(&H, &t), 0);
+    ck_assert_uint_eq(strlen(t.host), ADDR_HOSTMAX - 1);
+    memset(host + 7, 'h', ADDR_HOSTMAX);
+    memcpy(host + 7 + ADDR_HOSTMAX, "/", 2);
+    H.target.len = (uint32_t)strlen(host);
+    ck_assert_int_eq(http_parse_target(&H, &t), 400);
+}
+END_TEST
+
+/* ---- regeneration --------------------------------------------------- */
+
+static char outbuf[16384];
+
+/* Concatenates the iovecs and checks they add up to out->bytes. */
+static const char *
+joined(const struct http_out *o)
+{
+    size_t n = 0;
+    int i;
+
+    ck_assert_int_le(o->n, HTTP_OUT_IOV);
+    for (i = 0; i < o->n; i++) {
+        ck_assert_uint_gt(o->iov[i].iov_len, 0);
+        ck_assert_uint_lt(n + o->iov[i].iov_len, sizeof(outbuf));
+        memcpy(outbuf + n, o->iov[i].iov_base, o->iov[i].iov_len);
+        n += o->iov[i].iov_len;
+    }
+    ck_assert_uint_eq(n, o->bytes);
+    outbuf[n] = '\0';
+    return outbuf;
+}
+
+static int
+within(const void *p, size_t n, const void *base, size_t len)
+{
+    const char *c = p, *b = base;
+
+    return c >= b && c + n <= b + len;
+}
+
+/* Parses two copies of the same request and regenerates both: every piece
+ * must lie in its own input copy at the same offset, in its own scratch, or
+ * be the same static separator in both runs -- so nothing points at a stack
+ * temporary or elsewhere. Returns the output of the first run. */
+static struct http_out O1, O2;
+static struct http_head H2;
+
+static const char *
+regen_req(const char *in, const struct http_req_opts *opts_in, int use_target)
+{
+    size_t len = strlen(in);
+    char *c1 = malloc(len + 1), *c2 = malloc(len + 1);
+    struct http_target t1, t2;
+    struct http_req_opts o1 = *opts_in, o2 = *opts_in;
+    const char *r;
+    int i;
+
+    ck_assert_ptr_nonnull(c1);
+    ck_assert_ptr_nonnull(c2);
+    memcpy(c1, in, len + 1);
+    memcpy(c2, in, len + 1);
+    ck_assert_msg(http_parse_request(c1, len, &H) == 0, "refused: %s", in);
+    ck_assert_int_eq(http_parse_request(c2, len, &H2), 0);
+    if (use_target) {
+        ck_assert_int_eq(http_parse_target(&H, &t1), 0);
+        ck_assert_int_eq(http_parse_target(&H2, &t2), 0);
+        o1.target = &t1;
+        o2.target = &t2;
+    }
+    http_request_out(&H, &o1, &O1);
+    http_request_out(&H2, &o2, &O2);
+    ck_assert_int_eq(O1.n, O2.n);
+    for (i = 0; i < O1.n; i++) {
+        const char *p1 = O1.iov[i].iov_base, *p2 = O2.iov[i].iov_base;
+
+        ck_assert_uint_eq(O1.iov[i].iov_len, O2.iov[i].iov_len);
+        if (within(p1, O1.iov[i].iov_len, c1, len))
+            ck_assert_ptr_eq(p2, c2 + (p1 - c1));
+        else if (within(p1, O1.iov[i].iov_len, O1.scratch, sizeof(O1.scratch)))
+            ck_assert_ptr_eq(p2, O2.scratch + (p1 - O1.scratch));
+        else if (o1.host_override &&
+                 within(p1, O1.iov[i].iov_len, o1.host_override, strlen(o1.host_override)))
+            ck_assert_ptr_eq(p1, p2);
+        else
+            ck_assert_msg(p1 == p2 && !within(p1, 1, &t1, sizeof(t1)), "piece %d not static", i);
+    }
+    {
+        char *first = strdup(joined(&O1));
+
+        ck_assert_ptr_nonnull(first);
+        ck_assert_str_eq(joined(&O2), first);
+        free(first);
+    }
+    r = joined(&O1);
+    free(c1);
+    free(c2);
+    return r;
+}
+
+static const struct {
+    const char *in;
+    struct http_req_opts o;
+    int use_target;
+    const char *want;
+} regen[] = {
+    /* absolute-form to origin-form, Host replaced in its position and spelling */
+    {"GET http://ex.com:8080/a%2Fb/%2e%2e//c;d?x=1 HTTP/1.1\r\nUser-Agent: t\r\nhost: other\r\n"
+     "Accept: */*\r\n\r\n",
+     {0},
+     1,
+     "GET /a%2Fb/%2e%2e//c;d?x=1 HTTP/1.1\r\nUser-Agent: t\r\nhost: ex.com:8080\r\n"
+     "Accept: */*\r\n\r\n"},
+    /* spacing normalised, order and spelling kept, duplicates kept in order */
+    {"GET http://h/ HTTP/1.1\r\nHost:h\r\nX-A:1\r\nX-A:  2  \r\nx-a:\t3\r\nX-E:\r\n\r\n",
+     {0},
+     1,
+     "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-A: 2\r\nx-a: 3\r\nX-E: \r\n\r\n"},
+    /* HTTP/1.0 without Host: added after the request line; Via says 1.0 */
+    {"GET http://ex.com HTTP/1.0\r\nAccept: x\r\n\r\n",
+     {.via = 1, .close = 1},
+     1,
+     "GET / HTTP/1.1\r\nHost: ex.com\r\nAccept: x\r\nVia: 1.0 warpd\r\nConnection: close\r\n\r\n"},
+    {"GET /x HTTP/1.0\r\n\r\n", {0}, 0, "GET /x HTTP/1.1\r\nHost: \r\n\r\n"},
+    /* hop-by-hop removal, Connection-named fields over several lines */
+    {"GET http://h/ HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Foo\r\nX-Foo: 1\r\n"
+     "Keep-Alive: 5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: X\r\n"
+     "Proxy-Authorization: Basic eDp5\r\nX-Bar: 2\r\nconnection: x-bar\r\nUpgrade: h2c\r\n"
+     "HTTP2-Settings: AAA\r\nX-Keep: 3\r\n\r\n",
+     {0},
+     1,
+     "GET / HTTP/1.1\r\nHost: h\r\nX-Keep: 3\r\n\r\n"},
+    /* CVE-2023-49606 shape */
+    {"GET http://h/ HTTP/1.1\r\nConnection: Connection, Proxy-Connection\r\nHost: h\r\n"
+     "Proxy-Connection: x\r\nX: y\r\n\r\n",
+     {0},
+     1,
+     "GET / HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\n"},
+    /* Connection cannot remove Host, nor framing */
+    {"POST http://h/p HTTP/1.1\r\nHost: h\r\nConnection: host, content-length\r\n"
+     "Content-Length: 0005\r\n\r\n",
+     {.body_out = BODY_LENGTH, .content_length = 5},
+     1,
+     "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"},
+    {"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: "
+     "transfer-encoding\r\n"
+     "\r\n",
+     {.body_out = BODY_CHUNKED},
+     0,
+     "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"},
+    {"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+     {.body_out = BODY_LENGTH, .content_length = 0},
+     0,
+     "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"},
+    /* Via: appended to the last one in place, or new at the end */
+    {"GET /x HTTP/1.1\r\nVia: 1.0 a\r\nHost: h\r\nvia:1.1 b (x)\r\nX: y\r\n\r\n",
+     {.via = 1},
+     0,
+     "GET /x HTTP/1.1\r\nVia: 1.0 a\r\nHost: h\r\nvia: 1.1 b (x), 1.1 warpd\r\nX: y\r\n\r\n"},
+    {"GET /x HTTP/1.1\r\nHost: h\r\nVia:\r\n\r\n",
+     {.via = 1},
+     0,
+     "GET /x HTTP/1.1\r\nHost: h\r\nVia: 1.1 warpd\r\n\r\n"},
+    {"GET /x HTTP/1.1\r\nHost: h\r\nVia: 1.1 a\r\nConnection: via\r\n\r\n",
+     {.via = 1},
+     0,
+     "GET /x HTTP/1.1\r\nHost: h\r\nVia: 1.1 warpd\r\n\r\n"},
+    {"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n",
+     {.via = 1, .close = 1, .body_out = BODY_LENGTH, .content_length = 2},
+     0,
+     "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nVia: 1.1 warpd\r\nConnection: close\r\n"
+     "\r\n"},
+    /* upgrade passed on, or declined by the session */
+    {"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+     "Sec-WebSocket-Key: k\r\n\r\n",
+     {.upgrade = 1},
+     0,
+     "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n"
+     "Connection: upgrade\r\n\r\n"},
+    {"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+     "Sec-WebSocket-Key: k\r\n\r\n",
+     {.upgrade = 0},
+     0,
+     "GET /ws HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Key: k\r\n\r\n"},
+    {"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+     {.upgrade = 1},
+     0,
+     "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n"},
+    /* OPTIONS: "*" only for an empty path without query */
+    {"OPTIONS http://h HTTP/1.1\r\nHost: h\r\n\r\n",
+     {0},
+     1,
+     "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"},
+    {"OPTIONS http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+     {0},
+     1,
+     "OPTIONS / HTTP/1.1\r\nHost: h\r\n\r\n"},
+    {"OPTIONS http://h?x HTTP/1.1\r\nHost: h\r\n\r\n",
+     {0},
+     1,
+     "OPTIONS /?x HTTP/1.1\r\nHost: h\r\n\r\n"},
+    {"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", {0}, 1, "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"},
+    {"GET http://h HTTP/1.1\r\nHost: x\r\n\r\n", {0}, 1, "GET / HTTP/1.1\r\nHost: h\r\n\r\n"},
+    /* reverse mode: origin-form kept, upstream_host replaces the value */
+    {"GET /x?y HTTP/1.1\r\nhOsT: a\r\nX: 1\r\n\r\n",
+     {.host_override = "up.example:81"},
+     0,
+     "GET /x?y HTTP/1.1\r\nhOsT: up.example:81\r\nX: 1\r\n\r\n"},
+    {"GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n",
+     {.host_override = "up"},
+     1,
+     "GET /x HTTP/1.1\r\nHost: up\r\n\r\n"},
+    {"GET /x HTTP/1.0\r\n\r\n", {.host_override = "up"}, 0, "GET /x HTTP/1.1\r\nHost: up\r\n\r\n"},
+    /* Expect and other end-to-end fields stay */
+    {"PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+     {.body_out = BODY_LENGTH, .content_length = 1},
+     0,
+     "PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n"},
+};
+
+START_TEST(test_request_out)
+{
+    const char *got = regen_req(regen[_i].in, &regen[_i].o, regen[_i].use_target);
+
+    ck_assert_str_eq(got, regen[_i].want);
+}
+END_TEST
+
+START_TEST(test_request_out_one_iovec)
+{
+    static const struct http_req_opts none = {0};
+    static const char in[] = "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-A: 1\r\n\r\n";
+
+    /* an unchanged head needs no more than one piece */
+    ck_assert_str_eq(regen_req(in, &none, 0), in);
+    ck_assert_int_eq(O1.n, 1);
+}
+END_TEST
+
+START_TEST(test_request_out_iov_bound)
+{
+    /* the worst case for pieces: every field needs its own four, Host is
+     * replaced, Via appended, all generated lines present */
+    static const struct http_req_opts o = {.via = 1,
+                                           .close = 1,
+                                           .upgrade = 1,
+                                           .body_out = BODY_LENGTH,
+                                           .content_length = 12345678901234567890ULL};
+    char *b = malloc(64 + HTTP_MAX_FIELDS * 24), *want = malloc(128 + HTTP_MAX_FIELDS * 24);
+    size_t n, w;
+    int i;
+
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_nonnull(want);
+    n = (size_t)sprintf(b, "GET http://h:1/x HTTP/1.1\r\nHost:z \r\nUpgrade:ws \r\n"
+                           "Connection:upgrade \r\n");
+    w = (size_t)sprintf(want, "GET /x HTTP/1.1\r\nHost: h:1\r\nUpgrade: ws\r\n");
+    for (i = 3; i < HTTP_MAX_FIELDS - 1; i++) {
+        n += (size_t)sprintf(b + n, "X-%d:v \r\n", i);
+        w += (size_t)sprintf(want + w, "X-%d: v\r\n", i);
+    }
+    n += (size_t)sprintf(b + n, "Via:1.1 a \r\n\r\n");
+    w += (size_t)sprintf(want + w,
+                         "Via: 1.1 a, 1.1 warpd\r\nContent-Length: 12345678901234567890\r\n"
+                         "Connection: upgrade, close\r\n\r\n");
+    ck_assert_str_eq(regen_req(b, &o, 1), want);
+    ck_assert_int_le(O1.n, HTTP_OUT_IOV);
+    ck_assert_int_gt(O1.n, 4 * (HTTP_MAX_FIELDS - 4));
+    (void)n;
+    free(b);
+    free(want);
+}
+END_TEST
+
+static const char *
+regen_resp(const char *in, int method, const struct http_resp_opts *o)
+{
+    ck_assert_msg(http_parse_response(in, strlen(in), method, &H) == 0, "refused: %s", in);
+    http_response_out(&H, o, &O1);
+    return joined(&O1);
+}
+
+START_TEST(test_response_out)
+{
+    struct http_resp_opts o = {.client_major = 1, .client_minor = 1};
+
+    /* HEAD: the received length is passed on, after the other fields */
+    o.keep_length = 1;
+    ck_assert_str_eq(
+        regen_resp("HTTP/1.1 200 OK\r\nContent-Length: 01000\r\nX: y\r\n\r\n", HTTP_HEAD, &o),
+        "HTTP/1.1 200 OK\r\nX: y\r\nContent-Length: 1000\r\n\r\n");
+    ck_assert_str_eq(regen_resp("HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\nContent-Length: 5\r\n"
+                                "\r\n",
+                                HTTP_GET, &o),
+                     "HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\nContent-Length: 5\r\n\r\n");
+    ck_assert_str_eq(regen_resp("HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\n\r\n", HTTP_GET, &o),
+                     "HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\n\r\n");
+    o.keep_length = 0;
+
+    /* an HTTP/1.0 upstream re-framed as chunked; Via says 1.0 */
+    o.body_out = BODY_CHUNKED;
+    o.via = 1;
+    ck_assert_str_eq(
+        regen_resp("HTTP/1.0 200 OK\r\nServer: s\r\nContent-Length: 5\r\n\r\n", HTTP_GET, &o),
+        "HTTP/1.1 200 OK\r\nServer: s\r\nTransfer-Encoding: chunked\r\n"
+        "Via: 1.0 warpd\r\n\r\n");
+    /* chunked with trailers announced, appended Via, hop-by-hop stripped */
+    ck_assert_str_eq(regen_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n"
+                                "Via: 1.1 o\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: B\r\n"
+                                "Proxy-Authentication-Info: x\r\nX: y\r\n\r\n",
+                                HTTP_GET, &o),
+                     "HTTP/1.1 200 OK\r\nVia: 1.1 o, 1.1 warpd\r\nX: y\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+    /* down-chunked to a length; close */
+    o.body_out = BODY_LENGTH;
+    o.content_length = 11;
+    o.via = 0;
+    o.close = 1;
+    ck_assert_str_eq(
+        regen_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_GET, &o),
+        "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n");
+    /* delimited by close: no framing field at all */
+    o.body_out = BODY_CLOSE;
+    ck_assert_str_eq(regen_resp("HTTP/1.0 200 OK\r\nX: y\r\n\r\n", HTTP_GET, &o),
+                     "HTTP/1.1 200 OK\r\nX: y\r\nConnection: close\r\n\r\n");
+    o.close = 0;
+    /* 101: Upgrade kept, Connection regenerated */
+    o.body_out = BODY_NONE;
+    o.upgrade = 1;
+    ck_assert_str_eq(regen_resp("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Accept: a\r\n\r\n",
+                                HTTP_GET, &o),
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Sec-WebSocket-Accept: a\r\nConnection: upgrade\r\n\r\n");
+    o.upgrade = 0;
+    /* empty reason: a phrase is supplied */
+    o.body_out = BODY_LENGTH;
+    o.content_length = 0;
+    ck_assert_str_eq(regen_resp("HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", HTTP_GET, &o),
+                     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    ck_assert_str_eq(regen_resp("HTTP/1.1 201 \r\nContent-Length: 0\r\n\r\n", HTTP_POST, &o),
+                     "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+    ck_assert_str_eq(regen_resp("HTTP/1.1 299\r\nContent-Length: 0\r\n\r\n", HTTP_POST, &o),
+                     "HTTP/1.1 299 Unknown\r\nContent-Length: 0\r\n\r\n");
+    /* the reason phrase as received, obs-text included */
+    ck_assert_str_eq(
+        regen_resp("HTTP/1.1 200 Tr\xc3\xa8s bien\r\nContent-Length: 0\r\n\r\n", HTTP_GET, &o),
+        "HTTP/1.1 200 Tr\xc3\xa8s bien\r\nContent-Length: 0\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_reason)
+{
+    static const struct {
+        int status;
+        const char *reason;
+    } r[] = {
+        {100, "Continue"},        {200, "OK"},
+        {400, "Bad Request"},     {403, "Forbidden"},
+        {404, "Not Found"},       {408, "Request Timeout"},
+        {414, "URI Too Long"},    {431, "Request Header Fields Too Large"},
+        {501, "Not Implemented"}, {502, "Bad Gateway"},
+        {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
+        {508, "Loop Detected"},   {999, "Unknown"},
+        {0, "Unknown"},           {-1, "Unknown"},
+    };
+    size_t i;
+
+    for (i = 0; i < WD_ARRAY_SIZE(r); i++)
+        ck_assert_str_eq(http_reason(r[i].status), r[i].reason);
+    ck_assert(http_slice_eq((struct http_slice){"KeeP-AlivE", 10}, "keep-alive"));
+    ck_assert(!http_slice_eq((struct http_slice){"keep-aliv", 9}, "keep-alive"));
+    ck_assert(!http_slice_eq((struct http_slice){"keep-alive2", 11}, "keep-alive"));
+    ck_assert(!http_slice_eq((struct http_slice){"keep\0alive", 10}, "keep"));
+}
+END_TEST
+
+static Suite *
+http_suite(void)
+{
+    Suite *s = suite_create("http");
+    TCase *tc = tcase_create("request");
+
+    tcase_add_loop_test(tc, test_request_bad, 0, (int)WD_ARRAY_SIZE(req_bad));
+    tcase_add_test(tc, test_request_target_limit);
+    tcase_add_test(tc, test_request_field_limits);
+    tcase_add_test(tc, test_request_fields_in_order);
+    tcase_add_test(tc, test_request_leading_crlf_and_pipelined);
+    tcase_add_loop_test(tc, test_request_semantics, 0, (int)WD_ARRAY_SIZE(req_sem));
+    tcase_add_test(tc, test_request_hop_marking);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("head_end");
+    tcase_add_loop_test(tc, test_head_end, 0, (int)WD_ARRAY_SIZE(ends));
+    tcase_add_test(tc, test_head_end_request_line_limit);
+    tcase_add_test(tc, test_head_end_resumes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("response");
+    tcase_add_loop_test(tc, test_response_ok, 0, (int)WD_ARRAY_SIZE(resp_ok));
+    tcase_add_loop_test(tc, test_response_bad, 0, (int)WD_ARRAY_SIZE(resp_bad));
+    tcase_add_test(tc, test_response_limits_and_hop);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("target");
+    tcase_add_loop_test(tc, test_target, 0, (int)WD_ARRAY_SIZE(targets));
+    tcase_add_test(tc, test_target_lengths);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("regenerate");
+    tcase_add_loop_test(tc, test_request_out, 0, (int)WD_ARRAY_SIZE(regen));
+    tcase_add_test(tc, test_request_out_one_iovec);
+    tcase_add_test(tc, test_request_out_iov_bound);
+    tcase_add_test(tc, test_response_out);
+    tcase_add_test(tc, test_reason);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(http_suite());
+    int failed;
+
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
