@@ -544,6 +544,19 @@ def act_continue(status=200):
     return a
 
 
+def act_interim(heads):
+    """Sends each raw 1xx head (e.g. b"HTTP/1.1 103 Early Hints\\r\\n...") before
+    reading the body, then the usual answer."""
+
+    def a(x):
+        for h in heads:
+            x.send(h)
+        x.read_body()
+        x.respond(200, default_body(x.req))
+
+    return a
+
+
 def act_stream(pieces, gate, chunked=True, gate_timeout=10.0):
     """Sends the head and the first piece, then waits (bounded) for gate, a
     threading.Event the test sets once it has seen the first piece, then the
@@ -968,7 +981,10 @@ class Client:
             time.sleep(pause)
 
     def response(self, method="GET", timeout=10.0, sink=None):
-        return read_response(self.rd, method, timeout, sink)
+        try:
+            return read_response(self.rd, method, timeout, sink)
+        except EOFError:
+            raise Fail("connection closed (EOF or reset) before a complete response; unread: %r" % bytes(self.rd.buf[:200]))
 
     def expect_closed(self, timeout=5.0):
         """Nothing more arrives and the connection ends (EOF or reset)."""

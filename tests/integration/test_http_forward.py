@@ -263,6 +263,7 @@ def test_close_delimited_response(t):
     r = c2.response(timeout=20)
     check(r.framing == "close", "1.0 client: framing %s (%r)" % (r.framing, r.head.fields))
     check(r.body == body, "1.0 body differs (%d bytes)" % len(r.body))
+    check("close" in r.head.tokens("Connection"), "1.0 close-delimited answer without Connection: close: %r" % r.head.fields)
     o.check_clean()
 
 
@@ -361,6 +362,25 @@ def test_head_204_304_no_body(t):
     r = c.response()
     check(r.body == b"GET /end\n", "after HEAD/204/304: %r" % r)
     check(o.per_conn() == [4], "origin connections carried %r requests" % o.per_conn())
+    o.check_clean()
+
+
+def test_interim_responses_to_11_only(t):
+    o, w, addr = setup(t)
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+    o.route("/i", ht.act_interim([b"HTTP/1.1 100 Continue\r\n\r\n", early]))
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/i", [("Host", o.text), ("Content-Length", "2")], method="POST", body=b"ab"))
+    r = c.response()
+    check(r.status == 200 and r.body == b"POST /i\nab", "1.1 answer %r" % r)
+    got = [h.start for h in r.interim]
+    check(got == [b"HTTP/1.1 100 Continue", b"HTTP/1.1 103 Early Hints"], "1.1 client got interim %r" % got)
+    check(r.interim[1].get("Link") == "</s.css>; rel=preload", "103 fields %r" % r.interim[1].fields)
+    # An HTTP/1.0 client never gets a 1xx.
+    c10 = ht.Client(t, addr)
+    c10.send(ht.get(o.addr, "/i", [("Host", o.text), ("Content-Length", "2")], method="POST", body=b"ab", version="1.0"))
+    head = c10.rd.read_until(b"\r\n\r\n", timeout=5)
+    check(head.startswith(b"HTTP/1.1 200"), "1.0 client got %r first" % head[:60])
     o.check_clean()
 
 
@@ -492,10 +512,12 @@ def test_pooled_connection_closed_by_origin(t):
     o, w, addr = setup(t)
     o.route("/c", ht.act_close_after_answer())
     c = ht.Client(t, addr)
+    # Each request after the first goes out on a pooled connection the
+    # origin is closing: each needs its own retry, on one client connection.
     for i in range(3):
         c.send(ht.get(o.addr, "/c"))
         r = c.response()
-        check(r.status == 200 and r.body == b"GET /c\n", "request %d: %r" % (i, r))
+        check(r.status == 200 and r.body == b"GET /c\n", "request %d of 3 on one client connection: %r" % (i + 1, r))
     check(o.per_conn() == [1, 1, 1], "per connection %r" % o.per_conn())
     o.check_clean()
 
@@ -557,6 +579,21 @@ def test_upgrade_websocket(t):
     c.sock.shutdown(socket.SHUT_WR)
     c.expect_closed(5)
     check(o.conns[0].raw.endswith(frames), "origin did not get the raw bytes after the head")
+
+
+def test_upgrade_refused_stays_http(t):
+    o, w, addr = setup(t)
+    c = ht.Client(t, addr)
+    hs = [("Host", o.text), ("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+    c.send(ht.get(o.addr, "/no-ws", hs))
+    r = c.response()
+    check(r.status == 200 and r.body == b"GET /no-ws\n", "answer %r" % r)
+    # No switch happened: the connection still speaks HTTP.
+    c.send(ht.get(o.addr, "/next"))
+    r = c.response()
+    check(r.status == 200 and r.body == b"GET /next\n", "next answer %r" % r)
+    check([x.target for x in o.requests()] == ["/no-ws", "/next"], "origin saw %r" % [x.target for x in o.requests()])
+    o.check_clean()
 
 
 # ---- addresses and names -------------------------------------------------------------
