@@ -599,6 +599,7 @@ set_path(struct config *c, const struct directive *d, const char *v, char *err, 
 static int
 set_user(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
 {
+    struct passwd *pw;
     const char *p;
 
     if (strlen(v) >= sizeof(c->user))
@@ -610,7 +611,19 @@ set_user(struct config *c, const struct directive *d, const char *v, char *err, 
     }
     if (v[0] == '\0')
         return failv(err, errlen, "expected a user name", v);
+    /* Looked up here, not at the end, so that the error names the line. */
+    errno = 0;
+    pw = getpwnam(v);
+    if (pw == NULL) {
+        if (errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
+            snprintf(err, errlen, "cannot look up user '%s': %s", v, strerror(errno));
+        else
+            snprintf(err, errlen, "unknown user '%s'", v);
+        return -1;
+    }
     strcpy(c->user, v);
+    c->uid = pw->pw_uid;
+    c->gid = pw->pw_gid;
     return 0;
 }
 
@@ -967,21 +980,6 @@ config_finish(struct config *c, char *err, size_t errlen)
     if (c->mode != MODE_REVERSE && c->upstream_host_header[0] != '\0') {
         snprintf(err, errlen, "upstream_host is used only in reverse mode");
         return -1;
-    }
-    if (c->user[0] != '\0') {
-        struct passwd *pw;
-
-        errno = 0;
-        pw = getpwnam(c->user);
-        if (pw == NULL) {
-            if (errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
-                snprintf(err, errlen, "cannot look up user '%s': %s", c->user, strerror(errno));
-            else
-                snprintf(err, errlen, "unknown user '%s'", c->user);
-            return -1;
-        }
-        c->uid = pw->pw_uid;
-        c->gid = pw->pw_gid;
     }
     return 0;
 }

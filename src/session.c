@@ -1,8 +1,8 @@
 /* Client sessions. A session owns the client connection and at most one
  * upstream connection and moves through phases: resolving the upstream name,
- * connecting, relaying, or lingering after an error answer. Each phase has one
- * timer, and session_close() is the only way out: it cancels whatever is in
- * flight, closes both sockets, writes the access line and frees. */
+ * connecting, relaying. Each phase has one timer, and session_close() is the
+ * only way out: it cancels whatever is in flight, closes both sockets, writes
+ * the access line and frees. The HTTP modes live in proxy.c. */
 #include "session.h"
 
 #include <errno.h>
@@ -17,17 +17,15 @@
 #include "addr.h"
 #include "conn.h"
 #include "log.h"
+#include "proxy.h"
 #include "relay.h"
 #include "resolve.h"
 #include "upstream.h"
-
-#define LINGER_TIMEOUT 2.0 /* seconds to drain a client after an error answer */
 
 enum session_phase {
     PH_RESOLVING,  /* waiting for the resolver */
     PH_CONNECTING, /* upstream connect in progress */
     PH_RELAYING,   /* bytes flowing both ways */
-    PH_LINGERING,  /* answer sent and write side shut; draining the client */
 };
 
 struct session {
@@ -180,77 +178,18 @@ session_start_tcp(struct session *s)
         session_close(s, "upstream resolve: out of memory");
 }
 
-/* ---- answering and lingering --------------------------------------- */
-
-static void
-session_linger_read(struct conn *c)
-{
-    struct session *s = c->data;
-    char sink[4096];
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        ssize_t n = conn_read(c, sink, sizeof(sink));
-        if (n == WD_AGAIN)
-            return;
-        if (n <= 0) {
-            session_close(s, "answered");
-            return;
-        }
-    }
-}
-
-static void
-session_linger_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    session_close(w->data, "answered, linger timeout");
-}
-
-/* Sends a short answer the socket buffer will take at once, shuts the write
- * side, and drains what the client still sends so that closing does not turn
- * into a reset that destroys the answer before the client read it. */
-static void
-session_answer_and_linger(struct session *s, const char *text, size_t len)
-{
-    ssize_t n = conn_write(&s->s_client, text, len);
-
-    if (n != (ssize_t)len) {
-        session_close(s, "client write failed");
-        return;
-    }
-    conn_shutdown_write(&s->s_client);
-    s->s_phase = PH_LINGERING;
-    s->s_client.on_read = session_linger_read;
-    conn_want_read(&s->s_client, 1);
-    ev_timer_init(&s->s_timer, session_linger_timeout, LINGER_TIMEOUT, 0.);
-    s->s_timer.data = s;
-    ev_timer_start(s->s_env->loop, &s->s_timer);
-}
-
-/* The HTTP modes arrive with the HTTP proxying issue; until then a client
- * gets a clear answer instead of a silent close. */
-static void
-session_start_http(struct session *s)
-{
-    static const char body[] = "warpd: the HTTP proxy modes are not implemented yet\r\n";
-    char answer[256];
-    int n;
-
-    n = snprintf(answer, sizeof(answer),
-                 "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\n"
-                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                 sizeof(body) - 1, body);
-    snprintf(s->s_upname, sizeof(s->s_upname), "-");
-    session_answer_and_linger(s, answer, (size_t)n);
-}
-
 /* ---- public --------------------------------------------------------- */
 
 void
 session_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
 {
-    struct session *s = calloc(1, sizeof(*s));
+    struct session *s;
 
+    if (env->cfg->mode != MODE_TCP) {
+        proxy_start(env, fd, peer, len);
+        return;
+    }
+    s = calloc(1, sizeof(*s));
     if (s == NULL) {
         log_warnx("out of memory, dropping a client");
         close(fd);
@@ -273,28 +212,20 @@ session_start(struct session_env *env, int fd, const struct sockaddr *peer, sock
     sessions = s;
     env->active++;
 
-    if (env->cfg->mode == MODE_TCP)
-        session_start_tcp(s);
-    else
-        session_start_http(s);
+    session_start_tcp(s);
 }
 
 void
 session_stop_idle(struct session_env *env)
 {
-    struct session *s, *next;
-
-    /* In TCP mode every session is in flight; lingering ones are closed. */
-    for (s = sessions; s != NULL; s = next) {
-        next = s->s_next;
-        if (s->s_phase == PH_LINGERING)
-            session_close(s, "shutdown");
-    }
+    /* A TCP relay is always in flight: only HTTP sessions can be idle. */
+    proxy_stop_idle(env);
 }
 
 void
 session_close_all(struct session_env *env, const char *reason)
 {
+    proxy_close_all(env, reason);
     while (sessions != NULL)
         session_close(sessions, reason);
 }

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "listener.h"
 #include "log.h"
+#include "pool.h"
 #include "resolve.h"
 #include "session.h"
 
@@ -43,6 +44,7 @@ worker_begin_stop(struct worker *w, const char *why)
     log_info("stopping (%s), %d session(s) in flight", why, w->env.active);
     listener_close(w->listener);
     w->listener = NULL;
+    pool_clear();
     session_stop_idle(&w->env);
     if (w->env.active == 0) {
         ev_break(w->loop, EVBREAK_ALL);
@@ -195,6 +197,7 @@ worker_run(const struct config *cfg, int slot, const int *fds, int nfds, int ctl
         status = WD_EXIT_FATAL;
         goto out;
     }
+    pool_init(w.loop, cfg->upstream_keepalive, cfg->upstream_keepalive_timeout);
     w.env.loop = w.loop;
     w.env.cfg = cfg;
     w.env.on_count_change = worker_count_change;
@@ -222,6 +225,7 @@ out:
     }
     listener_close(w.listener);
     session_close_all(&w.env, "worker exit");
+    pool_clear();
     resolve_shutdown();
     buf_pool_clear();
     if (w.sig_fd >= 0)

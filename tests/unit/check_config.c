@@ -257,7 +257,7 @@ static const struct {
     {"pidfile", "/run/warpd.pid", "/run/warpd.pid"},
     {"user", "nobody", "nobody"},
     {"user", "www-data", "www-data"},
-    {"user", "svc_1.x", "svc_1.x"},
+    {"user", "root", "root"},
     {"header_timeout", "5", "5"},
     {"header_timeout", "250ms", "0.25"},
     {"keepalive_timeout", "0", "0"},
@@ -373,6 +373,7 @@ static const struct {
     {"user", "-x", "expected a user name, got '-x'"},
     {"user", "a/b", "expected a user name, got 'a/b'"},
     {"user", "", "expected a user name, got ''"},
+    {"user", "svc_1.x", "unknown user 'svc_1.x'"},
     {"mode", "tc\001p", "control character in value, got 'tc\\x01p'"},
     {"header_timeout", "0", "expected a duration more than 0 and at most 1 day, got '0'"},
     {"response_timeout", "25h", "expected a duration more than 0 and at most 1 day, got '25h'"},
@@ -511,7 +512,9 @@ START_TEST(test_set_limits)
     ck_assert_int_eq(config_set(&c, "user", v, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "user name too long"));
     v[63] = '\0';
-    ck_assert_int_eq(config_set(&c, "user", v, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "user", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(
+        err, "unknown user 'uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu'");
 
     /* upstream_host up to 255 bytes. */
     memset(v, 'h', 255);
@@ -957,10 +960,11 @@ START_TEST(test_finish_checks)
     ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
     ck_assert_str_eq(err, "upstream is used only in reverse and tcp modes");
 
+    /* The user is looked up where it is set, so the error names its line. */
     config_init(&c);
-    ck_assert_int_eq(config_set(&c, "user", "no-such-user-warpd", err, sizeof(err)), 0);
-    ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&c, "user", "no-such-user-warpd", err, sizeof(err)), -1);
     ck_assert_str_eq(err, "unknown user 'no-such-user-warpd'");
+    ck_assert_str_eq(c.user, "");
 
     /* upstream_host only in reverse mode. */
     config_init(&c);

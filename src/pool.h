@@ -1,0 +1,23 @@
+/* The per-worker pool of idle upstream connections, keyed by host and port.
+ * An idle connection is watched: if the upstream closes it or sends anything
+ * while it is idle, it is dropped at once, so a reused connection is at worst
+ * closed in flight (which the caller retries once for idempotent requests). */
+#ifndef WARPD_POOL_H
+#define WARPD_POOL_H
+
+#include <ev.h>
+#include <stdint.h>
+
+/* Sets the loop and limits: max idle connections per key (0 disables the
+ * pool) and how long one may stay idle, in seconds. */
+void pool_init(struct ev_loop *loop, int per_key, double idle_timeout);
+/* Takes an idle connection to host:port; returns its fd or -1 when none. */
+int pool_get(const char *host, uint16_t port);
+/* Gives a connected, idle, non-blocking fd back to the pool (the pool owns
+ * it from now on and may close it at once when full or disabled). */
+void pool_put(const char *host, uint16_t port, int fd);
+/* Closes every idle connection (graceful stop, worker exit). */
+void pool_clear(void);
+int pool_count(void);
+
+#endif

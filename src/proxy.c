@@ -1,0 +1,1381 @@
+/* HTTP sessions (forward and reverse modes). One client connection goes
+ * through requests one at a time: read and validate a head, route it, get an
+ * upstream connection (keep-alive pool, or resolve + connect), send the
+ * regenerated head, then pump the request body upstream and the response
+ * back at the same time, each re-framed by body.c. CONNECT and a successful
+ * Upgrade hand both connections to the relay. Errors before a response head
+ * reached the client are answered with a short status page; after that the
+ * client connection is closed so that the truncation is visible.
+ *
+ * Nothing here touches a socket directly: conn.c does the I/O. Bytes that a
+ * socket did not take are copied into pooled buffers (the "out queues") and
+ * the producing side stops until they drained: that is the backpressure. */
+#include "proxy.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "body.h"
+#include "buf.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "pool.h"
+#include "relay.h"
+#include "resolve.h"
+#include "upstream.h"
+
+#define PX_LINGER    2.0 /* seconds to drain a client after an error answer */
+#define PX_MAX_READS 4   /* reads per callback */
+#define PX_VIA_NAME  "warpd"
+
+enum px_phase {
+    PX_IDLE,      /* keep-alive: waiting for a request's first byte */
+    PX_HEAD,      /* reading a request head */
+    PX_RESOLVING, /* upstream name lookup */
+    PX_CONNECTING,
+    PX_EXCHANGE, /* request body up, response down */
+    PX_TUNNEL,   /* CONNECT or Upgrade: relaying bytes */
+    PX_CLOSING,  /* flushing the last answer, then lingering */
+};
+
+/* An input buffer: a pooled buffer normally, a larger one only while a head
+ * does not fit (up to max_header_size). */
+struct xbuf {
+    char *data;
+    uint32_t start, end, cap;
+    struct buf *pooled; /* the pool buffer behind data, or NULL when malloc'd */
+};
+
+/* Bytes a socket did not take yet, in pooled buffers. */
+struct outq {
+    struct buf *first, *last;
+    size_t bytes;
+};
+
+struct px {
+    struct session_env *env;
+    struct px *prev, *next;
+    enum px_phase phase;
+    struct conn client;
+    struct conn up; /* fd -1 when none */
+    struct xbuf cin, uin;
+    struct outq cout, uout;
+    ev_timer timer;    /* the current phase's timeout */
+    ev_tstamp last_io; /* body phases: last transfer, for idle_timeout */
+    struct resolve_req *rq;
+    struct upstream_connect uc;
+    unsigned connecting : 1;
+    struct relay relay;
+    size_t scan, uscan; /* http_head_end progress on cin/uin */
+
+    /* the request in progress */
+    int method;
+    int major, minor;
+    enum body_framing req_body;
+    uint64_t req_len;
+    unsigned keep : 1;      /* client connection may carry another request */
+    unsigned upgrade : 1;   /* request asked for a protocol upgrade */
+    unsigned req_done : 1;  /* request fully sent upstream */
+    unsigned resp_head : 1; /* final response head sent to the client */
+    unsigned resp_done : 1;
+    unsigned up_close : 1;  /* upstream connection not reusable */
+    unsigned reused : 1;    /* upstream came from the pool */
+    unsigned retried : 1;   /* already retried on a fresh connection */
+    unsigned head_kept : 1; /* request head still in cin (for a retry) */
+    unsigned up_eof : 1;    /* the upstream closed (or failed): read nothing more */
+    unsigned up_err : 1;    /* ...with an error rather than an EOF */
+    uint32_t head_len;
+    struct body_codec reqc, respc;
+    char host[ADDR_HOSTMAX];
+    uint16_t port;
+    int status;
+    uint64_t bytes_in, bytes_out; /* from / to the client, this request */
+    uint64_t bytes_up;            /* sent upstream (regenerated), not logged */
+    unsigned logme : 1;           /* a request started and is not logged yet */
+    ev_tstamp t_start, t_first;
+    char target[96];                /* start of the request-target, for the access log */
+    char up_name[ADDR_HOSTMAX + 8]; /* upstream as connected, or host:port */
+    char peer[WD_ADDRSTRLEN];
+};
+
+static struct px *sessions;
+
+static void px_close(struct px *p, const char *reason);
+static void px_answer(struct px *p, int status, const char *what);
+static void px_client_read(struct conn *c);
+static void px_try_head(struct px *p);
+static void px_pump_request(struct px *p);
+static void px_pump_response(struct px *p);
+static void px_update_watchers(struct px *p);
+static void px_up_ended(struct px *p);
+static void px_connect_upstream(struct px *p, int allow_pool);
+
+/* ---- buffers --------------------------------------------------------- */
+
+static int
+xbuf_reserve(struct xbuf *x)
+{
+    if (x->data != NULL)
+        return 0;
+    x->pooled = buf_get();
+    if (x->pooled == NULL)
+        return -1;
+    x->data = x->pooled->data;
+    x->cap = BUF_SIZE;
+    x->start = x->end = 0;
+    return 0;
+}
+
+static size_t
+xbuf_len(const struct xbuf *x)
+{
+    return x->end - x->start;
+}
+
+/* Free space at the tail, moving pending bytes to the front first. */
+static size_t
+xbuf_space(struct xbuf *x)
+{
+    if (x->start == x->end) {
+        x->start = x->end = 0;
+    } else if (x->start > 0) {
+        memmove(x->data, x->data + x->start, x->end - x->start);
+        x->end -= x->start;
+        x->start = 0;
+    }
+    return x->cap - x->end;
+}
+
+/* Replaces the pooled buffer by one of max bytes (a head that does not fit). */
+static int
+xbuf_grow(struct xbuf *x, size_t max)
+{
+    char *d;
+
+    if (x->cap >= max)
+        return -1;
+    d = malloc(max);
+    if (d == NULL)
+        return -1;
+    memcpy(d, x->data + x->start, xbuf_len(x));
+    x->end -= x->start;
+    x->start = 0;
+    if (x->pooled != NULL)
+        buf_put(x->pooled);
+    else
+        free(x->data);
+    x->pooled = NULL;
+    x->data = d;
+    x->cap = (uint32_t)max;
+    return 0;
+}
+
+/* Gives the storage back when nothing is pending: idle connections hold none. */
+static void
+xbuf_release(struct xbuf *x, int force)
+{
+    if (x->data == NULL || (!force && x->start != x->end))
+        return;
+    if (x->pooled != NULL)
+        buf_put(x->pooled);
+    else
+        free(x->data);
+    x->data = NULL;
+    x->pooled = NULL;
+    x->start = x->end = x->cap = 0;
+}
+
+static void
+outq_clear(struct outq *q)
+{
+    while (q->first != NULL) {
+        struct buf *b = q->first;
+        q->first = b->next;
+        buf_put(b);
+    }
+    q->last = NULL;
+    q->bytes = 0;
+}
+
+/* Queues bytes into pooled buffers. Returns 0 or -1 (out of memory). */
+static int
+outq_append(struct outq *q, const char *p, size_t len)
+{
+    while (len > 0) {
+        struct buf *b = q->last;
+        size_t n;
+
+        if (b == NULL || b->end == BUF_SIZE) {
+            b = buf_get();
+            if (b == NULL)
+                return -1;
+            if (q->last != NULL)
+                q->last->next = b;
+            else
+                q->first = b;
+            q->last = b;
+        }
+        n = BUF_SIZE - b->end < len ? BUF_SIZE - b->end : len;
+        memcpy(b->data + b->end, p, n);
+        b->end += (uint32_t)n;
+        q->bytes += n;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Writes what is queued. Returns 1 when drained, 0 when bytes remain, -1 on
+ * a write error (errno kept). */
+static int
+outq_flush(struct conn *c, struct outq *q)
+{
+    while (q->first != NULL) {
+        struct buf *b = q->first;
+        ssize_t n = conn_write(c, b->data + b->start, buf_len(b));
+
+        if (n == WD_AGAIN)
+            return 0;
+        if (n == WD_ERROR)
+            return -1;
+        b->start += (uint32_t)n;
+        q->bytes -= (size_t)n;
+        if (buf_len(b) == 0) {
+            q->first = b->next;
+            if (q->first == NULL)
+                q->last = NULL;
+            buf_put(b);
+        }
+    }
+    return 1;
+}
+
+/* Sends iov: straight to the socket when nothing is queued, the rest copied
+ * into the queue. Returns 0, or -1 on a write error or out of memory. */
+static int
+outq_send(struct conn *c, struct outq *q, const struct iovec *iov, int n, size_t total,
+          uint64_t *counter)
+{
+    size_t done = 0;
+    int i;
+
+    *counter += total;
+    if (q->bytes == 0 && total > 0) {
+        ssize_t w = conn_writev(c, iov, n);
+        if (w == WD_ERROR)
+            return -1;
+        if (w > 0)
+            done = (size_t)w;
+    }
+    for (i = 0; i < n && done < total; i++) {
+        if (done >= iov[i].iov_len) {
+            done -= iov[i].iov_len;
+            total -= iov[i].iov_len;
+            continue;
+        }
+        if (outq_append(q, (const char *)iov[i].iov_base + done, iov[i].iov_len - done) < 0)
+            return -1;
+        total -= iov[i].iov_len;
+        done = 0;
+    }
+    return 0;
+}
+
+/* ---- session bookkeeping --------------------------------------------- */
+
+static void
+px_log_request(struct px *p, const char *close_reason)
+{
+    ev_tstamp now = ev_now(p->env->loop);
+
+    if (!p->logme)
+        return;
+    p->logme = 0;
+    log_access("client=%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
+               "ttfb=%.3f time=%.3f%s%s%s",
+               p->peer, p->method >= 0 ? http_method_str(p->method) : "-",
+               p->target[0] ? p->target : "-", p->status, (unsigned long long)p->bytes_in,
+               (unsigned long long)p->bytes_out, p->up_name[0] ? p->up_name : "-",
+               p->t_first > 0 ? p->t_first - p->t_start : 0.0, now - p->t_start,
+               close_reason ? " close=\"" : "", close_reason ? close_reason : "",
+               close_reason ? "\"" : "");
+}
+
+static void
+px_drop_upstream(struct px *p)
+{
+    if (p->rq != NULL) {
+        resolve_cancel(p->rq);
+        p->rq = NULL;
+    }
+    if (p->connecting) {
+        upstream_cancel(&p->uc);
+        p->connecting = 0;
+    }
+    conn_close(&p->up);
+    outq_clear(&p->uout);
+    xbuf_release(&p->uin, 1);
+    p->up_close = 0;
+}
+
+static void
+px_close(struct px *p, const char *reason)
+{
+    struct session_env *env = p->env;
+
+    if (p->phase == PX_TUNNEL) {
+        relay_stop(&p->relay);
+        p->bytes_in += p->relay.dir[0].bytes;
+        p->bytes_out += p->relay.dir[1].bytes;
+    }
+    px_log_request(p, reason);
+    px_drop_upstream(p);
+    ev_timer_stop(env->loop, &p->timer);
+    conn_close(&p->client);
+    outq_clear(&p->cout);
+    xbuf_release(&p->cin, 1);
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        sessions = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    free(p);
+    env->active--;
+    if (env->on_count_change != NULL)
+        env->on_count_change(env);
+}
+
+static void
+px_set_timer(struct px *p, void (*cb)(struct ev_loop *, ev_timer *, int), double after)
+{
+    ev_timer_stop(p->env->loop, &p->timer);
+    ev_timer_init(&p->timer, cb, after, 0.);
+    p->timer.data = p;
+    ev_timer_start(p->env->loop, &p->timer);
+}
+
+static void
+px_header_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct px *p = w->data;
+
+    if (p->phase == PX_IDLE) {
+        px_close(p, "keep-alive timeout");
+        return;
+    }
+    px_answer(p, 408, "the request head did not arrive in time");
+}
+
+static void
+px_response_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    px_answer(w->data, 504, "the upstream did not answer in time");
+}
+
+static void
+px_idle_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct px *p = w->data;
+    ev_tstamp left = p->last_io + p->env->cfg->idle_timeout - ev_now(loop);
+
+    if (left > 0) {
+        ev_timer_set(w, left, 0.);
+        ev_timer_start(loop, w);
+        return;
+    }
+    if (p->resp_head)
+        px_close(p, "idle timeout");
+    else if (!p->req_done)
+        px_answer(p, 408, "the request body stalled");
+    else
+        px_answer(p, 504, "the upstream did not answer in time");
+}
+
+static void
+px_linger_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    px_close(w->data, "answered");
+}
+
+/* ---- answers and closing --------------------------------------------- */
+
+/* Drains what the client still sends so that closing does not turn into a
+ * reset that destroys the answer before the client read it. */
+static void
+px_linger_read(struct conn *c)
+{
+    struct px *p = c->data;
+    char sink[4096];
+
+    for (int i = 0; i < PX_MAX_READS; i++) {
+        ssize_t n = conn_read(c, sink, sizeof(sink));
+        if (n == WD_AGAIN)
+            return;
+        if (n <= 0) {
+            px_close(p, "answered");
+            return;
+        }
+    }
+}
+
+/* The last bytes for this client are queued: flush them, then linger. */
+static void
+px_finish_closing(struct px *p)
+{
+    int r = outq_flush(&p->client, &p->cout);
+
+    if (r < 0) {
+        px_close(p, "client write failed");
+        return;
+    }
+    if (r == 0) {
+        conn_want_write(&p->client, 1);
+        return;
+    }
+    conn_want_write(&p->client, 0);
+    conn_shutdown_write(&p->client);
+    xbuf_release(&p->cin, 1);
+    p->client.on_read = px_linger_read;
+    conn_want_read(&p->client, 1);
+    px_set_timer(p, px_linger_timeout, PX_LINGER);
+}
+
+static void
+px_begin_closing(struct px *p)
+{
+    px_drop_upstream(p);
+    p->phase = PX_CLOSING;
+    conn_want_read(&p->client, 0);
+    px_finish_closing(p);
+}
+
+/* Answers with a short plain-text status page and closes, or just closes
+ * when a response is already under way (the client must see a truncation). */
+static void
+px_answer(struct px *p, int status, const char *what)
+{
+    char page[512], body[256];
+    struct iovec iov;
+    int n, blen;
+
+    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
+        px_close(p, what);
+        return;
+    }
+    blen = snprintf(body, sizeof(body), "warpd: %d %s: %s\r\n", status, http_reason(status), what);
+    if (blen < 0 || (size_t)blen >= sizeof(body))
+        blen = (int)sizeof(body) - 1;
+    n = snprintf(page, sizeof(page),
+                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                 "Connection: close\r\n\r\n%.*s",
+                 status, http_reason(status), blen, blen, body);
+    if (n < 0 || (size_t)n >= sizeof(page))
+        n = (int)sizeof(page) - 1;
+    p->status = status;
+    p->logme = 1;
+    outq_clear(&p->cout);
+    iov.iov_base = page;
+    iov.iov_len = (size_t)n;
+    log_debug("%s: %d %s", p->peer, status, what);
+    px_log_request(p, what);
+    if (outq_send(&p->client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out) < 0) {
+        px_close(p, "client write failed");
+        return;
+    }
+    px_begin_closing(p);
+}
+
+/* ---- tunnels --------------------------------------------------------- */
+
+static void
+px_tunnel_done(struct relay *r, const char *reason)
+{
+    px_close(r->data, reason != NULL ? reason : "tunnel closed");
+}
+
+static void
+px_tunnel_idle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct px *p = w->data;
+    ev_tstamp left = p->relay.last_active + p->env->cfg->idle_timeout - ev_now(loop);
+
+    if (left <= 0) {
+        px_close(p, "idle timeout");
+        return;
+    }
+    ev_timer_set(w, left, 0.);
+    ev_timer_start(loop, w);
+}
+
+/* Moves the unread bytes of x into a pooled buffer the relay can own. */
+static struct buf *
+px_leftover(struct xbuf *x, int *err)
+{
+    struct buf *b;
+    size_t n = xbuf_len(x);
+
+    *err = 0;
+    if (n == 0) {
+        xbuf_release(x, 1);
+        return NULL;
+    }
+    if (x->pooled != NULL) {
+        b = x->pooled;
+        b->start = x->start;
+        b->end = x->end;
+        x->pooled = NULL;
+        x->data = NULL;
+        x->start = x->end = x->cap = 0;
+        return b;
+    }
+    if (n > BUF_SIZE || (b = buf_get()) == NULL) {
+        *err = 1;
+        return NULL;
+    }
+    memcpy(b->data, x->data + x->start, n);
+    b->end = (uint32_t)n;
+    xbuf_release(x, 1);
+    return b;
+}
+
+/* Switches to relaying. pre_ba holds what the client gets first (the 200 or
+ * 101 head and any bytes the upstream already sent). */
+static void
+px_start_tunnel(struct px *p, struct buf *pre_ba)
+{
+    struct buf *pre_ab;
+    int err;
+
+    pre_ab = px_leftover(&p->cin, &err);
+    if (err) {
+        buf_put(pre_ba);
+        px_close(p, "too much early data");
+        return;
+    }
+    p->bytes_out += pre_ba != NULL ? buf_len(pre_ba) : 0;
+    p->phase = PX_TUNNEL;
+    p->resp_head = 1;
+    relay_start(&p->relay, &p->client, &p->up, pre_ab, pre_ba, "client", "upstream", px_tunnel_done,
+                p);
+    px_set_timer(p, px_tunnel_idle, p->env->cfg->idle_timeout);
+}
+
+/* ---- routing --------------------------------------------------------- */
+
+static int
+px_via_has_us(const struct http_head *h)
+{
+    for (int i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+        if (f->id != HF_VIA)
+            continue;
+        for (uint32_t j = 0; j + strlen(PX_VIA_NAME) <= f->value.len; j++)
+            if (strncasecmp(f->value.p + j, PX_VIA_NAME, strlen(PX_VIA_NAME)) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* Does addr reach one of our own listening sockets? */
+static int
+px_is_self(const struct config *cfg, const struct sockaddr *sa)
+{
+    for (int i = 0; i < cfg->nlisten; i++) {
+        const struct sockaddr *l = (const struct sockaddr *)&cfg->listen[i].addr;
+        if (addr_port(l) != addr_port(sa))
+            continue;
+        if (addr_equal(l, sa))
+            return 1;
+        /* A wildcard listener answers on every local address; loopback is
+         * the one a client can name without knowing our interfaces. */
+        if (l->sa_family == AF_INET &&
+            ((const struct sockaddr_in *)l)->sin_addr.s_addr == htonl(INADDR_ANY) &&
+            addr_is_loopback(sa))
+            return 1;
+        if (l->sa_family == AF_INET6 &&
+            IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)l)->sin6_addr) &&
+            addr_is_loopback(sa))
+            return 1;
+    }
+    return 0;
+}
+
+static void
+px_copy_target(struct px *p, const struct http_head *h)
+{
+    size_t n = h->target.len < sizeof(p->target) - 1 ? h->target.len : sizeof(p->target) - 1;
+
+    for (size_t i = 0; i < n; i++) {
+        char ch = h->target.p[i];
+        p->target[i] = (ch == '"' || ch == '\\') ? '_' : ch;
+    }
+    p->target[n] = '\0';
+}
+
+/* A complete, valid head is in cin: decide where it goes. */
+static void
+px_route(struct px *p, const struct http_head *h)
+{
+    const struct config *cfg = p->env->cfg;
+    struct http_target t;
+    int st;
+
+    p->method = h->method;
+    p->logme = 1;
+    p->major = h->major;
+    p->minor = h->minor;
+    p->req_body = h->body;
+    p->req_len = h->content_length;
+    p->head_len = (uint32_t)h->head_len;
+    p->upgrade = h->upgrade;
+    px_copy_target(p, h);
+    /* A proxy keeps no persistent connection with an HTTP/1.0 client. */
+    p->keep = !h->close && h->minor >= 1 && cfg->keepalive_timeout > 0 && !p->env->stopping;
+
+    st = http_parse_target(h, &t);
+    if (st != 0) {
+        px_answer(p, st, "invalid request target");
+        return;
+    }
+    if (px_via_has_us(h)) {
+        px_answer(p, 508, "the request already passed through warpd (Via)");
+        return;
+    }
+    if (cfg->mode == MODE_FORWARD) {
+        if (t.form == HTTP_FORM_ORIGIN || t.form == HTTP_FORM_ASTERISK) {
+            px_answer(p, 400, "a forward proxy needs an absolute URL (http://host/path)");
+            return;
+        }
+        if (t.form == HTTP_FORM_AUTHORITY && !config_port_allowed(cfg, t.port)) {
+            px_answer(p, 403, "CONNECT to this port is not allowed (connect_ports)");
+            return;
+        }
+        snprintf(p->host, sizeof(p->host), "%s", t.host);
+        p->port = t.port;
+    } else {
+        if (t.form == HTTP_FORM_AUTHORITY) {
+            px_answer(p, 405, "CONNECT is not served in reverse mode");
+            return;
+        }
+        snprintf(p->host, sizeof(p->host), "%s", cfg->upstream_host);
+        p->port = cfg->upstream_port;
+    }
+    px_connect_upstream(p, h->method != HTTP_CONNECT);
+}
+
+/* ---- sending the request --------------------------------------------- */
+
+/* The upstream connection is ready: send the regenerated head (or, for
+ * CONNECT, tell the client and start the tunnel). */
+static void
+px_send_head(struct px *p)
+{
+    const struct config *cfg = p->env->cfg;
+    struct http_head h;
+    struct http_target t;
+    struct http_req_opts o;
+    struct http_out out;
+
+    conn_want_read(&p->up, 0);
+    p->up.data = p;
+    if (p->method == HTTP_CONNECT) {
+        static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+        struct buf *b = buf_get();
+
+        if (b == NULL) {
+            px_answer(p, 503, "out of memory");
+            return;
+        }
+        memcpy(b->data, ok, sizeof(ok) - 1);
+        b->end = sizeof(ok) - 1;
+        p->status = 200;
+        p->t_first = ev_now(p->env->loop);
+        p->bytes_in += p->head_len;
+        p->cin.start += p->head_len;
+        px_start_tunnel(p, b);
+        return;
+    }
+    /* The head was validated already; parsing again is cheaper than keeping
+     * the parsed form for every session waiting on DNS or a connect. */
+    if (http_parse_request(p->cin.data + p->cin.start, p->head_len, &h) != 0 ||
+        http_parse_target(&h, &t) != 0) {
+        px_answer(p, 500, "internal error re-reading the request");
+        return;
+    }
+    memset(&o, 0, sizeof(o));
+    o.target = &t;
+    o.host_override = cfg->mode == MODE_REVERSE && cfg->upstream_host_header[0]
+                          ? cfg->upstream_host_header
+                          : NULL;
+    o.body_out = h.body;
+    o.content_length = h.content_length;
+    o.via = cfg->via;
+    o.upgrade = h.upgrade;
+    http_request_out(&h, &o, &out);
+    if (outq_send(&p->up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
+        /* A pooled connection may have died under us: retry like a close. */
+        p->up_close = 1;
+        px_answer(p, 502, "could not send the request upstream");
+        return;
+    }
+    p->bytes_in = p->head_len;
+    p->bytes_up = 0;
+    /* Keep the head bytes while a retry on a fresh connection is possible. */
+    p->head_kept = p->reused && !p->retried && p->req_body == BODY_NONE;
+    if (!p->head_kept)
+        p->cin.start += p->head_len;
+
+    p->phase = PX_EXCHANGE;
+    p->req_done = 0;
+    p->resp_head = p->resp_done = 0;
+    p->uscan = 0;
+    p->up_eof = p->up_err = 0;
+    body_init(&p->reqc, p->req_body, p->req_len, p->req_body);
+    p->req_done = p->reqc.done;
+    if (p->req_done)
+        px_set_timer(p, px_response_timeout, cfg->response_timeout);
+    else
+        px_set_timer(p, px_idle_timeout, cfg->idle_timeout);
+    p->last_io = ev_now(p->env->loop);
+    px_pump_request(p);
+}
+
+/* ---- upstream connection --------------------------------------------- */
+
+static void px_up_read(struct conn *c);
+static void px_up_write(struct conn *c);
+
+static void
+px_use_upstream(struct px *p, int fd, const struct sockaddr *sa, int reused)
+{
+    conn_init(&p->up, p->env->loop, fd, p);
+    p->up.on_read = px_up_read;
+    p->up.on_write = px_up_write;
+    p->reused = reused;
+    if (sa != NULL)
+        addr_format(sa, p->up_name, sizeof(p->up_name));
+    else
+        snprintf(p->up_name, sizeof(p->up_name), "%s:%u", p->host, (unsigned)p->port);
+    px_send_head(p);
+}
+
+static void
+px_connected(void *arg, int fd, int idx, int err)
+{
+    struct px *p = arg;
+    char what[ADDR_HOSTMAX + 96];
+
+    p->connecting = 0;
+    if (fd < 0) {
+        snprintf(what, sizeof(what), "cannot connect to %s:%u: %s", p->host, (unsigned)p->port,
+                 err == ETIMEDOUT ? "connect timed out" : strerror(err));
+        px_answer(p, err == ETIMEDOUT ? 504 : 502, what);
+        return;
+    }
+    px_use_upstream(p, fd, (struct sockaddr *)&p->uc.addrs.addr[idx], 0);
+}
+
+static void
+px_resolved(void *arg, int status, const struct resolve_result *res)
+{
+    struct px *p = arg;
+    char what[ADDR_HOSTMAX + 64];
+
+    p->rq = NULL;
+    if (status != RESOLVE_OK) {
+        snprintf(what, sizeof(what), "cannot resolve %s: %s", p->host, resolve_strerror(status));
+        px_answer(p, status == RESOLVE_ETIMEOUT ? 504 : 502, what);
+        return;
+    }
+    for (int i = 0; i < res->n; i++)
+        if (px_is_self(p->env->cfg, (const struct sockaddr *)&res->addr[i])) {
+            px_answer(p, 508, "the request targets warpd itself");
+            return;
+        }
+    p->phase = PX_CONNECTING;
+    p->connecting = 1;
+    upstream_connect_start(&p->uc, p->env->loop, res, p->env->cfg->connect_timeout, px_connected,
+                           p);
+}
+
+static void
+px_connect_upstream(struct px *p, int allow_pool)
+{
+    struct resolve_result res;
+    int fd;
+
+    conn_want_read(&p->client, 0);
+    if (allow_pool && (fd = pool_get(p->host, p->port)) >= 0) {
+        px_use_upstream(p, fd, NULL, 1);
+        return;
+    }
+    p->phase = PX_RESOLVING;
+    ev_timer_stop(p->env->loop, &p->timer);
+    if (resolve_now(p->host, p->port, &res)) {
+        px_resolved(p, RESOLVE_OK, &res);
+        return;
+    }
+    p->rq = resolve_start(p->host, p->port, px_resolved, p);
+    if (p->rq == NULL)
+        px_answer(p, 503, "resolver unavailable");
+}
+
+/* ---- the exchange ---------------------------------------------------- */
+
+/* Request body: client -> upstream, while the upstream queue is empty. */
+static void
+px_pump_request(struct px *p)
+{
+    /* Each round consumes bytes or stops, so this is bounded by cin's size. */
+    while (!p->req_done && p->uout.bytes == 0) {
+        struct body_out o;
+        ssize_t n;
+
+        if (xbuf_len(&p->cin) == 0)
+            break;
+        body_out_reset(&o);
+        n = body_transcode(&p->reqc, p->cin.data + p->cin.start, xbuf_len(&p->cin), &o);
+        if (n < 0) {
+            px_answer(p, 400, "malformed request body framing");
+            return;
+        }
+        p->cin.start += (uint32_t)n;
+        p->bytes_in += (uint64_t)n;
+        if (o.n > 0 && outq_send(&p->up, &p->uout, o.iov, o.n, o.bytes, &p->bytes_up) < 0) {
+            px_answer(p, 502, "upstream write failed");
+            return;
+        }
+        p->last_io = ev_now(p->env->loop);
+        if (p->reqc.done) {
+            p->req_done = 1;
+            if (!p->resp_head)
+                px_set_timer(p, px_response_timeout, p->env->cfg->response_timeout);
+        }
+        if (n == 0)
+            break;
+    }
+    px_update_watchers(p);
+}
+
+/* The request and the response are both complete. */
+static void
+px_exchange_end(struct px *p)
+{
+    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->up.fd >= 0;
+
+    if (p->head_kept) {
+        p->cin.start += p->head_len;
+        p->head_kept = 0;
+    }
+    px_log_request(p, NULL);
+    if (reuse) {
+        int fd = p->up.fd;
+        ev_io_stop(p->env->loop, &p->up.rd);
+        ev_io_stop(p->env->loop, &p->up.wr);
+        p->up.fd = -1;
+        pool_put(p->host, p->port, fd);
+    }
+    px_drop_upstream(p);
+    if (!p->keep || p->env->stopping) {
+        px_begin_closing(p);
+        return;
+    }
+    /* Next request: pipelined bytes may already be here. */
+    p->phase = PX_IDLE;
+    p->scan = 0;
+    p->t_start = ev_now(p->env->loop);
+    p->t_first = 0;
+    p->bytes_in = p->bytes_out = 0;
+    p->status = 0;
+    p->method = -1;
+    p->target[0] = '\0';
+    p->up_name[0] = '\0';
+    xbuf_release(&p->cin, 0);
+    px_set_timer(p, px_header_timeout, p->env->cfg->keepalive_timeout);
+    if (p->cout.bytes > 0) {
+        conn_want_write(&p->client, 1);
+        return; /* px_client_write goes on once the response is flushed */
+    }
+    px_try_head(p);
+}
+
+static void
+px_response_complete(struct px *p)
+{
+    p->resp_done = 1;
+    if (!p->req_done) {
+        /* The upstream answered before taking the whole body: the client
+         * connection cannot carry another request. */
+        p->keep = 0;
+        p->up_close = 1;
+    }
+    px_exchange_end(p);
+}
+
+/* A response head is complete in uin. Returns 0 to go on with the body, 1
+ * when the head was an interim one (parse again), -1 when the session ended
+ * or changed phase. */
+static int
+px_response_head(struct px *p, size_t len)
+{
+    const struct config *cfg = p->env->cfg;
+    struct http_head h;
+    struct http_resp_opts o;
+    struct http_out out;
+    enum body_framing cout;
+
+    if (http_parse_response(p->uin.data + p->uin.start, len, p->method, &h) != 0) {
+        p->up_close = 1;
+        px_answer(p, 502, "invalid response from the upstream");
+        return -1;
+    }
+    if (p->head_kept) { /* an answer came: no retry any more */
+        p->cin.start += p->head_len;
+        p->head_kept = 0;
+    }
+    memset(&o, 0, sizeof(o));
+    o.client_major = p->major;
+    o.client_minor = p->minor;
+    o.via = cfg->via;
+    if (h.status >= 100 && h.status < 200 && h.status != 101) {
+        /* Interim: passed on to HTTP/1.1 clients, never to 1.0 ones. */
+        p->uin.start += (uint32_t)len;
+        p->uscan = 0;
+        if (p->minor >= 1) {
+            o.body_out = BODY_NONE;
+            http_response_out(&h, &o, &out);
+            if (outq_send(&p->client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+                px_close(p, "client write failed");
+                return -1;
+            }
+        }
+        return 1;
+    }
+    if (h.status == 101) {
+        struct buf *b;
+        size_t rest;
+
+        if (!p->upgrade || !p->req_done) {
+            p->up_close = 1;
+            px_answer(p, 502, "the upstream switched protocols without being asked");
+            return -1;
+        }
+        o.upgrade = 1;
+        o.body_out = BODY_NONE;
+        http_response_out(&h, &o, &out);
+        rest = xbuf_len(&p->uin) - len;
+        b = buf_get();
+        if (b == NULL || out.bytes + rest > BUF_SIZE) {
+            buf_put(b);
+            px_answer(p, 502, "upgrade response too large");
+            return -1;
+        }
+        for (int i = 0; i < out.n; i++) {
+            memcpy(b->data + b->end, out.iov[i].iov_base, out.iov[i].iov_len);
+            b->end += (uint32_t)out.iov[i].iov_len;
+        }
+        memcpy(b->data + b->end, p->uin.data + p->uin.start + len, rest);
+        b->end += (uint32_t)rest;
+        xbuf_release(&p->uin, 1);
+        p->status = 101;
+        p->t_first = ev_now(p->env->loop);
+        px_start_tunnel(p, b);
+        return -1;
+    }
+
+    if (h.te_coded) {
+        /* TE is hop-by-hop and regenerated: a coding other than chunked
+         * could not be passed on truthfully. */
+        p->up_close = 1;
+        px_answer(p, 502, "the upstream used a transfer coding warpd does not decode");
+        return -1;
+    }
+    /* The final response. How it is framed towards the client: */
+    if (h.body == BODY_NONE)
+        cout = BODY_NONE;
+    else if (h.body == BODY_LENGTH)
+        cout = BODY_LENGTH;
+    else if (p->minor >= 1)
+        cout = BODY_CHUNKED; /* chunked, or read-until-close re-chunked: keeps keep-alive */
+    else
+        cout = BODY_CLOSE; /* HTTP/1.0 client: de-chunk, end with the close */
+    if (cout == BODY_CLOSE)
+        p->keep = 0;
+    if (h.close || h.body == BODY_CLOSE)
+        p->up_close = 1;
+    o.body_out = cout;
+    o.content_length = h.content_length;
+    o.keep_length = h.body == BODY_NONE && (p->method == HTTP_HEAD || h.status == 304);
+    o.close = !p->keep || !p->req_done || p->env->stopping;
+    if (o.close)
+        p->keep = 0;
+    http_response_out(&h, &o, &out);
+    p->status = h.status;
+    p->t_first = ev_now(p->env->loop);
+    p->uin.start += (uint32_t)len;
+    if (outq_send(&p->client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+        px_close(p, "client write failed");
+        return -1;
+    }
+    p->resp_head = 1;
+    body_init(&p->respc, h.body, h.content_length, cout);
+    p->last_io = ev_now(p->env->loop);
+    px_set_timer(p, px_idle_timeout, cfg->idle_timeout);
+    return 0;
+}
+
+/* Response: upstream -> client, while the client queue is empty. */
+static void
+px_pump_response(struct px *p)
+{
+    /* Each round consumes bytes or stops, so this is bounded by uin's size. */
+    while (p->cout.bytes == 0) {
+        struct body_out o;
+        ssize_t n;
+
+        if (!p->resp_head) {
+            long len = http_head_end(p->uin.data + p->uin.start, xbuf_len(&p->uin),
+                                     p->env->cfg->max_header_size, 0, &p->uscan);
+            int r;
+
+            if (len < 0) {
+                p->up_close = 1;
+                px_answer(p, 502, "invalid or oversized response head from the upstream");
+                return;
+            }
+            if (len == 0)
+                break;
+            r = px_response_head(p, (size_t)len);
+            if (r < 0)
+                return;
+            if (r == 1)
+                continue;
+            if (p->respc.done) {
+                px_response_complete(p);
+                return;
+            }
+        }
+        if (xbuf_len(&p->uin) == 0 && !(p->respc.in == BODY_LENGTH && p->respc.left == 0))
+            break;
+        body_out_reset(&o);
+        n = body_transcode(&p->respc, p->uin.data + p->uin.start, xbuf_len(&p->uin), &o);
+        if (n < 0) {
+            p->up_close = 1;
+            px_close(p, "malformed response body framing from the upstream");
+            return;
+        }
+        p->uin.start += (uint32_t)n;
+        if (o.n > 0 && outq_send(&p->client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
+            px_close(p, "client write failed");
+            return;
+        }
+        p->last_io = ev_now(p->env->loop);
+        if (p->respc.done) {
+            px_response_complete(p);
+            return;
+        }
+        if (n == 0)
+            break;
+    }
+    if (p->up_eof && p->cout.bytes == 0) {
+        px_up_ended(p);
+        return;
+    }
+    px_update_watchers(p);
+}
+
+/* Reads from a connection into its input buffer. Returns bytes read, 0 on
+ * EOF, WD_AGAIN, or WD_ERROR. Grows the buffer for a head up to max. */
+static ssize_t
+px_fill(struct conn *c, struct xbuf *x, size_t head_max)
+{
+    size_t space;
+
+    if (xbuf_reserve(x) < 0) {
+        errno = ENOMEM;
+        return WD_ERROR;
+    }
+    space = xbuf_space(x);
+    if (space == 0 && head_max > 0 && xbuf_grow(x, head_max) == 0)
+        space = xbuf_space(x);
+    if (space == 0)
+        return WD_AGAIN; /* full: the caller's parser decides */
+    {
+        ssize_t n = conn_read(c, x->data + x->end, space);
+        if (n > 0)
+            x->end += (uint32_t)n;
+        return n;
+    }
+}
+
+/* The upstream closed and everything it sent was processed. */
+static void
+px_up_ended(struct px *p)
+{
+    struct body_out o;
+
+    if (!p->resp_head) {
+        int fresh = p->uin.end == 0;
+
+        if (fresh && p->reused && !p->retried && p->head_kept) {
+            /* A pooled connection the upstream closed just as we reused it:
+             * nothing was answered, the request had no body: try again. */
+            p->retried = 1;
+            p->head_kept = 0;
+            px_drop_upstream(p);
+            px_connect_upstream(p, 0);
+            return;
+        }
+        px_answer(p, 502,
+                  p->up_err ? "upstream read error before answering"
+                            : "the upstream closed the connection before answering");
+        return;
+    }
+    body_out_reset(&o);
+    if (p->up_err || xbuf_len(&p->uin) > 0 || body_eof(&p->respc, &o) < 0) {
+        px_close(p, "the upstream closed in the middle of the response body");
+        return;
+    }
+    if (o.n > 0 && outq_send(&p->client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
+        px_close(p, "client write failed");
+        return;
+    }
+    px_response_complete(p);
+}
+
+static void
+px_up_read(struct conn *c)
+{
+    struct px *p = c->data;
+
+    for (int i = 0; i < PX_MAX_READS && p->cout.bytes == 0 && !p->up_eof; i++) {
+        ssize_t n = px_fill(c, &p->uin, p->resp_head ? 0 : p->env->cfg->max_header_size);
+
+        if (n == WD_AGAIN)
+            break;
+        if (n == WD_ERROR || n == 0) {
+            p->up_eof = 1;
+            p->up_err = n == WD_ERROR;
+            p->up_close = 1;
+            conn_want_read(c, 0);
+        }
+    }
+    px_pump_response(p);
+}
+
+static void
+px_up_write(struct conn *c)
+{
+    struct px *p = c->data;
+    int r = outq_flush(c, &p->uout);
+
+    if (r < 0) {
+        p->up_close = 1;
+        px_answer(p, 502, "upstream write failed");
+        return;
+    }
+    if (r == 0)
+        return;
+    conn_want_write(c, 0);
+    px_pump_request(p);
+}
+
+static void
+px_client_write(struct conn *c)
+{
+    struct px *p = c->data;
+    int r;
+
+    if (p->phase == PX_CLOSING) {
+        px_finish_closing(p);
+        return;
+    }
+    r = outq_flush(c, &p->cout);
+    if (r < 0) {
+        px_close(p, "client write failed");
+        return;
+    }
+    if (r == 0)
+        return;
+    conn_want_write(c, 0);
+    if (p->phase == PX_EXCHANGE)
+        px_pump_response(p);
+    else if (p->phase == PX_IDLE || p->phase == PX_HEAD)
+        px_try_head(p);
+}
+
+/* Which watchers should run, from the state: the one place that decides. */
+static void
+px_update_watchers(struct px *p)
+{
+    int client_rd = 0, up_rd = 0;
+
+    switch (p->phase) {
+    case PX_IDLE:
+    case PX_HEAD:
+        client_rd = p->cout.bytes == 0;
+        break;
+    case PX_EXCHANGE:
+        client_rd = !p->req_done && p->uout.bytes == 0;
+        up_rd = !p->resp_done && p->cout.bytes == 0 && !p->up_eof;
+        break;
+    default:
+        return;
+    }
+    conn_want_read(&p->client, client_rd);
+    if (p->up.fd >= 0) {
+        conn_want_read(&p->up, up_rd);
+        conn_want_write(&p->up, p->uout.bytes > 0);
+    }
+    conn_want_write(&p->client, p->cout.bytes > 0);
+}
+
+/* ---- reading requests ------------------------------------------------ */
+
+static void
+px_try_head(struct px *p)
+{
+    const struct config *cfg = p->env->cfg;
+    struct http_head h;
+    long len;
+    int st;
+
+    if (p->cin.data == NULL || xbuf_len(&p->cin) == 0) {
+        px_update_watchers(p);
+        return;
+    }
+    if (p->phase == PX_IDLE) {
+        p->phase = PX_HEAD;
+        p->t_start = ev_now(p->env->loop);
+        px_set_timer(p, px_header_timeout, cfg->header_timeout);
+    }
+    p->logme = 1;
+    len = http_head_end(p->cin.data + p->cin.start, xbuf_len(&p->cin), cfg->max_header_size, 1,
+                        &p->scan);
+    if (len < 0) {
+        px_answer(p, (int)-len, len == -431 ? "request head too large" : "malformed request head");
+        return;
+    }
+    if (len == 0) {
+        px_update_watchers(p);
+        return;
+    }
+    st = http_parse_request(p->cin.data + p->cin.start, (size_t)len, &h);
+    if (st != 0) {
+        px_answer(p, st, st == 431 ? "request head too large" : "invalid request");
+        return;
+    }
+    px_route(p, &h);
+}
+
+static void
+px_client_read(struct conn *c)
+{
+    struct px *p = c->data;
+
+    for (int i = 0; i < PX_MAX_READS; i++) {
+        int in_head = p->phase == PX_IDLE || p->phase == PX_HEAD;
+        ssize_t n;
+
+        if (!in_head && (p->req_done || p->uout.bytes > 0))
+            break;
+        n = px_fill(c, &p->cin, in_head ? p->env->cfg->max_header_size : 0);
+        if (n == WD_AGAIN)
+            break;
+        if (n == WD_ERROR) {
+            px_close(p, "client read error");
+            return;
+        }
+        if (n == 0) {
+            if (in_head && xbuf_len(&p->cin) == 0) {
+                px_close(p, p->phase == PX_IDLE ? "client closed" : "client closed mid-head");
+                return;
+            }
+            if (in_head) {
+                px_close(p, "client closed mid-head");
+                return;
+            }
+            px_pump_request(p);
+            if (p->phase == PX_EXCHANGE && !p->req_done) {
+                px_close(p, "client closed in the middle of the request body");
+                return;
+            }
+            conn_want_read(c, 0);
+            return;
+        }
+        if (in_head) {
+            px_try_head(p);
+            return;
+        }
+        px_pump_request(p);
+        return;
+    }
+    if (p->phase == PX_IDLE || p->phase == PX_HEAD)
+        px_try_head(p);
+    else if (p->phase == PX_EXCHANGE)
+        px_pump_request(p);
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+void
+proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    struct px *p = calloc(1, sizeof(*p));
+    int one = 1;
+
+    if (p == NULL) {
+        log_warnx("out of memory, dropping a client");
+        close(fd);
+        return;
+    }
+    p->env = env;
+    p->method = -1;
+    p->phase = PX_IDLE;
+    p->t_start = ev_now(env->loop);
+    conn_init(&p->client, env->loop, fd, p);
+    conn_init(&p->up, env->loop, -1, p);
+    p->client.on_read = px_client_read;
+    p->client.on_write = px_client_write;
+    addr_format(peer, p->peer, sizeof(p->peer));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ev_init(&p->timer, px_header_timeout);
+    p->timer.data = p;
+    p->next = sessions;
+    if (sessions != NULL)
+        sessions->prev = p;
+    sessions = p;
+    env->active++;
+    /* The first request has header_timeout from the connection's start. */
+    px_set_timer(p, px_header_timeout, env->cfg->header_timeout);
+    p->phase = PX_HEAD;
+    conn_want_read(&p->client, 1);
+}
+
+void
+proxy_stop_idle(struct session_env *env)
+{
+    struct px *p, *next;
+
+    for (p = sessions; p != NULL; p = next) {
+        next = p->next;
+        if (p->phase == PX_IDLE || (p->phase == PX_HEAD && xbuf_len(&p->cin) == 0))
+            px_close(p, "shutdown");
+    }
+}
+
+void
+proxy_close_all(struct session_env *env, const char *reason)
+{
+    while (sessions != NULL)
+        px_close(sessions, reason);
+}

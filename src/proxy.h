@@ -1,0 +1,18 @@
+/* HTTP sessions for the forward and reverse modes: request heads read and
+ * validated, routed (absolute-form, CONNECT, or the one reverse upstream),
+ * regenerated towards the upstream, bodies re-framed both ways, keep-alive
+ * on both sides, and CONNECT/Upgrade turned into a relay. */
+#ifndef WARPD_PROXY_H
+#define WARPD_PROXY_H
+
+#include <sys/socket.h>
+
+#include "session.h"
+
+void proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len);
+/* Graceful stop: idle keep-alive clients are closed now; the others close
+ * after their current exchange. */
+void proxy_stop_idle(struct session_env *env);
+void proxy_close_all(struct session_env *env, const char *reason);
+
+#endif
