@@ -492,6 +492,71 @@ def test_upstream_keepalive_zero(t):
     check(o.per_conn() == [1, 1, 1], "upstream_keepalive 0: per connection %r" % o.per_conn())
 
 
+def concurrent_gets(t, addr, o, path, n):
+    """n clients each GET path at once; returns their answers' bodies."""
+    out = [None] * n
+    clients = [ht.Client(t, addr) for _ in range(n)]
+
+    def one(i):
+        try:
+            clients[i].send(ht.get(o.addr, path))
+            out[i] = clients[i].response().body
+        except Exception as e:  # reported through out
+            out[i] = repr(e)
+
+    ths = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(15)
+    return out
+
+
+def act_barrier(barrier):
+    """Answers only once barrier.parties requests wait at the origin."""
+
+    def a(x):
+        x.read_body()
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+        x.respond(200, ht.default_body(x.req))
+
+    return a
+
+
+def test_upstream_keepalive_cap(t):
+    o, w, addr = setup(t, extra="upstream_keepalive 2")
+    o.route("/hold", act_barrier(threading.Barrier(4, timeout=5)))
+    bodies = concurrent_gets(t, addr, o, "/hold", 4)
+    check(bodies == [b"GET /hold\n"] * 4, "answers %r" % bodies)
+    check(o.accepted == 4, "%d upstream connections for 4 concurrent requests" % o.accepted)
+    # At most 2 idle connections are kept: warpd closes the others.
+    wd.wait_until(lambda: sum(c.closed for c in o.conns) >= 2, 3, "2 upstream connections closed")
+    time.sleep(0.3)
+    check(sum(c.closed for c in o.conns) == 2, "closed upstream connections: %d, expected 2" % sum(c.closed for c in o.conns))
+    c = ht.Client(t, addr)
+    for i in range(3):
+        c.send(ht.get(o.addr, "/again%d" % i))
+        check(c.response().status == 200, "request %d" % i)
+    check(o.accepted == 4, "pooled connections not used: %d accepted" % o.accepted)
+
+
+def test_upstream_keepalive_timeout(t):
+    o, w, addr = setup(t, extra="upstream_keepalive_timeout 1s")
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/a"))
+    check(c.response().status == 200, "first request")
+    t0 = time.monotonic()
+    o.wait_closed(0, 4)
+    took = time.monotonic() - t0
+    check(0.6 < took < 3.5, "idle upstream closed after %.1fs with upstream_keepalive_timeout 1s" % took)
+    c.send(ht.get(o.addr, "/b"))
+    check(c.response().status == 200, "request after the pool expired")
+    check(o.per_conn() == [1, 1], "per connection %r" % o.per_conn())
+
+
 def test_retry_once_on_dead_pooled_connection(t):
     o, w, addr = setup(t)
     o.route("/r", ht.act_fail_when_reused())
@@ -545,6 +610,18 @@ def test_connect_early_data(t):
     check(bytes(e.raw[0]) == b"EARLY-DATA" + blob, "target received %d bytes, not early data + blob" % len(e.raw[0]))
     line = ht.wait_access(w, lambda a: a["method"] == "CONNECT")
     check(line["status"] == "200", "CONNECT access line %s" % line["line"])
+
+
+def test_connect_by_name(t):
+    dns = ht.FakeDNS(t)
+    e = ht.RecordingEcho(t)
+    w, addr = ht.start_http(t, extra="connect_ports any", dns=dns)
+    c = ht.Client(t, addr)
+    c.send(b"CONNECT origin.test:%d HTTP/1.1\r\nHost: origin.test:%d\r\n\r\nhi" % (e.port, e.port))
+    head = c.rd.read_until(b"\r\n\r\n", timeout=5)
+    check(head.startswith(b"HTTP/1.1 200"), "CONNECT by name: %r" % head)
+    check(c.rd.read_exact(2, timeout=5) == b"hi", "no echo through the tunnel")
+    check(dns.asked("origin.test"), "the fake DNS was not asked")
 
 
 def test_connect_port_list(t):
@@ -696,6 +773,21 @@ def test_access_log_fields(t):
     check(int(a["inb"]) >= 100 and int(a["outb"]) >= len(r.body), "byte counts %s" % a["line"])
     check(float(a["ttfb"]) <= float(a["time"]), "ttfb > time: %s" % a["line"])
     c.sock.close()
+
+
+def test_access_log_file(t):
+    o = ht.Origin(t)
+    log = t.path("access.log")
+    w, addr = ht.start_http(t, extra="access_log %s" % log)
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/file-log", [("Host", o.text), ("Connection", "close")]))
+    check(c.response().status == 200, "request failed")
+    line = wd.wait_file_line(log, r'target="http://[^"]*/file-log"')
+    m = ht.HTTP_ACCESS_RE.search(line)
+    check(m is not None, "access line format: %r" % line)
+    check(m.group("status") == "200" and m.group("method") == "GET", "access line %r" % line)
+    check(not ht.access(w), "access lines still on stderr with access_log set")
+
 
 
 if __name__ == "__main__":
