@@ -350,6 +350,19 @@ def test_connect_without_port_400(t):
     ht.expect_error(c, 400, method="CONNECT")
 
 
+def test_error_on_kept_alive_connection(t):
+    """A bad request after a complete exchange on the same connection gets
+    its error answer like a first request would."""
+    o, w, addr = setup(t)
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/ok"))
+    check(c.response().body == b"GET /ok\n", "first request")
+    time.sleep(0.1)
+    c.send_quietly(b"GET http://%s/ HTTP/1.1\r\nHost: %s\r\nX-A : b\r\n\r\n" % (o.text.encode(), o.text.encode()))
+    ht.expect_error(c, 400)
+    check(len(o.requests(complete=False)) == 1, "origin saw %d requests" % len(o.requests(complete=False)))
+
+
 def test_error_access_lines(t):
     o, w, addr = setup(t)
     c = ht.Client(t, addr)
