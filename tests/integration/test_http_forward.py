@@ -716,8 +716,8 @@ def test_dns_every_address_tried(t):
     dns = ht.FakeDNS(t)
     o4 = ht.Origin(t)
     o6 = ht.Origin(t, host="::1")
-    # both.test has 127.0.0.1 and ::1; each origin listens on one family only,
-    # on a port the other family does not serve.
+    # v4only.test has 127.0.0.1 and ::1 but only 127.0.0.1 serves its port:
+    # whichever family warpd tries first, the other must be tried as well.
     dns.add("v4only.test", a=["127.0.0.1"], aaaa=["::1"])
     w, addr = ht.start_http(t, dns=dns)
     c = ht.Client(t, addr)
