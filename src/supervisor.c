@@ -60,6 +60,7 @@ struct proc {
     int ctl; /* supervisor end of the control socket, -1 after EOF */
     int ready;
     int stopping; /* we asked it to stop; its exit is no crash */
+    int quiet;    /* it reported that it stopped accepting */
     double started;
 };
 
@@ -79,6 +80,8 @@ struct sup {
     int old_gen;           /* the one before, while a reload is pending */
     int last_gen;          /* highest number used: numbers are never reused */
     int reloading;         /* new generation started, not all ready yet */
+    int draining;          /* old generation told to stop, not all quiet yet */
+    double drain_deadline; /* stop waiting for the old workers' word then */
     int started;           /* first generation was ready once */
     struct proc procs[SUP_MAX_PROCS];
     struct slot_state slots[CFG_MAX_WORKERS];
@@ -434,11 +437,41 @@ reload_begin(struct sup *s)
         }
 }
 
+static void reload_finish(struct sup *s);
+
+/* Called when an old worker went quiet or exited, or at the deadline. */
+static void
+check_drained(struct sup *s, int force)
+{
+    if (!s->draining)
+        return;
+    if (!force)
+        for (int i = 0; i < SUP_MAX_PROCS; i++)
+            if (s->procs[i].pid != 0 && s->procs[i].gen < s->gen && !s->procs[i].quiet)
+                return;
+    if (force)
+        log_warnx("old workers did not confirm the stop within %.0fs", SUP_KILL_GRACE);
+    reload_finish(s);
+}
+
+/* The new generation is ready: stop the old one from accepting. The reload
+ * is complete once every old worker reported that it stopped accepting (or
+ * exited), so that a connection made after "reload complete" is always
+ * served by the new configuration. */
+static void
+reload_drain(struct sup *s)
+{
+    s->reloading = 0;
+    s->draining = 1;
+    s->drain_deadline = now_mono() + SUP_KILL_GRACE;
+    signal_procs(s, SIGTERM, GEN_OLDER, s->gen);
+    check_drained(s, 0);
+}
+
 static void
 reload_finish(struct sup *s)
 {
-    s->reloading = 0;
-    signal_procs(s, SIGTERM, GEN_OLDER, s->gen);
+    s->draining = 0;
     lset_close(&s->old, &s->cur);
     log_info("reload complete: generation %d ready, %d worker(s), %s mode", s->gen, s->cfg.workers,
              config_mode_name(s->cfg.mode));
@@ -464,7 +497,7 @@ check_ready(struct sup *s)
         notify_send("READY=1\nSTATUS=listening on %s, %d worker(s)\nMAINPID=%d", text,
                     s->cfg.workers, (int)getpid());
     } else if (s->reloading) {
-        reload_finish(s);
+        reload_drain(s);
     }
 }
 
@@ -509,6 +542,7 @@ reaped(struct sup *s, struct proc *p, int wstatus)
 
     if (copy.stopping || s->stopping) {
         log_debug("worker %d (pid %d) %s", copy.slot, (int)copy.pid, how);
+        check_drained(s, 0);
         return;
     }
     if (copy.gen != s->gen) {
@@ -626,6 +660,8 @@ next_timeout(const struct sup *s, double now)
 
     if (s->stopping && s->kill_at > 0)
         t = s->kill_at - now;
+    if (s->draining && (t == -1 || s->drain_deadline - now < t))
+        t = s->drain_deadline - now;
     for (int j = 0; j < s->cfg.workers; j++)
         if (s->slots[j].pending && (t < 0 || s->slots[j].respawn_at - now < t))
             t = s->slots[j].respawn_at - now;
@@ -656,6 +692,8 @@ supervisor_loop(struct sup *s)
         }
         if (!s->stopping)
             respawn_due(s, now);
+        if (s->draining && now >= s->drain_deadline)
+            check_drained(s, 1);
 
         pfd[n].fd = s->sig_fd;
         pfd[n].events = POLLIN;
@@ -688,9 +726,15 @@ supervisor_loop(struct sup *s)
                     if (!s->stopping)
                         check_ready(s);
                 }
+                if (!p->quiet && memchr(b, 'S', (size_t)r) != NULL) {
+                    p->quiet = 1;
+                    check_drained(s, 0);
+                }
             } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
                 close(p->ctl); /* the worker is exiting; SIGCHLD reaps it */
                 p->ctl = -1;
+                p->quiet = 1;
+                check_drained(s, 0);
             }
         }
         if (pfd[0].revents & POLLIN) {

@@ -33,6 +33,7 @@ struct worker {
     ev_io ctl_io; /* supervisor pipe: EOF means the supervisor is gone */
     ev_timer stop_timer;
     int sig_fd;
+    int ctl_fd; /* supervisor pipe: 'R' ready, 'S' stopped accepting */
 };
 
 static void
@@ -44,6 +45,10 @@ worker_begin_stop(struct worker *w, const char *why)
     log_info("stopping (%s), %d session(s) in flight", why, w->env.active);
     listener_close(w->listener);
     w->listener = NULL;
+    /* Tell the supervisor we accept nothing more: a reload is complete only
+     * once every old worker said so. */
+    if (w->ctl_fd >= 0 && write(w->ctl_fd, "S", 1) != 1)
+        log_debug("supervisor pipe closed");
     pool_clear();
     session_stop_idle(&w->env);
     if (w->env.active == 0) {
@@ -152,6 +157,7 @@ worker_run(const struct config *cfg, int slot, const int *fds, int nfds, int ctl
     w.cfg = cfg;
     w.slot = slot;
     w.sig_fd = -1;
+    w.ctl_fd = ctl_fd;
     log_set_tag("worker %d", slot);
 
     /* The supervisor blocked these before fork; keep them blocked and read
