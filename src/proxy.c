@@ -866,6 +866,25 @@ px_pump_request(struct px *p)
     px_update_watchers(p);
 }
 
+/* Forgets everything about the request that just ended. */
+static void
+px_reset_request(struct px *p)
+{
+    p->phase = PX_IDLE;
+    p->scan = p->uscan = 0;
+    p->t_start = ev_now(p->env->loop);
+    p->t_first = 0;
+    p->bytes_in = p->bytes_out = p->bytes_up = 0;
+    p->status = 0;
+    p->method = -1;
+    p->target[0] = '\0';
+    p->up_name[0] = '\0';
+    p->upgrade = p->req_done = p->resp_head = p->resp_done = 0;
+    p->up_close = p->reused = p->retried = p->head_kept = 0;
+    p->up_eof = p->up_err = 0;
+    p->logme = 0;
+}
+
 /* The request and the response are both complete. */
 static void
 px_exchange_end(struct px *p)
@@ -890,15 +909,7 @@ px_exchange_end(struct px *p)
         return;
     }
     /* Next request: pipelined bytes may already be here. */
-    p->phase = PX_IDLE;
-    p->scan = 0;
-    p->t_start = ev_now(p->env->loop);
-    p->t_first = 0;
-    p->bytes_in = p->bytes_out = 0;
-    p->status = 0;
-    p->method = -1;
-    p->target[0] = '\0';
-    p->up_name[0] = '\0';
+    px_reset_request(p);
     xbuf_release(&p->cin, 0);
     px_set_timer(p, px_header_timeout, p->env->cfg->keepalive_timeout);
     if (p->cout.bytes > 0) {
