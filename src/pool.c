@@ -1,7 +1,9 @@
 /* Idle upstream connections of one worker. Entries live on one list, most
- * recently used first, plus a count per key is found by walking it: the pool
+ * recently used first, and a key's entries are found by walking it: the pool
  * is small (upstream_keepalive per key) and a walk is cheaper than a hash for
- * the handful of upstreams a proxy worker talks to at once. */
+ * the handful of upstreams a proxy worker talks to at once. Entries are
+ * recycled through a free list, so putting a connection back after every
+ * request allocates nothing once the pool has warmed up. */
 #include "pool.h"
 
 #include <stdlib.h>
@@ -26,6 +28,7 @@ static struct pool_entry *head;
 static int per_key_max;
 static double idle_max;
 static int total;
+static struct pool_entry *spare; /* recycled entries, linked by next */
 
 static void
 pool_remove(struct pool_entry *e, int close_fd)
@@ -41,7 +44,8 @@ pool_remove(struct pool_entry *e, int close_fd)
     if (e->next != NULL)
         e->next->prev = e->prev;
     total--;
-    free(e);
+    e->next = spare;
+    spare = e;
 }
 
 static void
@@ -104,11 +108,14 @@ pool_put(const char *host, uint16_t port, int fd)
         }
     if (n >= per_key_max && oldest != NULL)
         pool_remove(oldest, 1);
-    e = calloc(1, sizeof(*e));
-    if (e == NULL) {
+    if (spare != NULL) {
+        e = spare;
+        spare = e->next;
+    } else if ((e = malloc(sizeof(*e))) == NULL) {
         close(fd);
         return;
     }
+    e->prev = NULL;
     memcpy(e->host, host, strlen(host) + 1);
     e->port = port;
     ev_io_init(&e->io, pool_io_cb, fd, EV_READ);
@@ -129,6 +136,11 @@ pool_clear(void)
 {
     while (head != NULL)
         pool_remove(head, 1);
+    while (spare != NULL) {
+        struct pool_entry *e = spare;
+        spare = e->next;
+        free(e);
+    }
 }
 
 int

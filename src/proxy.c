@@ -889,7 +889,7 @@ px_reset_request(struct px *p)
 static void
 px_exchange_end(struct px *p)
 {
-    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->up.fd >= 0;
+    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->up.fd >= 0 && !p->env->stopping;
 
     if (p->head_kept) {
         p->cin.start += p->head_len;
