@@ -1209,6 +1209,8 @@ http_response_out(const struct http_head *h, const struct http_resp_opts *o, str
     }
     out_via(out, h, o->via);
     out_connection(out, o->upgrade, o->close);
+    if (o->keep_alive && !o->close && !o->upgrade)
+        out_lit(out, "Connection: keep-alive\r\n");
     out_same(out, final_crlf(h, 0), "\r\n", 2);
 }
 

@@ -138,8 +138,9 @@ struct http_resp_opts {
     uint64_t content_length;
     int keep_length; /* HEAD/304: pass the received Content-Length on, no body follows */
     int via;
-    int upgrade; /* 101: keep Upgrade, send Connection: upgrade */
-    int close;   /* send Connection: close */
+    int upgrade;    /* 101: keep Upgrade, send Connection: upgrade */
+    int close;      /* send Connection: close */
+    int keep_alive; /* HTTP/1.0 client that asked for keep-alive: send Connection: keep-alive */
 };
 
 /* Request line "METHOD SP target SP HTTP/1.1", every field that is not

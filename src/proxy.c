@@ -638,8 +638,9 @@ px_route(struct px *p, const struct http_head *h)
     p->head_len = (uint32_t)h->head_len;
     p->upgrade = h->upgrade;
     px_copy_target(p, h);
-    /* A proxy keeps no persistent connection with an HTTP/1.0 client. */
-    p->keep = !h->close && h->minor >= 1 && cfg->keepalive_timeout > 0 && !p->env->stopping;
+    /* HTTP/1.1 clients are kept alive unless they say close; HTTP/1.0
+     * clients only when they ask (h->close is clear only then). */
+    p->keep = !h->close && cfg->keepalive_timeout > 0 && !p->env->stopping;
 
     st = http_parse_target(h, &t);
     if (st != 0) {
@@ -673,6 +674,24 @@ px_route(struct px *p, const struct http_head *h)
 }
 
 /* ---- sending the request --------------------------------------------- */
+
+/* Methods that may be sent twice (RFC 9110 section 9.2.2): only those are
+ * retried after a pooled connection died under them. */
+static int
+px_idempotent(int method)
+{
+    switch (method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 /* The upstream connection is ready: send the regenerated head (or, for
  * CONNECT, tell the client and start the tunnel). */
@@ -730,7 +749,7 @@ px_send_head(struct px *p)
     p->bytes_in = p->head_len;
     p->bytes_up = 0;
     /* Keep the head bytes while a retry on a fresh connection is possible. */
-    p->head_kept = p->reused && !p->retried && p->req_body == BODY_NONE;
+    p->head_kept = p->reused && !p->retried && p->req_body == BODY_NONE && px_idempotent(p->method);
     if (!p->head_kept)
         p->cin.start += p->head_len;
 
@@ -1029,6 +1048,7 @@ px_response_head(struct px *p, size_t len)
     o.close = !p->keep || !p->req_done || p->env->stopping;
     if (o.close)
         p->keep = 0;
+    o.keep_alive = p->keep && p->minor == 0;
     http_response_out(&h, &o, &out);
     p->status = h.status;
     p->t_first = ev_now(p->env->loop);
