@@ -578,9 +578,15 @@ px_via_has_us(const struct http_head *h)
         const struct http_field *f = &h->fields[i];
         if (f->id != HF_VIA)
             continue;
-        for (uint32_t j = 0; j + strlen(PX_VIA_NAME) <= f->value.len; j++)
-            if (strncasecmp(f->value.p + j, PX_VIA_NAME, strlen(PX_VIA_NAME)) == 0)
+        /* Our pseudonym as a whole word: "1.1 warpd", "1.0 warpd (x)". */
+        for (uint32_t j = 0; j + sizeof(PX_VIA_NAME) - 1 <= f->value.len; j++) {
+            uint32_t e = j + (uint32_t)sizeof(PX_VIA_NAME) - 1;
+            if (strncasecmp(f->value.p + j, PX_VIA_NAME, sizeof(PX_VIA_NAME) - 1) != 0)
+                continue;
+            if ((j == 0 || f->value.p[j - 1] == ' ' || f->value.p[j - 1] == '\t') &&
+                (e == f->value.len || strchr(" \t,:(", f->value.p[e]) != NULL))
                 return 1;
+        }
     }
     return 0;
 }
@@ -693,6 +699,14 @@ px_idempotent(int method)
     }
 }
 
+/* May this request go again on a fresh connection if the reused one turns
+ * out dead before answering? Once only, never with a body. */
+static int
+px_may_retry(const struct px *p)
+{
+    return p->reused && !p->retried && p->req_body == BODY_NONE && px_idempotent(p->method);
+}
+
 /* The upstream connection is ready: send the regenerated head (or, for
  * CONNECT, tell the client and start the tunnel). */
 static void
@@ -741,7 +755,13 @@ px_send_head(struct px *p)
     o.upgrade = h.upgrade;
     http_request_out(&h, &o, &out);
     if (outq_send(&p->up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
-        /* A pooled connection may have died under us: retry like a close. */
+        if (px_may_retry(p)) {
+            /* A pooled connection died under us: same as a close. */
+            p->retried = 1;
+            px_drop_upstream(p);
+            px_connect_upstream(p, 0);
+            return;
+        }
         p->up_close = 1;
         px_answer(p, 502, "could not send the request upstream");
         return;
@@ -749,7 +769,7 @@ px_send_head(struct px *p)
     p->bytes_in = p->head_len;
     p->bytes_up = 0;
     /* Keep the head bytes while a retry on a fresh connection is possible. */
-    p->head_kept = p->reused && !p->retried && p->req_body == BODY_NONE && px_idempotent(p->method);
+    p->head_kept = px_may_retry(p);
     if (!p->head_kept)
         p->cin.start += p->head_len;
 
