@@ -98,6 +98,11 @@ dir_pump(struct relay *r, int di)
         return -1;
 
     pending = d->b != NULL ? buf_len(d->b) : 0;
+    if (d->b != NULL && pending == 0) {
+        /* Taken for a read that found nothing (or EOF): give it back. */
+        buf_put(d->b);
+        d->b = NULL;
+    }
     if (!d->eof) {
         if (pending >= RELAY_HIGH_WATER)
             d->paused = 1;

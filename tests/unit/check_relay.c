@@ -218,7 +218,8 @@ START_TEST(test_half_close_keeps_other_direction)
     ck_assert(got_eof);
     ck_assert_int_eq(n, 4);
     ck_assert_int_eq(memcmp(b, "ping", 4), 0);
-    ck_assert_int_eq(f.done, 0); /* the other direction is still open */
+    ck_assert_int_eq(f.done, 0);      /* the other direction is still open */
+    ck_assert_ptr_null(f.r.dir[0].b); /* a finished direction holds no buffer */
     /* Only now does the upstream answer. */
     ck_assert_int_eq(write(f.upstream, "pong", 4), 4);
     close(f.upstream);
@@ -294,6 +295,59 @@ START_TEST(test_prebuffered_bytes_go_first)
 }
 END_TEST
 
+/* Reads at most max bytes; returns 1 on EOF. */
+static int
+stream_recv_some(int fd, struct stream *s, unsigned seed, size_t max)
+{
+    unsigned char b[4096];
+    ssize_t n = read(fd, b, max < sizeof(b) ? max : sizeof(b));
+
+    if (n == 0)
+        return 1;
+    for (ssize_t i = 0; i < n; i++)
+        if (b[i] != pattern(s->recvd + (uint64_t)i, seed))
+            s->bad = 1;
+    if (n > 0)
+        s->recvd += (uint64_t)n;
+    return 0;
+}
+
+START_TEST(test_eof_waits_for_pending_bytes)
+{
+    struct fixture f;
+    struct stream up = {0, 0, 1u << 20, 0};
+    int i, eof = 0, saw_pending_eof = 0, small = 4096;
+
+    fixture_setup(&f);
+    /* A small sink so that it is full most of the time. */
+    ck_assert_int_eq(setsockopt(f.b.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    fixture_start(&f, NULL, NULL);
+    /* The client sends everything and shuts down while the upstream drains
+     * slowly: the relay sees EOF with bytes still buffered. */
+    for (i = 0; i < 100000 && !(f.r.dir[0].eof && f.r.dir[0].b != NULL); i++) {
+        stream_send(f.client, &up, 4);
+        if (up.sent == up.total)
+            shutdown(f.client, SHUT_WR);
+        ev_run(f.loop, EVRUN_NOWAIT);
+        stream_recv_some(f.upstream, &up, 4, 512); /* drain slowly: the sink stays full */
+    }
+    saw_pending_eof = f.r.dir[0].eof && f.r.dir[0].b != NULL && buf_len(f.r.dir[0].b) > 0;
+    ck_assert_msg(saw_pending_eof, "did not reach EOF with pending bytes");
+    /* The write side must not be shut before those bytes are out. */
+    ck_assert(!f.b.shut_wr);
+    ck_assert(!f.r.dir[0].done);
+    for (i = 0; i < MAX_ITERS && !eof; i++) {
+        ev_run(f.loop, EVRUN_NOWAIT);
+        eof = stream_recv(f.upstream, &up, 4);
+    }
+    ck_assert(eof);
+    ck_assert_uint_eq(up.recvd, up.total);
+    ck_assert_int_eq(up.bad, 0);
+    ck_assert(f.b.shut_wr);
+    fixture_teardown(&f);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -304,6 +358,7 @@ relay_suite(void)
     tcase_add_test(tc, test_both_ways_byte_exact);
     tcase_add_test(tc, test_backpressure_pauses_source);
     tcase_add_test(tc, test_half_close_keeps_other_direction);
+    tcase_add_test(tc, test_eof_waits_for_pending_bytes);
     tcase_add_test(tc, test_write_error_reports_side);
     tcase_add_test(tc, test_prebuffered_bytes_go_first);
     suite_add_tcase(s, tc);
