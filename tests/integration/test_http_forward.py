@@ -413,7 +413,7 @@ def test_pipelined_head_then_get(t):
     o.check_clean()
 
 
-def test_keepalive_and_http10(t):
+def test_keepalive_http11(t):
     o, w, addr = setup(t)
     c = ht.Client(t, addr)
     for i in range(5):
@@ -422,14 +422,6 @@ def test_keepalive_and_http10(t):
         check(r.body == b"GET /k%d\n" % i, "request %d: %r" % (i, r))
         check("close" not in r.head.tokens("Connection"), "1.1 answer %d says close" % i)
     c.expect_open()
-    # HTTP/1.0 with keep-alive asked: answered, then closed anyway.
-    c10 = ht.Client(t, addr)
-    c10.send(ht.get(o.addr, "/ten", [("Host", o.text), ("Connection", "keep-alive")], version="1.0"))
-    r = c10.response()
-    check(r.body == b"GET /ten\n", "1.0 answer %r" % r)
-    check("close" in r.head.tokens("Connection"), "1.0 answer without Connection: close: %r" % r.head.fields)
-    check(not r.head.has("Keep-Alive"), "1.0 answer with Keep-Alive")
-    c10.expect_closed(5)
     # Connection: close from a 1.1 client: answered with close, then closed.
     cc = ht.Client(t, addr)
     cc.send(ht.get(o.addr, "/cl", [("Host", o.text), ("Connection", "close")]))
@@ -437,8 +429,23 @@ def test_keepalive_and_http10(t):
     check("close" in r.head.tokens("Connection"), "close answer without Connection: close")
     cc.expect_closed(5)
     # The close stayed on the client side: upstream was pooled all along.
-    check(o.per_conn() == [7], "origin connections carried %r" % o.per_conn())
+    check(o.per_conn() == [6], "origin connections carried %r" % o.per_conn())
     o.check_clean()
+
+
+def test_http10_never_kept_alive(t):
+    """RFC 9112 section 9.3: a proxy keeps no persistent connection with an
+    HTTP/1.0 client, even one that asks for keep-alive."""
+    o, w, addr = setup(t)
+    c10 = ht.Client(t, addr)
+    c10.send(ht.get(o.addr, "/ten", [("Host", o.text), ("Connection", "keep-alive")], version="1.0"))
+    r = c10.response()
+    check(r.body == b"GET /ten\n", "1.0 answer %r" % r)
+    check("close" in r.head.tokens("Connection"), "1.0 answer without Connection: close: %r" % r.head.fields)
+    check(not r.head.has("Keep-Alive"), "1.0 answer with Keep-Alive")
+    c10.expect_closed(5)
+    h = o.requests()[0].head
+    check(not h.has("Connection") and not h.has("Keep-Alive"), "keep-alive forwarded upstream: %r" % h.fields)
 
 
 def test_keepalive_timeout(t):
