@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -48,6 +49,8 @@ struct directive {
     set_fn set;
     size_t off;               /* offset of the field in struct config, for shared setters */
     int multi;                /* takes one or more values rather than exactly one */
+    int repeat;               /* a file line with two or more values may repeat (shape
+                                 rules); a one-value line still may appear only once */
     long min, max;            /* bounds for integer directives */
     int flags;                /* PATH_* for path directives */
     const struct keyword *kw; /* the words of an enumerated directive, NULL-terminated */
@@ -64,6 +67,10 @@ static const struct keyword level_words[] = {{"error", LOG_LVL_ERROR},
                                              {"debug", LOG_LVL_DEBUG},
                                              {NULL, 0}};
 static const struct keyword onoff_words[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
+static const struct keyword tls_split_words[] = {{"off", CFG_TLS_SPLIT_OFF},
+                                                 {"segment", CFG_TLS_SPLIT_SEGMENT},
+                                                 {"record", CFG_TLS_SPLIT_RECORD},
+                                                 {NULL, 0}};
 
 /* Writes "expected ..., got 'v'" with v quoted safely (capped, escaped). */
 static int
@@ -322,7 +329,7 @@ ports_insert(struct cfg_port_range *r, int *n, unsigned lo, unsigned hi)
     return 0;
 }
 
-/* Parses one port of a connect_ports token; 0 and >65535 are out of range. */
+/* Parses one port of a connect_ports or tls_split_ports token; 0 and >65535 are out of range. */
 static int
 port_number(const char *s, size_t len, unsigned *out, int *range_err)
 {
@@ -347,12 +354,11 @@ port_number(const char *s, size_t len, unsigned *out, int *range_err)
     return 0;
 }
 
-/* "443 8443 1024-65535" or "any". Overlapping and adjacent ranges are merged,
- * so the stored list is sorted and config_port_allowed stays short. */
+/* "443 8443 1024-65535" or "any" into r[0..*nr). Overlapping and adjacent
+ * ranges are merged, so the stored list is sorted and lookups stay short. */
 static int
-set_ports(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+ports_parse(const char *v, struct cfg_port_range *r, int *nr, char *err, size_t errlen)
 {
-    struct cfg_port_range r[CFG_MAX_PORT_RANGES];
     char tok[80];
     const char *p = v, *dash;
     unsigned lo, hi;
@@ -360,9 +366,9 @@ set_ports(struct config *c, const struct directive *d, const char *v, char *err,
     int n = 0, range_err;
 
     if (strcmp(v, "any") == 0) {
-        c->connect_ports[0].lo = 1;
-        c->connect_ports[0].hi = 65535;
-        c->nconnect_ports = 1;
+        r[0].lo = 1;
+        r[0].hi = 65535;
+        *nr = 1;
         return 0;
     }
     for (;;) {
@@ -395,10 +401,7 @@ set_ports(struct config *c, const struct directive *d, const char *v, char *err,
     }
     if (n == 0)
         return failv(err, errlen, "expected ports and ranges such as 443 1024-65535, or 'any'", v);
-    memcpy(c->connect_ports, r, (size_t)n * sizeof(*r));
-    /* Unused slots stay zero so that two equal configs compare equal byte for byte. */
-    memset(&c->connect_ports[n], 0, (size_t)(CFG_MAX_PORT_RANGES - n) * sizeof(*r));
-    c->nconnect_ports = n;
+    *nr = n;
     return 0;
 bad:
     return failv(err, errlen,
@@ -407,15 +410,57 @@ bad:
                  tok);
 }
 
-int
-config_port_allowed(const struct config *c, uint16_t port)
+/* Parses into a scratch list and commits only a valid one. Unused slots are
+ * zeroed so that two equal configs compare equal byte for byte. */
+static int
+ports_set(const char *v, struct cfg_port_range *list, int *nlist, char *err, size_t errlen)
+{
+    struct cfg_port_range r[CFG_MAX_PORT_RANGES];
+    int n;
+
+    if (ports_parse(v, r, &n, err, errlen) < 0)
+        return -1;
+    memcpy(list, r, (size_t)n * sizeof(*r));
+    memset(&list[n], 0, (size_t)(CFG_MAX_PORT_RANGES - n) * sizeof(*r));
+    *nlist = n;
+    return 0;
+}
+
+static int
+set_connect_ports(struct config *c, const struct directive *d, const char *v, char *err,
+                  size_t errlen)
+{
+    return ports_set(v, c->connect_ports, &c->nconnect_ports, err, errlen);
+}
+
+static int
+set_tls_split_ports(struct config *c, const struct directive *d, const char *v, char *err,
+                    size_t errlen)
+{
+    return ports_set(v, c->tls_split_ports, &c->ntls_split_ports, err, errlen);
+}
+
+static int
+ports_match(const struct cfg_port_range *r, int n, uint16_t port)
 {
     int i;
 
-    for (i = 0; i < c->nconnect_ports; i++)
-        if (port >= c->connect_ports[i].lo && port <= c->connect_ports[i].hi)
+    for (i = 0; i < n; i++)
+        if (port >= r[i].lo && port <= r[i].hi)
             return 1;
     return 0;
+}
+
+int
+config_port_allowed(const struct config *c, uint16_t port)
+{
+    return ports_match(c->connect_ports, c->nconnect_ports, port);
+}
+
+int
+config_tls_split_port(const struct config *c, uint16_t port)
+{
+    return ports_match(c->tls_split_ports, c->ntls_split_ports, port);
 }
 
 /* The Host value sent upstream in reverse mode: a name, IPv4 or [IPv6]
@@ -627,6 +672,284 @@ set_user(struct config *c, const struct directive *d, const char *v, char *err, 
     return 0;
 }
 
+/* ---- request shaping ------------------------------------------------------ */
+
+#define SHAPE_MS_MAX 10000 /* longest shaping pause: 10 s */
+
+/* Copies the next space-separated word of *p into w (cut to wlen-1 bytes;
+ * *cut says so) and moves *p past it. Returns 0 when no word is left. */
+static int
+next_word(const char **p, char *w, size_t wlen, int *cut)
+{
+    size_t n;
+
+    while (**p == ' ' || **p == '\t')
+        (*p)++;
+    if (**p == '\0')
+        return 0;
+    n = strcspn(*p, " \t");
+    *cut = n >= wlen;
+    if (n >= wlen)
+        n = wlen - 1;
+    memcpy(w, *p, n);
+    w[n] = '\0';
+    *p += strcspn(*p, " \t");
+    return 1;
+}
+
+/* One shaping pause in whole milliseconds, 0 to 10 s. Sub-millisecond parts
+ * are rounded to the nearest millisecond (the executor's timer resolution). */
+static int
+parse_ms(const char *v, int *ms, char *err, size_t errlen)
+{
+    double t;
+
+    if (config_parse_duration(v, &t) < 0)
+        return failv(err, errlen, "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h", v);
+    /* The slack lets "10000ms" (10000 * 0.001 in binary) through. */
+    if (!(t >= 0 && t <= SHAPE_MS_MAX / 1000.0 + 1e-9))
+        return failv(err, errlen, "expected a duration from 0 to 10s", v);
+    *ms = (int)(t * 1000 + 0.5);
+    return 0;
+}
+
+static int
+set_ms(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    int ms = 0;
+
+    if (parse_ms(v, &ms, err, errlen) < 0)
+        return -1;
+    *(int *)((char *)c + d->off) = ms;
+    return 0;
+}
+
+/* A host pattern, lowercased into out: "name", "*.name" or "*", where name
+ * is dot-separated non-empty labels of [a-z0-9-]. Anything else could never
+ * match a host name, so it is refused rather than kept as a dead rule. */
+static int
+shape_pattern(const char *w, char *out)
+{
+    const char *p = w;
+    size_t o = 0;
+    int label = 0; /* bytes in the current label */
+
+    if (strcmp(w, "*") == 0) {
+        strcpy(out, "*");
+        return 0;
+    }
+    if (p[0] == '*' && p[1] == '.') {
+        out[o++] = '*';
+        out[o++] = '.';
+        p += 2;
+    }
+    for (; *p != '\0'; p++) {
+        char ch = *p;
+
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if (ch == '.') {
+            if (label == 0)
+                return -1;
+            label = 0;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-') {
+            label++;
+        } else {
+            return -1;
+        }
+        out[o++] = ch;
+    }
+    if (label == 0)
+        return -1; /* empty, or ends with a dot */
+    out[o] = '\0';
+    return 0;
+}
+
+/* "off|split|warp" sets the default strategy; "STRATEGY PATTERN..." appends
+ * one rule per pattern. Rules are checked in full before any is added, so a
+ * refused line changes nothing. */
+static int
+set_shape(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    struct cfg_shape_rule add[CFG_MAX_SHAPE_RULES];
+    char w[CFG_SHAPE_PATTERN + 1];
+    const char *p = v;
+    int shape, nadd = 0, cut, i;
+
+    if (!next_word(&p, w, sizeof(w), &cut))
+        return set_keyword(c, d, v, err, errlen); /* refuses "" with the usual words */
+    if (p[strspn(p, " \t")] == '\0')
+        return set_keyword(c, d, v, err, errlen); /* one word: the default strategy */
+    for (i = 0; shape_words[i].name != NULL && strcmp(w, shape_words[i].name) != 0; i++)
+        ;
+    if (shape_words[i].name == NULL)
+        return set_keyword(c, d, w, err, errlen); /* refuses it, naming the word */
+    shape = shape_words[i].value;
+    while (next_word(&p, w, sizeof(w), &cut)) {
+        if (cut || strlen(w) >= CFG_SHAPE_PATTERN) {
+            snprintf(err, errlen, "host pattern too long (at most %d bytes)",
+                     CFG_SHAPE_PATTERN - 1);
+            return -1;
+        }
+        if (c->nshape_rules + nadd == CFG_MAX_SHAPE_RULES) {
+            snprintf(err, errlen, "too many shape rules (at most %d)", CFG_MAX_SHAPE_RULES);
+            return -1;
+        }
+        memset(&add[nadd], 0, sizeof(add[nadd]));
+        if (shape_pattern(w, add[nadd].pattern) < 0)
+            return failv(err, errlen,
+                         "expected a host pattern such as example.com, *.example.com or *", w);
+        /* The same pattern twice: the second rule could never apply. */
+        for (i = 0; i < c->nshape_rules + nadd; i++) {
+            const char *q =
+                i < c->nshape_rules ? c->shape_rules[i].pattern : add[i - c->nshape_rules].pattern;
+
+            if (strcmp(q, add[nadd].pattern) == 0)
+                return failv(err, errlen, "host pattern already has a rule", w);
+        }
+        add[nadd].shape = (enum cfg_shape)shape;
+        nadd++;
+    }
+    memcpy(&c->shape_rules[c->nshape_rules], add, (size_t)nadd * sizeof(add[0]));
+    c->nshape_rules += nadd;
+    return 0;
+}
+
+/* Whether host[0..len) (lowercase not assumed) matches a stored pattern. */
+static int
+pattern_match(const char *pat, const char *host, size_t len)
+{
+    size_t plen;
+
+    if (strcmp(pat, "*") == 0)
+        return 1;
+    if (pat[0] == '*') {
+        pat++; /* ".example.com": a proper suffix, so the bare domain is no match */
+        plen = strlen(pat);
+        return len > plen && strncasecmp(host + len - plen, pat, plen) == 0;
+    }
+    plen = strlen(pat);
+    return len == plen && strncasecmp(host, pat, plen) == 0;
+}
+
+enum cfg_shape
+config_shape_for(const struct config *c, const char *host)
+{
+    size_t len;
+    int i;
+
+    if (host == NULL)
+        return c->shape;
+    len = strlen(host);
+    if (len > 0 && host[len - 1] == '.')
+        len--; /* "example.com." is the same host as "example.com" */
+    if (len == 0)
+        return c->shape;
+    for (i = 0; i < c->nshape_rules; i++)
+        if (pattern_match(c->shape_rules[i].pattern, host, len))
+            return c->shape_rules[i].shape;
+    return c->shape;
+}
+
+/* A fragment length 1-64 from one word. */
+static int
+frag_len(const char *s, size_t n, long *out)
+{
+    char buf[8];
+
+    if (n == 0 || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return parse_long(buf, 1, 64, out);
+}
+
+/* "FIRST MIN-MAX", such as "1 2-4". */
+static int
+set_fragment(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    static const char what[] = "expected a first length and a range such as 1 2-4, each 1-64";
+    char first[32], range[32], extra[2];
+    const char *p = v, *dash;
+    long f, lo, hi;
+    int cut1, cut2, cut3;
+
+    if (!next_word(&p, first, sizeof(first), &cut1) ||
+        !next_word(&p, range, sizeof(range), &cut2) || next_word(&p, extra, sizeof(extra), &cut3))
+        return failv(err, errlen, what, v);
+    if (cut1 || frag_len(first, strlen(first), &f) < 0)
+        return failv(err, errlen, what, first);
+    dash = strchr(range, '-');
+    if (cut2 || dash == NULL || frag_len(range, (size_t)(dash - range), &lo) < 0 ||
+        frag_len(dash + 1, strlen(dash + 1), &hi) < 0)
+        return failv(err, errlen, what, range);
+    if (lo > hi)
+        return failv(err, errlen, "fragment range runs backwards", range);
+    c->shape_frag_first = (int)f;
+    c->shape_frag_min = (int)lo;
+    c->shape_frag_max = (int)hi;
+    return 0;
+}
+
+/* One to four pauses; each fragment waits one of them, chosen at random. */
+static int
+set_frag_delays(struct config *c, const struct directive *d, const char *v, char *err,
+                size_t errlen)
+{
+    int ms[CFG_MAX_FRAG_DELAYS] = {0}, n = 0, cut;
+    char w[64];
+    const char *p = v;
+
+    while (next_word(&p, w, sizeof(w), &cut)) {
+        if (n == CFG_MAX_FRAG_DELAYS) {
+            snprintf(err, errlen, "too many delays (at most %d)", CFG_MAX_FRAG_DELAYS);
+            return -1;
+        }
+        /* A cut word is longer than any duration, so parse_ms refuses it too. */
+        if (parse_ms(w, &ms[n], err, errlen) < 0)
+            return -1;
+        n++;
+    }
+    if (n == 0)
+        return failv(err, errlen, "expected 1 to 4 durations such as 200ms 300ms", v);
+    memcpy(c->shape_frag_delays, ms, sizeof(ms));
+    c->nshape_frag_delays = n;
+    return 0;
+}
+
+/* The spelling of the Host field name: any case of "host", nothing else
+ * (another name would not be a Host header at all). */
+static int
+set_host_name(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    if (strcasecmp(v, "host") != 0)
+        return failv(err, errlen, "expected the word host in any letter case", v);
+    strcpy(c->shape_host_header, v);
+    return 0;
+}
+
+#define SEED_MAX 9223372036854775808ULL /* 2^63 */
+
+static int
+set_seed(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    uint64_t x = 0, digit;
+    const char *p;
+    int over = 0;
+
+    for (p = v; *p >= '0' && *p <= '9'; p++) {
+        digit = (uint64_t)(*p - '0');
+        if (x > (SEED_MAX - digit) / 10)
+            over = 1; /* keeps scanning so that "99...9x" is refused for the x too */
+        else
+            x = x * 10 + digit;
+    }
+    if (p == v || *p != '\0' || over)
+        return failv(err, errlen, "expected 0-9223372036854775808", v);
+    c->shape_seed = x;
+    return 0;
+}
+
 #define F(field) .off = offsetof(struct config, field)
 
 /* Every directive warpd knows. conf/warpd.conf and man/warpd.conf.5 describe
@@ -636,7 +959,13 @@ static const struct directive directives[] = {
     {.name = "workers", .set = set_workers, .help = "worker processes, 1-64 or auto (CPUs)"},
     {.name = "mode", .set = set_keyword, F(mode), .kw = mode_words, .help = "what to proxy"},
     {.name = "upstream", .set = set_upstream, .help = "host:port for reverse and tcp modes"},
-    {.name = "shape", .set = set_keyword, F(shape), .kw = shape_words, .help = "request shaping"},
+    {.name = "shape",
+     .set = set_shape,
+     F(shape),
+     .multi = 1,
+     .repeat = 1,
+     .kw = shape_words,
+     .help = "default strategy, or a strategy for host patterns (repeatable)"},
     {.name = "connect_timeout",
      .set = set_duration,
      F(connect_timeout),
@@ -677,7 +1006,7 @@ static const struct directive directives[] = {
      F(max_header_size),
      .help = "largest request head (431) or response head (502): bytes or k"},
     {.name = "connect_ports",
-     .set = set_ports,
+     .set = set_connect_ports,
      .multi = 1,
      .help = "ports and ranges CONNECT may reach, or 'any'"},
     {.name = "via",
@@ -723,6 +1052,73 @@ static const struct directive directives[] = {
      .flags = PATH_OFF_EMPTY,
      .help = "pid file of the supervisor: off or a file"},
     {.name = "user", .set = set_user, .help = "user the workers switch to after binding"},
+    {.name = "shape_delay",
+     .set = set_ms,
+     F(shape_delay_ms),
+     .help = "warp: pause after the request line, 0-10s"},
+    {.name = "shape_dummy_headers",
+     .set = set_int,
+     F(shape_dummy_headers),
+     .min = 0,
+     .max = 256,
+     .help = "warp: dummy header lines after the request line"},
+    {.name = "shape_dummy_length",
+     .set = set_int,
+     F(shape_dummy_length),
+     .min = 1,
+     .max = 1024,
+     .help = "warp: bytes of a dummy header value"},
+    {.name = "shape_dummy_name_length",
+     .set = set_int,
+     F(shape_dummy_name_length),
+     .min = 1,
+     .max = 64,
+     .help = "warp: random letters after X- in a dummy header name"},
+    {.name = "shape_fragment",
+     .set = set_fragment,
+     .multi = 1,
+     .help = "warp: first Host fragment length, then the range of the others (1 2-4)"},
+    {.name = "shape_fragment_delay",
+     .set = set_frag_delays,
+     .multi = 1,
+     .help = "warp: 1-4 pauses, one picked at random before each Host fragment"},
+    {.name = "shape_split_pos",
+     .set = set_int,
+     F(shape_split_pos),
+     .min = 1,
+     .max = 255,
+     .help = "split inside the Host value after this many bytes"},
+    {.name = "shape_split_method",
+     .set = set_keyword,
+     F(shape_split_method),
+     .kw = onoff_words,
+     .help = "also split the request line after the method"},
+    {.name = "shape_split_path",
+     .set = set_int,
+     F(shape_split_path),
+     .min = 0,
+     .max = 8192,
+     .help = "also split inside the path after this many bytes; 0 = no"},
+    {.name = "shape_host_header",
+     .set = set_host_name,
+     .help = "spelling of the Host field name: host, HOST, hOsT ..."},
+    {.name = "shape_mixed_case",
+     .set = set_keyword,
+     F(shape_mixed_case),
+     .kw = onoff_words,
+     .help = "randomise the letter case of the Host value"},
+    {.name = "tls_split",
+     .set = set_keyword,
+     F(tls_split),
+     .kw = tls_split_words,
+     .help = "CONNECT: split the TLS ClientHello inside the SNI name"},
+    {.name = "tls_split_ports",
+     .set = set_tls_split_ports,
+     .multi = 1,
+     .help = "CONNECT ports whose ClientHello tls_split shapes, or 'any'"},
+    {.name = "shape_seed",
+     .set = set_seed,
+     .help = "seed of the shaping random generator; 0 = random per worker"},
 };
 
 #undef F
@@ -767,6 +1163,22 @@ config_init(struct config *c)
     strcpy(c->log, "stderr");
     c->log_level = LOG_LVL_INFO;
     strcpy(c->access_log, "stderr");
+    /* Shaping: WARP's numbers. */
+    c->shape_delay_ms = 200;
+    c->shape_dummy_headers = 32;
+    c->shape_dummy_length = 128;
+    c->shape_dummy_name_length = 16;
+    c->shape_frag_first = 1;
+    c->shape_frag_min = 2;
+    c->shape_frag_max = 4;
+    c->shape_frag_delays[0] = 200;
+    c->shape_frag_delays[1] = 300;
+    c->nshape_frag_delays = 2;
+    c->shape_split_pos = 1;
+    c->tls_split = CFG_TLS_SPLIT_SEGMENT;
+    c->tls_split_ports[0].lo = 443;
+    c->tls_split_ports[0].hi = 443;
+    c->ntls_split_ports = 1;
 }
 
 int
@@ -919,12 +1331,15 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
             /* The file's first listen replaces the built-in default. */
             if (first[idx] == 0)
                 c->nlisten = 0;
+        } else if (d->repeat && ntok > 2) {
+            /* "shape warp *.example.com": a rule, as many as wanted; only the
+             * one-value default line counts for the duplicate check. */
         } else if (first[idx] != 0) {
             snprintf(msg, sizeof(msg), "duplicate directive '%s' (first on line %d)", d->name,
                      first[idx]);
             goto fail;
         }
-        if (first[idx] == 0)
+        if (first[idx] == 0 && !(d->repeat && ntok > 2))
             first[idx] = lineno;
         for (o = 0, i = 1; i < ntok; i++)
             o += (size_t)snprintf(value + o, sizeof(value) - o, "%s%s", i > 1 ? " " : "", tok[i]);

@@ -16,10 +16,18 @@
 #define CFG_MAX_LISTEN      16
 #define CFG_MAX_WORKERS     64
 #define CFG_PATHMAX         1024
-#define CFG_MAX_PORT_RANGES 32 /* connect_ports: ranges kept after merging */
+#define CFG_MAX_PORT_RANGES 32  /* connect_ports, tls_split_ports: ranges kept after merging */
+#define CFG_MAX_SHAPE_RULES 32  /* shape lines with host patterns, all lines together */
+#define CFG_SHAPE_PATTERN   128 /* bytes of one host pattern, with the NUL */
+#define CFG_MAX_FRAG_DELAYS 4   /* values of shape_fragment_delay */
 
 enum cfg_mode { MODE_FORWARD = 0, MODE_REVERSE, MODE_TCP };
 enum cfg_shape { SHAPE_OFF = 0, SHAPE_SPLIT, SHAPE_WARP };
+
+/* Values of tls_split (an int in struct config, as shape_policy.tls_mode reads it). */
+#define CFG_TLS_SPLIT_OFF     0 /* send the ClientHello as the client did */
+#define CFG_TLS_SPLIT_SEGMENT 1 /* two TCP segments, split inside the SNI name */
+#define CFG_TLS_SPLIT_RECORD  2 /* two TLS records, split inside the SNI name */
 
 struct cfg_listen {
     struct sockaddr_storage addr; /* numeric address with the port */
@@ -32,6 +40,14 @@ struct cfg_port_range {
     uint16_t lo, hi;
 };
 
+/* One "shape STRATEGY PATTERN..." pattern: destinations it matches use shape.
+ * pattern is lowercase: "example.com" (that host only), "*.example.com" (any
+ * subdomain, not example.com itself) or "*" (every host). */
+struct cfg_shape_rule {
+    enum cfg_shape shape;
+    char pattern[CFG_SHAPE_PATTERN];
+};
+
 struct config {
     char path[CFG_PATHMAX]; /* file read, "" when none */
 
@@ -41,7 +57,7 @@ struct config {
     enum cfg_mode mode;
     char upstream_host[ADDR_HOSTMAX]; /* upstream: "" when unset */
     uint16_t upstream_port;
-    enum cfg_shape shape; /* shape: parsed now, acted on by the shaping issue */
+    enum cfg_shape shape; /* shape without patterns (and -s): the default strategy; split */
 
     double connect_timeout;  /* seconds, upstream TCP connect per address; default 10 */
     double resolve_timeout;  /* seconds, one DNS resolution; default 5 */
@@ -61,6 +77,27 @@ struct config {
     char upstream_host_header[ADDR_HOSTMAX]; /* upstream_host: Host sent upstream, "" = client's */
     int upstream_keepalive;            /* idle upstream conns kept per host:port per worker; 16 */
     double upstream_keepalive_timeout; /* how long a pooled idle upstream conn is kept; 30 */
+
+    /* Request shaping (shape.h's struct shape_policy is built from these). */
+    struct cfg_shape_rule shape_rules[CFG_MAX_SHAPE_RULES]; /* in file order; first match wins */
+    int nshape_rules;                                       /* 0: every host gets shape */
+    int shape_delay_ms;          /* warp: pause after the request line; 200 (0-10000) */
+    int shape_dummy_headers;     /* warp: dummy header lines; 32 (0-256) */
+    int shape_dummy_length;      /* warp: bytes of a dummy value; 128 (1-1024) */
+    int shape_dummy_name_length; /* warp: random letters after "X-" in a dummy name; 16 (1-64) */
+    int shape_frag_first;        /* warp: first host fragment length; 1 (1-64) */
+    int shape_frag_min, shape_frag_max;         /* later fragment lengths; 2-4 (1-64) */
+    int shape_frag_delays[CFG_MAX_FRAG_DELAYS]; /* ms, pause before a fragment, one at random */
+    int nshape_frag_delays;                     /* 1-4; default 2: 200, 300 */
+    int shape_split_pos;        /* split inside the Host value after this many bytes; 1 (1-255) */
+    int shape_split_method;     /* also split the request line after "METHOD "; off */
+    int shape_split_path;       /* also split the path after this many bytes; 0 = no (0-8192) */
+    char shape_host_header[16]; /* Host field name as sent ("host", "HOST"); "" = keep "Host" */
+    int shape_mixed_case;       /* randomise the letter case of the Host value; off */
+    int tls_split;              /* CFG_TLS_SPLIT_*: ClientHello split in CONNECT; segment */
+    struct cfg_port_range tls_split_ports[CFG_MAX_PORT_RANGES]; /* CONNECT ports; sorted */
+    int ntls_split_ports;                                       /* default one: 443 */
+    uint64_t shape_seed; /* random generator seed; 0 = random per worker (tests set it) */
 
     char log[CFG_PATHMAX];        /* "stderr" or a file */
     int log_level;                /* enum log_level; default info */
@@ -107,6 +144,13 @@ int config_parse_duration(const char *s, double *out);
 
 /* Whether CONNECT may reach port (one of the connect_ports ranges). Port 0 never is. */
 int config_port_allowed(const struct config *c, uint16_t port);
+/* Whether port is one of the tls_split_ports ranges (tls_split itself is not
+ * consulted: the caller checks it is not CFG_TLS_SPLIT_OFF). Port 0 never is. */
+int config_tls_split_port(const struct config *c, uint16_t port);
+/* The strategy for a destination host name (no port): the first shape rule
+ * whose pattern matches, compared without regard to case and ignoring one
+ * trailing dot on host, else the default c->shape. A NULL host gets the default. */
+enum cfg_shape config_shape_for(const struct config *c, const char *host);
 
 const char *config_mode_name(enum cfg_mode m);
 const char *config_shape_name(enum cfg_shape s);

@@ -110,6 +110,32 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c.upstream_host_header, "");
     ck_assert_int_eq(c.upstream_keepalive, 16);
     ck_assert_double_eq(c.upstream_keepalive_timeout, 30);
+    /* Shaping: WARP's numbers. */
+    ck_assert_int_eq(c.nshape_rules, 0);
+    ck_assert_int_eq(config_shape_for(&c, "example.com"), SHAPE_SPLIT);
+    ck_assert_int_eq(c.shape_delay_ms, 200);
+    ck_assert_int_eq(c.shape_dummy_headers, 32);
+    ck_assert_int_eq(c.shape_dummy_length, 128);
+    ck_assert_int_eq(c.shape_dummy_name_length, 16);
+    ck_assert_int_eq(c.shape_frag_first, 1);
+    ck_assert_int_eq(c.shape_frag_min, 2);
+    ck_assert_int_eq(c.shape_frag_max, 4);
+    ck_assert_int_eq(c.nshape_frag_delays, 2);
+    ck_assert_int_eq(c.shape_frag_delays[0], 200);
+    ck_assert_int_eq(c.shape_frag_delays[1], 300);
+    ck_assert_int_eq(c.shape_frag_delays[2], 0);
+    ck_assert_int_eq(c.shape_split_pos, 1);
+    ck_assert_int_eq(c.shape_split_method, 0);
+    ck_assert_int_eq(c.shape_split_path, 0);
+    ck_assert_str_eq(c.shape_host_header, "");
+    ck_assert_int_eq(c.shape_mixed_case, 0);
+    ck_assert_int_eq(c.tls_split, CFG_TLS_SPLIT_SEGMENT);
+    ck_assert_int_eq(c.tls_split, 1);
+    ck_assert_int_eq(c.ntls_split_ports, 1);
+    ck_assert_int_eq(config_tls_split_port(&c, 443), 1);
+    ck_assert_int_eq(config_tls_split_port(&c, 8443), 0);
+    ck_assert_int_eq(config_tls_split_port(&c, 0), 0);
+    ck_assert(c.shape_seed == 0);
 
     ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.workers, cpus > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : cpus);
@@ -131,23 +157,40 @@ END_TEST
 
 /* ---- config_set: every directive, good and bad ----------------------------- */
 
-/* connect_ports as "443,1024-65535", the stored (merged, sorted) form. */
+/* A port list as "443,1024-65535", the stored (merged, sorted) form. */
 static void
-ports_text(const struct config *c, char *buf, size_t len)
+range_text(const struct cfg_port_range *r, int n, char *buf, size_t len)
 {
     size_t o = 0;
     int i;
 
     buf[0] = '\0';
-    for (i = 0; i < c->nconnect_ports && o < len; i++) {
-        if (c->connect_ports[i].lo == c->connect_ports[i].hi)
-            o += (size_t)snprintf(buf + o, len - o, "%s%u", i ? "," : "",
-                                  (unsigned)c->connect_ports[i].lo);
+    for (i = 0; i < n && o < len; i++) {
+        if (r[i].lo == r[i].hi)
+            o += (size_t)snprintf(buf + o, len - o, "%s%u", i ? "," : "", (unsigned)r[i].lo);
         else
-            o += (size_t)snprintf(buf + o, len - o, "%s%u-%u", i ? "," : "",
-                                  (unsigned)c->connect_ports[i].lo,
-                                  (unsigned)c->connect_ports[i].hi);
+            o += (size_t)snprintf(buf + o, len - o, "%s%u-%u", i ? "," : "", (unsigned)r[i].lo,
+                                  (unsigned)r[i].hi);
     }
+}
+
+static void
+ports_text(const struct config *c, char *buf, size_t len)
+{
+    range_text(c->connect_ports, c->nconnect_ports, buf, len);
+}
+
+/* The default strategy, then each rule as " pattern=strategy" in order. */
+static void
+shape_text(const struct config *c, char *buf, size_t len)
+{
+    size_t o;
+    int i;
+
+    o = (size_t)snprintf(buf, len, "%s", config_shape_name(c->shape));
+    for (i = 0; i < c->nshape_rules && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, " %s=%s", c->shape_rules[i].pattern,
+                              config_shape_name(c->shape_rules[i].shape));
 }
 
 /* The value of one directive's field as text, so one table can check them all. */
@@ -161,7 +204,7 @@ field_text(const struct config *c, const char *name, char *buf, size_t len)
     else if (strcmp(name, "mode") == 0)
         snprintf(buf, len, "%s", config_mode_name(c->mode));
     else if (strcmp(name, "shape") == 0)
-        snprintf(buf, len, "%s", config_shape_name(c->shape));
+        shape_text(c, buf, len);
     else if (strcmp(name, "upstream") == 0)
         snprintf(buf, len, "%s|%u", c->upstream_host, (unsigned)c->upstream_port);
     else if (strcmp(name, "connect_timeout") == 0)
@@ -204,6 +247,35 @@ field_text(const struct config *c, const char *name, char *buf, size_t len)
         snprintf(buf, len, "%s", c->upstream_host_header);
     else if (strcmp(name, "upstream_keepalive") == 0)
         snprintf(buf, len, "%d", c->upstream_keepalive);
+    else if (strcmp(name, "shape_delay") == 0)
+        snprintf(buf, len, "%d", c->shape_delay_ms);
+    else if (strcmp(name, "shape_dummy_headers") == 0)
+        snprintf(buf, len, "%d", c->shape_dummy_headers);
+    else if (strcmp(name, "shape_dummy_length") == 0)
+        snprintf(buf, len, "%d", c->shape_dummy_length);
+    else if (strcmp(name, "shape_dummy_name_length") == 0)
+        snprintf(buf, len, "%d", c->shape_dummy_name_length);
+    else if (strcmp(name, "shape_fragment") == 0)
+        snprintf(buf, len, "%d %d-%d", c->shape_frag_first, c->shape_frag_min, c->shape_frag_max);
+    else if (strcmp(name, "shape_fragment_delay") == 0)
+        snprintf(buf, len, "%d:%d,%d,%d,%d", c->nshape_frag_delays, c->shape_frag_delays[0],
+                 c->shape_frag_delays[1], c->shape_frag_delays[2], c->shape_frag_delays[3]);
+    else if (strcmp(name, "shape_split_pos") == 0)
+        snprintf(buf, len, "%d", c->shape_split_pos);
+    else if (strcmp(name, "shape_split_method") == 0)
+        snprintf(buf, len, "%d", c->shape_split_method);
+    else if (strcmp(name, "shape_split_path") == 0)
+        snprintf(buf, len, "%d", c->shape_split_path);
+    else if (strcmp(name, "shape_host_header") == 0)
+        snprintf(buf, len, "%s", c->shape_host_header);
+    else if (strcmp(name, "shape_mixed_case") == 0)
+        snprintf(buf, len, "%d", c->shape_mixed_case);
+    else if (strcmp(name, "tls_split") == 0)
+        snprintf(buf, len, "%d", c->tls_split);
+    else if (strcmp(name, "tls_split_ports") == 0)
+        range_text(c->tls_split_ports, c->ntls_split_ports, buf, len);
+    else if (strcmp(name, "shape_seed") == 0)
+        snprintf(buf, len, "%llu", (unsigned long long)c->shape_seed);
     else
         ck_abort_msg("no field for %s", name);
 }
@@ -294,6 +366,58 @@ static const struct {
     {"upstream_host", "my_host-1.internal", "my_host-1.internal"},
     {"upstream_keepalive", "0", "0"},
     {"upstream_keepalive", "1024", "1024"},
+    /* shaping: patterns are lowercased and kept in order, one rule each */
+    {"shape", "warp example.com", "split example.com=warp"},
+    {"shape", "off *.Example.COM  a-1.b2.test  *", "split *.example.com=off a-1.b2.test=off *=off"},
+    {"shape", "split *", "split *=split"},
+    {"shape", "warp x", "split x=warp"},
+    {"shape_delay", "0", "0"},
+    {"shape_delay", "0ms", "0"},
+    {"shape_delay", "200ms", "200"},
+    {"shape_delay", "0.3", "300"},
+    {"shape_delay", "1.5s", "1500"},
+    {"shape_delay", "10s", "10000"},
+    {"shape_delay", "10000ms", "10000"},
+    {"shape_delay", "0.0004", "0"}, /* rounded to the nearest millisecond */
+    {"shape_delay", "0.0015", "2"},
+    {"shape_dummy_headers", "0", "0"},
+    {"shape_dummy_headers", "256", "256"},
+    {"shape_dummy_length", "1", "1"},
+    {"shape_dummy_length", "1024", "1024"},
+    {"shape_dummy_name_length", "1", "1"},
+    {"shape_dummy_name_length", "64", "64"},
+    {"shape_fragment", "1 2-4", "1 2-4"},
+    {"shape_fragment", "64 64-64", "64 64-64"},
+    {"shape_fragment", "3 1-64", "3 1-64"},
+    {"shape_fragment", " 2  5-5 ", "2 5-5"},
+    {"shape_fragment_delay", "0", "1:0,0,0,0"},
+    {"shape_fragment_delay", "10s", "1:10000,0,0,0"},
+    {"shape_fragment_delay", "100ms 0.2 1s 0", "4:100,200,1000,0"},
+    {"shape_fragment_delay", " 50ms   60ms ", "2:50,60,0,0"},
+    {"shape_split_pos", "1", "1"},
+    {"shape_split_pos", "255", "255"},
+    {"shape_split_method", "on", "1"},
+    {"shape_split_method", "off", "0"},
+    {"shape_split_path", "0", "0"},
+    {"shape_split_path", "8192", "8192"},
+    {"shape_host_header", "host", "host"},
+    {"shape_host_header", "HOST", "HOST"},
+    {"shape_host_header", "hOsT", "hOsT"},
+    {"shape_host_header", "Host", "Host"},
+    {"shape_mixed_case", "on", "1"},
+    {"shape_mixed_case", "off", "0"},
+    {"tls_split", "off", "0"},
+    {"tls_split", "segment", "1"},
+    {"tls_split", "record", "2"},
+    {"tls_split_ports", "443", "443"},
+    {"tls_split_ports", "8443 443 444", "443-444,8443"},
+    {"tls_split_ports", "any", "1-65535"},
+    {"shape_seed", "0", "0"},
+    {"shape_seed", "1", "1"},
+    {"shape_seed", "18446744073", "18446744073"},
+    {"shape_seed", "9223372036854775807", "9223372036854775807"},
+    {"shape_seed", "9223372036854775808", "9223372036854775808"},
+    {"shape_seed", "0009223372036854775808", "9223372036854775808"},
 };
 
 START_TEST(test_set_ok)
@@ -456,6 +580,119 @@ static const struct {
     {"upstream_keepalive", "-1", "expected 0-1024, got '-1'"},
     {"upstream_keepalive", "1025", "expected 0-1024, got '1025'"},
     {"upstream_keepalive", "many", "expected 0-1024, got 'many'"},
+    /* shaping */
+    {"shape", "", "expected off, split or warp, got ''"},
+    {"shape", "warp ", "expected off, split or warp, got 'warp '"},
+    {"shape", "max a.test", "expected off, split or warp, got 'max'"},
+    {"shape", "WARP a.test", "expected off, split or warp, got 'WARP'"},
+    {"shape", "warp a_b.test",
+     "expected a host pattern such as example.com, *.example.com or *, got 'a_b.test'"},
+    {"shape", "warp a.test b/c",
+     "expected a host pattern such as example.com, *.example.com or *, got 'b/c'"}, /* no rule from
+                                                                                       the good
+                                                                                       pattern
+                                                                                       either */
+    {"shape", "warp **",
+     "expected a host pattern such as example.com, *.example.com or *, got '**'"},
+    {"shape", "warp *.",
+     "expected a host pattern such as example.com, *.example.com or *, got '*.'"},
+    {"shape", "warp *.*.a",
+     "expected a host pattern such as example.com, *.example.com or *, got '*.*.a'"},
+    {"shape", "warp a*",
+     "expected a host pattern such as example.com, *.example.com or *, got 'a*'"},
+    {"shape", "warp *a.test",
+     "expected a host pattern such as example.com, *.example.com or *, got '*a.test'"},
+    {"shape", "warp .a.test",
+     "expected a host pattern such as example.com, *.example.com or *, got '.a.test'"},
+    {"shape", "warp a.test.",
+     "expected a host pattern such as example.com, *.example.com or *, got 'a.test.'"},
+    {"shape", "warp a..test",
+     "expected a host pattern such as example.com, *.example.com or *, got 'a..test'"},
+    {"shape", "warp a.test:443",
+     "expected a host pattern such as example.com, *.example.com or *, got 'a.test:443'"},
+    {"shape", "warp [::1]",
+     "expected a host pattern such as example.com, *.example.com or *, got '[::1]'"},
+    {"shape", "warp 10.0.0.1/8",
+     "expected a host pattern such as example.com, *.example.com or *, got '10.0.0.1/8'"},
+    {"shape", "warp caf\xc3\xa9.test",
+     "expected a host pattern such as example.com, *.example.com or *, got 'caf\\xc3\\xa9.test'"},
+    {"shape", "warp a.test A.TEST", "host pattern already has a rule, got 'A.TEST'"},
+    {"shape", "off * *", "host pattern already has a rule, got '*'"},
+    {"shape_delay", "-1", "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '-1'"},
+    {"shape_delay", "1x", "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '1x'"},
+    {"shape_delay", "", "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got ''"},
+    {"shape_delay", "10.001", "expected a duration from 0 to 10s, got '10.001'"},
+    {"shape_delay", "10001ms", "expected a duration from 0 to 10s, got '10001ms'"},
+    {"shape_delay", "1m", "expected a duration from 0 to 10s, got '1m'"},
+    {"shape_dummy_headers", "257", "expected 0-256, got '257'"},
+    {"shape_dummy_headers", "-1", "expected 0-256, got '-1'"},
+    {"shape_dummy_length", "0", "expected 1-1024, got '0'"},
+    {"shape_dummy_length", "1025", "expected 1-1024, got '1025'"},
+    {"shape_dummy_name_length", "0", "expected 1-64, got '0'"},
+    {"shape_dummy_name_length", "65", "expected 1-64, got '65'"},
+    {"shape_fragment", "1",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '1'"},
+    {"shape_fragment", "", "expected a first length and a range such as 1 2-4, each 1-64, got ''"},
+    {"shape_fragment", "1 2-4 5",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '1 2-4 5'"},
+    {"shape_fragment", "0 2-4",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '0'"},
+    {"shape_fragment", "65 2-4",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '65'"},
+    {"shape_fragment", "x 2-4",
+     "expected a first length and a range such as 1 2-4, each 1-64, got 'x'"},
+    {"shape_fragment", "1 2",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '2'"},
+    {"shape_fragment", "1 0-4",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '0-4'"},
+    {"shape_fragment", "1 2-65",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '2-65'"},
+    {"shape_fragment", "1 2-",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '2-'"},
+    {"shape_fragment", "1 -4",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '-4'"},
+    {"shape_fragment", "1 2-3-4",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '2-3-4'"},
+    {"shape_fragment", "1 +2-4",
+     "expected a first length and a range such as 1 2-4, each 1-64, got '+2-4'"},
+    {"shape_fragment", "1 4-2", "fragment range runs backwards, got '4-2'"},
+    {"shape_fragment_delay", "", "expected 1 to 4 durations such as 200ms 300ms, got ''"},
+    {"shape_fragment_delay", " ", "expected 1 to 4 durations such as 200ms 300ms, got ' '"},
+    {"shape_fragment_delay", "1 2 3 4 5", "too many delays (at most 4)"},
+    {"shape_fragment_delay", "200ms 11s", "expected a duration from 0 to 10s, got '11s'"},
+    {"shape_fragment_delay", "200ms, 300ms",
+     "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '200ms,'"},
+    {"shape_fragment_delay", "200ms -1",
+     "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '-1'"},
+    {"shape_split_pos", "0", "expected 1-255, got '0'"},
+    {"shape_split_pos", "256", "expected 1-255, got '256'"},
+    {"shape_split_method", "yes", "expected on or off, got 'yes'"},
+    {"shape_split_path", "8193", "expected 0-8192, got '8193'"},
+    {"shape_split_path", "-1", "expected 0-8192, got '-1'"},
+    {"shape_host_header", "x", "expected the word host in any letter case, got 'x'"},
+    {"shape_host_header", "", "expected the word host in any letter case, got ''"},
+    {"shape_host_header", "hosts", "expected the word host in any letter case, got 'hosts'"},
+    {"shape_host_header", "hos", "expected the word host in any letter case, got 'hos'"},
+    {"shape_host_header", "host:", "expected the word host in any letter case, got 'host:'"},
+    {"shape_host_header", " host", "expected the word host in any letter case, got ' host'"},
+    {"shape_host_header", "X-Host", "expected the word host in any letter case, got 'X-Host'"},
+    {"shape_mixed_case", "1", "expected on or off, got '1'"},
+    {"tls_split", "on", "expected off, segment or record, got 'on'"},
+    {"tls_split", "Record", "expected off, segment or record, got 'Record'"},
+    {"tls_split_ports", "0", "port out of range (1-65535), got '0'"},
+    {"tls_split_ports", "https",
+     "expected ports and ranges such as 443 1024-65535, or 'any', got 'https'"},
+    {"tls_split_ports", "443-80", "port range runs backwards, got '443-80'"},
+    {"shape_seed", "-1", "expected 0-9223372036854775808, got '-1'"},
+    {"shape_seed", "", "expected 0-9223372036854775808, got ''"},
+    {"shape_seed", "0x10", "expected 0-9223372036854775808, got '0x10'"},
+    {"shape_seed", "1 ", "expected 0-9223372036854775808, got '1 '"},
+    {"shape_seed", "9223372036854775809",
+     "expected 0-9223372036854775808, got '9223372036854775809'"},
+    {"shape_seed", "18446744073709551616",
+     "expected 0-9223372036854775808, got '18446744073709551616'"},
+    {"shape_seed", "99999999999999999999999x",
+     "expected 0-9223372036854775808, got '99999999999999999999999x'"},
 };
 
 START_TEST(test_set_bad)
@@ -590,6 +827,161 @@ START_TEST(test_connect_ports)
 }
 END_TEST
 
+/* tls_split_ports has connect_ports' syntax but is a list of its own. */
+START_TEST(test_tls_split_ports)
+{
+    struct config c, d;
+    char err[512], got[256];
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "tls_split_ports", "8443 443 10000-10010", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(c.ntls_split_ports, 3);
+    ck_assert_int_eq(config_tls_split_port(&c, 443), 1);
+    ck_assert_int_eq(config_tls_split_port(&c, 8443), 1);
+    ck_assert_int_eq(config_tls_split_port(&c, 10005), 1);
+    ck_assert_int_eq(config_tls_split_port(&c, 10011), 0);
+    ck_assert_int_eq(config_tls_split_port(&c, 444), 0);
+    ck_assert_int_eq(config_tls_split_port(&c, 0), 0);
+    /* CONNECT's own list is untouched, and the other way round. */
+    ports_text(&c, got, sizeof(got));
+    ck_assert_str_eq(got, "443");
+    ck_assert_int_eq(config_port_allowed(&c, 8443), 0);
+    ck_assert_int_eq(config_set(&c, "connect_ports", "any", err, sizeof(err)), 0);
+    ck_assert_int_eq(c.ntls_split_ports, 3);
+    ck_assert_int_eq(config_tls_split_port(&c, 80), 0);
+    ck_assert_int_eq(config_set(&c, "tls_split_ports", "any", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_tls_split_port(&c, 1), 1);
+    ck_assert_int_eq(config_tls_split_port(&c, 65535), 1);
+    /* A refused list keeps the old one; a shorter list clears the slots it no longer uses. */
+    ck_assert_int_eq(config_set(&c, "tls_split_ports", "443 0", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_tls_split_port(&c, 80), 1);
+    ck_assert_int_eq(config_set(&c, "tls_split_ports", "8443 443 10000-10010", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(config_set(&c, "tls_split_ports", "443", err, sizeof(err)), 0);
+    config_init(&d);
+    ck_assert(memcmp(c.tls_split_ports, d.tls_split_ports, sizeof(c.tls_split_ports)) == 0);
+    ck_assert_int_eq(c.ntls_split_ports, 1);
+}
+END_TEST
+
+/* ---- shape rules ----------------------------------------------------------- */
+
+START_TEST(test_shape_for)
+{
+    struct config c;
+    char err[512];
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "shape", "off", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "shape", "warp blocked.test *.Blocked.test", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(config_set(&c, "shape", "off ok.blocked.test", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "shape", "split *.cdn.test", err, sizeof(err)), 0);
+    ck_assert_int_eq(c.nshape_rules, 4);
+    ck_assert_str_eq(c.shape_rules[1].pattern, "*.blocked.test"); /* stored lowercase */
+    ck_assert_int_eq(c.shape, SHAPE_OFF);
+
+    ck_assert_int_eq(config_shape_for(&c, "blocked.test"), SHAPE_WARP);
+    ck_assert_int_eq(config_shape_for(&c, "BLOCKED.Test"), SHAPE_WARP);
+    ck_assert_int_eq(config_shape_for(&c, "blocked.test."), SHAPE_WARP);
+    ck_assert_int_eq(config_shape_for(&c, "www.blocked.test"), SHAPE_WARP);
+    ck_assert_int_eq(config_shape_for(&c, "a.b.blocked.test."), SHAPE_WARP);
+    /* First match wins: the earlier *.blocked.test hides this later rule. */
+    ck_assert_int_eq(config_shape_for(&c, "ok.blocked.test"), SHAPE_WARP);
+    ck_assert_int_eq(config_shape_for(&c, "img.cdn.test"), SHAPE_SPLIT);
+    /* *.cdn.test is subdomains only; the bare domain takes the default. */
+    ck_assert_int_eq(config_shape_for(&c, "cdn.test"), SHAPE_OFF);
+    /* Suffixes must end on a label boundary; whole names must be whole. */
+    ck_assert_int_eq(config_shape_for(&c, "notblocked.test"), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, "xcdn.test"), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, "blocked.test.evil"), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, "blocked.tes"), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, "blocked.test.."), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, ".blocked.test"), SHAPE_OFF); /* no label before */
+    ck_assert_int_eq(config_shape_for(&c, ""), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, "."), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, NULL), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, "192.0.2.1"), SHAPE_OFF);
+
+    /* "*" matches everything after it; the default then applies to nothing. */
+    ck_assert_int_eq(config_set(&c, "shape", "split cdn.test *", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_shape_for(&c, "cdn.test"), SHAPE_SPLIT);
+    ck_assert_int_eq(config_shape_for(&c, "anything.example"), SHAPE_SPLIT);
+    ck_assert_int_eq(config_shape_for(&c, "::1"), SHAPE_SPLIT);
+    ck_assert_int_eq(config_shape_for(&c, "blocked.test"), SHAPE_WARP);
+    /* Setting the default again keeps the rules. */
+    ck_assert_int_eq(config_set(&c, "shape", "warp", err, sizeof(err)), 0);
+    ck_assert_int_eq(c.nshape_rules, 6);
+    ck_assert_int_eq(config_shape_for(&c, "x.example"), SHAPE_SPLIT);
+    /* A pattern already given (in any case, by any earlier line) is refused. */
+    ck_assert_int_eq(config_set(&c, "shape", "off IMG.CDN.test *.CDN.TEST", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "host pattern already has a rule, got '*.CDN.TEST'");
+    ck_assert_int_eq(c.nshape_rules, 6);
+}
+END_TEST
+
+START_TEST(test_shape_rule_limits)
+{
+    struct config c, before;
+    char err[512], v[1024], pat[200];
+    int i;
+
+    /* 32 rules in all, over several lines. */
+    config_init(&c);
+    for (i = 0; i < CFG_MAX_SHAPE_RULES; i += 4) {
+        snprintf(v, sizeof(v), "warp h%d.test h%d.test h%d.test h%d.test", i, i + 1, i + 2, i + 3);
+        ck_assert_msg(config_set(&c, "shape", v, err, sizeof(err)) == 0, "%s", err);
+    }
+    ck_assert_int_eq(c.nshape_rules, CFG_MAX_SHAPE_RULES);
+    ck_assert_str_eq(c.shape_rules[31].pattern, "h31.test");
+    ck_assert_int_eq(config_shape_for(&c, "h31.test"), SHAPE_WARP);
+    before = c;
+    ck_assert_int_eq(config_set(&c, "shape", "off h32.test", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "too many shape rules (at most 32)");
+    ck_assert(memcmp(&c, &before, sizeof(c)) == 0);
+    /* The default line is not a rule and still works. */
+    ck_assert_int_eq(config_set(&c, "shape", "off", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_shape_for(&c, "h32.test"), SHAPE_OFF);
+
+    /* One line that overflows adds none of its patterns. */
+    config_init(&c);
+    v[0] = '\0';
+    strcat(v, "split");
+    for (i = 0; i <= CFG_MAX_SHAPE_RULES; i++)
+        snprintf(v + strlen(v), sizeof(v) - strlen(v), " h%d.test", i);
+    ck_assert_int_eq(config_set(&c, "shape", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "too many shape rules (at most 32)");
+    ck_assert_int_eq(c.nshape_rules, 0);
+
+    /* Patterns up to 127 bytes. */
+    config_init(&c);
+    memset(pat, 'a', 127);
+    pat[127] = '\0';
+    pat[60] = '.';
+    snprintf(v, sizeof(v), "warp %s", pat);
+    ck_assert_msg(config_set(&c, "shape", v, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.shape_rules[0].pattern, pat);
+    ck_assert_int_eq(config_shape_for(&c, pat), SHAPE_WARP);
+    strcat(v, "b");
+    ck_assert_int_eq(config_set(&c, "shape", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "host pattern too long (at most 127 bytes)");
+    memset(pat, 'b', 190);
+    pat[190] = '\0';
+    snprintf(v, sizeof(v), "warp x.test %s", pat);
+    ck_assert_int_eq(config_set(&c, "shape", v, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "host pattern too long (at most 127 bytes)");
+    ck_assert_int_eq(c.nshape_rules, 1);
+    /* "*." counts: 2 + 125 bytes fit. */
+    memset(pat, 'c', 125);
+    pat[125] = '\0';
+    snprintf(v, sizeof(v), "off *.%s", pat);
+    ck_assert_msg(config_set(&c, "shape", v, err, sizeof(err)) == 0, "%s", err);
+    snprintf(v, sizeof(v), "x.%s", pat);
+    ck_assert_int_eq(config_shape_for(&c, v), SHAPE_OFF);
+}
+END_TEST
+
 /* A hostile value is quoted capped and escaped, never copied raw. */
 START_TEST(test_set_quotes_value)
 {
@@ -686,6 +1078,35 @@ static const struct {
     {"max_header_size 64 k\n", 1, "'max_header_size' takes one value"},
     {"keepalive_timeout 2d\n", 1,
      "keepalive_timeout: expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h, got '2d'"},
+    /* shape: rules repeat, the default line may not */
+    {"shape warp\nshape warp a.test\nshape off\n", 3,
+     "duplicate directive 'shape' (first on line 1)"},
+    {"shape warp a.test\nshape off\nshape split b.test\n\nshape split\n", 5,
+     "duplicate directive 'shape' (first on line 2)"},
+    {"shape\n", 1, "'shape' takes one or more values"},
+    {"shape warp a.test\nshape fast b.test\n", 2, "shape: expected off, split or warp, got 'fast'"},
+    {"shape warp a.test\nshape off b.test A.test\n", 2,
+     "shape: host pattern already has a rule, got 'A.test'"},
+    {"shape warp a.test:80\n", 1,
+     "shape: expected a host pattern such as example.com, *.example.com or *, got 'a.test:80'"},
+    {"shape_delay 200ms\nshape_delay 300ms\n", 2,
+     "duplicate directive 'shape_delay' (first on line 1)"},
+    {"shape_delay 200 ms\n", 1, "'shape_delay' takes one value"},
+    {"shape_fragment 1\n", 1,
+     "shape_fragment: expected a first length and a range such as 1 2-4, each 1-64, got '1'"},
+    {"shape_fragment 1 2 - 4\n", 1,
+     "shape_fragment: expected a first length and a range such as 1 2-4, each 1-64, got '1 2 - "
+     "4'"},
+    {"shape_fragment 1 2-4\nshape_fragment 1 2-4\n", 2,
+     "duplicate directive 'shape_fragment' (first on line 1)"},
+    {"shape_fragment_delay\n", 1, "'shape_fragment_delay' takes one or more values"},
+    {"shape_fragment_delay 1 2 3 4 5 # five\n", 1,
+     "shape_fragment_delay: too many delays (at most 4)"},
+    {"shape_host_header Host:\n", 1,
+     "shape_host_header: expected the word host in any letter case, got 'Host:'"},
+    {"tls_split_ports 443\ntls_split_ports 8443\n", 2,
+     "duplicate directive 'tls_split_ports' (first on line 1)"},
+    {"shape_seed 1\nshape_seed 2\n", 2, "duplicate directive 'shape_seed' (first on line 1)"},
 };
 
 START_TEST(test_file_bad)
@@ -921,6 +1342,86 @@ START_TEST(test_file_http_directives)
 }
 END_TEST
 
+START_TEST(test_file_shaping)
+{
+    struct config c;
+    char err[512] = "", ports[256];
+    const char *path = write_file("shape.conf", "shape warp *.blocked.test blocked.test\n"
+                                                "shape\toff\n"
+                                                "shape split  Mirror.Test # comment\n"
+                                                "shape_delay 1.5s\n"
+                                                "shape warp *\n"
+                                                "shape_dummy_headers 0\n"
+                                                "shape_dummy_length 64\n"
+                                                "shape_dummy_name_length 8\n"
+                                                "shape_fragment 2\t3-5\n"
+                                                "shape_fragment_delay 0 100ms 1s 10s\n"
+                                                "shape_split_pos 3\n"
+                                                "shape_split_method on\n"
+                                                "shape_split_path 12\n"
+                                                "shape_host_header HOST\n"
+                                                "shape_mixed_case on\n"
+                                                "tls_split record\n"
+                                                "tls_split_ports 443 8443\n"
+                                                "shape_seed 42\n");
+
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.shape, SHAPE_OFF);
+    ck_assert_int_eq(c.nshape_rules, 4);
+    ck_assert_str_eq(c.shape_rules[0].pattern, "*.blocked.test");
+    ck_assert_int_eq(c.shape_rules[0].shape, SHAPE_WARP);
+    ck_assert_str_eq(c.shape_rules[1].pattern, "blocked.test");
+    ck_assert_str_eq(c.shape_rules[2].pattern, "mirror.test");
+    ck_assert_int_eq(c.shape_rules[2].shape, SHAPE_SPLIT);
+    ck_assert_str_eq(c.shape_rules[3].pattern, "*");
+    ck_assert_int_eq(config_shape_for(&c, "mirror.test"), SHAPE_SPLIT);
+    ck_assert_int_eq(config_shape_for(&c, "www.blocked.test"), SHAPE_WARP);
+    ck_assert_int_eq(config_shape_for(&c, "other.test"), SHAPE_WARP); /* "*", not the default */
+    ck_assert_int_eq(c.shape_delay_ms, 1500);
+    ck_assert_int_eq(c.shape_dummy_headers, 0);
+    ck_assert_int_eq(c.shape_dummy_length, 64);
+    ck_assert_int_eq(c.shape_dummy_name_length, 8);
+    ck_assert_int_eq(c.shape_frag_first, 2);
+    ck_assert_int_eq(c.shape_frag_min, 3);
+    ck_assert_int_eq(c.shape_frag_max, 5);
+    ck_assert_int_eq(c.nshape_frag_delays, 4);
+    ck_assert_int_eq(c.shape_frag_delays[0], 0);
+    ck_assert_int_eq(c.shape_frag_delays[1], 100);
+    ck_assert_int_eq(c.shape_frag_delays[2], 1000);
+    ck_assert_int_eq(c.shape_frag_delays[3], 10000);
+    ck_assert_int_eq(c.shape_split_pos, 3);
+    ck_assert_int_eq(c.shape_split_method, 1);
+    ck_assert_int_eq(c.shape_split_path, 12);
+    ck_assert_str_eq(c.shape_host_header, "HOST");
+    ck_assert_int_eq(c.shape_mixed_case, 1);
+    ck_assert_int_eq(c.tls_split, CFG_TLS_SPLIT_RECORD);
+    range_text(c.tls_split_ports, c.ntls_split_ports, ports, sizeof(ports));
+    ck_assert_str_eq(ports, "443,8443");
+    ck_assert(c.shape_seed == 42);
+}
+END_TEST
+
+/* Only rule lines repeat: a file of rules alone keeps the built-in default. */
+START_TEST(test_file_shape_rules_only)
+{
+    struct config c;
+    char err[512] = "";
+    const char *path = write_file("r.conf", "shape warp a.test\n"
+                                            "shape warp b.test\n"
+                                            "shape off a.b.test\n");
+
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.shape, SHAPE_SPLIT);
+    ck_assert_int_eq(c.nshape_rules, 3);
+    ck_assert_int_eq(config_shape_for(&c, "b.test"), SHAPE_WARP);
+    ck_assert_int_eq(config_shape_for(&c, "a.b.test"), SHAPE_OFF);
+    ck_assert_int_eq(config_shape_for(&c, "c.test"), SHAPE_SPLIT);
+}
+END_TEST
+
 START_TEST(test_file_too_many_listen)
 {
     struct config c;
@@ -1051,6 +1552,21 @@ START_TEST(test_build_precedence)
     ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), 0);
     ck_assert_str_eq(c.upstream_host, "::1");
     ck_assert_uint_eq(c.upstream_port, 9);
+
+    /* -s replaces the file's default strategy and keeps its rules. */
+    path = write_file("b3.conf", "shape off\nshape warp *.blocked.test\n");
+    memset(&o, 0, sizeof(o));
+    o.config_path = path;
+    o.shape = "split";
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.shape, SHAPE_SPLIT);
+    ck_assert_int_eq(c.nshape_rules, 1);
+    ck_assert_int_eq(config_shape_for(&c, "x.blocked.test"), SHAPE_WARP);
+    ck_assert_int_eq(config_shape_for(&c, "example.com"), SHAPE_SPLIT);
+    /* A rebuild starts from the defaults: rules do not pile up across reloads. */
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.nshape_rules, 1);
+    o.shape = NULL;
 
     /* upstream_host from a file is refused once -m leaves reverse mode. */
     path = write_file("b2.conf", "mode reverse\nupstream o.test:80\nupstream_host h.test\n");
@@ -1441,6 +1957,9 @@ config_suite(void)
     tcase_add_test(tc, test_set_limits);
     tcase_add_test(tc, test_set_quotes_value);
     tcase_add_test(tc, test_connect_ports);
+    tcase_add_test(tc, test_tls_split_ports);
+    tcase_add_test(tc, test_shape_for);
+    tcase_add_test(tc, test_shape_rule_limits);
     tcase_add_loop_test(tc, test_duration, 0, (int)WD_ARRAY_SIZE(durations));
     suite_add_tcase(s, tc);
 
@@ -1455,6 +1974,8 @@ config_suite(void)
     tcase_add_test(tc, test_file_listen_replaces);
     tcase_add_test(tc, test_file_every_directive);
     tcase_add_test(tc, test_file_http_directives);
+    tcase_add_test(tc, test_file_shaping);
+    tcase_add_test(tc, test_file_shape_rules_only);
     tcase_add_test(tc, test_file_too_many_listen);
     suite_add_tcase(s, tc);
 
