@@ -1,0 +1,615 @@
+/* Unit tests for src/conn.c: the I/O contract (>0, 0 on EOF, WD_AGAIN,
+ * WD_ERROR with errno) on socketpairs and loopback TCP, writes to a full or
+ * closed peer without SIGPIPE, idempotent watcher switches, handlers called
+ * from the loop, half-close, double close, and SO_ERROR after a refused
+ * non-blocking connect. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+static struct ev_loop *loop;
+
+static void
+setup(void)
+{
+    loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    /* The default action, so that a SIGPIPE would kill the test. */
+    signal(SIGPIPE, SIG_DFL);
+}
+
+static void
+teardown(void)
+{
+    ev_loop_destroy(loop);
+    loop = NULL;
+}
+
+static void
+stop_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    ev_break(l, EVBREAK_ALL);
+}
+
+/* One loop iteration, waiting at most secs for an event. */
+static void
+run_once(double secs)
+{
+    ev_timer t;
+
+    ev_timer_init(&t, stop_cb, secs, 0.);
+    ev_timer_start(loop, &t);
+    ev_run(loop, EVRUN_ONCE);
+    ev_timer_stop(loop, &t);
+}
+
+/* A non-blocking AF_UNIX stream pair: c owns one end, *peer is the other. */
+static void
+unix_pair(struct conn *c, int *peer)
+{
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    conn_init(c, loop, sv[0], NULL);
+    *peer = sv[1];
+}
+
+/* A loopback TCP listener on an ephemeral port (backlog < 0: bound only, so
+ * connects to it are refused). */
+static int
+tcp_listener(int backlog, struct sockaddr_in *sin)
+{
+    socklen_t len = sizeof(*sin);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)sin, len), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)sin, &len), 0);
+    if (backlog >= 0)
+        ck_assert_int_eq(listen(fd, backlog), 0);
+    return fd;
+}
+
+/* A connected loopback TCP pair: c owns the non-blocking client end. */
+static void
+tcp_pair(struct conn *c, int *peer)
+{
+    struct sockaddr_in sin;
+    int lfd = tcp_listener(4, &sin), fd;
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    *peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_int_ge(*peer, 0);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    conn_init(c, loop, fd, NULL);
+    close(lfd);
+}
+
+static int
+wait_readable(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+
+    return poll(&p, 1, 1000);
+}
+
+static int
+fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+}
+
+/* Writes until WD_AGAIN (or at most 64 MB); returns the last result. */
+static ssize_t
+fill(struct conn *c, int use_writev)
+{
+    static char chunk[65536];
+    ssize_t n = 0;
+    int i;
+
+    for (i = 0; i < 1024; i++) {
+        if (use_writev) {
+            struct iovec iov[2] = {{chunk, 1000}, {chunk + 1000, sizeof(chunk) - 1000}};
+            n = conn_writev(c, iov, 2);
+        } else {
+            n = conn_write(c, chunk, sizeof(chunk));
+        }
+        if (n <= 0)
+            break;
+    }
+    return n;
+}
+
+START_TEST(test_init_state)
+{
+    struct conn c;
+    int peer, marker;
+
+    memset(&c, 0xff, sizeof(c));
+    unix_pair(&c, &peer);
+    ck_assert_int_ge(c.fd, 0);
+    ck_assert_ptr_eq(c.loop, loop);
+    ck_assert_ptr_null(c.on_read);
+    ck_assert_ptr_null(c.on_write);
+    ck_assert_ptr_null(c.data);
+    ck_assert_uint_eq(c.eof_seen, 0);
+    ck_assert_uint_eq(c.shut_wr, 0);
+    ck_assert(!ev_is_active(&c.rd));
+    ck_assert(!ev_is_active(&c.wr));
+    conn_close(&c);
+    conn_init(&c, loop, peer, &marker);
+    ck_assert_ptr_eq(c.data, &marker);
+    conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_read_bytes_eof_again)
+{
+    struct conn c;
+    char b[16];
+    int peer;
+
+    unix_pair(&c, &peer);
+    /* Nothing there yet on a non-blocking socket. */
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), WD_AGAIN);
+    ck_assert_uint_eq(c.eof_seen, 0);
+    ck_assert_int_eq(write(peer, "hello", 5), 5);
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), 5);
+    ck_assert_int_eq(memcmp(b, "hello", 5), 0);
+    /* A short buffer gets what fits, the rest stays queued. */
+    ck_assert_int_eq(write(peer, "abcdef", 6), 6);
+    ck_assert_int_eq(conn_read(&c, b, 4), 4);
+    ck_assert_int_eq(memcmp(b, "abcd", 4), 0);
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), 2);
+    ck_assert_int_eq(memcmp(b, "ef", 2), 0);
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), WD_AGAIN);
+    /* EOF is 0 (not an error), and is remembered. */
+    ck_assert_int_eq(write(peer, "z", 1), 1);
+    close(peer);
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), 1);
+    ck_assert_uint_eq(c.eof_seen, 0);
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), 0);
+    ck_assert_uint_eq(c.eof_seen, 1);
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), 0);
+    conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_read_reset_is_error)
+{
+    struct conn c;
+    struct linger lg = {1, 0};
+    char b[16];
+    int peer;
+    ssize_t n;
+
+    tcp_pair(&c, &peer);
+    /* SO_LINGER 0: close sends a RST, not a FIN. */
+    ck_assert_int_eq(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(peer);
+    ck_assert_int_eq(wait_readable(c.fd), 1);
+    errno = 0;
+    n = conn_read(&c, b, sizeof(b));
+    ck_assert_int_eq(n, WD_ERROR);
+    ck_assert_int_eq(errno, ECONNRESET);
+    ck_assert_uint_eq(c.eof_seen, 0); /* an error is not an EOF */
+    conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_write_again_when_full)
+{
+    struct conn c;
+    char b[65536];
+    int peer, i;
+    ssize_t n;
+
+    unix_pair(&c, &peer);
+    ck_assert_int_eq(conn_write(&c, "ping", 4), 4);
+    ck_assert_int_eq(read(peer, b, sizeof(b)), 4);
+    ck_assert_int_eq(fill(&c, 0), WD_AGAIN);
+    ck_assert_int_eq(conn_write(&c, "x", 1), WD_AGAIN);
+    /* Draining the peer makes room again. */
+    for (i = 0; i < 4096 && read(peer, b, sizeof(b)) > 0; i++)
+        ;
+    n = conn_write(&c, "more", 4);
+    ck_assert_int_eq(n, 4);
+    conn_close(&c);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_writev_again_when_full)
+{
+    struct conn c;
+    struct iovec iov[3] = {{"ab", 2}, {"", 0}, {"cde", 3}};
+    char b[16];
+    int peer;
+
+    unix_pair(&c, &peer);
+    /* Gathers the pieces in order. */
+    ck_assert_int_eq(conn_writev(&c, iov, 3), 5);
+    ck_assert_int_eq(read(peer, b, sizeof(b)), 5);
+    ck_assert_int_eq(memcmp(b, "abcde", 5), 0);
+    ck_assert_int_eq(fill(&c, 1), WD_AGAIN);
+    ck_assert_int_eq(conn_writev(&c, iov, 3), WD_AGAIN);
+    conn_close(&c);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_write_epipe_no_sigpipe)
+{
+    struct conn c;
+    struct iovec iov[1] = {{"x", 1}};
+    int peer;
+
+    unix_pair(&c, &peer);
+    close(peer);
+    errno = 0;
+    ck_assert_int_eq(conn_write(&c, "x", 1), WD_ERROR);
+    ck_assert_int_eq(errno, EPIPE);
+    errno = 0;
+    ck_assert_int_eq(conn_writev(&c, iov, 1), WD_ERROR);
+    ck_assert_int_eq(errno, EPIPE);
+    conn_close(&c); /* still alive: SIGPIPE was not raised */
+}
+END_TEST
+
+START_TEST(test_write_epipe_tcp)
+{
+    struct conn c;
+    char b[16];
+    int peer, i;
+    ssize_t n = 0;
+
+    tcp_pair(&c, &peer);
+    close(peer);
+    /* The peer's close only sent a FIN, so the first write still succeeds
+     * and draws a RST; a later write then fails with ECONNRESET (the RST
+     * reported) or EPIPE. Polling gives the RST time to arrive. */
+    for (i = 0; i < 100; i++) {
+        errno = 0;
+        n = conn_write(&c, "data", 4);
+        if (n == WD_ERROR)
+            break;
+        wait_readable(c.fd);
+    }
+    ck_assert_int_eq(n, WD_ERROR);
+    ck_assert(errno == EPIPE || errno == ECONNRESET);
+    /* Reading reports the reset as an error or EOF, never as data. */
+    n = conn_read(&c, b, sizeof(b));
+    ck_assert(n == 0 || n == WD_ERROR);
+    errno = 0;
+    ck_assert_int_eq(conn_write(&c, "data", 4), WD_ERROR);
+    ck_assert_int_eq(errno, EPIPE);
+    conn_close(&c);
+}
+END_TEST
+
+struct counts {
+    int reads, writes;
+    char got[64];
+    size_t len;
+};
+
+static void
+count_read(struct conn *c)
+{
+    struct counts *k = c->data;
+    ssize_t n;
+
+    k->reads++;
+    n = conn_read(c, k->got + k->len, sizeof(k->got) - k->len);
+    if (n > 0)
+        k->len += (size_t)n;
+    else if (n == 0)
+        conn_want_read(c, 0);
+}
+
+static void
+count_write(struct conn *c)
+{
+    struct counts *k = c->data;
+
+    k->writes++;
+    conn_want_write(c, 0); /* one-shot, as a protocol does once flushed */
+}
+
+START_TEST(test_want_idempotent)
+{
+    struct conn c;
+    struct counts k = {0};
+    int peer;
+
+    unix_pair(&c, &peer);
+    c.data = &k;
+    c.on_read = count_read;
+    c.on_write = count_write;
+    conn_want_read(&c, 1);
+    conn_want_read(&c, 1);
+    ck_assert(ev_is_active(&c.rd));
+    ck_assert(!ev_is_active(&c.wr));
+    conn_want_write(&c, 1);
+    conn_want_write(&c, 1);
+    ck_assert(ev_is_active(&c.wr));
+    /* One stop is enough however many starts there were. */
+    conn_want_read(&c, 0);
+    ck_assert(!ev_is_active(&c.rd));
+    conn_want_read(&c, 0);
+    ck_assert(!ev_is_active(&c.rd));
+    conn_want_write(&c, 0);
+    conn_want_write(&c, 0);
+    ck_assert(!ev_is_active(&c.wr));
+    /* Stopped watchers: neither handler runs although the socket is
+     * writable and readable. */
+    ck_assert_int_eq(write(peer, "x", 1), 1);
+    run_once(0.05);
+    ck_assert_int_eq(k.reads, 0);
+    ck_assert_int_eq(k.writes, 0);
+    /* Once closed, a start is a no-op. */
+    conn_close(&c);
+    conn_want_read(&c, 1);
+    conn_want_write(&c, 1);
+    ck_assert(!ev_is_active(&c.rd));
+    ck_assert(!ev_is_active(&c.wr));
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_handlers_from_loop)
+{
+    struct conn c;
+    struct counts k = {0};
+    int peer, i;
+
+    unix_pair(&c, &peer);
+    c.data = &k;
+    c.on_read = count_read;
+    c.on_write = count_write;
+    conn_want_write(&c, 1);
+    for (i = 0; i < 20 && k.writes == 0; i++)
+        run_once(0.05);
+    ck_assert_int_eq(k.writes, 1);
+    ck_assert(!ev_is_active(&c.wr));
+    conn_want_read(&c, 1);
+    run_once(0.05);
+    ck_assert_int_eq(k.reads, 0); /* nothing to read yet */
+    ck_assert_int_eq(write(peer, "hello", 5), 5);
+    for (i = 0; i < 20 && k.len < 5; i++)
+        run_once(0.05);
+    ck_assert_int_ge(k.reads, 1);
+    ck_assert_uint_eq(k.len, 5);
+    ck_assert_int_eq(memcmp(k.got, "hello", 5), 0);
+    close(peer);
+    for (i = 0; i < 20 && !c.eof_seen; i++)
+        run_once(0.05);
+    ck_assert_uint_eq(c.eof_seen, 1);
+    ck_assert(!ev_is_active(&c.rd));
+    ck_assert_int_eq(k.writes, 1);
+    conn_close(&c);
+}
+END_TEST
+
+static void
+phase_two(struct conn *c)
+{
+    struct counts *k = c->data;
+
+    k->writes += 100; /* marks that the new handler ran */
+    count_read(c);
+}
+
+static void
+phase_one(struct conn *c)
+{
+    count_read(c);
+    c->on_read = phase_two; /* the next phase takes over the same watcher */
+}
+
+START_TEST(test_handler_swap)
+{
+    struct conn c;
+    struct counts k = {0};
+    int peer, i;
+
+    unix_pair(&c, &peer);
+    c.data = &k;
+    c.on_read = phase_one;
+    conn_want_read(&c, 1);
+    ck_assert_int_eq(write(peer, "a", 1), 1);
+    for (i = 0; i < 20 && k.len < 1; i++)
+        run_once(0.05);
+    ck_assert_uint_eq(k.len, 1);
+    ck_assert_int_eq(k.writes, 0);
+    ck_assert_int_eq(write(peer, "b", 1), 1);
+    for (i = 0; i < 20 && k.len < 2; i++)
+        run_once(0.05);
+    ck_assert_uint_eq(k.len, 2);
+    ck_assert_int_eq(k.writes, 100);
+    ck_assert_int_eq(memcmp(k.got, "ab", 2), 0);
+    /* No handler at all: the event is ignored, nothing crashes. */
+    c.on_read = NULL;
+    ck_assert_int_eq(write(peer, "c", 1), 1);
+    for (i = 0; i < 5; i++)
+        ev_run(loop, EVRUN_NOWAIT);
+    ck_assert_uint_eq(k.len, 2);
+    conn_close(&c);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_shutdown_write)
+{
+    struct conn c;
+    char b[16];
+    int peer;
+
+    unix_pair(&c, &peer);
+    ck_assert_int_eq(conn_write(&c, "bye", 3), 3);
+    ck_assert_int_eq(conn_shutdown_write(&c), 0);
+    ck_assert_uint_eq(c.shut_wr, 1);
+    ck_assert_int_eq(conn_shutdown_write(&c), 0); /* idempotent */
+    ck_assert_int_eq(read(peer, b, sizeof(b)), 3);
+    ck_assert_int_eq(read(peer, b, sizeof(b)), 0); /* the peer sees EOF */
+    /* Half-close only: the other direction still flows. */
+    ck_assert_int_eq(write(peer, "late", 4), 4);
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), 4);
+    ck_assert_int_eq(memcmp(b, "late", 4), 0);
+    ck_assert_uint_eq(c.eof_seen, 0);
+    /* Writing after the shutdown fails cleanly. */
+    errno = 0;
+    ck_assert_int_eq(conn_write(&c, "x", 1), WD_ERROR);
+    ck_assert_int_eq(errno, EPIPE);
+    conn_close(&c);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_shutdown_write_tcp)
+{
+    struct conn c;
+    char b[16];
+    int peer;
+
+    tcp_pair(&c, &peer);
+    ck_assert_int_eq(conn_shutdown_write(&c), 0);
+    ck_assert_int_eq(wait_readable(peer), 1);
+    ck_assert_int_eq(read(peer, b, sizeof(b)), 0);
+    ck_assert_int_eq(conn_shutdown_write(&c), 0);
+    ck_assert_int_eq(write(peer, "ok", 2), 2);
+    ck_assert_int_eq(wait_readable(c.fd), 1);
+    ck_assert_int_eq(conn_read(&c, b, sizeof(b)), 2);
+    conn_close(&c);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_close_twice)
+{
+    struct conn c;
+    struct counts k = {0};
+    int peer, fd;
+    char b[4];
+
+    unix_pair(&c, &peer);
+    fd = c.fd;
+    c.data = &k;
+    c.on_read = count_read;
+    c.on_write = count_write;
+    conn_want_read(&c, 1);
+    conn_want_write(&c, 1);
+    conn_close(&c);
+    ck_assert_int_eq(c.fd, -1);
+    ck_assert(!ev_is_active(&c.rd));
+    ck_assert(!ev_is_active(&c.wr));
+    ck_assert(!fd_is_open(fd));
+    ck_assert_int_eq(read(peer, b, sizeof(b)), 0);
+    /* A second close must not close an fd number reused meanwhile. */
+    ck_assert_int_eq(dup2(peer, fd), fd);
+    conn_close(&c);
+    ck_assert(fd_is_open(fd));
+    ck_assert_int_eq(c.fd, -1);
+    /* The loop runs without the closed conn's watchers. */
+    run_once(0.02);
+    ck_assert_int_eq(k.reads + k.writes, 0);
+    close(fd);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_socket_error_refused)
+{
+    struct sockaddr_in sin;
+    struct counts k = {0};
+    struct conn c;
+    int bfd, fd, i;
+
+    bfd = tcp_listener(-1, &sin); /* bound, not listening: refuses */
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    conn_init(&c, loop, fd, &k);
+    c.on_write = count_write;
+    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+        ck_assert_int_eq(errno, EINPROGRESS);
+    else
+        ck_abort_msg("connect to a closed port succeeded");
+    /* The end of the connect shows as writability. */
+    conn_want_write(&c, 1);
+    for (i = 0; i < 20 && k.writes == 0; i++)
+        run_once(0.05);
+    ck_assert_int_eq(k.writes, 1);
+    ck_assert_int_eq(conn_socket_error(&c), ECONNREFUSED);
+    /* SO_ERROR is consumed by reading it. */
+    ck_assert_int_eq(conn_socket_error(&c), 0);
+    conn_close(&c);
+    close(bfd);
+}
+END_TEST
+
+START_TEST(test_socket_error_connected)
+{
+    struct conn c;
+    int peer;
+
+    tcp_pair(&c, &peer);
+    ck_assert_int_eq(conn_socket_error(&c), 0);
+    conn_close(&c);
+    close(peer);
+}
+END_TEST
+
+static Suite *
+conn_suite(void)
+{
+    Suite *s = suite_create("conn");
+    TCase *tc = tcase_create("io");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 5);
+    tcase_add_test(tc, test_init_state);
+    tcase_add_test(tc, test_read_bytes_eof_again);
+    tcase_add_test(tc, test_read_reset_is_error);
+    tcase_add_test(tc, test_write_again_when_full);
+    tcase_add_test(tc, test_writev_again_when_full);
+    tcase_add_test(tc, test_write_epipe_no_sigpipe);
+    tcase_add_test(tc, test_write_epipe_tcp);
+    tcase_add_test(tc, test_want_idempotent);
+    tcase_add_test(tc, test_handlers_from_loop);
+    tcase_add_test(tc, test_handler_swap);
+    tcase_add_test(tc, test_shutdown_write);
+    tcase_add_test(tc, test_shutdown_write_tcp);
+    tcase_add_test(tc, test_close_twice);
+    tcase_add_test(tc, test_socket_error_refused);
+    tcase_add_test(tc, test_socket_error_connected);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(conn_suite());
+    int failed;
+
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,405 @@
+/* Unit tests for src/pool.c with real loopback TCP connections: put/get round
+ * trip, keys (host case-insensitive, port), the per-key cap, a disabled pool,
+ * idle connections dropped when the upstream closes or talks, the idle
+ * timeout, pool_clear. The test plays the upstream and watches for the FIN. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+static struct ev_loop *loop;
+
+static void
+setup(void)
+{
+    loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(loop);
+}
+
+static void
+teardown(void)
+{
+    pool_clear();
+    ev_loop_destroy(loop);
+    loop = NULL;
+}
+
+static void
+stop_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    ev_break(l, EVBREAK_ALL);
+}
+
+/* One loop iteration, waiting at most secs for an event. */
+static void
+run_once(double secs)
+{
+    ev_timer t;
+
+    ev_timer_init(&t, stop_cb, secs, 0.);
+    ev_timer_start(loop, &t);
+    ev_run(loop, EVRUN_ONCE);
+    ev_timer_stop(loop, &t);
+}
+
+/* Runs the loop until pool_count() == want or max seconds passed. */
+static void
+run_until_count(int want, double max)
+{
+    double deadline = ev_time() + max;
+
+    while (pool_count() != want && ev_time() < deadline)
+        run_once(0.02);
+}
+
+/* A connected loopback TCP pair: *mine is the non-blocking "upstream
+ * connection" the proxy would pool, *peer is the upstream's end. */
+static void
+tcp_pair(int *mine, int *peer)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(lfd, 0);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, len), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+    ck_assert_int_eq(listen(lfd, 4), 0);
+    *mine = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(*mine, 0);
+    ck_assert_int_eq(connect(*mine, (struct sockaddr *)&sin, len), 0);
+    *peer = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ck_assert_int_ge(*peer, 0);
+    ck_assert_int_eq(fcntl(*mine, F_SETFL, fcntl(*mine, F_GETFL) | O_NONBLOCK), 0);
+    close(lfd);
+}
+
+static int
+fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+}
+
+/* 1 when the upstream's end sees the connection closed within a second:
+ * the pool closed our end, not merely forgot it. A close with unread bytes
+ * sends a reset instead of a FIN, so ECONNRESET counts as closed too. */
+static int
+peer_sees_close(int peer)
+{
+    char b[16];
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        ssize_t n = read(peer, b, sizeof(b));
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return 1;
+        if (n > 0 || errno != EAGAIN)
+            return 0;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* 1 when the upstream's end has seen neither data nor EOF. */
+static int
+peer_still_connected(int peer)
+{
+    char b[16];
+
+    return read(peer, b, sizeof(b)) < 0 && errno == EAGAIN;
+}
+
+START_TEST(test_round_trip_real_socket)
+{
+    int mine, peer, fd;
+    char b[8];
+
+    pool_init(loop, 4, 60.);
+    tcp_pair(&mine, &peer);
+    ck_assert_int_eq(pool_count(), 0);
+    pool_put("origin.test", 8080, mine);
+    ck_assert_int_eq(pool_count(), 1);
+    run_once(0.05); /* idle and quiet: nothing happens to it */
+    ck_assert_int_eq(pool_count(), 1);
+    fd = pool_get("origin.test", 8080);
+    ck_assert_int_eq(fd, mine);
+    ck_assert_int_eq(pool_count(), 0);
+    ck_assert(fd_is_open(fd));
+    /* The connection still works both ways after the round trip. */
+    ck_assert_int_eq(write(fd, "req", 3), 3);
+    usleep(20000);
+    ck_assert_int_eq(read(peer, b, sizeof(b)), 3);
+    ck_assert_int_eq(memcmp(b, "req", 3), 0);
+    /* Taken out of the pool, its watcher is gone: the upstream answering is
+     * now the caller's business and does not close the fd. */
+    ck_assert_int_eq(write(peer, "resp", 4), 4);
+    run_once(0.05);
+    ck_assert(fd_is_open(fd));
+    usleep(20000);
+    ck_assert_int_eq(read(fd, b, sizeof(b)), 4);
+    ck_assert_int_eq(pool_get("origin.test", 8080), -1);
+    close(fd);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_get_empty)
+{
+    pool_init(loop, 4, 60.);
+    ck_assert_int_eq(pool_get("origin.test", 80), -1);
+    ck_assert_int_eq(pool_get("", 0), -1);
+    ck_assert_int_eq(pool_count(), 0);
+}
+END_TEST
+
+START_TEST(test_keys_host_caseless_and_port)
+{
+    int m1, p1, m2, p2, m3, p3;
+
+    pool_init(loop, 4, 60.);
+    tcp_pair(&m1, &p1);
+    tcp_pair(&m2, &p2);
+    tcp_pair(&m3, &p3);
+    pool_put("Example.COM", 80, m1);
+    pool_put("example.com", 8080, m2);
+    pool_put("example.org", 80, m3);
+    ck_assert_int_eq(pool_count(), 3);
+    /* Wrong host or wrong port finds nothing. */
+    ck_assert_int_eq(pool_get("example.net", 80), -1);
+    ck_assert_int_eq(pool_get("example.com", 81), -1);
+    ck_assert_int_eq(pool_get("example.co", 80), -1);
+    ck_assert_int_eq(pool_count(), 3);
+    /* Host names compare without case; the port must match exactly. */
+    ck_assert_int_eq(pool_get("eXample.com", 80), m1);
+    ck_assert_int_eq(pool_get("example.com", 80), -1);
+    ck_assert_int_eq(pool_get("EXAMPLE.COM", 8080), m2);
+    ck_assert_int_eq(pool_get("example.org", 80), m3);
+    ck_assert_int_eq(pool_count(), 0);
+    close(m1);
+    close(m2);
+    close(m3);
+    close(p1);
+    close(p2);
+    close(p3);
+}
+END_TEST
+
+START_TEST(test_per_key_cap_evicts_oldest)
+{
+    int m[4], p[4], i, a, b;
+
+    pool_init(loop, 2, 60.);
+    for (i = 0; i < 4; i++)
+        tcp_pair(&m[i], &p[i]);
+    pool_put("h", 1, m[3]); /* another key: not counted against "h":80 */
+    pool_put("h", 80, m[0]);
+    pool_put("h", 80, m[1]);
+    ck_assert_int_eq(pool_count(), 3);
+    pool_put("H", 80, m[2]); /* same key: the oldest (m[0]) goes */
+    ck_assert_int_eq(pool_count(), 3);
+    ck_assert(peer_sees_close(p[0]));
+    ck_assert(!fd_is_open(m[0]));
+    ck_assert(peer_still_connected(p[1]));
+    ck_assert(peer_still_connected(p[2]));
+    ck_assert(peer_still_connected(p[3]));
+    a = pool_get("h", 80);
+    b = pool_get("h", 80);
+    ck_assert_int_eq(pool_get("h", 80), -1);
+    ck_assert((a == m[1] && b == m[2]) || (a == m[2] && b == m[1]));
+    ck_assert_int_eq(pool_get("h", 1), m[3]);
+    for (i = 1; i < 4; i++)
+        close(m[i]);
+    for (i = 0; i < 4; i++)
+        close(p[i]);
+}
+END_TEST
+
+START_TEST(test_disabled_closes_at_once)
+{
+    int mine, peer;
+
+    pool_init(loop, 0, 60.);
+    tcp_pair(&mine, &peer);
+    pool_put("origin.test", 80, mine);
+    ck_assert_int_eq(pool_count(), 0);
+    ck_assert(!fd_is_open(mine));
+    ck_assert(peer_sees_close(peer));
+    ck_assert_int_eq(pool_get("origin.test", 80), -1);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_overlong_host_closes)
+{
+    char host[400];
+    int mine, peer;
+
+    pool_init(loop, 4, 60.);
+    memset(host, 'a', sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    tcp_pair(&mine, &peer);
+    pool_put(host, 80, mine);
+    ck_assert_int_eq(pool_count(), 0);
+    ck_assert(peer_sees_close(peer));
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_peer_close_drops_idle)
+{
+    int m1, p1, m2, p2;
+
+    pool_init(loop, 4, 60.);
+    tcp_pair(&m1, &p1);
+    tcp_pair(&m2, &p2);
+    pool_put("origin.test", 80, m1);
+    pool_put("origin.test", 80, m2);
+    ck_assert_int_eq(pool_count(), 2);
+    close(p1); /* the upstream closes one idle connection */
+    run_until_count(1, 2.0);
+    ck_assert_int_eq(pool_count(), 1);
+    ck_assert(!fd_is_open(m1));
+    /* The other one is untouched and is the one handed out. */
+    ck_assert_int_eq(pool_get("origin.test", 80), m2);
+    ck_assert(fd_is_open(m2));
+    close(m2);
+    close(p2);
+}
+END_TEST
+
+START_TEST(test_peer_data_drops_idle)
+{
+    int mine, peer;
+
+    pool_init(loop, 4, 60.);
+    tcp_pair(&mine, &peer);
+    pool_put("origin.test", 80, mine);
+    /* Bytes on an idle connection would be read as the next response. */
+    ck_assert_int_eq(write(peer, "junk", 4), 4);
+    run_until_count(0, 2.0);
+    ck_assert_int_eq(pool_count(), 0);
+    ck_assert(!fd_is_open(mine));
+    ck_assert(peer_sees_close(peer));
+    ck_assert_int_eq(pool_get("origin.test", 80), -1);
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_idle_timeout)
+{
+    int mine, peer;
+    double t0;
+
+    pool_init(loop, 4, 0.2);
+    ev_now_update(loop);
+    t0 = ev_time();
+    tcp_pair(&mine, &peer);
+    pool_put("origin.test", 80, mine);
+    run_once(0.05);
+    ck_assert_int_eq(pool_count(), 1); /* not yet */
+    run_until_count(0, 2.0);
+    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_double_ge(ev_time() - t0, 0.15);
+    ck_assert_double_lt(ev_time() - t0, 1.5);
+    ck_assert(!fd_is_open(mine));
+    ck_assert(peer_sees_close(peer));
+    close(peer);
+}
+END_TEST
+
+START_TEST(test_clear_closes_everything)
+{
+    int m[5], p[5], i;
+
+    pool_init(loop, 3, 60.);
+    for (i = 0; i < 5; i++) {
+        tcp_pair(&m[i], &p[i]);
+        pool_put(i < 3 ? "a.test" : "b.test", (uint16_t)(80 + i % 2), m[i]);
+    }
+    ck_assert_int_eq(pool_count(), 5);
+    pool_clear();
+    ck_assert_int_eq(pool_count(), 0);
+    for (i = 0; i < 5; i++) {
+        ck_assert(!fd_is_open(m[i]));
+        ck_assert(peer_sees_close(p[i]));
+        close(p[i]);
+    }
+    ck_assert_int_eq(pool_get("a.test", 80), -1);
+    /* The pool is usable again after a clear (recycled entries were freed). */
+    tcp_pair(&m[0], &p[0]);
+    pool_put("a.test", 80, m[0]);
+    ck_assert_int_eq(pool_count(), 1);
+    ck_assert_int_eq(pool_get("a.test", 80), m[0]);
+    close(m[0]);
+    close(p[0]);
+}
+END_TEST
+
+START_TEST(test_recycled_entries_stay_consistent)
+{
+    int mine, peer, i;
+
+    /* Many put/get cycles reuse entries from the free list; each must come
+     * back with its own fd, key and a fresh watcher. */
+    pool_init(loop, 2, 60.);
+    tcp_pair(&mine, &peer);
+    for (i = 0; i < 1000; i++) {
+        pool_put(i % 2 ? "odd.test" : "even.test", (uint16_t)i, mine);
+        ck_assert_int_eq(pool_count(), 1);
+        ck_assert_int_eq(pool_get(i % 2 ? "even.test" : "odd.test", (uint16_t)i), -1);
+        ck_assert_int_eq(pool_get(i % 2 ? "odd.test" : "even.test", (uint16_t)i), mine);
+    }
+    /* Put back once more: the recycled watcher still sees the peer close. */
+    pool_put("odd.test", 1, mine);
+    close(peer);
+    run_until_count(0, 2.0);
+    ck_assert_int_eq(pool_count(), 0);
+    ck_assert(!fd_is_open(mine));
+}
+END_TEST
+
+static Suite *
+pool_suite(void)
+{
+    Suite *s = suite_create("pool");
+    TCase *tc = tcase_create("loopback");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 5);
+    tcase_add_test(tc, test_round_trip_real_socket);
+    tcase_add_test(tc, test_get_empty);
+    tcase_add_test(tc, test_keys_host_caseless_and_port);
+    tcase_add_test(tc, test_per_key_cap_evicts_oldest);
+    tcase_add_test(tc, test_disabled_closes_at_once);
+    tcase_add_test(tc, test_overlong_host_closes);
+    tcase_add_test(tc, test_peer_close_drops_idle);
+    tcase_add_test(tc, test_peer_data_drops_idle);
+    tcase_add_test(tc, test_idle_timeout);
+    tcase_add_test(tc, test_clear_closes_everything);
+    tcase_add_test(tc, test_recycled_entries_stay_consistent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(pool_suite());
+    int failed;
+
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
