@@ -5,6 +5,10 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_notsent_bytes (glibc's lacks it) */
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -139,4 +143,17 @@ conn_socket_error(struct conn *c)
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         return errno;
     return err;
+}
+
+long
+conn_unsent(struct conn *c)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+        len < offsetof(struct tcp_info, tcpi_notsent_bytes) + sizeof(ti.tcpi_notsent_bytes))
+        return -1;
+    return (long)ti.tcpi_notsent_bytes;
 }

@@ -37,6 +37,9 @@ void conn_want_write(struct conn *c, int on);
 int conn_shutdown_write(struct conn *c);
 /* Stops the watchers and closes the fd; safe to call twice. */
 void conn_close(struct conn *c);
+/* Bytes written to the socket that the kernel has not sent yet (TCP_INFO
+ * tcpi_notsent_bytes), or -1 when the kernel cannot tell. */
+long conn_unsent(struct conn *c);
 /* The pending socket error (SO_ERROR), for a finished non-blocking connect. */
 int conn_socket_error(struct conn *c);
 

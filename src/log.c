@@ -70,46 +70,56 @@ open_file(const char *path)
     return fd;
 }
 
-/* Points d at spec ("stderr", "off" or a path). The new file is opened before
- * the old one is closed so that a failure leaves the old destination. */
+/* log_open works in two steps, open everything then commit, so that a
+ * failure leaves both old destinations in use. dest_prepare opens what spec
+ * names without touching d; it sets *fd to -2 when d already writes there. */
 static int
-dest_set(struct log_dest *d, const char *spec)
+dest_prepare(const struct log_dest *d, const char *spec, int *fd)
 {
-    int fd;
-
-    if (strcmp(spec, "stderr") == 0 || strcmp(spec, "off") == 0) {
-        fd = strcmp(spec, "off") == 0 ? -1 : STDERR_FILENO;
-        if (d->owned && d->fd >= 0)
-            close(d->fd);
-        d->fd = fd;
-        d->owned = 0;
-        d->path[0] = '\0';
-        return 0;
-    }
-    if (d->owned && strcmp(d->path, spec) == 0)
-        return 0;
-    fd = open_file(spec);
-    if (fd < 0)
+    if (strcmp(spec, "stderr") == 0)
+        *fd = STDERR_FILENO;
+    else if (strcmp(spec, "off") == 0)
+        *fd = -1;
+    else if (d->owned && strcmp(d->path, spec) == 0)
+        *fd = -2;
+    else if ((*fd = open_file(spec)) < 0)
         return -1;
+    return 0;
+}
+
+static void
+dest_commit(struct log_dest *d, const char *spec, int fd)
+{
+    int file = strcmp(spec, "stderr") != 0 && strcmp(spec, "off") != 0;
+
+    if (fd == -2)
+        return;
     if (d->owned && d->fd >= 0)
         close(d->fd);
     d->fd = fd;
-    d->owned = 1;
-    snprintf(d->path, sizeof(d->path), "%s", spec);
-    return 0;
+    d->owned = file;
+    snprintf(d->path, sizeof(d->path), "%s", file ? spec : "");
 }
 
 int
 log_open(const char *error_log, const char *access_log, const char **failed)
 {
-    if (dest_set(&errlog, error_log) < 0) {
+    int efd, afd, saved;
+
+    if (dest_prepare(&errlog, error_log, &efd) < 0) {
         *failed = error_log;
         return -1;
     }
-    if (dest_set(&acclog, access_log) < 0) {
+    if (dest_prepare(&acclog, access_log, &afd) < 0) {
+        saved = errno;
+        if (efd >= 0 && strcmp(error_log, "stderr") != 0)
+            close(efd);
+        errno = saved;
         *failed = access_log;
         return -1;
     }
+    dest_commit(&errlog, error_log, efd);
+    dest_commit(&acclog, access_log, afd);
     return 0;
 }
 
@@ -139,8 +149,8 @@ log_reopen(void)
 void
 log_close(void)
 {
-    dest_set(&errlog, "stderr");
-    dest_set(&acclog, "off");
+    dest_commit(&errlog, "stderr", STDERR_FILENO);
+    dest_commit(&acclog, "off", -1);
 }
 
 int

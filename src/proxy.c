@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -30,6 +31,9 @@
 #include "pool.h"
 #include "relay.h"
 #include "resolve.h"
+#include "shape.h"
+#include "shape_exec.h"
+
 #include "upstream.h"
 
 #define PX_LINGER    2.0 /* seconds to drain a client after an error answer */
@@ -42,6 +46,7 @@ enum px_phase {
     PX_RESOLVING, /* upstream name lookup */
     PX_CONNECTING,
     PX_EXCHANGE, /* request body up, response down */
+    PX_HELLO,    /* CONNECT answered; waiting for the TLS ClientHello to shape */
     PX_TUNNEL,   /* CONNECT or Upgrade: relaying bytes */
     PX_CLOSING,  /* flushing the last answer, then lingering */
 };
@@ -60,6 +65,14 @@ struct outq {
     size_t bytes;
 };
 
+/* A request head (or ClientHello) being sent shaped: one allocation holding
+ * the executor, the plan and its bytes, freed when the plan is sent. */
+struct px_shape {
+    struct shape_exec x;
+    struct shape_plan plan;
+    char bytes[]; /* the flat head, then the plan's buffer */
+};
+
 struct px {
     struct session_env *env;
     struct px *prev, *next;
@@ -74,7 +87,8 @@ struct px {
     struct upstream_connect uc;
     unsigned connecting : 1;
     struct relay relay;
-    size_t scan, uscan; /* http_head_end progress on cin/uin */
+    struct px_shape *shp; /* shaping in progress towards the upstream, or NULL */
+    size_t scan, uscan;   /* http_head_end progress on cin/uin */
 
     /* the request in progress */
     int method;
@@ -310,8 +324,19 @@ px_log_request(struct px *p, const char *close_reason)
 }
 
 static void
+px_shape_free(struct px *p)
+{
+    if (p->shp == NULL)
+        return;
+    shape_exec_cancel(&p->shp->x);
+    free(p->shp);
+    p->shp = NULL;
+}
+
+static void
 px_drop_upstream(struct px *p)
 {
+    px_shape_free(p);
     if (p->rq != NULL) {
         resolve_cancel(p->rq);
         p->rq = NULL;
@@ -461,7 +486,7 @@ px_begin_closing(struct px *p)
 /* Answers with a short plain-text status page and closes, or just closes
  * when a response is already under way (the client must see a truncation). */
 static void
-px_answer(struct px *p, int status, const char *what)
+px_answer_with(struct px *p, int status, const char *what, const char *extra)
 {
     char page[512], body[256];
     struct iovec iov;
@@ -476,8 +501,8 @@ px_answer(struct px *p, int status, const char *what)
         blen = (int)sizeof(body) - 1;
     n = snprintf(page, sizeof(page),
                  "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                 "Connection: close\r\n\r\n%.*s",
-                 status, http_reason(status), blen, blen, body);
+                 "%sConnection: close\r\n\r\n%.*s",
+                 status, http_reason(status), blen, extra, blen, body);
     if (n < 0 || (size_t)n >= sizeof(page))
         n = (int)sizeof(page) - 1;
     p->status = status;
@@ -486,12 +511,18 @@ px_answer(struct px *p, int status, const char *what)
     iov.iov_base = page;
     iov.iov_len = (size_t)n;
     log_debug("%s: %d %s", p->peer, status, what);
-    px_log_request(p, what);
     if (outq_send(&p->client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out) < 0) {
         px_close(p, "client write failed");
         return;
     }
+    px_log_request(p, what);
     px_begin_closing(p);
+}
+
+static void
+px_answer(struct px *p, int status, const char *what)
+{
+    px_answer_with(p, status, what, "");
 }
 
 /* ---- tunnels --------------------------------------------------------- */
@@ -555,13 +586,20 @@ px_start_tunnel(struct px *p, struct buf *pre_ba)
     struct buf *pre_ab;
     int err;
 
+    if (pre_ba == NULL && p->cout.first != NULL) {
+        /* The 200 of a CONNECT that waited for a ClientHello, not yet all
+         * written: the relay sends it first. It is small: one buffer. */
+        pre_ba = p->cout.first;
+        p->cout.first = p->cout.last = NULL;
+        p->cout.bytes = 0;
+        p->bytes_out -= buf_len(pre_ba); /* the relay counts what it sends */
+    }
     pre_ab = px_leftover(&p->cin, &err);
     if (err) {
         buf_put(pre_ba);
         px_close(p, "too much early data");
         return;
     }
-    p->bytes_out += pre_ba != NULL ? buf_len(pre_ba) : 0;
     p->phase = PX_TUNNEL;
     p->resp_head = 1;
     relay_start(&p->relay, &p->client, &p->up, pre_ab, pre_ba, "client", "upstream", px_tunnel_done,
@@ -670,7 +708,8 @@ px_route(struct px *p, const struct http_head *h)
         p->port = t.port;
     } else {
         if (t.form == HTTP_FORM_AUTHORITY) {
-            px_answer(p, 405, "CONNECT is not served in reverse mode");
+            px_answer_with(p, 405, "CONNECT is not served in reverse mode",
+                           "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
             return;
         }
         snprintf(p->host, sizeof(p->host), "%s", cfg->upstream_host);
@@ -707,6 +746,148 @@ px_may_retry(const struct px *p)
     return p->reused && !p->retried && p->req_body == BODY_NONE && px_idempotent(p->method);
 }
 
+/* ---- shaping --------------------------------------------------------- */
+
+static uint64_t px_rng; /* the worker's shaping generator; 0 until seeded */
+
+static uint64_t *
+px_rng_state(const struct config *cfg)
+{
+    if (px_rng == 0) {
+        uint64_t seed = cfg->shape_seed;
+        if (seed == 0 && getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+            seed = ((uint64_t)getpid() << 32) ^ (uint64_t)(ev_time() * 1e6);
+        px_rng = seed != 0 ? seed : 1;
+    }
+    return &px_rng;
+}
+
+static void
+px_policy(const struct config *cfg, enum cfg_shape strategy, struct shape_policy *pol)
+{
+    memset(pol, 0, sizeof(*pol));
+    pol->strategy = strategy;
+    pol->split_pos = cfg->shape_split_pos;
+    pol->split_method = cfg->shape_split_method;
+    pol->split_path = cfg->shape_split_path;
+    pol->delay_ms = cfg->shape_delay_ms;
+    pol->dummy_headers = cfg->shape_dummy_headers;
+    pol->dummy_name_len = cfg->shape_dummy_name_length;
+    pol->dummy_value_len = cfg->shape_dummy_length;
+    pol->frag_first = cfg->shape_frag_first;
+    pol->frag_min = cfg->shape_frag_min;
+    pol->frag_max = cfg->shape_frag_max;
+    pol->nfrag_delays = cfg->nshape_frag_delays;
+    for (int i = 0; i < cfg->nshape_frag_delays && i < 4; i++)
+        pol->frag_delays[i] = cfg->shape_frag_delays[i];
+    snprintf(pol->host_name, sizeof(pol->host_name), "%s", cfg->shape_host_header);
+    pol->mixed_case = cfg->shape_mixed_case;
+    pol->tls_mode = cfg->tls_split;
+}
+
+static void px_start_tunnel(struct px *p, struct buf *pre_ba);
+
+/* The shaped bytes are all out (or the socket failed). */
+static void
+px_shape_done(struct shape_exec *x, int err)
+{
+    struct px *p = x->data;
+
+    px_shape_free(p);
+    if (err != 0) {
+        if (p->phase == PX_EXCHANGE && px_may_retry(p)) {
+            p->retried = 1;
+            px_drop_upstream(p);
+            px_connect_upstream(p, 0);
+            return;
+        }
+        p->up_close = 1;
+        px_answer(p, 502, "could not send the request upstream");
+        return;
+    }
+    if (p->phase == PX_HELLO) {
+        px_start_tunnel(p, NULL);
+        return;
+    }
+    px_pump_request(p);
+}
+
+/* Sends a regenerated head shaped as the destination's strategy says.
+ * Returns 1 when the executor took over, 0 to send it plainly. */
+static int
+px_shape_head(struct px *p, const struct http_out *out)
+{
+    const struct config *cfg = p->env->cfg;
+    enum cfg_shape strategy = config_shape_for(cfg, p->host);
+    struct shape_policy pol;
+    struct px_shape *sh;
+    size_t cap, off = 0;
+
+    if (strategy == SHAPE_OFF)
+        return 0;
+    px_policy(cfg, strategy, &pol);
+    cap = shape_plan_size(out->bytes, &pol);
+    sh = malloc(sizeof(*sh) + out->bytes + cap);
+    if (sh == NULL)
+        return 0;
+    for (int i = 0; i < out->n; i++) {
+        memcpy(sh->bytes + off, out->iov[i].iov_base, out->iov[i].iov_len);
+        off += out->iov[i].iov_len;
+    }
+    sh->plan.buf = sh->bytes + out->bytes;
+    sh->plan.cap = cap;
+    if (shape_plan_request(sh->bytes, out->bytes, &pol, px_rng_state(cfg), &sh->plan) != 0) {
+        free(sh);
+        return 0;
+    }
+    p->shp = sh;
+    shape_exec_start(&sh->x, &p->up, &sh->plan, px_shape_done, p);
+    return 1;
+}
+
+/* CONNECT to a TLS port: once the ClientHello record is complete, send it
+ * split inside the SNI name, then relay. Anything else goes through as is. */
+static void
+px_hello_try(struct px *p)
+{
+    const struct config *cfg = p->env->cfg;
+    const unsigned char *d = (const unsigned char *)p->cin.data + p->cin.start;
+    size_t len = xbuf_len(&p->cin), need;
+    struct shape_policy pol;
+    struct px_shape *sh;
+
+    if (len == 0)
+        return;
+    if (d[0] != 0x16)
+        goto plain; /* not a TLS handshake record */
+    if (len < 5)
+        return;
+    need = 5 + ((size_t)d[3] << 8 | d[4]);
+    if (need > p->cin.cap)
+        goto plain; /* larger than we hold: let it through unshaped */
+    if (len < need)
+        return; /* the rest of the record is coming */
+    px_policy(cfg, config_shape_for(cfg, p->host), &pol);
+    sh = malloc(sizeof(*sh) + len + 64);
+    if (sh == NULL)
+        goto plain;
+    sh->plan.buf = sh->bytes;
+    sh->plan.cap = len + 64;
+    if (shape_plan_tls(p->cin.data + p->cin.start, len, &pol, &sh->plan) != 0) {
+        free(sh);
+        goto plain;
+    }
+    p->cin.start += (uint32_t)len;
+    p->bytes_in += len;
+    p->shp = sh;
+    conn_want_read(&p->client, 0);
+    ev_timer_stop(p->env->loop, &p->timer);
+    shape_exec_start(&sh->x, &p->up, &sh->plan, px_shape_done, p);
+    return;
+plain:
+    px_start_tunnel(p, NULL);
+}
+
 /* The upstream connection is ready: send the regenerated head (or, for
  * CONNECT, tell the client and start the tunnel). */
 static void
@@ -734,6 +915,24 @@ px_send_head(struct px *p)
         p->t_first = ev_now(p->env->loop);
         p->bytes_in += p->head_len;
         p->cin.start += p->head_len;
+        if (cfg->tls_split != 0 && config_tls_split_port(cfg, p->port) &&
+            config_shape_for(cfg, p->host) != SHAPE_OFF) {
+            struct iovec iov = {b->data, buf_len(b)};
+            int r = outq_send(&p->client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out);
+
+            buf_put(b);
+            if (r < 0) {
+                px_close(p, "client write failed");
+                return;
+            }
+            p->phase = PX_HELLO;
+            p->resp_head = 1;
+            px_set_timer(p, px_header_timeout, cfg->header_timeout);
+            conn_want_read(&p->client, 1);
+            conn_want_write(&p->client, p->cout.bytes > 0);
+            px_hello_try(p);
+            return;
+        }
         px_start_tunnel(p, b);
         return;
     }
@@ -754,7 +953,8 @@ px_send_head(struct px *p)
     o.via = cfg->via;
     o.upgrade = h.upgrade;
     http_request_out(&h, &o, &out);
-    if (outq_send(&p->up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
+    if (!px_shape_head(p, &out) &&
+        outq_send(&p->up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
         if (px_may_retry(p)) {
             /* A pooled connection died under us: same as a close. */
             p->retried = 1;
@@ -802,6 +1002,8 @@ px_use_upstream(struct px *p, int fd, const struct sockaddr *sa, int reused)
     p->reused = reused;
     if (sa != NULL)
         addr_format(sa, p->up_name, sizeof(p->up_name));
+    else if (strchr(p->host, ':') != NULL)
+        snprintf(p->up_name, sizeof(p->up_name), "[%s]:%u", p->host, (unsigned)p->port);
     else
         snprintf(p->up_name, sizeof(p->up_name), "%s:%u", p->host, (unsigned)p->port);
     px_send_head(p);
@@ -874,8 +1076,9 @@ px_connect_upstream(struct px *p, int allow_pool)
 static void
 px_pump_request(struct px *p)
 {
-    /* Each round consumes bytes or stops, so this is bounded by cin's size. */
-    while (!p->req_done && p->uout.bytes == 0) {
+    /* Each round consumes bytes or stops, so this is bounded by cin's size.
+     * A head still being sent shaped holds the body back. */
+    while (!p->req_done && p->uout.bytes == 0 && p->shp == NULL) {
         struct body_out o;
         ssize_t n;
 
@@ -1227,7 +1430,13 @@ static void
 px_up_write(struct conn *c)
 {
     struct px *p = c->data;
-    int r = outq_flush(c, &p->uout);
+    int r;
+
+    if (p->shp != NULL) {
+        shape_exec_writable(&p->shp->x);
+        return;
+    }
+    r = outq_flush(c, &p->uout);
 
     if (r < 0) {
         p->up_close = 1;
@@ -1276,7 +1485,7 @@ px_update_watchers(struct px *p)
         client_rd = p->cout.bytes == 0;
         break;
     case PX_EXCHANGE:
-        client_rd = !p->req_done && p->uout.bytes == 0;
+        client_rd = !p->req_done && p->uout.bytes == 0 && p->shp == NULL;
         up_rd = !p->resp_done && p->cout.bytes == 0 && !p->up_eof;
         break;
     default:
@@ -1285,7 +1494,7 @@ px_update_watchers(struct px *p)
     conn_want_read(&p->client, client_rd);
     if (p->up.fd >= 0) {
         conn_want_read(&p->up, up_rd);
-        conn_want_write(&p->up, p->uout.bytes > 0);
+        conn_want_write(&p->up, p->uout.bytes > 0 || (p->shp != NULL && p->shp->x.waiting_write));
     }
     conn_want_write(&p->client, p->cout.bytes > 0);
 }
@@ -1313,7 +1522,10 @@ px_try_head(struct px *p)
     len = http_head_end(p->cin.data + p->cin.start, xbuf_len(&p->cin), cfg->max_header_size, 1,
                         &p->scan);
     if (len < 0) {
-        px_answer(p, (int)-len, len == -431 ? "request head too large" : "malformed request head");
+        px_answer(p, (int)-len,
+                  len == -431   ? "request head too large"
+                  : len == -414 ? "request line too long"
+                                : "malformed request head");
         return;
     }
     if (len == 0) {
@@ -1332,6 +1544,19 @@ static void
 px_client_read(struct conn *c)
 {
     struct px *p = c->data;
+
+    if (p->phase == PX_HELLO) {
+        ssize_t n = px_fill(c, &p->cin, 0);
+
+        if (n == WD_AGAIN)
+            return;
+        if (n <= 0) {
+            px_close(p, n == 0 ? "client closed before its TLS hello" : "client read error");
+            return;
+        }
+        px_hello_try(p);
+        return;
+    }
 
     for (int i = 0; i < PX_MAX_READS; i++) {
         int in_head = p->phase == PX_IDLE || p->phase == PX_HEAD;

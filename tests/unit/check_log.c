@@ -414,7 +414,7 @@ START_TEST(test_failed_access_open_keeps_error_log)
     log_access("access-log-kept");
     ck_assert_ptr_nonnull(strstr(slurp(acc), "access: access-log-kept\n"));
     ck_assert_msg(strstr(slurp(err), "info: error-log-kept\n") != NULL,
-                  "KNOWN BUG: a failed access_log moved the error log to %s", err2);
+                  "a failed access_log moved the error log to %s", err2);
 }
 END_TEST
 
