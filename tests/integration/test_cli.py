@@ -140,6 +140,22 @@ def test_check_good_file(t):
     check(port_is_free(p1), "-t left 127.0.0.1:%d bound" % p1)
 
 
+def test_shipped_config(t):
+    """conf/warpd.conf must be valid and name every directive warpd knows
+    (the directive table in src/config.c), so the sample never falls behind."""
+    conf = os.path.join(wd.SRCDIR, "conf", "warpd.conf")
+    r = t.run(["-t", "-c", conf])
+    check(r.returncode == 0 and "configuration OK" in r.stdout, "conf/warpd.conf: %s" % r)
+    with open(os.path.join(wd.SRCDIR, "src", "config.c")) as f:
+        known = set(re.findall(r'\{\s*\.name\s*=\s*"([a-z_]+)"', f.read()))
+    check(len(known) > 20, "could not read the directive table: %r" % sorted(known))
+    with open(conf) as f:
+        text = f.read()
+    listed = set(re.findall(r"^#?\s*([a-z_]+)\b", text, re.M))
+    missing = sorted(known - listed)
+    check(not missing, "conf/warpd.conf does not mention: %s" % ", ".join(missing))
+
+
 # (file text, line of the error, words of which the message must contain
 # one: the directive or the offending value)
 BAD_FILES = [
