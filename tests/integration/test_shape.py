@@ -83,7 +83,8 @@ def check_blocked(r, what):
 
 
 def check_passed(r, what, path="/x"):
-    check(r.status == 200, "%s: expected the origin's 200, got %d %s (body %r)" % (what, r.status, r.reason, r.body[:80]))
+    check(r.status == 200,
+          "%s: expected the origin's 200, got %d %s (body %r)" % (what, r.status, r.reason, r.body[:80]))
     check(r.body == b"GET %s\n" % path.encode(), "%s: body %r" % (what, r.body[:80]))
 
 
@@ -162,15 +163,33 @@ def test_dpisim_self_check(t):
         c.send(raw[cut:])
         r = c.response()
         f = sim.wait_flows(2)[1]
-        check(len(f.segments) == 2 and f.sizes == [cut, len(raw) - cut], "two writes via %s: %s" % (sim.mode, f.describe()))
+        check(len(f.segments) == 2 and f.sizes == [cut, len(raw) - cut],
+              "two writes via %s: %s" % (sim.mode, f.describe()))
         if ok:
             check_passed(r, "two writes via segment", "/two")
             check(o.requests()[-1].head.raw == raw, "origin got %r, expected %r" % (o.requests()[-1].head.raw, raw))
         else:
             check_blocked(r, "two writes via reassemble (case-insensitive match)")
-    report(seg, rea)
-    seg.check_clean()
-    rea.check_clean()
+    # every_request: a later head on an allowed connection is judged on its
+    # own segments; an unsplit one is blocked.
+    er = dpisim.DPI(t, o.addr, "segment", every_request=True)
+    auth = "%s:%d" % (NAME, er.port)
+    raw = ht.request("GET", "/three", [("Host", auth)])
+    cut = raw.index(b"blocked") + 1
+    c = ht.Client(t, er.addr, nodelay=True)
+    c.send(raw[:cut])
+    time.sleep(0.05)
+    c.send(raw[cut:])
+    check_passed(c.response(), "every_request: split first request", "/three")
+    c.send(ht.request("GET", "/four", [("Host", auth)]))
+    check_blocked(c.response(), "every_request: unsplit second request")
+    f = er.wait_flows(1)[0]
+    verdicts = [d["verdict"] for d in f.decisions]
+    check(verdicts == ["allowed", "blocked"], "every_request: verdicts %r (%s)" % (verdicts, f.describe()))
+    check(len(er.flows) == 1, "every_request: %d flows" % len(er.flows))
+    report(seg, rea, er)
+    for sim in (seg, rea, er):
+        sim.check_clean()
     o.check_clean()
 
 
@@ -226,28 +245,32 @@ def test_split_passes_segment_dpi_only(t):
     rea.check_clean()
 
 
-def check_warp_capture(f, what, path="/x"):
+def check_warp_capture(f, what, path="/x", first=1, most=4, pause_min=MIN_PAUSE):
     """Warp as the capture saw it: request line alone, a pause, then the
-    Host value in fragments of 1 then at most 4 bytes, each after a pause."""
+    Host value in fragments of `first` then at most `most` bytes, each after
+    a pause (kernel timestamps of the capture)."""
     check(request_line_segment(f, path), "%s: first segment %r is not the request line" % (what, f.segments[0][1][:80]))
     segs = head_segments(f)
     check(len(segs) >= 5, "%s: the head came in %d segments (%s)" % (what, len(segs), f.describe()))
     gap = segs[1][2] - segs[0][2]
-    check(gap >= MIN_PAUSE, "%s: %.0f ms between the request line and the next segment, expected ~200" % (what, gap * 1000))
+    check(gap >= pause_min,
+          "%s: %.0f ms between the request line and the next segment, expected ~200" % (what, gap * 1000))
     stream = bytes(f.stream)
     i = stream.index(b"\r\nHost: ") + 8
     end = stream.index(b"\r\n", i)
     frags = [s for s in segs if i <= s[0] < end]
     check(frags and frags[0][0] == i, "%s: no segment starts at the Host value (offset %d); starts %r"
           % (what, i, [s[0] for s in segs]))
-    check(len(frags[0][1]) == 1, "%s: first Host fragment %r, expected 1 byte" % (what, frags[0][1]))
+    check(len(frags[0][1]) == first, "%s: first Host fragment %r, expected %d bytes" % (what, frags[0][1], first))
     for k, s in enumerate(frags):
         body = s[1][: end - s[0]]  # the last one may carry the rest of the head
         if k > 0:
-            check(1 <= len(body) <= 4, "%s: Host fragment %d is %r, expected 2-4 bytes" % (what, k, body))
+            check(1 <= len(body) <= most,
+                  "%s: Host fragment %d is %r, expected at most %d bytes" % (what, k, body, most))
         prev = segs[segs.index(s) - 1]
         pause = s[2] - prev[2]
-        check(pause >= MIN_PAUSE, "%s: Host fragment %d after %.0f ms, expected 200 or 300" % (what, k, pause * 1000))
+        check(pause >= pause_min,
+              "%s: Host fragment %d after %.0f ms, expected >= %.0f" % (what, k, pause * 1000, pause_min * 1000))
     return len(frags)
 
 
@@ -263,7 +286,8 @@ def test_warp_passes_both(t):
         check_warp_head(o, fields, "shape warp via %s" % sim.mode)
         f = sim.wait_flows(1)[0]
         check(f.verdict == "allowed", "shape warp via %s: %s" % (sim.mode, f.describe()))
-        check(bytes(f.stream) == origin_head(o).raw, "the capture's reassembled stream differs from what the origin got")
+        check(bytes(f.stream) == origin_head(o).raw,
+              "the capture's reassembled stream differs from what the origin got")
         check_warp_capture(f, "shape warp via %s" % sim.mode)
         d = f.decisions[0]
         check(not d["segment_hit"] and not d["reassemble_hit"], "shape warp: %r" % d)
@@ -271,6 +295,72 @@ def test_warp_passes_both(t):
     report(seg, rea)
     seg.check_clean()
     rea.check_clean()
+
+
+def test_split_knobs(t):
+    """split with every knob: cuts after the method, 3 bytes into the path
+    and 3 bytes into the Host value; Host field spelt "host"; the value's
+    letters in mixed case. Valid at the origin, passes the per-segment box."""
+    o = ht.Origin(t)
+    dns = names_dns(t)
+    seg = dpisim.DPI(t, o.addr, "segment")
+    knobs = ("shape_split_pos 3\nshape_split_method on\nshape_split_path 3\n"
+             "shape_host_header host\nshape_mixed_case on\n")
+    w, addr = start(t, dns, "split", knobs)
+    r, _, fields = fetch(t, addr, NAME, seg.port, "/abcdef")
+    check_passed(r, "split knobs", "/abcdef")
+    head = origin_head(o)
+    got_host = [(k, v) for k, v in head.fields if k.lower() == "host"]
+    auth = dict(fields)["Host"]
+    check(len(got_host) == 1 and got_host[0][0] == "host", "Host field sent as %r, expected name 'host'" % got_host)
+    value = got_host[0][1]
+    check(value.lower() == auth and value != auth, "Host value %r: expected %r in mixed case" % (value, auth))
+    want = ht.forwarded_head("GET /abcdef HTTP/1.1", [("host", value) if k == "Host" else (k, v) for k, v in fields])
+    check(head.raw == want,
+          "split knobs: origin got\n%s\nexpected\n%s" % (ht.show(head.raw, 2000), ht.show(want, 2000)))
+    o.check_clean()
+    f = seg.wait_flows(1)[0]
+    check(f.verdict == "allowed", "split knobs: %s" % f.describe())
+    stream = bytes(f.stream)
+    check(stream == head.raw, "the capture's reassembled stream differs from what the origin got")
+    hv = stream.index(b"\r\nhost: ") + 8
+    rl = stream.index(b"\r\n") + 2
+    starts = [off for off, _, _ in head_segments(f)]
+    want_starts = [0, 4, 7, rl, hv + 3]
+    check(starts == want_starts,
+          "split knobs: segments start at %r, expected %r (%s)" % (starts, want_starts, f.describe()))
+    report(seg)
+    seg.check_clean()
+
+
+def test_warp_knobs(t):
+    """warp with its numbers changed: 4 dummy headers X-<5>: <10>, Host
+    fragments of 2 then 3, pauses of 50 ms and 60 or 70 ms."""
+    o = ht.Origin(t)
+    dns = names_dns(t)
+    seg = dpisim.DPI(t, o.addr, "segment")
+    knobs = ("shape_delay 50ms\nshape_dummy_headers 4\nshape_dummy_length 10\nshape_dummy_name_length 5\n"
+             "shape_fragment 2 3-3\nshape_fragment_delay 60ms 70ms\n")
+    w, addr = start(t, dns, "warp", knobs)
+    t0 = time.monotonic()
+    r, _, fields = fetch(t, addr, NAME, seg.port)
+    took = time.monotonic() - t0
+    check_passed(r, "warp knobs")
+    head = origin_head(o)
+    check(len(head.fields) == 4 + len(fields) + 1,
+          "warp knobs: %d fields at the origin: %r" % (len(head.fields), head.names()))
+    for k, v in head.fields[:4]:
+        check(re.match(r"^X-[A-Z]{5}$", k) and re.match(r"^[A-Za-z0-9]{10}$", v), "warp knobs: dummy %r: %r" % (k, v))
+    want = ht.forwarded_head("GET /x HTTP/1.1", head.fields[:4] + fields)
+    check(head.raw == want, "warp knobs: origin got\n%s\nexpected\n%s" % (ht.show(head.raw, 2000), ht.show(want, 2000)))
+    o.check_clean()
+    f = seg.wait_flows(1)[0]
+    check(f.verdict == "allowed", "warp knobs: %s" % f.describe())
+    nfrag = check_warp_capture(f, "warp knobs", first=2, most=3, pause_min=0.04)
+    check(took < 0.05 + nfrag * 0.07 + 0.5, "warp knobs took %.0f ms for %d fragments: configured pauses ignored?"
+          % (took * 1000, nfrag))
+    report(seg)
+    seg.check_clean()
 
 
 # ---- keep-alive, rules, command line, IPv6 ----------------------------------------
@@ -340,7 +430,8 @@ def test_command_line_overrides(t):
     r, _, _ = fetch(t, addr, NAME, seg.port)
     check_blocked(r, "shape warp in the file, -s off")
     f = seg.wait_flows(1)[0]
-    check(len(head_segments(f)) == 1, "-s off: the head came in %d segments (%s)" % (len(head_segments(f)), f.describe()))
+    check(len(head_segments(f)) == 1,
+          "-s off: the head came in %d segments (%s)" % (len(head_segments(f)), f.describe()))
     check(time.monotonic() - t0 < 1.0, "-s off took %.1fs: warp's pauses?" % (time.monotonic() - t0))
     report(seg)
     seg.check_clean()
@@ -390,9 +481,11 @@ def test_latency(t):
         med[strategy] = statistics.median(times)
         c.sock.close()
         w.stop()
-    line = "latency: off %.1f ms, split %.1f ms, warp %.0f ms" % (med["off"] * 1e3, med["split"] * 1e3, med["warp"] * 1e3)
+    ms = {k: v * 1e3 for k, v in med.items()}
+    line = "latency: off %.1f ms, split %.1f ms, warp %.0f ms" % (ms["off"], ms["split"], ms["warp"])
     print(line, flush=True)
-    check(med["split"] - med["off"] < 0.050, "split adds %.1f ms over off, expected < 50" % ((med["split"] - med["off"]) * 1e3))
+    check(med["split"] - med["off"] < 0.050,
+          "split adds %.1f ms over off, expected < 50" % ((med["split"] - med["off"]) * 1e3))
     check(med["warp"] > 1.0, "warp took %.0f ms, expected > 1 s (its pauses)" % (med["warp"] * 1e3))
     o.check_clean()
 
