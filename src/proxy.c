@@ -84,9 +84,9 @@ struct px {
     ev_timer timer;    /* the current phase's timeout */
     ev_tstamp last_io; /* body phases: last transfer, for idle_timeout */
     struct resolve_req *rq;
-    struct upstream_connect uc;
+    struct upstream_connect *uc; /* while connecting only: it is large */
     unsigned connecting : 1;
-    struct relay relay;
+    struct relay *relay;  /* tunnels only */
     struct px_shape *shp; /* shaping in progress towards the upstream, or NULL */
     size_t scan, uscan;   /* http_head_end progress on cin/uin */
 
@@ -100,12 +100,13 @@ struct px {
     unsigned req_done : 1;  /* request fully sent upstream */
     unsigned resp_head : 1; /* final response head sent to the client */
     unsigned resp_done : 1;
-    unsigned up_close : 1;  /* upstream connection not reusable */
-    unsigned reused : 1;    /* upstream came from the pool */
-    unsigned retried : 1;   /* already retried on a fresh connection */
-    unsigned head_kept : 1; /* request head still in cin (for a retry) */
-    unsigned up_eof : 1;    /* the upstream closed (or failed): read nothing more */
-    unsigned up_err : 1;    /* ...with an error rather than an EOF */
+    unsigned up_close : 1;   /* upstream connection not reusable */
+    unsigned reused : 1;     /* upstream came from the pool */
+    unsigned retried : 1;    /* already retried on a fresh connection */
+    unsigned head_kept : 1;  /* request head still in cin (for a retry) */
+    unsigned up_by_name : 1; /* pooled upstream: log it as host:port */
+    unsigned up_eof : 1;     /* the upstream closed (or failed): read nothing more */
+    unsigned up_err : 1;     /* ...with an error rather than an EOF */
     uint32_t head_len;
     struct body_codec reqc, respc;
     char host[ADDR_HOSTMAX];
@@ -115,8 +116,8 @@ struct px {
     uint64_t bytes_up;            /* sent upstream (regenerated), not logged */
     unsigned logme : 1;           /* a request started and is not logged yet */
     ev_tstamp t_start, t_first;
-    char target[96];                /* start of the request-target, for the access log */
-    char up_name[ADDR_HOSTMAX + 8]; /* upstream as connected, or host:port */
+    char target[96];             /* start of the request-target, for the access log */
+    char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
     char peer[WD_ADDRSTRLEN];
 };
 
@@ -309,15 +310,22 @@ static void
 px_log_request(struct px *p, const char *close_reason)
 {
     ev_tstamp now = ev_now(p->env->loop);
+    char byname[ADDR_HOSTMAX + 8];
 
     if (!p->logme)
         return;
+    if (p->up_by_name)
+        snprintf(byname, sizeof(byname), strchr(p->host, ':') != NULL ? "[%s]:%u" : "%s:%u",
+                 p->host, (unsigned)p->port);
     p->logme = 0;
     log_access("client=%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
                "ttfb=%.3f time=%.3f%s%s%s",
                p->peer, p->method >= 0 ? http_method_str(p->method) : "-",
                p->target[0] ? p->target : "-", p->status, (unsigned long long)p->bytes_in,
-               (unsigned long long)p->bytes_out, p->up_name[0] ? p->up_name : "-",
+               (unsigned long long)p->bytes_out,
+               p->up_by_name   ? byname
+               : p->up_name[0] ? p->up_name
+                               : "-",
                p->t_first > 0 ? p->t_first - p->t_start : 0.0, now - p->t_start,
                close_reason ? " close=\"" : "", close_reason ? close_reason : "",
                close_reason ? "\"" : "");
@@ -341,10 +349,12 @@ px_drop_upstream(struct px *p)
         resolve_cancel(p->rq);
         p->rq = NULL;
     }
-    if (p->connecting) {
-        upstream_cancel(&p->uc);
-        p->connecting = 0;
+    if (p->uc != NULL) {
+        upstream_cancel(p->uc);
+        free(p->uc);
+        p->uc = NULL;
     }
+    p->connecting = 0;
     conn_close(&p->up);
     outq_clear(&p->uout);
     xbuf_release(&p->uin, 1);
@@ -356,10 +366,12 @@ px_close(struct px *p, const char *reason)
 {
     struct session_env *env = p->env;
 
-    if (p->phase == PX_TUNNEL) {
-        relay_stop(&p->relay);
-        p->bytes_in += p->relay.dir[0].bytes;
-        p->bytes_out += p->relay.dir[1].bytes;
+    if (p->relay != NULL) {
+        relay_stop(p->relay);
+        p->bytes_in += p->relay->dir[0].bytes;
+        p->bytes_out += p->relay->dir[1].bytes;
+        free(p->relay);
+        p->relay = NULL;
     }
     px_log_request(p, reason);
     px_drop_upstream(p);
@@ -537,7 +549,7 @@ static void
 px_tunnel_idle(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct px *p = w->data;
-    ev_tstamp left = p->relay.last_active + p->env->cfg->idle_timeout - ev_now(loop);
+    ev_tstamp left = p->relay->last_active + p->env->cfg->idle_timeout - ev_now(loop);
 
     if (left <= 0) {
         px_close(p, "idle timeout");
@@ -602,7 +614,14 @@ px_start_tunnel(struct px *p, struct buf *pre_ba)
     }
     p->phase = PX_TUNNEL;
     p->resp_head = 1;
-    relay_start(&p->relay, &p->client, &p->up, pre_ab, pre_ba, "client", "upstream", px_tunnel_done,
+    p->relay = malloc(sizeof(*p->relay));
+    if (p->relay == NULL) {
+        buf_put(pre_ab);
+        buf_put(pre_ba);
+        px_close(p, "out of memory");
+        return;
+    }
+    relay_start(p->relay, &p->client, &p->up, pre_ab, pre_ba, "client", "upstream", px_tunnel_done,
                 p);
     px_set_timer(p, px_tunnel_idle, p->env->cfg->idle_timeout);
 }
@@ -1000,12 +1019,9 @@ px_use_upstream(struct px *p, int fd, const struct sockaddr *sa, int reused)
     p->up.on_read = px_up_read;
     p->up.on_write = px_up_write;
     p->reused = reused;
+    p->up_by_name = sa == NULL;
     if (sa != NULL)
         addr_format(sa, p->up_name, sizeof(p->up_name));
-    else if (strchr(p->host, ':') != NULL)
-        snprintf(p->up_name, sizeof(p->up_name), "[%s]:%u", p->host, (unsigned)p->port);
-    else
-        snprintf(p->up_name, sizeof(p->up_name), "%s:%u", p->host, (unsigned)p->port);
     px_send_head(p);
 }
 
@@ -1022,7 +1038,12 @@ px_connected(void *arg, int fd, int idx, int err)
         px_answer(p, err == ETIMEDOUT ? 504 : 502, what);
         return;
     }
-    px_use_upstream(p, fd, (struct sockaddr *)&p->uc.addrs.addr[idx], 0);
+    {
+        struct sockaddr_storage sa = p->uc->addrs.addr[idx];
+        free(p->uc); /* allowed from inside its callback */
+        p->uc = NULL;
+        px_use_upstream(p, fd, (struct sockaddr *)&sa, 0);
+    }
 }
 
 static void
@@ -1042,10 +1063,14 @@ px_resolved(void *arg, int status, const struct resolve_result *res)
             px_answer(p, 508, "the request targets warpd itself");
             return;
         }
+    p->uc = malloc(sizeof(*p->uc));
+    if (p->uc == NULL) {
+        px_answer(p, 503, "out of memory");
+        return;
+    }
     p->phase = PX_CONNECTING;
     p->connecting = 1;
-    upstream_connect_start(&p->uc, p->env->loop, res, p->env->cfg->connect_timeout, px_connected,
-                           p);
+    upstream_connect_start(p->uc, p->env->loop, res, p->env->cfg->connect_timeout, px_connected, p);
 }
 
 static void
@@ -1121,6 +1146,7 @@ px_reset_request(struct px *p)
     p->method = -1;
     p->target[0] = '\0';
     p->up_name[0] = '\0';
+    p->up_by_name = 0;
     p->upgrade = p->req_done = p->resp_head = p->resp_done = 0;
     p->up_close = p->reused = p->retried = p->head_kept = 0;
     p->up_eof = p->up_err = 0;
