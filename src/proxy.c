@@ -370,10 +370,11 @@ px_close(struct px *p, const char *reason)
         relay_stop(p->relay);
         p->bytes_in += p->relay->dir[0].bytes;
         p->bytes_out += p->relay->dir[1].bytes;
-        free(p->relay);
-        p->relay = NULL;
     }
+    /* reason may point into the relay: log before it goes. */
     px_log_request(p, reason);
+    free(p->relay);
+    p->relay = NULL;
     px_drop_upstream(p);
     ev_timer_stop(env->loop, &p->timer);
     conn_close(&p->client);
