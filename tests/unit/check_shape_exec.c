@@ -1,0 +1,242 @@
+/* Unit tests for src/shape_exec.c over a loopback TCP pair: a plan's
+ * segments arrive complete and in order, pauses are honoured, the callback
+ * runs once and never from inside shape_exec_start, cancel silences it, and
+ * a dead peer is reported as an error. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "shape_exec.h"
+
+static int
+fcntl_nonblock(int fd)
+{
+    return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+struct fixture {
+    struct ev_loop *loop;
+    int peer; /* the receiving end */
+    struct conn c;
+    int done;
+    int err;
+};
+
+static void
+on_done(struct shape_exec *x, int err)
+{
+    struct fixture *f = x->data;
+    f->done++;
+    f->err = err;
+}
+
+static void
+fixture_setup(struct fixture *f)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int l, fd, one = 1;
+
+    memset(f, 0, sizeof(*f));
+    signal(SIGPIPE, SIG_IGN);
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    l = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(l, 1), 0);
+    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    f->peer = accept(l, NULL, NULL);
+    ck_assert_int_ge(f->peer, 0);
+    close(l);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ck_assert_int_eq(fcntl_nonblock(fd), 0);
+    conn_init(&f->c, f->loop, fd, NULL);
+}
+
+static void
+fixture_teardown(struct fixture *f)
+{
+    conn_close(&f->c);
+    if (f->peer >= 0)
+        close(f->peer);
+    ev_loop_destroy(f->loop);
+}
+
+/* A plan over buf with segments of the given lengths and pauses. */
+static void
+make_plan(struct shape_plan *plan, char *buf, const char *text, const uint32_t *lens,
+          const uint32_t *delays, int n)
+{
+    uint32_t off = 0;
+
+    memset(plan, 0, sizeof(*plan));
+    strcpy(buf, text);
+    plan->buf = buf;
+    plan->cap = plan->len = strlen(text);
+    for (int i = 0; i < n; i++) {
+        plan->seg[i].off = off;
+        plan->seg[i].len = lens[i];
+        plan->seg[i].delay_ms = delays[i];
+        off += lens[i];
+    }
+    plan->nseg = n;
+    ck_assert_uint_eq(off, plan->len);
+}
+
+static void
+run_until_done(struct fixture *f, double max_sec)
+{
+    ev_tstamp end = ev_time() + max_sec;
+
+    while (!f->done && ev_time() < end) {
+        ev_run(f->loop, EVRUN_NOWAIT);
+        usleep(200);
+    }
+}
+
+START_TEST(test_segments_in_order_with_pauses)
+{
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    static char buf[64], got[64];
+    const uint32_t lens[] = {5, 6, 7}, delays[] = {80, 40, 0};
+    ev_tstamp t0;
+    ssize_t n, total = 0;
+
+    fixture_setup(&f);
+    make_plan(&plan, buf, "GET /Host: abcdefg", lens, delays, 3);
+    t0 = ev_time();
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    ck_assert_int_eq(f.done, 0); /* never from inside start */
+    run_until_done(&f, 5.0);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_int_eq(f.err, 0);
+    /* Both pauses (80 + 40 ms) passed before the last segment was written. */
+    ck_assert_msg(ev_time() - t0 >= 0.115, "took %.3f s", ev_time() - t0);
+    while (total < (ssize_t)plan.len && (n = read(f.peer, got + total, sizeof(got) - total)) > 0)
+        total += n;
+    ck_assert_int_eq(total, (ssize_t)plan.len);
+    ck_assert_int_eq(memcmp(got, buf, plan.len), 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_first_segment_leaves_before_the_pause)
+{
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    static char buf[64], got[64];
+    const uint32_t lens[] = {4, 6}, delays[] = {300, 0};
+    ev_tstamp end;
+    ssize_t n = 0;
+
+    fixture_setup(&f);
+    make_plan(&plan, buf, "AAAABBBBBB", lens, delays, 2);
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    /* During the pause the peer already has exactly the first segment. */
+    end = ev_time() + 0.15;
+    while (ev_time() < end) {
+        ev_run(f.loop, EVRUN_NOWAIT);
+        usleep(500);
+    }
+    ck_assert_int_eq(f.done, 0);
+    fcntl_nonblock(f.peer);
+    n = read(f.peer, got, sizeof(got));
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(memcmp(got, "AAAA", 4), 0);
+    run_until_done(&f, 5.0);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_int_eq(f.err, 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_cancel_silences)
+{
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    static char buf[64];
+    const uint32_t lens[] = {2, 2}, delays[] = {100, 0};
+    ev_tstamp end;
+
+    fixture_setup(&f);
+    make_plan(&plan, buf, "abcd", lens, delays, 2);
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    ev_run(f.loop, EVRUN_NOWAIT);
+    shape_exec_cancel(&x);
+    shape_exec_cancel(&x); /* twice is harmless */
+    end = ev_time() + 0.3;
+    while (ev_time() < end) {
+        ev_run(f.loop, EVRUN_NOWAIT);
+        usleep(1000);
+    }
+    ck_assert_int_eq(f.done, 0);
+    ck_assert(!ev_is_active(&x.timer));
+    fixture_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_dead_peer_is_an_error)
+{
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    static char buf[64];
+    const uint32_t lens[] = {1, 1, 1}, delays[] = {50, 50, 0};
+    struct linger lg = {1, 0};
+
+    fixture_setup(&f);
+    make_plan(&plan, buf, "xyz", lens, delays, 3);
+    /* The peer resets the connection: a later write fails. */
+    setsockopt(f.peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(f.peer);
+    f.peer = -1;
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    run_until_done(&f, 5.0);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_int_ne(f.err, 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
+static Suite *
+shape_exec_suite(void)
+{
+    Suite *s = suite_create("shape_exec");
+    TCase *tc = tcase_create("loopback");
+
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_segments_in_order_with_pauses);
+    tcase_add_test(tc, test_first_segment_leaves_before_the_pause);
+    tcase_add_test(tc, test_cancel_silences);
+    tcase_add_test(tc, test_dead_peer_is_an_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(shape_exec_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
