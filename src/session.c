@@ -33,10 +33,9 @@ struct session {
     struct session *s_prev, *s_next; /* the worker's list of live sessions */
     enum session_phase s_phase;
     struct conn s_client;
-    struct conn s_upstream;        /* fd -1 until connected */
-    struct resolve_req *s_resolve; /* pending lookup, or NULL */
-    struct upstream_connect s_connect;
-    unsigned s_connecting : 1; /* s_connect is in progress */
+    struct conn s_upstream;             /* fd -1 until connected */
+    struct resolve_req *s_resolve;      /* pending lookup, or NULL */
+    struct upstream_connect *s_connect; /* while connecting only: it is large */
     struct relay s_relay;
     ev_timer s_timer; /* the current phase's timeout */
     ev_tstamp s_start;
@@ -63,8 +62,10 @@ session_close(struct session *s, const char *reason)
 
     if (s->s_resolve != NULL)
         resolve_cancel(s->s_resolve);
-    if (s->s_connecting)
-        upstream_cancel(&s->s_connect);
+    if (s->s_connect != NULL) {
+        upstream_cancel(s->s_connect);
+        free(s->s_connect);
+    }
     if (s->s_phase == PH_RELAYING) {
         relay_stop(&s->s_relay);
         in = s->s_relay.dir[0].bytes;
@@ -120,14 +121,16 @@ session_connected(void *arg, int fd, int idx, int err)
     struct session *s = arg;
     char reason[128];
 
-    s->s_connecting = 0;
     if (fd < 0) {
         snprintf(reason, sizeof(reason), "upstream connect: %s",
                  err == ETIMEDOUT ? "timed out" : strerror(err));
         session_close(s, reason);
         return;
     }
-    addr_format((struct sockaddr *)&s->s_connect.addrs.addr[idx], s->s_upname, sizeof(s->s_upname));
+    addr_format((struct sockaddr *)&s->s_connect->addrs.addr[idx], s->s_upname,
+                sizeof(s->s_upname));
+    free(s->s_connect); /* allowed from inside its callback */
+    s->s_connect = NULL;
     conn_init(&s->s_upstream, s->s_env->loop, fd, s);
     s->s_phase = PH_RELAYING;
     relay_start(&s->s_relay, &s->s_client, &s->s_upstream, NULL, NULL, "client", "upstream",
@@ -142,8 +145,12 @@ static void
 session_connect(struct session *s, const struct resolve_result *res)
 {
     s->s_phase = PH_CONNECTING;
-    s->s_connecting = 1;
-    upstream_connect_start(&s->s_connect, s->s_env->loop, res, s->s_env->cfg->connect_timeout,
+    s->s_connect = malloc(sizeof(*s->s_connect));
+    if (s->s_connect == NULL) {
+        session_close(s, "out of memory");
+        return;
+    }
+    upstream_connect_start(s->s_connect, s->s_env->loop, res, s->s_env->cfg->connect_timeout,
                            session_connected, s);
 }
 
