@@ -815,14 +815,7 @@ px_shape_done(struct shape_exec *x, int err)
 
     px_shape_free(p);
     if (err != 0) {
-        if (p->phase == PX_EXCHANGE && px_may_retry(p)) {
-            p->retried = 1;
-            px_drop_upstream(p);
-            px_connect_upstream(p, 0);
-            return;
-        }
-        p->up_close = 1;
-        px_answer(p, 502, "could not send the request upstream");
+        px_upstream_failed(p, "could not send the request upstream");
         return;
     }
     if (p->phase == PX_HELLO) {
@@ -908,6 +901,25 @@ plain:
     px_start_tunnel(p, NULL);
 }
 
+/* The upstream connection failed before answering: on a reused connection
+ * that is what a pooled connection closed by the upstream looks like, so
+ * try once more on a fresh one when the request allows it (head_kept says
+ * the head is still in cin and px_may_retry held when it was sent);
+ * otherwise answer 502. */
+static void
+px_upstream_failed(struct px *p, const char *what)
+{
+    if (p->head_kept && !p->resp_head && p->uin.end == 0) {
+        p->retried = 1;
+        p->head_kept = 0;
+        px_drop_upstream(p);
+        px_connect_upstream(p, 0);
+        return;
+    }
+    p->up_close = 1;
+    px_answer(p, 502, what);
+}
+
 /* The upstream connection is ready: send the regenerated head (or, for
  * CONNECT, tell the client and start the tunnel). */
 static void
@@ -973,23 +985,15 @@ px_send_head(struct px *p)
     o.via = cfg->via;
     o.upgrade = h.upgrade;
     http_request_out(&h, &o, &out);
+    /* Keep the head bytes while a retry on a fresh connection is possible. */
+    p->head_kept = px_may_retry(p);
     if (!px_shape_head(p, &out) &&
         outq_send(&p->up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
-        if (px_may_retry(p)) {
-            /* A pooled connection died under us: same as a close. */
-            p->retried = 1;
-            px_drop_upstream(p);
-            px_connect_upstream(p, 0);
-            return;
-        }
-        p->up_close = 1;
-        px_answer(p, 502, "could not send the request upstream");
+        px_upstream_failed(p, "could not send the request upstream");
         return;
     }
     p->bytes_in = p->head_len;
     p->bytes_up = 0;
-    /* Keep the head bytes while a retry on a fresh connection is possible. */
-    p->head_kept = px_may_retry(p);
     if (!p->head_kept)
         p->cin.start += p->head_len;
 
@@ -1405,20 +1409,8 @@ px_up_ended(struct px *p)
     struct body_out o;
 
     if (!p->resp_head) {
-        int fresh = p->uin.end == 0;
-
-        if (fresh && p->reused && !p->retried && p->head_kept) {
-            /* A pooled connection the upstream closed just as we reused it:
-             * nothing was answered, the request had no body: try again. */
-            p->retried = 1;
-            p->head_kept = 0;
-            px_drop_upstream(p);
-            px_connect_upstream(p, 0);
-            return;
-        }
-        px_answer(p, 502,
-                  p->up_err ? "upstream read error before answering"
-                            : "the upstream closed the connection before answering");
+        px_upstream_failed(p, p->up_err ? "upstream read error before answering"
+                                        : "the upstream closed the connection before answering");
         return;
     }
     body_out_reset(&o);
