@@ -131,6 +131,7 @@ static void px_pump_request(struct px *p);
 static void px_pump_response(struct px *p);
 static void px_update_watchers(struct px *p);
 static void px_up_ended(struct px *p);
+static void px_upstream_failed(struct px *p, const char *what);
 static void px_connect_upstream(struct px *p, int allow_pool);
 
 /* ---- buffers --------------------------------------------------------- */
@@ -1063,11 +1064,12 @@ px_resolved(void *arg, int status, const struct resolve_result *res)
         px_answer(p, status == RESOLVE_ETIMEOUT ? 504 : 502, what);
         return;
     }
-    for (int i = 0; i < res->n; i++)
+    for (int i = 0; i < res->n; i++) {
         if (px_is_self(p->env->cfg, (const struct sockaddr *)&res->addr[i])) {
             px_answer(p, 508, "the request targets warpd itself");
             return;
         }
+    }
     p->uc = malloc(sizeof(*p->uc));
     if (p->uc == NULL) {
         px_answer(p, 503, "out of memory");
