@@ -1427,6 +1427,10 @@ config_build(struct config *out, const struct cli_opts *o, char *err, size_t err
     config_init(&c);
     if (o->config_path != NULL && config_load_file(&c, o->config_path, err, errlen) < 0)
         return -1;
+    /* -s sets the default strategy only; host rules belong in the file. */
+    if (o->shape != NULL && strpbrk(o->shape, " \t") != NULL)
+        return opt_fail(err, errlen, "-s",
+                        "expected one of off, split or warp (host rules go in the file)");
 
     /* -l, -H and -p all replace the file's listen list. */
     if (o->nlisten > 0 || o->warp_host != NULL || o->warp_port != NULL) {

@@ -1636,6 +1636,8 @@ static const struct {
     {"m", "fast", "option -m: expected forward, reverse or tcp, got 'fast'"},
     {"u", "example.com", "option -u: missing port in 'example.com'"},
     {"s", "max", "option -s: expected off, split or warp, got 'max'"},
+    {"s", "warp *.a.test",
+     "option -s: expected one of off, split or warp (host rules go in the file)"},
     {"m", "tcp", "mode tcp needs an upstream (directive 'upstream' or option -u)"},
     {"u", "example.com:80", "upstream is used only in reverse and tcp modes"},
 };
