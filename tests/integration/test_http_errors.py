@@ -321,6 +321,35 @@ def test_via_loop_508(t):
     rejected(t, b"GET http://{AUTH}/ HTTP/1.1\r\nHost: {AUTH}\r\nVia: 1.0 proxy1, 1.1 warpd\r\n\r\n", 508)
 
 
+def test_via_word_not_substring(t):
+    """Only warpd's own pseudonym as a word is a loop: "warpdrive" is not."""
+    o, w, addr = setup(t, "shape off")
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/v", [("Host", o.text), ("Via", "1.1 warpdrive")]))
+    r = c.response()
+    check(r.status == 200, "Via: 1.1 warpdrive answered %r" % r)
+
+
+def test_reverse_connect_405_allow(t):
+    """CONNECT in reverse mode: 405 with an Allow field (RFC 9110 15.5.6)."""
+    o = ht.Origin(t)
+    w, addr = ht.start_http(t, mode="reverse", upstream=o.text, extra="shape off")
+    c = ht.Client(t, addr)
+    c.send(b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n")
+    r = ht.expect_error(c, 405, method="CONNECT")
+    check(r.header("Allow", "") != "", "405 without Allow: %r" % r.head.fields)
+
+
+def test_request_line_too_long_414_says_so(t):
+    """A request line that never ends within the limit: 414 naming it."""
+    o, w, addr = setup(t)
+    c = ht.Client(t, addr)
+    c.send_quietly(b"GET http://" + o.text.encode() + b"/" + b"a" * 9000)
+    r = ht.expect_error(c, 414)
+    check(b"request line too long" in r.body, "414 body %r" % r.body)
+    nothing_reached(o)
+
+
 def test_self_target_508(t):
     w, addr = ht.start_http(t)
     c = ht.Client(t, addr)

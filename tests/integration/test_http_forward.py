@@ -605,6 +605,49 @@ def test_pooled_connection_closed_by_origin(t):
     o.check_clean()
 
 
+def test_post_not_retried(t):
+    """A non-idempotent request is never sent twice (RFC 9110 9.2.2): when the
+    reused connection dies under a POST, the client gets 502 and the origin
+    saw the POST once."""
+    o, w, addr = setup(t)
+    o.route("/r", ht.act_fail_when_reused())
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/r"))
+    r = c.response()
+    check(r.status == 200, "first request %r" % r)
+    c.send(ht.get(o.addr, "/r", method="POST"))
+    ht.expect_error(c, 502, method="POST")
+    posts = [q for q in o.requests(complete=False) if q.method == "POST"]
+    check(len(posts) == 1, "the origin saw the POST %d times" % len(posts))
+
+
+def test_access_bytes_error_and_tunnel(t):
+    """Access lines count what was sent: an error answer's bytes, and a
+    tunnel's 200 once (plus what the relay carried)."""
+    e = ht.RecordingEcho(t)
+    w, addr = ht.start_http(t, extra="connect_ports %d" % (e.port + 1 if e.port < 65535 else 1))
+    c = ht.Client(t, addr)
+    target = "127.0.0.1:%d" % e.port
+    c.send(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
+    r = c.response("CONNECT")
+    check(r.status == 403, "CONNECT to a closed port: %r" % r)
+    sent = len(r.head.raw) + len(r.body)
+    line = ht.wait_access(w, lambda a: a["method"] == "CONNECT" and a["status"] == "403")
+    check(int(line["outb"]) == sent, "error answer out=%s, client got %d bytes" % (line["outb"], sent))
+
+    w2, addr2 = ht.start_http(t, extra="connect_ports any")
+    c2 = ht.Client(t, addr2)
+    c2.send(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
+    head = c2.rd.read_until(b"\r\n\r\n", timeout=5)
+    check(head == b"HTTP/1.1 200 Connection established\r\n\r\n", "CONNECT answer %r" % head)
+    c2.send(b"ping")
+    check(c2.rd.read_exact(4, timeout=5) == b"ping", "tunnel echo")
+    c2.sock.shutdown(socket.SHUT_WR)
+    c2.expect_closed(5)
+    line = ht.wait_access(w2, lambda a: a["method"] == "CONNECT" and a["status"] == "200")
+    check(int(line["outb"]) == len(head) + 4, "tunnel out=%s, expected %d (200 once + 4)" % (line["outb"], len(head) + 4))
+
+
 # ---- CONNECT and Upgrade ---------------------------------------------------------------
 
 
