@@ -132,7 +132,7 @@ static void px_pump_response(struct px *p);
 static void px_update_watchers(struct px *p);
 static void px_up_ended(struct px *p);
 static void px_upstream_failed(struct px *p, const char *what);
-static void px_connect_upstream(struct px *p, int allow_pool);
+static void px_connect_upstream(struct px *p, int allow_pool, const struct http_head *parsed);
 
 /* ---- buffers --------------------------------------------------------- */
 
@@ -736,7 +736,7 @@ px_route(struct px *p, const struct http_head *h)
         snprintf(p->host, sizeof(p->host), "%s", cfg->upstream_host);
         p->port = cfg->upstream_port;
     }
-    px_connect_upstream(p, h->method != HTTP_CONNECT);
+    px_connect_upstream(p, h->method != HTTP_CONNECT, h);
 }
 
 /* ---- sending the request --------------------------------------------- */
@@ -914,7 +914,7 @@ px_upstream_failed(struct px *p, const char *what)
         p->retried = 1;
         p->head_kept = 0;
         px_drop_upstream(p);
-        px_connect_upstream(p, 0);
+        px_connect_upstream(p, 0, NULL);
         return;
     }
     p->up_close = 1;
@@ -924,10 +924,11 @@ px_upstream_failed(struct px *p, const char *what)
 /* The upstream connection is ready: send the regenerated head (or, for
  * CONNECT, tell the client and start the tunnel). */
 static void
-px_send_head(struct px *p)
+px_send_head(struct px *p, const struct http_head *parsed)
 {
     const struct config *cfg = p->env->cfg;
-    struct http_head h;
+    struct http_head local;
+    const struct http_head *hp = parsed;
     struct http_target t;
     struct http_req_opts o;
     struct http_out out;
@@ -969,10 +970,17 @@ px_send_head(struct px *p)
         px_start_tunnel(p, b);
         return;
     }
-    /* The head was validated already; parsing again is cheaper than keeping
-     * the parsed form for every session waiting on DNS or a connect. */
-    if (http_parse_request(p->cin.data + p->cin.start, p->head_len, &h) != 0 ||
-        http_parse_target(&h, &t) != 0) {
+    /* The head was validated already. A pooled connection is used at once
+     * and gets the parsed form; after DNS or a connect, parsing again is
+     * cheaper than keeping the parsed form for every waiting session. */
+    if (hp == NULL) {
+        if (http_parse_request(p->cin.data + p->cin.start, p->head_len, &local) != 0) {
+            px_answer(p, 500, "internal error re-reading the request");
+            return;
+        }
+        hp = &local;
+    }
+    if (http_parse_target(hp, &t) != 0) {
         px_answer(p, 500, "internal error re-reading the request");
         return;
     }
@@ -981,11 +989,11 @@ px_send_head(struct px *p)
     o.host_override = cfg->mode == MODE_REVERSE && cfg->upstream_host_header[0]
                           ? cfg->upstream_host_header
                           : NULL;
-    o.body_out = h.body;
-    o.content_length = h.content_length;
+    o.body_out = hp->body;
+    o.content_length = hp->content_length;
     o.via = cfg->via;
-    o.upgrade = h.upgrade;
-    http_request_out(&h, &o, &out);
+    o.upgrade = hp->upgrade;
+    http_request_out(hp, &o, &out);
     /* Keep the head bytes while a retry on a fresh connection is possible. */
     p->head_kept = px_may_retry(p);
     if (!px_shape_head(p, &out) &&
@@ -1019,7 +1027,8 @@ static void px_up_read(struct conn *c);
 static void px_up_write(struct conn *c);
 
 static void
-px_use_upstream(struct px *p, int fd, const struct sockaddr *sa, int reused)
+px_use_upstream(struct px *p, int fd, const struct sockaddr *sa, int reused,
+                const struct http_head *parsed)
 {
     conn_init(&p->up, p->env->loop, fd, p);
     p->up.on_read = px_up_read;
@@ -1028,7 +1037,7 @@ px_use_upstream(struct px *p, int fd, const struct sockaddr *sa, int reused)
     p->up_by_name = sa == NULL;
     if (sa != NULL)
         addr_format(sa, p->up_name, sizeof(p->up_name));
-    px_send_head(p);
+    px_send_head(p, parsed);
 }
 
 static void
@@ -1048,7 +1057,7 @@ px_connected(void *arg, int fd, int idx, int err)
         struct sockaddr_storage sa = p->uc->addrs.addr[idx];
         free(p->uc); /* allowed from inside its callback */
         p->uc = NULL;
-        px_use_upstream(p, fd, (struct sockaddr *)&sa, 0);
+        px_use_upstream(p, fd, (struct sockaddr *)&sa, 0, NULL);
     }
 }
 
@@ -1081,14 +1090,14 @@ px_resolved(void *arg, int status, const struct resolve_result *res)
 }
 
 static void
-px_connect_upstream(struct px *p, int allow_pool)
+px_connect_upstream(struct px *p, int allow_pool, const struct http_head *parsed)
 {
     struct resolve_result res;
     int fd;
 
     conn_want_read(&p->client, 0);
     if (allow_pool && (fd = pool_get(p->host, p->port)) >= 0) {
-        px_use_upstream(p, fd, NULL, 1);
+        px_use_upstream(p, fd, NULL, 1, parsed);
         return;
     }
     p->phase = PX_RESOLVING;
