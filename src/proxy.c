@@ -1226,6 +1226,7 @@ px_response_head(struct px *p, size_t len)
     struct http_head h;
     struct http_resp_opts o;
     struct http_out out;
+    struct body_out bo; /* may hold framing bytes that out.iov points to */
     enum body_framing cout;
 
     if (http_parse_response(p->uin.data + p->uin.start, len, p->method, &h) != 0) {
@@ -1318,12 +1319,32 @@ px_response_head(struct px *p, size_t len)
     p->status = h.status;
     p->t_first = ev_now(p->env->loop);
     p->uin.start += (uint32_t)len;
+    p->resp_head = 1;
+    body_init(&p->respc, h.body, h.content_length, cout);
+    /* Body bytes that came with the head leave in the same writev: a small
+     * response costs one system call, not two. */
+    if (xbuf_len(&p->uin) > 0 && !p->respc.done) {
+        ssize_t n;
+
+        body_out_reset(&bo);
+        n = body_transcode(&p->respc, p->uin.data + p->uin.start, xbuf_len(&p->uin), &bo);
+        if (n < 0) {
+            px_close(p, "malformed response body framing from the upstream");
+            return -1;
+        }
+        if (out.n + bo.n <= HTTP_OUT_IOV) {
+            memcpy(out.iov + out.n, bo.iov, (size_t)bo.n * sizeof(bo.iov[0]));
+            out.n += bo.n;
+            out.bytes += bo.bytes;
+            p->uin.start += (uint32_t)n;
+        } else {
+            body_init(&p->respc, h.body, h.content_length, cout); /* not taken: undo */
+        }
+    }
     if (outq_send(&p->client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
         px_close(p, "client write failed");
         return -1;
     }
-    p->resp_head = 1;
-    body_init(&p->respc, h.body, h.content_length, cout);
     p->last_io = ev_now(p->env->loop);
     px_set_timer(p, px_idle_timeout, cfg->idle_timeout);
     return 0;
