@@ -1,0 +1,745 @@
+#!/usr/bin/env python3
+"""Measures warpd side by side with nginx, HAProxy, squid and tinyproxy.
+
+Run through scripts/bench, which installs the peers, builds warpd, makes the
+work directory and kills by pid whatever this script could not stop. Every
+daemon runs in the foreground on a free loopback port with its own config,
+pid file and logs under the work directory. Contenders are measured in
+alternating order over several rounds and medians are reported. Python 3
+standard library only.
+"""
+
+import argparse
+import ctypes
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(TOP, "bench")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SMALL_BODY = b"hello from the origin\n"
+FILES = {"1k": 1024, "1m": 1 << 20, "64m": 64 << 20}
+MEM_CONNS = 10000
+IS_ROOT = os.geteuid() == 0
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+# ---- processes -------------------------------------------------------------
+
+
+def proc_stat(pid):
+    """Fields of /proc/PID/stat after the command name (index 0 = state), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    return s[s.rindex(")") + 2:].split()
+
+
+def start_time(pid):
+    st = proc_stat(pid)
+    return st[19] if st else None
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process (all its threads), in clock ticks."""
+    st = proc_stat(pid)
+    return int(st[11]) + int(st[12]) if st else 0
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st and int(st[1]) == pid:
+                out.append(int(d))
+    return sorted(out)
+
+
+def vmrss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+def nfds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
+
+
+def die_with_parent():
+    """In the child before exec: SIGTERM when this script dies, even by SIGKILL
+    (prctl PR_SET_PDEATHSIG), so that no daemon outlives the bench."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
+class Daemon:
+    """One started daemon: its main pid, the pids that do the work, its port(s)."""
+
+    registry = []  # every Daemon started and not yet stopped
+    pidfile = None  # the work dir's list of "pid starttime" for scripts/bench's trap
+
+    def __init__(self, name, argv, workdir, port, nworkers=0, env=None):
+        self.name, self.port, self.workdir = name, port, workdir
+        self.logf = open(os.path.join(workdir, "stdout.log"), "ab")
+        # A session of its own: Ctrl-C reaches this script, which stops it by pid.
+        self.proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL,
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env=env,
+                                     preexec_fn=die_with_parent)
+        self.pid = self.proc.pid
+        self.child_starts = {}  # worker pid -> its start time, to kill only that process
+        self._record(self.pid)
+        Daemon.registry.append(self)
+        self.workers = [self.pid]
+        self.ports = [port]
+        self.nworkers = nworkers
+
+    def _record(self, pid):
+        t = start_time(pid)
+        if t and Daemon.pidfile:
+            with open(Daemon.pidfile, "a") as f:
+                f.write("%d %s\n" % (pid, t))
+
+    def wait_ready(self, extra_ports=(), timeout=15.0):
+        """Waits until every port accepts and, for master/worker daemons, the
+        workers exist; records the worker pids."""
+        deadline = time.monotonic() + timeout
+        for port in [self.port] + list(extra_ports):
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("%s exited with status %s:\n%s" %
+                                       (self.name, self.proc.returncode, self.logs()))
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("%s: port %d not ready" % (self.name, port))
+                    time.sleep(0.05)
+        self.ports += list(extra_ports)
+        if self.nworkers:
+            while True:
+                kids = children(self.pid)
+                if len(kids) >= self.nworkers:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("%s: %d of %d workers" % (self.name, len(kids),
+                                                                 self.nworkers))
+                time.sleep(0.05)
+            self.workers = kids
+            for k in kids:
+                self._record(k)
+                self.child_starts[k] = start_time(k)
+        return self
+
+    def logs(self):
+        """The end of every log file in the daemon's directory, for an error message."""
+        out = []
+        for f in sorted(os.listdir(self.workdir)):
+            if f.endswith(".log"):
+                with open(os.path.join(self.workdir, f), errors="replace") as fh:
+                    out.append("%s: %s" % (f, "".join(fh.readlines()[-15:])))
+        return "\n".join(out)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        # Workers go with their master; any still there after 3 s are killed.
+        deadline = time.monotonic() + 3
+        for pid, st in self.child_starts.items():
+            while start_time(pid) == st and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if start_time(pid) == st:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.logf.close()
+        if self in Daemon.registry:
+            Daemon.registry.remove(self)
+
+    @classmethod
+    def stop_all(cls):
+        for d in reversed(list(cls.registry)):
+            try:
+                d.stop()
+            except Exception as e:  # keep stopping the others
+                log("stopping %s: %s" % (d.name, e))
+
+
+# ---- configuration ---------------------------------------------------------
+
+
+def free_ports(n):
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def render(template, dest, **values):
+    with open(os.path.join(BENCH, "conf", template)) as f:
+        text = f.read()
+    for k, v in values.items():
+        text = text.replace("@%s@" % k, str(v))
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise RuntimeError("%s: unfilled %s" % (template, left))
+    with open(dest, "w") as f:
+        f.write(text)
+    return dest
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.work = args.work
+        self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        self.maxconn = 20000
+        self.seq = 0
+
+    def newdir(self, name):
+        self.seq += 1
+        d = os.path.join(self.work, "%02d-%s" % (self.seq, name))
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        return d
+
+    def haproxy_maxconn(self):
+        """HAProxy refuses to start unless the open-file limit covers two
+        descriptors per connection (client and server side) plus a few."""
+        return min(self.maxconn, (self.nofile - 100) // 2)
+
+    # ---- starting each kind of daemon ----
+
+    def start_origin(self):
+        d = self.newdir("origin")
+        www = os.path.join(d, "www")
+        os.makedirs(www)
+        for name, size in FILES.items():
+            with open(os.path.join(www, name), "wb") as f:
+                left = size
+                while left:
+                    chunk = os.urandom(min(left, 1 << 20))
+                    f.write(chunk)
+                    left -= len(chunk)
+        os.chmod(www, 0o755)
+        for name in FILES:
+            os.chmod(os.path.join(www, name), 0o644)
+        port = free_ports(1)[0]
+        conf = render("origin-nginx.conf.in", os.path.join(d, "nginx.conf"), DIR=d, WWW=www,
+                      PORT=port, NOFILE=self.nofile, MAXCONN=self.maxconn,
+                      USER_LINE="user root;" if IS_ROOT else "")
+        return Daemon("origin", ["nginx", "-p", d, "-c", conf], d, port,
+                      nworkers=1).wait_ready()
+
+    def start_warpd(self, name, mode, workers=1, shape="off", connect_ports="443"):
+        d = self.newdir(name)
+        port = free_ports(1)[0]
+        up = "upstream 127.0.0.1:%d" % self.origin.port if mode != "forward" else ""
+        conf = render("warpd.conf.in", os.path.join(d, "warpd.conf"), DIR=d, PORT=port,
+                      MODE=mode, UPSTREAM_LINE=up, WORKERS=workers, SHAPE=shape,
+                      CONNECT_PORTS=connect_ports, MAXCONN=self.maxconn)
+        return Daemon(name, [self.a.warpd, "-c", conf], d, port,
+                      nworkers=workers).wait_ready()
+
+    def start_nginx_proxy(self, name="nginx"):
+        d = self.newdir(name)
+        port = free_ports(1)[0]
+        conf = render("nginx-proxy.conf.in", os.path.join(d, "nginx.conf"), DIR=d, PORT=port,
+                      ORIGIN=self.origin.port, NOFILE=self.nofile, MAXCONN=self.maxconn,
+                      USER_LINE="user root;" if IS_ROOT else "")
+        return Daemon(name, ["nginx", "-p", d, "-c", conf], d, port, nworkers=1).wait_ready()
+
+    def start_haproxy(self, name="haproxy"):
+        d = self.newdir(name)
+        port, tport = free_ports(2)
+        conf = render("haproxy.cfg.in", os.path.join(d, "haproxy.cfg"), PORT=port, TCPPORT=tport,
+                      ORIGIN=self.origin.port, MAXCONN=self.haproxy_maxconn())
+        h = Daemon(name, ["haproxy", "-db", "-f", conf], d, port).wait_ready([tport])
+        h.tcp_port = tport
+        return h
+
+    def start_squid(self):
+        d = self.newdir("squid")
+        port = free_ports(1)[0]
+        user = ""
+        if IS_ROOT:
+            # squid will not run as root; its files go where its user can write.
+            user = "cache_effective_user proxy"
+            shutil.chown(d, "proxy", "proxy")
+        conf = render("squid.conf.in", os.path.join(d, "squid.conf"), DIR=d, PORT=port,
+                      NOFILE=self.nofile, USER_LINE=user)
+        return Daemon("squid", ["squid", "-N", "-f", conf], d, port).wait_ready(timeout=30)
+
+    def start_tinyproxy(self):
+        d = self.newdir("tinyproxy")
+        port = free_ports(1)[0]
+        conf = render("tinyproxy.conf.in", os.path.join(d, "tinyproxy.conf"), DIR=d, PORT=port,
+                      USER_LINE="User root\nGroup root" if IS_ROOT else "")
+        return Daemon("tinyproxy", ["tinyproxy", "-d", "-c", conf], d, port).wait_ready()
+
+    # ---- measuring ----
+
+    def curl(self, url, proxy=None, tunnel=False, out="/dev/null", max_time=60):
+        argv = ["curl", "-s", "-o", out, "--max-time", str(max_time),
+                "-w", "%{http_code} %{size_download} %{time_total}"]
+        if proxy:
+            argv += ["-x", "http://127.0.0.1:%d" % proxy]
+        if tunnel:
+            argv.append("-p")
+        r = subprocess.run(argv + [url], capture_output=True, text=True, timeout=max_time + 5)
+        code, size, t = r.stdout.split()
+        return int(code), int(size), float(t)
+
+    def check(self, name, url, proxy=None, tunnel=False):
+        """One request for the small body and one for 1 MiB through a contender."""
+        body = os.path.join(self.work, "check.body")
+        code, size, _ = self.curl(url + "/small", proxy, tunnel, out=body, max_time=10)
+        with open(body, "rb") as f:
+            got = f.read()
+        if code != 200 or got != SMALL_BODY:
+            raise RuntimeError("%s: /small gave %d %r" % (name, code, got[:80]))
+        code, size, _ = self.curl(url + "/1m", proxy, tunnel, max_time=10)
+        if code != 200 or size != FILES["1m"]:
+            raise RuntimeError("%s: /1m gave %d, %d bytes" % (name, code, size))
+
+    def wrk(self, c, duration, threads=None, conns=None):
+        """Runs wrk on a contender; returns rates, latencies and CPU use."""
+        threads = threads or c["threads"]
+        conns = conns or c["conns"]
+        env = dict(os.environ, BENCH_ABSOLUTE=c.get("absolute", ""))
+        argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % duration, "--latency",
+                "--timeout", "5s", "-s", os.path.join(BENCH, "wrk.lua"), c["url"]]
+        watched = {"proxy": c["cpu_pids"], "origin": self.origin.workers}
+        before = {k: sum(cpu_ticks(p) for p in v) for k, v in watched.items()}
+        t0 = time.monotonic()
+        outpath = os.path.join(self.work, "wrk.out")
+        with open(outpath, "w") as out:
+            p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+            deadline = t0 + duration + 20
+            while True:
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    p.kill()
+                    pid, status, ru = os.wait4(p.pid, 0)
+                    break
+                time.sleep(0.05)
+            p.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - t0
+        after = {k: sum(cpu_ticks(p) for p in v) for k, v in watched.items()}
+        with open(outpath) as f:
+            text = f.read()
+        m = re.search(r"^BENCH (\{.*\})$", text, re.M)
+        if p.returncode != 0 or not m:
+            raise RuntimeError("wrk on %s failed (%s):\n%s" % (c["name"], p.returncode, text))
+        r = json.loads(m.group(1))
+        r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+        r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+        r["cpu"] = {k: 100.0 * (after[k] - before[k]) / CLK_TCK / wall for k in watched}
+        r["cpu"]["wrk"] = 100.0 * (ru.ru_utime + ru.ru_stime) / wall
+        return r
+
+    def bulk_once(self, path):
+        ticks = sum(cpu_ticks(p) for p in path["cpu_pids"])
+        code, size, t = self.curl("http://127.0.0.1:%d/64m" % path["port"], path.get("proxy"),
+                                  path.get("tunnel", False))
+        ticks = sum(cpu_ticks(p) for p in path["cpu_pids"]) - ticks
+        if code != 200 or size != FILES["64m"]:
+            raise RuntimeError("%s: 64m gave %d, %d bytes" % (path["name"], code, size))
+        return size / t / 1e6, ticks / CLK_TCK
+
+    def strace(self, pids, action):
+        """Counts the syscalls of pids (all their threads) while action() runs;
+        returns action's result and {syscall: (calls, errors)}."""
+        out = os.path.join(self.work, "strace.out")
+        argv = ["strace", "-c", "-f", "-qq", "-o", out]
+        for pid in pids:
+            argv += ["-p", str(pid)]
+        st = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)  # attached by then
+            result = action()
+        finally:
+            st.send_signal(signal.SIGINT)
+            try:
+                st.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                st.kill()
+                st.wait()
+        calls = {}
+        with open(out) as f:
+            for line in f:
+                t = line.split()
+                if len(t) >= 5 and t[0][0].isdigit() and t[-1] != "total":
+                    calls[t[-1]] = (int(t[3]), int(t[4]) if len(t) == 6 else 0)
+        return result, calls
+
+    def hold(self, port, n, payload):
+        """Opens n connections to port (sending payload on each); returns them."""
+        socks = []
+        linger = struct.pack("ii", 1, 0)
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # Close with a reset: no TIME_WAIT left over for the next test.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            s.settimeout(10)
+            s.connect(("127.0.0.1", port))
+            if payload:
+                s.sendall(payload)
+            socks.append(s)
+        return socks
+
+    def memory(self, name, start, n, payload):
+        """RSS growth of a fresh daemon's worker per held connection."""
+        dmn = start()
+        try:
+            worker = dmn.workers[0]
+            # A few requests first, so that one-time set-up is not counted.
+            warm = ["http://127.0.0.1:%d/small" % dmn.port] * 20
+            subprocess.run(["curl", "-s"] + warm, stdout=subprocess.DEVNULL, timeout=20,
+                           check=True)
+            time.sleep(0.3)
+            base_rss, base_fds = vmrss(worker), nfds(worker)
+            t0 = time.monotonic()
+            socks = self.hold(dmn.port, n, payload)
+            try:
+                # Wait until the worker accepted them all, then until RSS settles.
+                deadline = time.monotonic() + 30
+                while nfds(worker) < base_fds + n and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                accepted = nfds(worker) - base_fds
+                last = -1
+                for _ in range(20):
+                    time.sleep(0.25)
+                    rss = vmrss(worker)
+                    if rss == last:
+                        break
+                    last = rss
+                alive = self.count_alive(socks)
+            finally:
+                for s in socks:
+                    s.close()
+            took = time.monotonic() - t0
+        finally:
+            dmn.stop()
+        return {"base": base_rss, "after": rss, "per_conn": (rss - base_rss) / n, "n": n,
+                "accepted": accepted, "alive": alive, "seconds": took}
+
+    @staticmethod
+    def count_alive(socks):
+        """Connections the server has not closed or answered (so still held)."""
+        alive = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                s.recv(1, socket.MSG_PEEK)
+            except BlockingIOError:
+                alive += 1
+            except OSError:
+                pass
+        return alive
+
+
+# ---- the run ---------------------------------------------------------------
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(), "load": load}
+
+
+def versions(warpd):
+    def first(argv, pattern):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        except OSError:
+            return "?"
+        m = re.search(pattern, r.stdout + r.stderr)
+        return m.group(1) if m else "?"
+
+    return {
+        "warpd": first([warpd, "-V"], r"(\S*\d\S*)"),
+        "nginx": first(["nginx", "-v"], r"nginx/(\S+)"),
+        "haproxy": first(["haproxy", "-v"], r"version (\S+)"),
+        "squid": first(["squid", "-v"], r"Version (\S+)"),
+        "tinyproxy": first(["tinyproxy", "-v"], r"tinyproxy (\S+)"),
+        "wrk": first(["wrk", "-v"], r"wrk (\S+)"),
+        "curl": first(["curl", "-V"], r"curl (\S+)"),
+    }
+
+
+def git_head():
+    try:
+        r = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True, timeout=10)
+        head = r.stdout.strip() or "?"
+        r = subprocess.run(["git", "-C", TOP, "status", "--porcelain", "--", "src"],
+                           capture_output=True, text=True, timeout=10)
+        return head + (" (src/ modified)" if r.stdout.strip() else "")
+    except OSError:
+        return "?"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="warpd benchmark (run it through scripts/bench)")
+    ap.add_argument("--work", required=True, help="work directory (made by scripts/bench)")
+    ap.add_argument("--warpd", required=True, help="the warpd binary")
+    ap.add_argument("--quick", action="store_true", help="1 round, short durations")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--duration", type=int, help="seconds per wrk run")
+    ap.add_argument("--bulk-reps", type=int, help="64 MiB downloads per path per round")
+    ap.add_argument("--conns", type=int, default=MEM_CONNS, help="connections held for memory")
+    ap.add_argument("--out", help="directory for results.md and results.png")
+    ap.add_argument("--only", default="rps,bulk,mem,profile",
+                    help="parts to run, of rps,bulk,mem,profile (profile needs rps or bulk)")
+    a = ap.parse_args()
+    # Loopback figures on this kind of VM swing by tens of percent from one
+    # second to the next, so many short rounds beat a few long ones.
+    a.rounds = a.rounds or (1 if a.quick else 7)
+    a.duration = a.duration or (2 if a.quick else 4)
+    a.bulk_reps = a.bulk_reps or (3 if a.quick else 4)
+    if not a.out:
+        a.out = os.path.join(os.environ.get("TMPDIR", "/tmp"), "warpd-bench-quick") \
+            if a.quick else BENCH
+    os.makedirs(a.out, exist_ok=True)
+    parts = set(a.only.split(","))
+
+    # Daemons inherit this; 10 000 held connections need more than 1024 fds.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(hard, 65536) if IS_ROOT else hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < a.conns + 100:
+        a.conns = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 100
+        log("open-file limit too low: memory test with %d connections" % a.conns)
+
+    Daemon.pidfile = os.path.join(a.work, "pids")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": git_head(), "machine": machine(), "versions": versions(a.warpd),
+            "rounds": a.rounds, "duration": a.duration, "bulk_reps": a.bulk_reps,
+            "conns": a.conns, "quick": a.quick}
+    t_start = time.monotonic()
+    b = Bench(a)
+    res = {"info": info}
+    try:
+        b.origin = b.start_origin()
+        if parts & {"rps", "bulk", "profile"}:
+            run_traffic(b, a, res, parts)
+        if "mem" in parts:
+            run_memory(b, a, res)
+    finally:
+        Daemon.stop_all()
+    info["elapsed"] = time.monotonic() - t_start
+    # The raw figures, beside results.md: report.py can redraw from them.
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    import report  # bench/report.py: tables and chart
+
+    md = report.write(res, a.out, a.work)
+    print(md)
+    log("wrote %s and %s" % (os.path.join(a.out, "results.md"),
+                             os.path.join(a.out, "results.png")))
+
+
+def run_traffic(b, a, res, parts):
+    log("starting the contenders")
+    o = b.origin.port
+    base = "http://127.0.0.1:%d" % o
+    rev = b.start_warpd("warpd-reverse", "reverse")
+    rev2 = b.start_warpd("warpd-reverse-w2", "reverse", workers=2)
+    fwd = b.start_warpd("warpd-forward", "forward", connect_ports="any")
+    split = b.start_warpd("warpd-forward-split", "forward", shape="split")
+    tcp = b.start_warpd("warpd-tcp", "tcp")
+    ngx = b.start_nginx_proxy()
+    hap = b.start_haproxy()
+    sq = b.start_squid() if "rps" in parts else None
+    tiny = b.start_tinyproxy() if "rps" in parts else None
+
+    def at(d):
+        return "http://127.0.0.1:%d" % d.port
+
+    checks = [("direct", base, None), ("warpd reverse", at(rev), None),
+              ("warpd reverse w2", at(rev2), None), ("nginx", at(ngx), None),
+              ("haproxy", at(hap), None), ("warpd forward", base, fwd.port),
+              ("warpd forward split", base, split.port)]
+    if sq:
+        checks += [("squid", base, sq.port), ("tinyproxy", base, tiny.port)]
+    for name, url, proxy in checks:
+        b.check(name, url, proxy)
+    b.check("warpd CONNECT", base, fwd.port, tunnel=True)
+    b.check("warpd tcp", "http://127.0.0.1:%d" % tcp.port)
+    b.check("haproxy tcp", "http://127.0.0.1:%d" % hap.tcp_port)
+    log("every contender answers correctly")
+
+    if "rps" in parts:
+        absolute = base + "/small"
+        rows = [
+            ("direct", "origin (direct, the limit)", at(b.origin), b.origin, "", 1, 50),
+            ("warpd_rev", "warpd reverse", at(rev), rev, "", 1, 50),
+            ("nginx", "nginx proxy_pass", at(ngx), ngx, "", 1, 50),
+            ("haproxy", "HAProxy mode http", at(hap), hap, "", 1, 50),
+            ("warpd_fwd", "warpd forward, shape off", at(fwd), fwd, absolute, 1, 50),
+            ("warpd_split", "warpd forward, shape split", at(split), split, absolute, 1, 50),
+            ("squid", "squid", at(sq), sq, absolute, 1, 50),
+            ("tinyproxy", "tinyproxy", at(tiny), tiny, absolute, 1, 50),
+            ("rev_w2", "warpd reverse, 2 workers", at(rev2), rev2, "", 1, 50),
+            ("rev_w1_c100", "warpd reverse, 1 worker, -t2 -c100", at(rev), rev, "", 2, 100),
+            ("rev_w2_c100", "warpd reverse, 2 workers, -t2 -c100", at(rev2), rev2, "", 2, 100),
+        ]
+        contenders = []
+        for key, label, url, dmn, absu, t, c in rows:
+            contenders.append({"key": key, "name": label, "url": url + "/small",
+                               "absolute": absu, "threads": t, "conns": c,
+                               "cpu_pids": [] if dmn is b.origin else dmn.workers})
+        log("warm-up: 1 s per contender")
+        for c in contenders:
+            b.wrk(c, 1)
+        runs = {c["key"]: [] for c in contenders}
+        for rnd in range(a.rounds):
+            k = rnd * 3 % len(contenders)
+            order = contenders[k:] + contenders[:k]
+            if rnd % 2:
+                order.reverse()
+            for c in order:
+                r = b.wrk(c, a.duration)
+                runs[c["key"]].append(r)
+                log("round %d/%d %-40s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  cpu %s%s" % (
+                    rnd + 1, a.rounds, c["name"], r["rps"], r["p50_us"], r["p99_us"],
+                    " ".join("%s=%.0f%%" % kv for kv in r["cpu"].items()),
+                    "  ERRORS %d" % r["errors"] if r["errors"] else ""))
+        res["rps"] = [{"key": c["key"], "name": c["name"], "threads": c["threads"],
+                       "conns": c["conns"], "runs": runs[c["key"]]} for c in contenders]
+
+    if "bulk" in parts:
+        paths = [
+            {"key": "direct", "name": "direct (the limit)", "port": o, "cpu_pids": []},
+            {"key": "connect", "name": "warpd CONNECT tunnel", "port": o, "proxy": fwd.port,
+             "tunnel": True, "cpu_pids": fwd.workers},
+            {"key": "tcp", "name": "warpd tcp mode", "port": tcp.port, "cpu_pids": tcp.workers},
+            {"key": "haproxy_tcp", "name": "HAProxy mode tcp", "port": hap.tcp_port,
+             "cpu_pids": [hap.pid]},
+        ]
+        samples = {p["key"]: [] for p in paths}
+        for p in paths:  # warm-up: the file into the page cache, buffers allocated
+            b.bulk_once(p)
+        for rnd in range(a.rounds):
+            order = paths[rnd % len(paths):] + paths[:rnd % len(paths)]
+            for _ in range(a.bulk_reps):
+                for p in order:
+                    samples[p["key"]].append(b.bulk_once(p))
+            log("round %d/%d bulk: %s" % (rnd + 1, a.rounds, "  ".join(
+                "%s %.0f MB/s" % (p["key"], median([s[0] for s in samples[p["key"]]]))
+                for p in paths)))
+        res["bulk"] = [{"key": p["key"], "name": p["name"], "samples": samples[p["key"]]}
+                       for p in paths]
+    if "profile" in parts:
+        run_profile(b, a, res, contenders if "rps" in parts else [],
+                    paths if "bulk" in parts else [])
+    for d in (rev, rev2, fwd, split, tcp, ngx, hap, sq, tiny):
+        if d:
+            d.stop()
+
+
+def run_profile(b, a, res, contenders, paths):
+    """Syscalls per request (and per 64 MiB) under strace -c: separate runs after
+    the measurements, since strace slows the traced process several times."""
+    res["profile"] = {"rps": [], "bulk": []}
+    keys = ("warpd_rev", "nginx", "haproxy", "warpd_fwd", "warpd_split", "squid")
+    for c in [c for c in contenders if c["key"] in keys]:
+        r, calls = b.strace(c["cpu_pids"], lambda: b.wrk(c, 3))
+        res["profile"]["rps"].append({"key": c["key"], "name": c["name"],
+                                      "requests": r["requests"], "calls": calls})
+        log("profile %-28s %6.1f syscalls/request" % (
+            c["name"], sum(v[0] for v in calls.values()) / max(r["requests"], 1)))
+    for p in [p for p in paths if p["cpu_pids"]]:
+        r, calls = b.strace(p["cpu_pids"], lambda: b.bulk_once(p))
+        res["profile"]["bulk"].append({"key": p["key"], "name": p["name"], "calls": calls})
+        log("profile %-28s %6d syscalls per 64 MiB" % (
+            p["name"], sum(v[0] for v in calls.values())))
+
+
+def run_memory(b, a, res):
+    half = b"GET /small HTTP/1.1\r\nHost: x\r\n"
+    daemons = [("warpd", lambda: b.start_warpd("mem-warpd", "reverse")),
+               ("nginx", lambda: b.start_nginx_proxy("mem-nginx")),
+               ("haproxy", lambda: b.start_haproxy("mem-haproxy"))]
+    res["mem"] = []
+    for name, start in daemons:
+        row = {"name": name}
+        n = a.conns
+        if name == "haproxy":
+            n = min(n, b.haproxy_maxconn() - 50)
+            if n < a.conns:
+                log("memory: HAProxy can hold only %d connections under the open-file limit %d"
+                    % (n, b.nofile))
+        for kind, payload in (("idle", b""), ("half", half)):
+            m = b.memory(name, start, n, payload)
+            row[kind] = m
+            log("memory %-8s %-4s: %d -> %d bytes RSS, %.0f B/conn (%d accepted, %d held, %.1f s)"
+                % (name, kind, m["base"], m["after"], m["per_conn"], m["accepted"],
+                   m["alive"], m["seconds"]))
+        res["mem"].append(row)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt as e:
+        log("interrupted (%s); daemons stopped" % (e or "Ctrl-C"))
+        sys.exit(130)

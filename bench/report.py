@@ -1,0 +1,319 @@
+"""Turns bench.py's measurements into bench/results.md and bench/results.png
+(also on its own: python3 bench/report.py bench/results.json [OUTDIR]).
+
+Medians over the rounds, ratios against warpd, and the budget lines of
+DESIGN.md section 6 with PASS or FAIL. The chart is drawn by gnuplot from
+small data files written to the work directory (bench/results.gp).
+"""
+
+import os
+import statistics
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt_int(x):
+    return "{:,}".format(int(round(x))).replace(",", " ")
+
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if b else "-"
+
+
+def rps_rows(res):
+    """Per row: median req/s and latencies, spread, errors, CPU%."""
+    rows = {}
+    for r in res.get("rps", []):
+        runs = r["runs"]
+        rps = [x["rps"] for x in runs]
+        m = med(rps)
+        rows[r["key"]] = {
+            "name": r["name"], "rps": m,
+            "spread": (max(rps) - min(rps)) / m * 100 if m else 0,
+            "p50": med([x["p50_us"] for x in runs]) / 1000,
+            "p99": med([x["p99_us"] for x in runs]) / 1000,
+            "errors": sum(x["errors"] - x["read"] for x in runs),
+            "closes": sum(x["read"] for x in runs),
+            "per_round": rps,
+            "cpu_proxy": med([x["cpu"]["proxy"] for x in runs]),
+            "us_per_req": med([x["cpu"]["proxy"] * 1e4 / x["rps"] for x in runs if x["rps"]]),
+            "cpu_origin": med([x["cpu"]["origin"] for x in runs]),
+            "cpu_wrk": med([x["cpu"]["wrk"] for x in runs]),
+            "wrk": "-t%d -c%d" % (r["threads"], r["conns"]),
+            "n": len(runs),
+        }
+    return rows
+
+
+# The warpd row each row is compared with in the "warpd ÷ this" column.
+REF = {"direct": "warpd_rev", "nginx": "warpd_rev", "haproxy": "warpd_rev",
+       "warpd_split": "warpd_fwd", "squid": "warpd_fwd", "tinyproxy": "warpd_fwd"}
+
+
+def bulk_rows(res):
+    rows = {}
+    for p in res.get("bulk", []):
+        mbs = [s[0] for s in p["samples"]]
+        cpu = [s[1] for s in p["samples"]]
+        m = med(mbs)
+        rows[p["key"]] = {"name": p["name"], "mbs": m, "ms": 64 * 1.048576 / m * 1000,
+                          "spread": (max(mbs) - min(mbs)) / m * 100, "cpu": med(cpu),
+                          "n": len(mbs)}
+    return rows
+
+
+def rounds_range(rps, a, b):
+    """min-max over the rounds of a's req/s over b's in the same round."""
+    rs = [x / y for x, y in zip(rps[a]["per_round"], rps[b]["per_round"]) if y]
+    if len(rs) < 2:
+        return ""
+    return " (per round %.2f-%.2f)" % (min(rs), max(rs))
+
+
+def budgets(rps, bulk, mem):
+    out = []
+
+    def line(text, measured, ok):
+        out.append((text, measured, "PASS" if ok else "**FAIL**"))
+
+    if {"warpd_rev", "nginx", "haproxy"} <= rps.keys():
+        best = max(("nginx", "haproxy"), key=lambda k: rps[k]["rps"])
+        r = rps["warpd_rev"]["rps"] / rps[best]["rps"]
+        line("reverse: >= 1.1x the better of nginx and HAProxy",
+             "%s ÷ %s (%s) = %.2fx%s" % (
+                 fmt_int(rps["warpd_rev"]["rps"]), fmt_int(rps[best]["rps"]), rps[best]["name"], r,
+                 rounds_range(rps, "warpd_rev", best)), r >= 1.1)
+    if {"warpd_fwd", "squid", "tinyproxy"} <= rps.keys():
+        for k, need in (("squid", 3.5), ("tinyproxy", 6.0)):
+            r = rps["warpd_fwd"]["rps"] / rps[k]["rps"]
+            line("forward: >= %gx %s" % (need, k), "%s ÷ %s = %.2fx%s" % (
+                fmt_int(rps["warpd_fwd"]["rps"]), fmt_int(rps[k]["rps"]), r,
+                rounds_range(rps, "warpd_fwd", k)), r >= need)
+    if {"warpd_fwd", "warpd_split"} <= rps.keys():
+        r = rps["warpd_split"]["rps"] / rps["warpd_fwd"]["rps"]
+        line("forward: shape split within 15% of shape off",
+             "split ÷ off = %s ÷ %s = %.2f%s" % (
+                 fmt_int(rps["warpd_split"]["rps"]), fmt_int(rps["warpd_fwd"]["rps"]), r,
+                 rounds_range(rps, "warpd_split", "warpd_fwd")), r >= 0.85)
+    if "haproxy_tcp" in bulk:
+        for k, text in (("connect", "CONNECT"), ("tcp", "TCP mode")):
+            if k in bulk:
+                r = bulk[k]["mbs"] / bulk["haproxy_tcp"]["mbs"]
+                line("bulk 64 MiB through %s: >= HAProxy mode tcp" % text,
+                     "%.0f ÷ %.0f MB/s = %.2fx" % (bulk[k]["mbs"], bulk["haproxy_tcp"]["mbs"], r),
+                     r >= 1.0)
+    for row in mem:
+        if row["name"] == "warpd":
+            i, h = row["idle"]["per_conn"], row["half"]["per_conn"]
+            line("memory: <= 2 KiB per idle connection", "%s B" % fmt_int(i), i <= 2048)
+            line("memory: <= 6 KiB per connection holding half a head", "%s B" % fmt_int(h),
+                 h <= 6144)
+    if {"rev_w1_c100", "rev_w2_c100"} <= rps.keys():
+        r = rps["rev_w2_c100"]["rps"] / rps["rev_w1_c100"]["rps"]
+        extra = ""
+        if {"warpd_rev", "rev_w2"} <= rps.keys():
+            extra = "; at -t1 -c50: %.2fx%s" % (rps["rev_w2"]["rps"] / rps["warpd_rev"]["rps"],
+                                                rounds_range(rps, "rev_w2", "warpd_rev"))
+        line("2 workers serve more than 1 (wrk -t2 -c100)",
+             "%s ÷ %s = %.2fx%s%s" % (fmt_int(rps["rev_w2_c100"]["rps"]),
+                                      fmt_int(rps["rev_w1_c100"]["rps"]), r,
+                                      rounds_range(rps, "rev_w2_c100", "rev_w1_c100"), extra),
+             r > 1.0)
+    return out
+
+
+def write(res, outdir, workdir):
+    info = res["info"]
+    m = info["machine"]
+    v = info["versions"]
+    rps = rps_rows(res)
+    bulk = bulk_rows(res)
+    mem = res.get("mem", [])
+    L = []
+    L.append("# warpd benchmark results%s" % (" (quick check)" if info["quick"] else ""))
+    L.append("")
+    L.append("Generated by `scripts/bench%s` on %s, commit `%s`." % (
+        " --quick" if info["quick"] else "", info["date"], info["commit"]))
+    L.append("Machine: %s CPU(s), %s, Linux %s; load average at the start %s." % (
+        m["nproc"], m["cpu"], m["kernel"], m["load"]))
+    L.append("Peers (Debian packages): nginx %s, HAProxy %s, squid %s, tinyproxy %s; "
+             "wrk %s, curl %s." % (v["nginx"], v["haproxy"], v["squid"], v["tinyproxy"],
+                                   v["wrk"], v["curl"]))
+    L.append("")
+    L.append("Everything runs on loopback on this one machine: wrk, the origin (nginx, 1 worker), "
+             "and the proxy under test, each proxy with one worker process or thread "
+             "(tinyproxy: one thread per client), keep-alive on both sides, logging off. "
+             "Contenders are measured in turn, in a different order each round; "
+             "%d round(s) of %d s per contender, figures are medians. Whole run: %.0f s."
+             % (info["rounds"], info["duration"], info.get("elapsed", 0)))
+    L.append("")
+    if rps:
+        L.append("## Requests per second: GET /small (%d-byte body), wrk --latency" % 22)
+        L.append("")
+        L.append("| contender | wrk | req/s | spread | p50 ms | p99 ms | errors | server closes "
+                 "| CPU% proxy | proxy CPU µs/req | CPU% origin | CPU% wrk | warpd ÷ this |")
+        L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for k, r in rps.items():
+            ref = REF.get(k)
+            rt = ""
+            if ref and ref in rps:
+                rt = "%s (%s)" % (ratio(rps[ref]["rps"], r["rps"]),
+                                  "reverse" if ref == "warpd_rev" else "forward, off")
+            L.append("| %s | %s | %s | %.0f%% | %.2f | %.2f | %d | %s | %.0f | %s | %.0f | %.0f | %s |" % (
+                r["name"], r["wrk"], fmt_int(r["rps"]), r["spread"], r["p50"], r["p99"],
+                r["errors"], fmt_int(r["closes"]), r["cpu_proxy"],
+                "%.1f" % r["us_per_req"] if r["cpu_proxy"] else "-", r["cpu_origin"], r["cpu_wrk"], rt))
+        L.append("")
+        L.append("spread: (max - min) / median of the rounds. errors: non-2xx answers, timeouts, "
+                 "connect and write errors (wrk). server closes: connections the server closed, "
+                 "which wrk counts as read errors; tinyproxy closes the client connection after "
+                 "every response (no client keep-alive), its answers are complete. CPU%: share "
+                 "of one core used during the run by the proxy's worker(s), the origin's worker "
+                 "and wrk; proxy CPU µs/req: the proxy's CPU time per request (user + system, "
+                 "less sensitive to the machine's noise than req/s). warpd ÷ this: above 1 "
+                 "means warpd is faster.")
+        L.append("")
+    if bulk:
+        L.append("## Bulk: one 64 MiB download (curl -o /dev/null), %d per path"
+                 % next(iter(bulk.values()))["n"])
+        L.append("")
+        L.append("| path | MB/s | ms per 64 MiB | spread | proxy CPU s per 64 MiB "
+                 "| CONNECT ÷ this | TCP ÷ this |")
+        L.append("|---|--:|--:|--:|--:|--:|--:|")
+        for k, r in bulk.items():
+            c = ratio(bulk["connect"]["mbs"], r["mbs"]) if "connect" in bulk else "-"
+            t = ratio(bulk["tcp"]["mbs"], r["mbs"]) if "tcp" in bulk else "-"
+            L.append("| %s | %.0f | %.1f | %.0f%% | %.3f | %s | %s |" % (
+                r["name"], r["mbs"], r["ms"], r["spread"], r["cpu"], c, t))
+        L.append("")
+        L.append("MB/s is 10^6 bytes per second, from curl's total time (connect and CONNECT "
+                 "included). The CONNECT path goes through warpd in forward mode "
+                 "(`curl -p -x`), TCP mode through warpd `mode tcp`.")
+        L.append("")
+    if mem:
+        n = info["conns"]
+        L.append("## Memory: worker RSS per connection, %s connections held" % fmt_int(n))
+        L.append("")
+        L.append("| daemon | connections | RSS before | idle: RSS after | idle B/conn "
+                 "| half head: RSS after | half head B/conn | warpd ÷ this (idle, half) |")
+        L.append("|---|--:|--:|--:|--:|--:|--:|--:|")
+        w = next((r for r in mem if r["name"] == "warpd"), None)
+        for r in mem:
+            rt = ""
+            if w and r is not w:
+                rt = "%s, %s" % (ratio(w["idle"]["per_conn"], r["idle"]["per_conn"]),
+                                 ratio(w["half"]["per_conn"], r["half"]["per_conn"]))
+            L.append("| %s | %s | %s KiB | %s KiB | %s | %s KiB | %s | %s |" % (
+                r["name"], fmt_int(r["idle"]["n"]), fmt_int(r["idle"]["base"] / 1024), fmt_int(r["idle"]["after"] / 1024),
+                fmt_int(r["idle"]["per_conn"]), fmt_int(r["half"]["after"] / 1024),
+                fmt_int(r["half"]["per_conn"]), rt))
+        L.append("")
+        L.append("A fresh daemon per test (warpd reverse with 1 worker, nginx and HAProxy as "
+                 "above), warmed up with 20 requests; then that many connections from one Python "
+                 "client, idle or each holding `GET /small HTTP/1.1\\r\\nHost: x\\r\\n` "
+                 "(no blank line). B/conn = (VmRSS after - VmRSS before) / connections, of the "
+                 "worker process; kernel socket memory is not in RSS. Still held when RSS was "
+                 "read (idle/half): %s." % (
+                     ", ".join(
+                         "%s %s/%s" % (r["name"], fmt_int(r["idle"]["alive"]),
+                                       fmt_int(r["half"]["alive"])) for r in mem)))
+        L.append("")
+    prof = res.get("profile")
+    if prof and prof["rps"]:
+        L.append("## Syscalls per request (strace -c, a separate 3 s wrk run each)")
+        L.append("")
+        L.append("| contender | requests under strace | syscalls/request | of which failed "
+                 "| per request, by syscall (failed) |")
+        L.append("|---|--:|--:|--:|---|")
+        for r in prof["rps"]:
+            n = max(r["requests"], 1)
+            tot = sum(v[0] for v in r["calls"].values())
+            err = sum(v[1] for v in r["calls"].values())
+            top = sorted(r["calls"].items(), key=lambda kv: -kv[1][0])
+            parts = ["%s %.2f%s" % (k, v[0] / n, " (%.2f)" % (v[1] / n) if v[1] else "")
+                     for k, v in top if v[0] / n >= 0.01][:7]
+            L.append("| %s | %s | %.2f | %.2f | %s |" % (r["name"], fmt_int(r["requests"]),
+                                                          tot / n, err / n, ", ".join(parts)))
+        L.append("")
+        L.append("Calls of the proxy's worker only (all threads for squid); strace slows it, so "
+                 "the request counts are lower than above. A failed epoll_ctl is libev re-adding "
+                 "a descriptor that is still registered (EEXIST); a failed recvfrom is EAGAIN.")
+        L.append("")
+    if prof and prof["bulk"]:
+        L.append("## Syscalls per 64 MiB transfer (strace -c)")
+        L.append("")
+        L.append("| path | syscalls | by syscall |")
+        L.append("|---|--:|---|")
+        for r in prof["bulk"]:
+            top = sorted(r["calls"].items(), key=lambda kv: -kv[1][0])
+            L.append("| %s | %s | %s |" % (r["name"], fmt_int(sum(v[0] for v in r["calls"].values())),
+                                          ", ".join("%s %s" % (k, fmt_int(v[0]))
+                                                    for k, v in top[:6])))
+        L.append("")
+    bl = budgets(rps, bulk, mem)
+    if bl:
+        L.append("## Budgets (DESIGN.md section 6)")
+        L.append("")
+        L.append("| budget | measured | result |")
+        L.append("|---|---|---|")
+        for text, measured, ok in bl:
+            L.append("| %s | %s | %s |" % (text, measured, ok))
+        L.append("")
+    if rps or bulk or mem:
+        L.append("![requests/s, bulk MB/s and memory per connection](results.png)")
+        L.append("")
+    md = "\n".join(L)
+    with open(os.path.join(outdir, "results.md"), "w") as f:
+        f.write(md)
+    chart(rps, bulk, mem, outdir, workdir, info)
+    return md
+
+
+def chart(rps, bulk, mem, outdir, workdir, info):
+    short = {"direct": "origin direct", "warpd_rev": "warpd rev", "nginx": "nginx",
+             "haproxy": "HAProxy", "warpd_fwd": "warpd fwd", "warpd_split": "warpd fwd split",
+             "squid": "squid", "tinyproxy": "tinyproxy", "rev_w2": "warpd rev 2w",
+             "rev_w1_c100": "warpd rev -c100", "rev_w2_c100": "warpd rev 2w -c100"}
+    color = lambda name: "0x1f77b4" if name.startswith("warpd") else (
+        "0x999999" if "direct" in name else "0xff7f0e")
+    with open(os.path.join(workdir, "rps.dat"), "w") as f:
+        for k, r in rps.items():
+            lab = short.get(k, k)
+            f.write('"%s" %s %.0f\n' % (lab, color(lab), r["rps"]))
+    with open(os.path.join(workdir, "bulk.dat"), "w") as f:
+        lab = {"direct": "direct", "connect": "warpd CONNECT", "tcp": "warpd tcp",
+               "haproxy_tcp": "HAProxy tcp"}
+        for k, r in bulk.items():
+            f.write('"%s" %s %.0f\n' % (lab[k], color(lab[k]), r["mbs"]))
+    with open(os.path.join(workdir, "mem.dat"), "w") as f:
+        for r in mem:
+            f.write('"%s" %.0f %.0f\n' % (r["name"], r["idle"]["per_conn"], r["half"]["per_conn"]))
+    title = "warpd bench, %s, commit %s, %s CPUs" % (info["date"], info["commit"],
+                                                     info["machine"]["nproc"])
+    r = subprocess.run(["gnuplot", "-e", "dir='%s'; out='%s'; ttl='%s'; hasrps=%d; hasbulk=%d; "
+                        "hasmem=%d" % (workdir, os.path.join(outdir, "results.png"), title,
+                                       bool(rps), bool(bulk), bool(mem)),
+                        os.path.join(HERE, "results.gp")], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("gnuplot failed:\n" + r.stderr)
+
+
+if __name__ == "__main__":
+    # Redraws results.md and results.png from a results.json:
+    # python3 bench/report.py bench/results.json [OUTDIR]
+    import json
+    import sys
+    import tempfile
+
+    with open(sys.argv[1]) as f:
+        data = json.load(f)
+    out = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.abspath(sys.argv[1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        print(write(data, out, tmp))

@@ -1,0 +1,43 @@
+# Draws bench/results.png from the data files report.py writes: requests/s
+# per contender on top, bulk MB/s and memory per connection below. Called as
+# gnuplot -e "dir='...'; out='...'; ttl='...'; hasrps=1; hasbulk=1; hasmem=1" results.gp
+set terminal pngcairo size 1400,1000 font "sans,11"
+set output out
+set multiplot title ttl font "sans,13"
+set style fill solid 0.85 border -1
+set boxwidth 0.7
+set grid ytics
+set key off
+set yrange [0:*]
+set format y "%'.0f"
+set decimalsign locale "C"
+
+if (hasrps) {
+    set origin 0, 0.45
+    set size 1, 0.52
+    set title "requests/s, GET /small (wrk -t1 -c50 unless marked -c100: -t2 -c100); blue = warpd"
+    set xtics rotate by -25 noenhanced
+    plot dir."/rps.dat" using 0:3:2:xtic(1) with boxes lc rgb variable, \
+         "" using 0:3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,9"
+}
+if (hasbulk) {
+    set origin 0, 0
+    set size 0.5, 0.45
+    set title "64 MiB download, MB/s (median)"
+    set xtics norotate noenhanced
+    plot dir."/bulk.dat" using 0:3:2:xtic(1) with boxes lc rgb variable, \
+         "" using 0:3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,9"
+}
+if (hasmem) {
+    set origin 0.5, 0
+    set size 0.5, 0.45
+    set title "RSS per held connection, bytes (10 000 connections)"
+    set xtics norotate noenhanced
+    set key top left
+    set style histogram clustered gap 1
+    set style data histograms
+    set boxwidth 0.9
+    plot dir."/mem.dat" using 2:xtic(1) title "idle" lc rgb "0x1f77b4", \
+         "" using 3 title "half a request head" lc rgb "0xff7f0e"
+}
+unset multiplot
