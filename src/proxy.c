@@ -28,6 +28,7 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "outq.h"
 #include "pool.h"
 #include "relay.h"
 #include "resolve.h"
@@ -35,6 +36,7 @@
 #include "shape_exec.h"
 
 #include "upstream.h"
+#include "xbuf.h"
 
 #define PX_LINGER    2.0 /* seconds to drain a client after an error answer */
 #define PX_MAX_READS 4   /* reads per callback */
@@ -49,20 +51,6 @@ enum px_phase {
     PX_HELLO,    /* CONNECT answered; waiting for the TLS ClientHello to shape */
     PX_TUNNEL,   /* CONNECT or Upgrade: relaying bytes */
     PX_CLOSING,  /* flushing the last answer, then lingering */
-};
-
-/* An input buffer: a pooled buffer normally, a larger one only while a head
- * does not fit (up to max_header_size). */
-struct xbuf {
-    char *data;
-    uint32_t start, end, cap;
-    struct buf *pooled; /* the pool buffer behind data, or NULL when malloc'd */
-};
-
-/* Bytes a socket did not take yet, in pooled buffers. */
-struct outq {
-    struct buf *first, *last;
-    size_t bytes;
 };
 
 /* A request head (or ClientHello) being sent shaped: one allocation holding
@@ -133,177 +121,6 @@ static void px_update_watchers(struct px *p);
 static void px_up_ended(struct px *p);
 static void px_upstream_failed(struct px *p, const char *what);
 static void px_connect_upstream(struct px *p, int allow_pool, const struct http_head *parsed);
-
-/* ---- buffers --------------------------------------------------------- */
-
-static int
-xbuf_reserve(struct xbuf *x)
-{
-    if (x->data != NULL)
-        return 0;
-    x->pooled = buf_get();
-    if (x->pooled == NULL)
-        return -1;
-    x->data = x->pooled->data;
-    x->cap = BUF_SIZE;
-    x->start = x->end = 0;
-    return 0;
-}
-
-static size_t
-xbuf_len(const struct xbuf *x)
-{
-    return x->end - x->start;
-}
-
-/* Free space at the tail, moving pending bytes to the front first. */
-static size_t
-xbuf_space(struct xbuf *x)
-{
-    if (x->start == x->end) {
-        x->start = x->end = 0;
-    } else if (x->start > 0) {
-        memmove(x->data, x->data + x->start, x->end - x->start);
-        x->end -= x->start;
-        x->start = 0;
-    }
-    return x->cap - x->end;
-}
-
-/* Replaces the pooled buffer by one of max bytes (a head that does not fit). */
-static int
-xbuf_grow(struct xbuf *x, size_t max)
-{
-    char *d;
-
-    if (x->cap >= max)
-        return -1;
-    d = malloc(max);
-    if (d == NULL)
-        return -1;
-    memcpy(d, x->data + x->start, xbuf_len(x));
-    x->end -= x->start;
-    x->start = 0;
-    if (x->pooled != NULL)
-        buf_put(x->pooled);
-    else
-        free(x->data);
-    x->pooled = NULL;
-    x->data = d;
-    x->cap = (uint32_t)max;
-    return 0;
-}
-
-/* Gives the storage back when nothing is pending: idle connections hold none. */
-static void
-xbuf_release(struct xbuf *x, int force)
-{
-    if (x->data == NULL || (!force && x->start != x->end))
-        return;
-    if (x->pooled != NULL)
-        buf_put(x->pooled);
-    else
-        free(x->data);
-    x->data = NULL;
-    x->pooled = NULL;
-    x->start = x->end = x->cap = 0;
-}
-
-static void
-outq_clear(struct outq *q)
-{
-    while (q->first != NULL) {
-        struct buf *b = q->first;
-        q->first = b->next;
-        buf_put(b);
-    }
-    q->last = NULL;
-    q->bytes = 0;
-}
-
-/* Queues bytes into pooled buffers. Returns 0 or -1 (out of memory). */
-static int
-outq_append(struct outq *q, const char *p, size_t len)
-{
-    while (len > 0) {
-        struct buf *b = q->last;
-        size_t n;
-
-        if (b == NULL || b->end == BUF_SIZE) {
-            b = buf_get();
-            if (b == NULL)
-                return -1;
-            if (q->last != NULL)
-                q->last->next = b;
-            else
-                q->first = b;
-            q->last = b;
-        }
-        n = BUF_SIZE - b->end < len ? BUF_SIZE - b->end : len;
-        memcpy(b->data + b->end, p, n);
-        b->end += (uint32_t)n;
-        q->bytes += n;
-        p += n;
-        len -= n;
-    }
-    return 0;
-}
-
-/* Writes what is queued. Returns 1 when drained, 0 when bytes remain, -1 on
- * a write error (errno kept). */
-static int
-outq_flush(struct conn *c, struct outq *q)
-{
-    while (q->first != NULL) {
-        struct buf *b = q->first;
-        ssize_t n = conn_write(c, b->data + b->start, buf_len(b));
-
-        if (n == WD_AGAIN)
-            return 0;
-        if (n == WD_ERROR)
-            return -1;
-        b->start += (uint32_t)n;
-        q->bytes -= (size_t)n;
-        if (buf_len(b) == 0) {
-            q->first = b->next;
-            if (q->first == NULL)
-                q->last = NULL;
-            buf_put(b);
-        }
-    }
-    return 1;
-}
-
-/* Sends iov: straight to the socket when nothing is queued, the rest copied
- * into the queue. Returns 0, or -1 on a write error or out of memory. */
-static int
-outq_send(struct conn *c, struct outq *q, const struct iovec *iov, int n, size_t total,
-          uint64_t *counter)
-{
-    size_t done = 0;
-    int i;
-
-    *counter += total;
-    if (q->bytes == 0 && total > 0) {
-        ssize_t w = conn_writev(c, iov, n);
-        if (w == WD_ERROR)
-            return -1;
-        if (w > 0)
-            done = (size_t)w;
-    }
-    for (i = 0; i < n && done < total; i++) {
-        if (done >= iov[i].iov_len) {
-            done -= iov[i].iov_len;
-            total -= iov[i].iov_len;
-            continue;
-        }
-        if (outq_append(q, (const char *)iov[i].iov_base + done, iov[i].iov_len - done) < 0)
-            return -1;
-        total -= iov[i].iov_len;
-        done = 0;
-    }
-    return 0;
-}
 
 /* ---- session bookkeeping --------------------------------------------- */
 
@@ -783,29 +600,6 @@ px_rng_state(const struct config *cfg)
     return &px_rng;
 }
 
-static void
-px_policy(const struct config *cfg, enum cfg_shape strategy, struct shape_policy *pol)
-{
-    memset(pol, 0, sizeof(*pol));
-    pol->strategy = strategy;
-    pol->split_pos = cfg->shape_split_pos;
-    pol->split_method = cfg->shape_split_method;
-    pol->split_path = cfg->shape_split_path;
-    pol->delay_ms = cfg->shape_delay_ms;
-    pol->dummy_headers = cfg->shape_dummy_headers;
-    pol->dummy_name_len = cfg->shape_dummy_name_length;
-    pol->dummy_value_len = cfg->shape_dummy_length;
-    pol->frag_first = cfg->shape_frag_first;
-    pol->frag_min = cfg->shape_frag_min;
-    pol->frag_max = cfg->shape_frag_max;
-    pol->nfrag_delays = cfg->nshape_frag_delays;
-    for (int i = 0; i < cfg->nshape_frag_delays && i < 4; i++)
-        pol->frag_delays[i] = cfg->shape_frag_delays[i];
-    snprintf(pol->host_name, sizeof(pol->host_name), "%s", cfg->shape_host_header);
-    pol->mixed_case = cfg->shape_mixed_case;
-    pol->tls_mode = cfg->tls_split;
-}
-
 static void px_start_tunnel(struct px *p, struct buf *pre_ba);
 
 /* The shaped bytes are all out (or the socket failed). */
@@ -839,7 +633,7 @@ px_shape_head(struct px *p, const struct http_out *out)
 
     if (strategy == SHAPE_OFF)
         return 0;
-    px_policy(cfg, strategy, &pol);
+    shape_policy_init(cfg, strategy, &pol);
     cap = shape_plan_size(out->bytes, &pol);
     sh = malloc(sizeof(*sh) + out->bytes + cap);
     if (sh == NULL)
@@ -881,7 +675,7 @@ px_hello_try(struct px *p)
         goto plain; /* larger than we hold: let it through unshaped */
     if (len < need)
         return; /* the rest of the record is coming */
-    px_policy(cfg, config_shape_for(cfg, p->host), &pol);
+    shape_policy_init(cfg, config_shape_for(cfg, p->host), &pol);
     sh = malloc(sizeof(*sh) + len + 64);
     if (sh == NULL)
         goto plain;

@@ -3,6 +3,7 @@
  * ClientHello into a split inside its SNI host name. Pure: the same input,
  * policy and seed always give the same plan, byte for byte, which is what
  * the unit tests pin down. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -491,4 +492,29 @@ shape_plan_tls(const char *data, size_t len, const struct shape_policy *pol,
         cut(plan, plan->len, 0);
     }
     return 0;
+}
+
+/* The policy for one destination: the configuration's knobs with the
+ * strategy that the destination's rule chose. */
+void
+shape_policy_init(const struct config *cfg, enum cfg_shape strategy, struct shape_policy *pol)
+{
+    memset(pol, 0, sizeof(*pol));
+    pol->strategy = strategy;
+    pol->split_pos = cfg->shape_split_pos;
+    pol->split_method = cfg->shape_split_method;
+    pol->split_path = cfg->shape_split_path;
+    pol->delay_ms = cfg->shape_delay_ms;
+    pol->dummy_headers = cfg->shape_dummy_headers;
+    pol->dummy_name_len = cfg->shape_dummy_name_length;
+    pol->dummy_value_len = cfg->shape_dummy_length;
+    pol->frag_first = cfg->shape_frag_first;
+    pol->frag_min = cfg->shape_frag_min;
+    pol->frag_max = cfg->shape_frag_max;
+    pol->nfrag_delays = cfg->nshape_frag_delays;
+    for (int i = 0; i < cfg->nshape_frag_delays && i < 4; i++)
+        pol->frag_delays[i] = cfg->shape_frag_delays[i];
+    snprintf(pol->host_name, sizeof(pol->host_name), "%s", cfg->shape_host_header);
+    pol->mixed_case = cfg->shape_mixed_case;
+    pol->tls_mode = cfg->tls_split;
 }

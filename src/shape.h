@@ -51,6 +51,9 @@ struct shape_plan {
     int nseg;
 };
 
+/* Fills pol from the configuration's shaping directives, with strategy (the
+ * one config_shape_for chose for the destination). */
+void shape_policy_init(const struct config *cfg, enum cfg_shape strategy, struct shape_policy *pol);
 /* A small, fast, seedable generator (xorshift64*): same seed, same plan. */
 uint64_t shape_rand(uint64_t *state);
 
