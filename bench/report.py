@@ -45,6 +45,8 @@ def rps_rows(res):
             "us_per_req": med([x["cpu"]["proxy"] * 1e4 / x["rps"] for x in runs if x["rps"]]),
             "cpu_origin": med([x["cpu"]["origin"] for x in runs]),
             "cpu_wrk": med([x["cpu"]["wrk"] for x in runs]),
+            "cpu_other": med([x["cpu"].get("other") for x in runs]),
+            "repeated": sum(1 for x in runs if x.get("tries", 1) > 1),
             "wrk": "-t%d -c%d" % (r["threads"], r["conns"]),
             "n": len(runs),
         }
@@ -150,34 +152,42 @@ def write(res, outdir, workdir):
              "and the proxy under test, each proxy with one worker process or thread "
              "(tinyproxy: one thread per client), keep-alive on both sides, logging off. "
              "Contenders are measured in turn, in a different order each round; "
-             "%d round(s) of %d s per contender, figures are medians. Whole run: %.0f s."
-             % (info["rounds"], info["duration"], info.get("elapsed", 0)))
+             "%d round(s) of %d s per contender, figures are medians. Whole run: %.0f s, of "
+             "which %.0f s waiting for other jobs on the machine to calm down."
+             % (info["rounds"], info["duration"], info.get("elapsed", 0), info.get("waited", 0)))
     L.append("")
     if rps:
         L.append("## Requests per second: GET /small (%d-byte body), wrk --latency" % 22)
         L.append("")
         L.append("| contender | wrk | req/s | spread | p50 ms | p99 ms | errors | server closes "
-                 "| CPU% proxy | proxy CPU µs/req | CPU% origin | CPU% wrk | warpd ÷ this |")
-        L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+                 "| CPU% proxy | proxy CPU µs/req | CPU% origin | CPU% wrk | CPU% other | warpd ÷ this |")
+        L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for k, r in rps.items():
             ref = REF.get(k)
             rt = ""
             if ref and ref in rps:
                 rt = "%s (%s)" % (ratio(rps[ref]["rps"], r["rps"]),
                                   "reverse" if ref == "warpd_rev" else "forward, off")
-            L.append("| %s | %s | %s | %.0f%% | %.2f | %.2f | %d | %s | %.0f | %s | %.0f | %.0f | %s |" % (
+            L.append("| %s | %s | %s | %.0f%% | %.2f | %.2f | %d | %s | %.0f | %s | %.0f | %.0f | %.0f | %s |" % (
                 r["name"], r["wrk"], fmt_int(r["rps"]), r["spread"], r["p50"], r["p99"],
                 r["errors"], fmt_int(r["closes"]), r["cpu_proxy"],
-                "%.1f" % r["us_per_req"] if r["cpu_proxy"] else "-", r["cpu_origin"], r["cpu_wrk"], rt))
+                "%.1f" % r["us_per_req"] if r["cpu_proxy"] else "-", r["cpu_origin"], r["cpu_wrk"],
+                r["cpu_other"], rt))
         L.append("")
         L.append("spread: (max - min) / median of the rounds. errors: non-2xx answers, timeouts, "
                  "connect and write errors (wrk). server closes: connections the server closed, "
                  "which wrk counts as read errors; tinyproxy closes the client connection after "
-                 "every response (no client keep-alive), its answers are complete. CPU%: share "
+                 "every response (no client keep-alive), its answers are complete. CPU%%: share "
                  "of one core used during the run by the proxy's worker(s), the origin's worker "
                  "and wrk; proxy CPU µs/req: the proxy's CPU time per request (user + system, "
-                 "less sensitive to the machine's noise than req/s). warpd ÷ this: above 1 "
-                 "means warpd is faster.")
+                 "less sensitive to the machine's noise than req/s); CPU%% other: what the rest "
+                 "of the machine used meanwhile (kernel threads, softirq time not charged to a "
+                 "process, and other jobs on this shared machine; about 10%% when it is quiet). "
+                 "A run during which the rest took more than 30%% of a CPU was repeated, at most "
+                 "twice, after waiting for a quiet moment: %d of %d runs were. "
+                 "warpd ÷ this: above 1 means warpd is faster." % (
+                     sum(r["repeated"] for r in rps.values()),
+                     sum(r["n"] for r in rps.values())))
         L.append("")
     if bulk:
         L.append("## Bulk: one 64 MiB download (curl -o /dev/null), %d per path"
