@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "tutil.h"
 
 /* Accepted listen addresses and how addr_format prints them. */
 static const struct {
@@ -348,12 +349,5 @@ addr_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(addr_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(addr_suite());
 }

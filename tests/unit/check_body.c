@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "body.h"
+#include "tutil.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 
@@ -1033,11 +1034,5 @@ body_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(body_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(body_suite());
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "tutil.h"
 
 START_TEST(test_get_put_reuses)
 {
@@ -85,11 +86,5 @@ buf_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(buf_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(buf_suite());
 }

@@ -3,7 +3,6 @@
  * directory, the whole-config checks, file-then-command-line precedence, and
  * getopt handling of argv arrays including the -h/-V and error paths. */
 #include <check.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -14,47 +13,16 @@
 
 #include "config.h"
 #include "log.h"
+#include "tutil.h"
 
-/* One temporary directory per test case, made and removed by the parent
- * process (an unchecked fixture), so it goes away even when a test fails. */
-static char tmpdir[64];
-
-static void
-tmp_setup(void)
-{
-    strcpy(tmpdir, "/tmp/check_config.XXXXXX");
-    if (mkdtemp(tmpdir) == NULL)
-        abort();
-}
-
-static void
-tmp_teardown(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    char p[512];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", tmpdir, e->d_name);
-        if (rmdir(p) < 0)
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-/* Writes len bytes of text to tmpdir/name and returns the path (static). */
+/* Writes len bytes of text to tu_tmpdir()/name and returns the path (static). */
 static const char *
 write_file_n(const char *name, const char *text, size_t len)
 {
     static char path[256];
     FILE *f;
 
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    snprintf(path, sizeof(path), "%s/%s", tu_tmpdir(), name);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(text, 1, len, f), len);
@@ -1170,14 +1138,14 @@ START_TEST(test_file_cannot_open)
     struct config c;
     char err[512], want[512], path[256];
 
-    snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
+    snprintf(path, sizeof(path), "%s/missing.conf", tu_tmpdir());
     config_init(&c);
     ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
     ck_assert_str_eq(err, want);
 
     /* A directory opens but cannot be read. */
-    snprintf(path, sizeof(path), "%s/sub", tmpdir);
+    snprintf(path, sizeof(path), "%s/sub", tu_tmpdir());
     ck_assert_int_eq(mkdir(path, 0700), 0);
     ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s: cannot read: Is a directory", path);
@@ -1679,7 +1647,7 @@ START_TEST(test_build_file_errors)
     char err[512], want[512], path[256];
 
     memset(&o, 0, sizeof(o));
-    snprintf(path, sizeof(path), "%s/nope.conf", tmpdir);
+    snprintf(path, sizeof(path), "%s/nope.conf", tu_tmpdir());
     o.config_path = path;
     ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
@@ -1717,8 +1685,8 @@ run_cli(char **argv, struct cli_opts *o, char *out, size_t outlen, char *errout,
 
     while (argv[argc] != NULL)
         argc++;
-    snprintf(p1, sizeof(p1), "%s/stdout", tmpdir);
-    snprintf(p2, sizeof(p2), "%s/stderr", tmpdir);
+    snprintf(p1, sizeof(p1), "%s/stdout", tu_tmpdir());
+    snprintf(p2, sizeof(p2), "%s/stderr", tu_tmpdir());
     fd1 = open(p1, O_RDWR | O_CREAT | O_TRUNC, 0600);
     fd2 = open(p2, O_RDWR | O_CREAT | O_TRUNC, 0600);
     ck_assert(fd1 >= 0 && fd2 >= 0);
@@ -1951,7 +1919,7 @@ config_suite(void)
     TCase *tc;
 
     tc = tcase_create("directives");
-    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_unchecked_fixture(tc, tu_tmpdir_setup, tu_tmpdir_teardown);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_names);
     tcase_add_loop_test(tc, test_set_ok, 0, (int)WD_ARRAY_SIZE(set_ok));
@@ -1966,7 +1934,7 @@ config_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("file");
-    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_unchecked_fixture(tc, tu_tmpdir_setup, tu_tmpdir_teardown);
     tcase_add_loop_test(tc, test_file_bad, 0, (int)WD_ARRAY_SIZE(file_bad));
     tcase_add_test(tc, test_file_nul_byte);
     tcase_add_test(tc, test_file_long_line);
@@ -1982,7 +1950,7 @@ config_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("build");
-    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_unchecked_fixture(tc, tu_tmpdir_setup, tu_tmpdir_teardown);
     tcase_add_test(tc, test_finish_checks);
     tcase_add_test(tc, test_build_precedence);
     tcase_add_loop_test(tc, test_build_warp_aliases, 0, (int)WD_ARRAY_SIZE(warp_cases));
@@ -1991,7 +1959,7 @@ config_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cli");
-    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_unchecked_fixture(tc, tu_tmpdir_setup, tu_tmpdir_teardown);
     tcase_add_test(tc, test_cli_short);
     tcase_add_test(tc, test_cli_long);
     tcase_add_test(tc, test_cli_empty_and_twice);
@@ -2007,12 +1975,5 @@ config_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(config_suite());
 }

@@ -3,12 +3,8 @@
  * closed peer without SIGPIPE, idempotent watcher switches, handlers called
  * from the loop, half-close, double close, and SO_ERROR after a refused
  * non-blocking connect. */
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +12,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "tutil.h"
 
 static struct ev_loop *loop;
 
@@ -35,83 +32,26 @@ teardown(void)
     loop = NULL;
 }
 
-static void
-stop_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-    ev_break(l, EVBREAK_ALL);
-}
-
-/* One loop iteration, waiting at most secs for an event. */
-static void
-run_once(double secs)
-{
-    ev_timer t;
-
-    ev_timer_init(&t, stop_cb, secs, 0.);
-    ev_timer_start(loop, &t);
-    ev_run(loop, EVRUN_ONCE);
-    ev_timer_stop(loop, &t);
-}
-
 /* A non-blocking AF_UNIX stream pair: c owns one end, *peer is the other. */
 static void
 unix_pair(struct conn *c, int *peer)
 {
     int sv[2];
 
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    tu_unix_pair(sv);
     conn_init(c, loop, sv[0], NULL);
     *peer = sv[1];
-}
-
-/* A loopback TCP listener on an ephemeral port (backlog < 0: bound only, so
- * connects to it are refused). */
-static int
-tcp_listener(int backlog, struct sockaddr_in *sin)
-{
-    socklen_t len = sizeof(*sin);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    ck_assert_int_ge(fd, 0);
-    memset(sin, 0, sizeof(*sin));
-    sin->sin_family = AF_INET;
-    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)sin, len), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)sin, &len), 0);
-    if (backlog >= 0)
-        ck_assert_int_eq(listen(fd, backlog), 0);
-    return fd;
 }
 
 /* A connected loopback TCP pair: c owns the non-blocking client end. */
 static void
 tcp_pair(struct conn *c, int *peer)
 {
-    struct sockaddr_in sin;
-    int lfd = tcp_listener(4, &sin), fd;
+    int fd;
 
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    *peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    ck_assert_int_ge(*peer, 0);
-    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    tu_tcp_pair(&fd, peer);
+    tu_set_nonblock(fd);
     conn_init(c, loop, fd, NULL);
-    close(lfd);
-}
-
-static int
-wait_readable(int fd)
-{
-    struct pollfd p = {fd, POLLIN, 0};
-
-    return poll(&p, 1, 1000);
-}
-
-static int
-fd_is_open(int fd)
-{
-    return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
 }
 
 /* Writes until WD_AGAIN (or at most 64 MB); returns the last result. */
@@ -202,7 +142,7 @@ START_TEST(test_read_reset_is_error)
     /* SO_LINGER 0: close sends a RST, not a FIN. */
     ck_assert_int_eq(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
     close(peer);
-    ck_assert_int_eq(wait_readable(c.fd), 1);
+    ck_assert_int_eq(tu_wait_readable(c.fd, 1000), 1);
     errno = 0;
     n = conn_read(&c, b, sizeof(b));
     ck_assert_int_eq(n, WD_ERROR);
@@ -288,7 +228,7 @@ START_TEST(test_write_epipe_tcp)
         n = conn_write(&c, "data", 4);
         if (n == WD_ERROR)
             break;
-        wait_readable(c.fd);
+        tu_wait_readable(c.fd, 1000);
     }
     ck_assert_int_eq(n, WD_ERROR);
     ck_assert(errno == EPIPE || errno == ECONNRESET);
@@ -359,7 +299,7 @@ START_TEST(test_want_idempotent)
     /* Stopped watchers: neither handler runs although the socket is
      * writable and readable. */
     ck_assert_int_eq(write(peer, "x", 1), 1);
-    run_once(0.05);
+    tu_run_once(loop, 0.05);
     ck_assert_int_eq(k.reads, 0);
     ck_assert_int_eq(k.writes, 0);
     /* Once closed, a start is a no-op. */
@@ -384,21 +324,21 @@ START_TEST(test_handlers_from_loop)
     c.on_write = count_write;
     conn_want_write(&c, 1);
     for (i = 0; i < 20 && k.writes == 0; i++)
-        run_once(0.05);
+        tu_run_once(loop, 0.05);
     ck_assert_int_eq(k.writes, 1);
     ck_assert(!ev_is_active(&c.wr));
     conn_want_read(&c, 1);
-    run_once(0.05);
+    tu_run_once(loop, 0.05);
     ck_assert_int_eq(k.reads, 0); /* nothing to read yet */
     ck_assert_int_eq(write(peer, "hello", 5), 5);
     for (i = 0; i < 20 && k.len < 5; i++)
-        run_once(0.05);
+        tu_run_once(loop, 0.05);
     ck_assert_int_ge(k.reads, 1);
     ck_assert_uint_eq(k.len, 5);
     ck_assert_int_eq(memcmp(k.got, "hello", 5), 0);
     close(peer);
     for (i = 0; i < 20 && !c.eof_seen; i++)
-        run_once(0.05);
+        tu_run_once(loop, 0.05);
     ck_assert_uint_eq(c.eof_seen, 1);
     ck_assert(!ev_is_active(&c.rd));
     ck_assert_int_eq(k.writes, 1);
@@ -434,12 +374,12 @@ START_TEST(test_handler_swap)
     conn_want_read(&c, 1);
     ck_assert_int_eq(write(peer, "a", 1), 1);
     for (i = 0; i < 20 && k.len < 1; i++)
-        run_once(0.05);
+        tu_run_once(loop, 0.05);
     ck_assert_uint_eq(k.len, 1);
     ck_assert_int_eq(k.writes, 0);
     ck_assert_int_eq(write(peer, "b", 1), 1);
     for (i = 0; i < 20 && k.len < 2; i++)
-        run_once(0.05);
+        tu_run_once(loop, 0.05);
     ck_assert_uint_eq(k.len, 2);
     ck_assert_int_eq(k.writes, 100);
     ck_assert_int_eq(memcmp(k.got, "ab", 2), 0);
@@ -489,11 +429,11 @@ START_TEST(test_shutdown_write_tcp)
 
     tcp_pair(&c, &peer);
     ck_assert_int_eq(conn_shutdown_write(&c), 0);
-    ck_assert_int_eq(wait_readable(peer), 1);
+    ck_assert_int_eq(tu_wait_readable(peer, 1000), 1);
     ck_assert_int_eq(read(peer, b, sizeof(b)), 0);
     ck_assert_int_eq(conn_shutdown_write(&c), 0);
     ck_assert_int_eq(write(peer, "ok", 2), 2);
-    ck_assert_int_eq(wait_readable(c.fd), 1);
+    ck_assert_int_eq(tu_wait_readable(c.fd, 1000), 1);
     ck_assert_int_eq(conn_read(&c, b, sizeof(b)), 2);
     conn_close(&c);
     close(peer);
@@ -518,15 +458,15 @@ START_TEST(test_close_twice)
     ck_assert_int_eq(c.fd, -1);
     ck_assert(!ev_is_active(&c.rd));
     ck_assert(!ev_is_active(&c.wr));
-    ck_assert(!fd_is_open(fd));
+    ck_assert(!tu_fd_is_open(fd));
     ck_assert_int_eq(read(peer, b, sizeof(b)), 0);
     /* A second close must not close an fd number reused meanwhile. */
     ck_assert_int_eq(dup2(peer, fd), fd);
     conn_close(&c);
-    ck_assert(fd_is_open(fd));
+    ck_assert(tu_fd_is_open(fd));
     ck_assert_int_eq(c.fd, -1);
     /* The loop runs without the closed conn's watchers. */
-    run_once(0.02);
+    tu_run_once(loop, 0.02);
     ck_assert_int_eq(k.reads + k.writes, 0);
     close(fd);
     close(peer);
@@ -535,24 +475,26 @@ END_TEST
 
 START_TEST(test_socket_error_refused)
 {
-    struct sockaddr_in sin;
+    struct sockaddr_storage ss;
+    socklen_t len;
     struct counts k = {0};
     struct conn c;
     int bfd, fd, i;
 
-    bfd = tcp_listener(-1, &sin); /* bound, not listening: refuses */
+    bfd = tu_tcp_listener(AF_INET, -1, &ss, &len); /* bound, not listening: refuses */
+    ck_assert_int_ge(bfd, 0);
     fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(fd, 0);
     conn_init(&c, loop, fd, &k);
     c.on_write = count_write;
-    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0)
         ck_assert_int_eq(errno, EINPROGRESS);
     else
         ck_abort_msg("connect to a closed port succeeded");
     /* The end of the connect shows as writability. */
     conn_want_write(&c, 1);
     for (i = 0; i < 20 && k.writes == 0; i++)
-        run_once(0.05);
+        tu_run_once(loop, 0.05);
     ck_assert_int_eq(k.writes, 1);
     ck_assert_int_eq(conn_socket_error(&c), ECONNREFUSED);
     /* SO_ERROR is consumed by reading it. */
@@ -604,12 +546,5 @@ conn_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(conn_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(conn_suite());
 }

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "http.h"
+#include "tutil.h"
 
 #define B(lit) lit, sizeof(lit) - 1
 
@@ -1243,12 +1244,5 @@ http_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(http_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(http_suite());
 }

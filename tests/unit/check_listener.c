@@ -17,6 +17,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "tutil.h"
 
 #define MAX_ACCEPTS 128
 
@@ -72,51 +73,6 @@ teardown(void)
     loop = NULL;
 }
 
-static void
-stop_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-    ev_break(l, EVBREAK_ALL);
-}
-
-/* Runs the loop for secs seconds. */
-static void
-run_for(double secs)
-{
-    ev_timer t;
-
-    ev_timer_init(&t, stop_cb, secs, 0.);
-    ev_timer_start(loop, &t);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t);
-}
-
-/* Runs the loop until *calls reaches want or max seconds passed. */
-static void
-run_until(const int *calls, int want, double max)
-{
-    double deadline = ev_time() + max;
-    ev_timer t;
-
-    while (*calls < want && ev_time() < deadline) {
-        ev_timer_init(&t, stop_cb, 0.02, 0.);
-        ev_timer_start(loop, &t);
-        ev_run(loop, EVRUN_ONCE);
-        ev_timer_stop(loop, &t);
-    }
-}
-
-static struct sockaddr_in
-loopback4(uint16_t port)
-{
-    struct sockaddr_in sin;
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = htons(port);
-    return sin;
-}
-
 /* A blocking client connected to sin (completes through the backlog, no
  * accept needed); *port gets the client's own port. */
 static int
@@ -124,20 +80,12 @@ client_to(const struct sockaddr_in *sin, uint16_t *port)
 {
     struct sockaddr_in me;
     socklen_t len = sizeof(me);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = tu_connect((const struct sockaddr *)sin, sizeof(*sin));
 
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(connect(fd, (const struct sockaddr *)sin, sizeof(*sin)), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
     if (port != NULL)
         *port = ntohs(me.sin_port);
     return fd;
-}
-
-static int
-fd_is_open(int fd)
-{
-    return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
 }
 
 static int
@@ -152,7 +100,7 @@ sockopt_int(int fd, int level, int name)
 
 START_TEST(test_open_port_zero)
 {
-    struct sockaddr_in sin = loopback4(0), got;
+    struct sockaddr_in sin = tu_loopback4(0), got;
     socklen_t len = sizeof(got);
     int fd;
 
@@ -190,7 +138,7 @@ END_TEST
 
 START_TEST(test_reuseport_slots)
 {
-    struct sockaddr_in sin = loopback4(0), again;
+    struct sockaddr_in sin = tu_loopback4(0), again;
     struct pollfd pfd[2];
     int a, b, c, got;
 
@@ -217,22 +165,20 @@ END_TEST
 
 START_TEST(test_open_refuses_foreign_port)
 {
-    struct sockaddr_in sin = loopback4(0);
-    socklen_t len = sizeof(sin);
+    struct sockaddr_storage ss;
+    socklen_t len;
     int other, fd;
 
     /* Another server (no SO_REUSEPORT) listens: we must not join it. */
-    other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    other = tu_tcp_listener(AF_INET, 4, &ss, &len);
     ck_assert_int_ge(other, 0);
-    ck_assert_int_eq(bind(other, (struct sockaddr *)&sin, len), 0);
-    ck_assert_int_eq(getsockname(other, (struct sockaddr *)&sin, &len), 0);
-    ck_assert_int_eq(listen(other, 4), 0);
+    ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
     errno = 0;
-    fd = listener_open((struct sockaddr *)&sin, sizeof(sin), 16);
+    fd = listener_open((struct sockaddr *)&ss, len, 16);
     ck_assert_int_eq(fd, -1);
     ck_assert_int_eq(errno, EADDRINUSE);
     errno = 0;
-    ck_assert_int_eq(listener_probe((struct sockaddr *)&sin, sizeof(sin)), -1);
+    ck_assert_int_eq(listener_probe((struct sockaddr *)&ss, len), -1);
     ck_assert_int_eq(errno, EADDRINUSE);
     close(other);
 }
@@ -240,7 +186,7 @@ END_TEST
 
 START_TEST(test_probe)
 {
-    struct sockaddr_in sin = loopback4(0), copy;
+    struct sockaddr_in sin = tu_loopback4(0), copy;
     int a, b, c, acc;
 
     a = listener_open((struct sockaddr *)&sin, sizeof(sin), 16);
@@ -276,7 +222,7 @@ END_TEST
 
 START_TEST(test_accept_peer_and_index)
 {
-    struct sockaddr_in s0 = loopback4(0), s1 = loopback4(0), *peer;
+    struct sockaddr_in s0 = tu_loopback4(0), s1 = tu_loopback4(0), *peer;
     struct accepted a = {0};
     struct listener *l;
     uint16_t cport;
@@ -290,7 +236,7 @@ START_TEST(test_accept_peer_and_index)
     ck_assert_ptr_nonnull(l);
 
     c1 = client_to(&s1, &cport);
-    run_until(&a.calls, 1, 2.0);
+    tu_run_until(loop, &a.calls, 1, 2.0);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_int_eq(a.index[0], 1);
     ck_assert_int_ge(a.fd[0], 0);
@@ -304,23 +250,22 @@ START_TEST(test_accept_peer_and_index)
     /* The accepted fd is really the client's connection. */
     ck_assert_int_eq(write(c1, "hi", 2), 2);
     {
-        struct pollfd p = {a.fd[0], POLLIN, 0};
         char b[4];
-        ck_assert_int_eq(poll(&p, 1, 1000), 1);
+        ck_assert_int_eq(tu_wait_readable(a.fd[0], 1000), 1);
         ck_assert_int_eq(read(a.fd[0], b, sizeof(b)), 2);
         ck_assert_int_eq(memcmp(b, "hi", 2), 0);
     }
 
     c0 = client_to(&s0, &cport);
-    run_until(&a.calls, 2, 2.0);
+    tu_run_until(loop, &a.calls, 2, 2.0);
     ck_assert_int_eq(a.calls, 2);
     ck_assert_int_eq(a.index[1], 0);
     ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&a.peer[1])->sin_port), cport);
 
     listener_close(l);
     /* listener_close owns the fds: they are closed and refuse connections. */
-    ck_assert(!fd_is_open(fds[0]));
-    ck_assert(!fd_is_open(fds[1]));
+    ck_assert(!tu_fd_is_open(fds[0]));
+    ck_assert(!tu_fd_is_open(fds[1]));
     {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         ck_assert_int_eq(connect(fd, (struct sockaddr *)&s0, sizeof(s0)), -1);
@@ -336,11 +281,10 @@ END_TEST
 
 START_TEST(test_batches_accept_everything)
 {
-    struct sockaddr_in sin = loopback4(0);
+    struct sockaddr_in sin = tu_loopback4(0);
     struct accepted a = {0};
     struct listener *l;
     int lfd, c[100], i, j;
-    ev_timer t;
 
     lfd = listener_open((struct sockaddr *)&sin, sizeof(sin), 128);
     ck_assert_int_ge(lfd, 0);
@@ -349,14 +293,11 @@ START_TEST(test_batches_accept_everything)
     l = listener_new(loop, &lfd, 1, on_accept, &a);
     ck_assert_ptr_nonnull(l);
     /* One loop iteration takes a bounded batch, not the whole queue... */
-    ev_timer_init(&t, stop_cb, 0.5, 0.);
-    ev_timer_start(loop, &t);
-    ev_run(loop, EVRUN_ONCE);
-    ev_timer_stop(loop, &t);
+    tu_run_once(loop, 0.5);
     ck_assert_int_gt(a.calls, 0);
     ck_assert_int_lt(a.calls, 100);
     /* ...and the next iterations take the rest. */
-    run_until(&a.calls, 100, 2.0);
+    tu_run_until(loop, &a.calls, 100, 2.0);
     ck_assert_int_eq(a.calls, 100);
     for (i = 0; i < 100; i++)
         for (j = i + 1; j < 100; j++)
@@ -377,7 +318,7 @@ count_prepare(struct ev_loop *l, ev_prepare *w, int revents)
 
 START_TEST(test_pause_resume)
 {
-    struct sockaddr_in sin = loopback4(0);
+    struct sockaddr_in sin = tu_loopback4(0);
     struct accepted a = {0};
     struct listener *l;
     ev_prepare prep;
@@ -395,12 +336,12 @@ START_TEST(test_pause_resume)
     ev_prepare_init(&prep, count_prepare);
     prep.data = &iters;
     ev_prepare_start(loop, &prep);
-    run_for(0.2);
+    tu_run_for(loop, 0.2);
     ev_prepare_stop(loop, &prep);
     ck_assert_int_eq(a.calls, 0);
     ck_assert_int_le(iters, 5);
     listener_pause(l, 0);
-    run_until(&a.calls, 1, 2.0);
+    tu_run_until(loop, &a.calls, 1, 2.0);
     ck_assert_int_eq(a.calls, 1);
 
     /* Pausing from inside the callback stops the batch at once (the
@@ -408,12 +349,12 @@ START_TEST(test_pause_resume)
     a.pause_after_first = l;
     c2 = client_to(&sin, NULL);
     c3 = client_to(&sin, NULL);
-    run_until(&a.calls, 2, 2.0);
-    run_for(0.1);
+    tu_run_until(loop, &a.calls, 2, 2.0);
+    tu_run_for(loop, 0.1);
     ck_assert_int_eq(a.calls, 2);
     a.pause_after_first = NULL;
     listener_pause(l, 0);
-    run_until(&a.calls, 3, 2.0);
+    tu_run_until(loop, &a.calls, 3, 2.0);
     ck_assert_int_eq(a.calls, 3);
     listener_close(l);
     close_accepted(&a);
@@ -461,7 +402,7 @@ count_in(int fd, const char *needle)
 
 START_TEST(test_emfile_backs_off)
 {
-    struct sockaddr_in sin = loopback4(0);
+    struct sockaddr_in sin = tu_loopback4(0);
     struct accepted a = {0};
     struct listener *l;
     struct rlimit saved;
@@ -495,21 +436,21 @@ START_TEST(test_emfile_backs_off)
     exhaust_fds();
     /* Level-triggered readiness that accept cannot clear: without the
      * back-off this would be thousands of iterations in 0.3 s. */
-    run_for(0.3);
+    tu_run_for(loop, 0.3);
     ck_assert_int_eq(a.calls, 0);
     ck_assert_int_le(iters, 20);
     /* A resume by the owner does not cut the back-off short. */
     listener_pause(l, 1);
     listener_pause(l, 0);
     iters = 0;
-    run_for(0.2);
+    tu_run_for(loop, 0.2);
     ck_assert_int_eq(a.calls, 0);
     ck_assert_int_le(iters, 20);
 
     /* Descriptors are available again: the retry timer accepts the
      * connection that waited in the kernel's queue. */
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
-    run_until(&a.calls, 1, 3.0);
+    tu_run_until(loop, &a.calls, 1, 3.0);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&a.peer[0])->sin_port), cport);
     /* Warned once, not once per failed accept (at most every 5 s). */
@@ -549,12 +490,5 @@ listener_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(listener_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(listener_suite());
 }

@@ -6,7 +6,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,38 +16,16 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tutil.h"
 
 #define NOBODY 65534 /* uid and gid of "nobody" on Debian */
 
-static char top[64]; /* made once by the runner, removed after all tests */
-static char dir[96]; /* one per test, inside top */
-
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path) < 0 ? -1 : 0;
-}
-
-/* Unchecked fixture: runs in the runner process, so the directory goes
- * away even when a failed test's process ended without its teardown. */
-static void
-top_setup(void)
-{
-    snprintf(top, sizeof(top), "/tmp/wd-log-XXXXXX");
-    if (mkdtemp(top) == NULL)
-        abort();
-}
-
-static void
-top_teardown(void)
-{
-    nftw(top, remove_one, 8, FTW_DEPTH | FTW_PHYS);
-}
+static char dir[96]; /* one per test, inside the suite's tu_tmpdir() */
 
 static void
 setup(void)
 {
-    snprintf(dir, sizeof(dir), "%s/tXXXXXX", top);
+    snprintf(dir, sizeof(dir), "%s/tXXXXXX", tu_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(dir));
     log_set_level(LOG_LVL_INFO);
     log_set_owner(-1, -1);
@@ -502,7 +479,7 @@ log_suite(void)
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("files");
 
-    tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
+    tcase_add_unchecked_fixture(tc, tu_tmpdir_setup, tu_tmpdir_teardown);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 5);
     tcase_add_test(tc, test_line_format);
@@ -525,12 +502,5 @@ log_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(log_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(log_suite());
 }

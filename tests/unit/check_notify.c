@@ -5,8 +5,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,36 +15,14 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "tutil.h"
 
-static char top[64]; /* made once by the runner, removed after all tests */
-static char sock_path[96];
-
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path) < 0 ? -1 : 0;
-}
-
-/* Unchecked fixture: runs in the runner process, so the directory goes away
- * even when a failed test's process ended without its teardown. */
-static void
-top_setup(void)
-{
-    snprintf(top, sizeof(top), "/tmp/wd-notify-XXXXXX");
-    if (mkdtemp(top) == NULL)
-        abort();
-}
-
-static void
-top_teardown(void)
-{
-    nftw(top, remove_one, 8, FTW_DEPTH | FTW_PHYS);
-}
+static char sock_path[96]; /* one per test, inside the suite's tu_tmpdir() */
 
 static void
 setup(void)
 {
-    snprintf(sock_path, sizeof(sock_path), "%s/n%d.sock", top, (int)getpid());
+    snprintf(sock_path, sizeof(sock_path), "%s/n%d.sock", tu_tmpdir(), (int)getpid());
     unsetenv("NOTIFY_SOCKET");
 }
 
@@ -77,10 +53,9 @@ bind_dgram(const char *name)
 static ssize_t
 recv_one(int fd, char *b, size_t size, int *trunc)
 {
-    struct pollfd p = {fd, POLLIN, 0};
     ssize_t n;
 
-    if (poll(&p, 1, 1000) != 1)
+    if (tu_wait_readable(fd, 1000) != 1)
         return -1;
     n = recv(fd, b, size, MSG_TRUNC);
     *trunc = n > (ssize_t)size;
@@ -178,7 +153,7 @@ START_TEST(test_relative_path_refused)
     int fd, low;
 
     /* Even with a socket of that name in the working directory. */
-    ck_assert_int_eq(chdir(top), 0);
+    ck_assert_int_eq(chdir(tu_tmpdir()), 0);
     snprintf(cwd_name, sizeof(cwd_name), "rel%d.sock", (int)getpid());
     fd = bind_dgram(cwd_name);
     ck_assert_int_eq(setenv("NOTIFY_SOCKET", cwd_name, 1), 0);
@@ -267,7 +242,7 @@ notify_suite(void)
     Suite *s = suite_create("notify");
     TCase *tc = tcase_create("unix");
 
-    tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
+    tcase_add_unchecked_fixture(tc, tu_tmpdir_setup, tu_tmpdir_teardown);
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 5);
     tcase_add_test(tc, test_unset_is_noop);
@@ -285,12 +260,5 @@ notify_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(notify_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(notify_suite());
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "outq.h"
+#include "tutil.h"
 
 struct fixture {
     struct ev_loop *loop;
@@ -26,7 +27,8 @@ setup(struct fixture *f)
     memset(f, 0, sizeof(*f));
     signal(SIGPIPE, SIG_IGN);
     f->loop = ev_loop_new(EVFLAG_AUTO);
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    ck_assert_ptr_nonnull(f->loop);
+    tu_unix_pair(sv);
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
     conn_init(&f->c, f->loop, sv[0], NULL);
     f->peer = sv[1];
@@ -154,11 +156,5 @@ outq_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(outq_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(outq_suite());
 }

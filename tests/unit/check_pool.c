@@ -2,17 +2,14 @@
  * trip, keys (host case-insensitive, port), the per-key cap, a disabled pool,
  * idle connections dropped when the upstream closes or talks, the idle
  * timeout, pool_clear. The test plays the upstream and watches for the FIN. */
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pool.h"
+#include "tutil.h"
 
 static struct ev_loop *loop;
 
@@ -31,24 +28,6 @@ teardown(void)
     loop = NULL;
 }
 
-static void
-stop_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-    ev_break(l, EVBREAK_ALL);
-}
-
-/* One loop iteration, waiting at most secs for an event. */
-static void
-run_once(double secs)
-{
-    ev_timer t;
-
-    ev_timer_init(&t, stop_cb, secs, 0.);
-    ev_timer_start(loop, &t);
-    ev_run(loop, EVRUN_ONCE);
-    ev_timer_stop(loop, &t);
-}
-
 /* Runs the loop until pool_count() == want or max seconds passed. */
 static void
 run_until_count(int want, double max)
@@ -56,7 +35,7 @@ run_until_count(int want, double max)
     double deadline = ev_time() + max;
 
     while (pool_count() != want && ev_time() < deadline)
-        run_once(0.02);
+        tu_run_once(loop, 0.02);
 }
 
 /* A connected loopback TCP pair: *mine is the non-blocking "upstream
@@ -64,30 +43,9 @@ run_until_count(int want, double max)
 static void
 tcp_pair(int *mine, int *peer)
 {
-    struct sockaddr_in sin;
-    socklen_t len = sizeof(sin);
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    ck_assert_int_ge(lfd, 0);
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, len), 0);
-    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-    ck_assert_int_eq(listen(lfd, 4), 0);
-    *mine = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(*mine, 0);
-    ck_assert_int_eq(connect(*mine, (struct sockaddr *)&sin, len), 0);
-    *peer = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    ck_assert_int_ge(*peer, 0);
-    ck_assert_int_eq(fcntl(*mine, F_SETFL, fcntl(*mine, F_GETFL) | O_NONBLOCK), 0);
-    close(lfd);
-}
-
-static int
-fd_is_open(int fd)
-{
-    return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+    tu_tcp_pair(mine, peer);
+    tu_set_nonblock(*mine);
+    tu_set_nonblock(*peer);
 }
 
 /* 1 when the upstream's end sees the connection closed within a second:
@@ -129,12 +87,12 @@ START_TEST(test_round_trip_real_socket)
     ck_assert_int_eq(pool_count(), 0);
     pool_put("origin.test", 8080, mine);
     ck_assert_int_eq(pool_count(), 1);
-    run_once(0.05); /* idle and quiet: nothing happens to it */
+    tu_run_once(loop, 0.05); /* idle and quiet: nothing happens to it */
     ck_assert_int_eq(pool_count(), 1);
     fd = pool_get("origin.test", 8080);
     ck_assert_int_eq(fd, mine);
     ck_assert_int_eq(pool_count(), 0);
-    ck_assert(fd_is_open(fd));
+    ck_assert(tu_fd_is_open(fd));
     /* The connection still works both ways after the round trip. */
     ck_assert_int_eq(write(fd, "req", 3), 3);
     usleep(20000);
@@ -143,8 +101,8 @@ START_TEST(test_round_trip_real_socket)
     /* Taken out of the pool, its watcher is gone: the upstream answering is
      * now the caller's business and does not close the fd. */
     ck_assert_int_eq(write(peer, "resp", 4), 4);
-    run_once(0.05);
-    ck_assert(fd_is_open(fd));
+    tu_run_once(loop, 0.05);
+    ck_assert(tu_fd_is_open(fd));
     usleep(20000);
     ck_assert_int_eq(read(fd, b, sizeof(b)), 4);
     ck_assert_int_eq(pool_get("origin.test", 8080), -1);
@@ -208,7 +166,7 @@ START_TEST(test_per_key_cap_evicts_oldest)
     pool_put("H", 80, m[2]); /* same key: the oldest (m[0]) goes */
     ck_assert_int_eq(pool_count(), 3);
     ck_assert(peer_sees_close(p[0]));
-    ck_assert(!fd_is_open(m[0]));
+    ck_assert(!tu_fd_is_open(m[0]));
     ck_assert(peer_still_connected(p[1]));
     ck_assert(peer_still_connected(p[2]));
     ck_assert(peer_still_connected(p[3]));
@@ -232,7 +190,7 @@ START_TEST(test_disabled_closes_at_once)
     tcp_pair(&mine, &peer);
     pool_put("origin.test", 80, mine);
     ck_assert_int_eq(pool_count(), 0);
-    ck_assert(!fd_is_open(mine));
+    ck_assert(!tu_fd_is_open(mine));
     ck_assert(peer_sees_close(peer));
     ck_assert_int_eq(pool_get("origin.test", 80), -1);
     close(peer);
@@ -268,10 +226,10 @@ START_TEST(test_peer_close_drops_idle)
     close(p1); /* the upstream closes one idle connection */
     run_until_count(1, 2.0);
     ck_assert_int_eq(pool_count(), 1);
-    ck_assert(!fd_is_open(m1));
+    ck_assert(!tu_fd_is_open(m1));
     /* The other one is untouched and is the one handed out. */
     ck_assert_int_eq(pool_get("origin.test", 80), m2);
-    ck_assert(fd_is_open(m2));
+    ck_assert(tu_fd_is_open(m2));
     close(m2);
     close(p2);
 }
@@ -288,7 +246,7 @@ START_TEST(test_peer_data_drops_idle)
     ck_assert_int_eq(write(peer, "junk", 4), 4);
     run_until_count(0, 2.0);
     ck_assert_int_eq(pool_count(), 0);
-    ck_assert(!fd_is_open(mine));
+    ck_assert(!tu_fd_is_open(mine));
     ck_assert(peer_sees_close(peer));
     ck_assert_int_eq(pool_get("origin.test", 80), -1);
     close(peer);
@@ -305,13 +263,13 @@ START_TEST(test_idle_timeout)
     t0 = ev_time();
     tcp_pair(&mine, &peer);
     pool_put("origin.test", 80, mine);
-    run_once(0.05);
+    tu_run_once(loop, 0.05);
     ck_assert_int_eq(pool_count(), 1); /* not yet */
     run_until_count(0, 2.0);
     ck_assert_int_eq(pool_count(), 0);
     ck_assert_double_ge(ev_time() - t0, 0.15);
     ck_assert_double_lt(ev_time() - t0, 1.5);
-    ck_assert(!fd_is_open(mine));
+    ck_assert(!tu_fd_is_open(mine));
     ck_assert(peer_sees_close(peer));
     close(peer);
 }
@@ -330,7 +288,7 @@ START_TEST(test_clear_closes_everything)
     pool_clear();
     ck_assert_int_eq(pool_count(), 0);
     for (i = 0; i < 5; i++) {
-        ck_assert(!fd_is_open(m[i]));
+        ck_assert(!tu_fd_is_open(m[i]));
         ck_assert(peer_sees_close(p[i]));
         close(p[i]);
     }
@@ -364,7 +322,7 @@ START_TEST(test_recycled_entries_stay_consistent)
     close(peer);
     run_until_count(0, 2.0);
     ck_assert_int_eq(pool_count(), 0);
-    ck_assert(!fd_is_open(mine));
+    ck_assert(!tu_fd_is_open(mine));
 }
 END_TEST
 
@@ -394,12 +352,5 @@ pool_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(pool_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(pool_suite());
 }

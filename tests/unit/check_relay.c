@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "relay.h"
+#include "tutil.h"
 
 #define MAX_ITERS 200000
 
@@ -43,8 +44,8 @@ fixture_setup(struct fixture *f)
     memset(f, 0, sizeof(*f));
     f->loop = ev_loop_new(EVFLAG_AUTO);
     ck_assert_ptr_nonnull(f->loop);
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p1), 0);
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p2), 0);
+    tu_unix_pair(p1);
+    tu_unix_pair(p2);
     f->client = p1[0];
     f->upstream = p2[0];
     conn_init(&f->a, f->loop, p1[1], NULL);
@@ -194,27 +195,40 @@ START_TEST(test_backpressure_pauses_source)
 }
 END_TEST
 
+/* Runs the loop and reads fd into b until EOF, for at most 1000 rounds;
+ * returns the bytes read, *eof whether the EOF came. */
+static ssize_t
+read_to_eof(struct fixture *f, int fd, char *b, size_t size, int *eof)
+{
+    ssize_t n = 0;
+    int i;
+
+    *eof = 0;
+    for (i = 0; i < 1000 && !*eof; i++) {
+        ssize_t r;
+        ev_run(f->loop, EVRUN_NOWAIT);
+        r = read(fd, b + n, size - (size_t)n);
+        if (r > 0)
+            n += r;
+        else if (r == 0)
+            *eof = 1;
+    }
+    return n;
+}
+
 START_TEST(test_half_close_keeps_other_direction)
 {
     struct fixture f;
     char b[64];
-    ssize_t n = 0;
-    int i, got_eof = 0;
+    ssize_t n;
+    int i, got_eof;
 
     fixture_setup(&f);
     fixture_start(&f, NULL, NULL);
     ck_assert_int_eq(write(f.client, "ping", 4), 4);
     ck_assert_int_eq(shutdown(f.client, SHUT_WR), 0);
     /* The upstream sees the request and then EOF. */
-    for (i = 0; i < 1000 && !got_eof; i++) {
-        ssize_t r;
-        ev_run(f.loop, EVRUN_NOWAIT);
-        r = read(f.upstream, b + n, sizeof(b) - (size_t)n);
-        if (r > 0)
-            n += r;
-        else if (r == 0)
-            got_eof = 1;
-    }
+    n = read_to_eof(&f, f.upstream, b, sizeof(b), &got_eof);
     ck_assert(got_eof);
     ck_assert_int_eq(n, 4);
     ck_assert_int_eq(memcmp(b, "ping", 4), 0);
@@ -224,17 +238,7 @@ START_TEST(test_half_close_keeps_other_direction)
     ck_assert_int_eq(write(f.upstream, "pong", 4), 4);
     close(f.upstream);
     f.upstream = -1;
-    n = 0;
-    got_eof = 0;
-    for (i = 0; i < 1000 && !got_eof; i++) {
-        ssize_t r;
-        ev_run(f.loop, EVRUN_NOWAIT);
-        r = read(f.client, b + n, sizeof(b) - (size_t)n);
-        if (r > 0)
-            n += r;
-        else if (r == 0)
-            got_eof = 1;
-    }
+    n = read_to_eof(&f, f.client, b, sizeof(b), &got_eof);
     ck_assert(got_eof);
     ck_assert_int_eq(n, 4);
     ck_assert_int_eq(memcmp(b, "pong", 4), 0);
@@ -368,11 +372,5 @@ relay_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(relay_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(relay_suite());
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "resolve.h"
+#include "tutil.h"
 
 #define T_A    1
 #define T_AAAA 28
@@ -134,14 +135,11 @@ dns_read_cb(struct ev_loop *l, ev_io *w, int revents)
 static void
 dns_start(void)
 {
-    struct sockaddr_in sin;
+    struct sockaddr_in sin = tu_loopback4(0);
     socklen_t sl = sizeof(sin);
 
     dns.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(dns.fd, 0);
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(bind(dns.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     ck_assert_int_eq(getsockname(dns.fd, (struct sockaddr *)&sin, &sl), 0);
     dns.port = ntohs(sin.sin_port);
@@ -177,24 +175,6 @@ never_cb(void *arg, int status, const struct resolve_result *res)
     ck_abort_msg("callback of a cancelled or destroyed request ran (status %d)", status);
 }
 
-static void
-stop_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-    ev_break(l, EVBREAK_ALL);
-}
-
-/* Runs the loop until a callback breaks it or `secs` pass. */
-static void
-run_for(double secs)
-{
-    ev_timer t;
-
-    ev_timer_init(&t, stop_cb, secs, 0.);
-    ev_timer_start(loop, &t);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t);
-}
-
 /* Runs the loop for the whole of `secs`, whatever breaks it meanwhile. */
 static void
 run_full(double secs)
@@ -202,7 +182,7 @@ run_full(double secs)
     double end = ev_time() + secs;
 
     while (ev_time() < end)
-        run_for(end - ev_time());
+        tu_run_for(loop, end - ev_time());
 }
 
 static void
@@ -300,7 +280,7 @@ START_TEST(test_lookup_both_families)
     r = resolve_start("a.test", 8080, record_cb, &o);
     ck_assert_ptr_nonnull(r);
     ck_assert_int_eq(o.calls, 0);
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.status, RESOLVE_OK);
     ck_assert_int_eq(o.res.n, 2);
@@ -325,7 +305,7 @@ START_TEST(test_lookup_v4_only)
     struct outcome o = {0};
 
     ck_assert_ptr_nonnull(resolve_start("V4.Test", 25, record_cb, &o));
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.status, RESOLVE_OK);
     ck_assert_int_eq(o.res.n, 1);
@@ -341,7 +321,7 @@ START_TEST(test_nxdomain)
     struct resolve_result res;
 
     ck_assert_ptr_nonnull(resolve_start("nx.test", 80, record_cb, &o));
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.status, RESOLVE_ENOTFOUND);
     ck_assert_int_eq(o.res.n, 0);
@@ -356,7 +336,7 @@ START_TEST(test_servfail)
     struct outcome o = {0};
 
     ck_assert_ptr_nonnull(resolve_start("fail.test", 80, record_cb, &o));
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.status, RESOLVE_EFAIL);
     ck_assert_str_eq(resolve_strerror(o.status), "DNS failure");
@@ -371,7 +351,7 @@ START_TEST(test_timeout)
     ev_now_update(loop);
     t0 = ev_now(loop);
     ck_assert_ptr_nonnull(resolve_start("slow.test", 80, record_cb, &o));
-    run_for(3.0);
+    tu_run_for(loop, 3.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.status, RESOLVE_ETIMEOUT);
     ck_assert_str_eq(resolve_strerror(o.status), "DNS timeout");
@@ -390,7 +370,7 @@ START_TEST(test_cache_hit)
     int q;
 
     ck_assert_ptr_nonnull(resolve_start("a.test", 80, record_cb, &o));
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.status, RESOLVE_OK);
 
     /* Case-insensitive, and the port is the caller's, not the first one. */
@@ -404,7 +384,7 @@ START_TEST(test_cache_hit)
     q = dns.queries;
     ck_assert_ptr_nonnull(resolve_start("a.test", 8443, record_cb, &o2));
     ck_assert_int_eq(o2.calls, 0);
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o2.calls, 1);
     ck_assert_int_eq(o2.status, RESOLVE_OK);
     ck_assert_int_eq(o2.res.n, 2);
@@ -419,7 +399,7 @@ START_TEST(test_cache_expiry)
     struct resolve_result res;
 
     ck_assert_ptr_nonnull(resolve_start("ttl1.test", 80, record_cb, &o));
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.status, RESOLVE_OK);
     ck_assert_int_eq(resolve_now("ttl1.test", 80, &res), 1);
     run_full(1.2);
@@ -438,7 +418,7 @@ START_TEST(test_cache_capacity)
         struct outcome o = {0};
         snprintf(name, sizeof(name), "n%d.many.test", i);
         ck_assert_ptr_nonnull(resolve_start(name, 80, record_cb, &o));
-        run_for(1.0);
+        tu_run_for(loop, 1.0);
         ck_assert_int_eq(o.status, RESOLVE_OK);
         ck_assert_uint_eq(ntohl(((struct sockaddr_in *)&o.res.addr[0])->sin_addr.s_addr),
                           0x0a000000u + (unsigned)i);
@@ -504,7 +484,7 @@ START_TEST(test_shutdown_pending)
     {
         struct outcome o = {0};
         ck_assert_ptr_nonnull(resolve_start("v4.test", 80, record_cb, &o));
-        run_for(2.0);
+        tu_run_for(loop, 2.0);
         ck_assert_int_eq(o.calls, 1);
         ck_assert_int_eq(o.status, RESOLVE_OK);
     }
@@ -517,7 +497,7 @@ START_TEST(test_not_synchronous)
 
     ck_assert_ptr_nonnull(resolve_start("127.0.0.1", 99, record_cb, &o));
     ck_assert_int_eq(o.calls, 0);
-    run_for(1.0);
+    tu_run_for(loop, 1.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.status, RESOLVE_OK);
     ck_assert_int_eq(o.res.n, 1);
@@ -530,7 +510,7 @@ START_TEST(test_not_synchronous)
         int q = dns.queries;
         ck_assert_ptr_nonnull(resolve_start("hidden.onion", 80, record_cb, &o2));
         ck_assert_int_eq(o2.calls, 0);
-        run_for(1.0);
+        tu_run_for(loop, 1.0);
         ck_assert_int_eq(o2.calls, 1);
         ck_assert_int_eq(o2.status, RESOLVE_ENOTFOUND);
         ck_assert_int_eq(dns.queries, q);
@@ -584,12 +564,5 @@ resolve_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(resolve_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(resolve_suite());
 }

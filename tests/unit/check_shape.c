@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "shape.h"
+#include "tutil.h"
 
 #define B(lit) lit, sizeof(lit) - 1
 
@@ -1247,12 +1248,5 @@ shape_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(shape_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(shape_suite());
 }

@@ -4,8 +4,6 @@
  * a dead peer is reported as an error. */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,12 +13,7 @@
 
 #include "conn.h"
 #include "shape_exec.h"
-
-static int
-fcntl_nonblock(int fd)
-{
-    return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
+#include "tutil.h"
 
 struct fixture {
     struct ev_loop *loop;
@@ -41,27 +34,15 @@ on_done(struct shape_exec *x, int err)
 static void
 fixture_setup(struct fixture *f)
 {
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int l, fd, one = 1;
+    int fd, one = 1;
 
     memset(f, 0, sizeof(*f));
     signal(SIGPIPE, SIG_IGN);
     f->loop = ev_loop_new(EVFLAG_AUTO);
-    l = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(l, 1), 0);
-    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &len), 0);
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    f->peer = accept(l, NULL, NULL);
-    ck_assert_int_ge(f->peer, 0);
-    close(l);
+    ck_assert_ptr_nonnull(f->loop);
+    tu_tcp_pair(&fd, &f->peer);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ck_assert_int_eq(fcntl_nonblock(fd), 0);
+    tu_set_nonblock(fd);
     conn_init(&f->c, f->loop, fd, NULL);
 }
 
@@ -95,17 +76,6 @@ make_plan(struct shape_plan *plan, char *buf, const char *text, const uint32_t *
     ck_assert_uint_eq(off, plan->len);
 }
 
-static void
-run_until_done(struct fixture *f, double max_sec)
-{
-    ev_tstamp end = ev_time() + max_sec;
-
-    while (!f->done && ev_time() < end) {
-        ev_run(f->loop, EVRUN_NOWAIT);
-        usleep(200);
-    }
-}
-
 START_TEST(test_segments_in_order_with_pauses)
 {
     struct fixture f;
@@ -121,7 +91,7 @@ START_TEST(test_segments_in_order_with_pauses)
     t0 = ev_time();
     shape_exec_start(&x, &f.c, &plan, on_done, &f);
     ck_assert_int_eq(f.done, 0); /* never from inside start */
-    run_until_done(&f, 5.0);
+    tu_run_until(f.loop, &f.done, 1, 5.0);
     ck_assert_int_eq(f.done, 1);
     ck_assert_int_eq(f.err, 0);
     /* Both pauses (80 + 40 ms) passed before the last segment was written. */
@@ -141,24 +111,19 @@ START_TEST(test_first_segment_leaves_before_the_pause)
     struct shape_plan plan;
     static char buf[64], got[64];
     const uint32_t lens[] = {4, 6}, delays[] = {300, 0};
-    ev_tstamp end;
     ssize_t n = 0;
 
     fixture_setup(&f);
     make_plan(&plan, buf, "AAAABBBBBB", lens, delays, 2);
     shape_exec_start(&x, &f.c, &plan, on_done, &f);
     /* During the pause the peer already has exactly the first segment. */
-    end = ev_time() + 0.15;
-    while (ev_time() < end) {
-        ev_run(f.loop, EVRUN_NOWAIT);
-        usleep(500);
-    }
+    tu_run_for(f.loop, 0.15);
     ck_assert_int_eq(f.done, 0);
-    fcntl_nonblock(f.peer);
+    tu_set_nonblock(f.peer);
     n = read(f.peer, got, sizeof(got));
     ck_assert_int_eq(n, 4);
     ck_assert_int_eq(memcmp(got, "AAAA", 4), 0);
-    run_until_done(&f, 5.0);
+    tu_run_until(f.loop, &f.done, 1, 5.0);
     ck_assert_int_eq(f.done, 1);
     ck_assert_int_eq(f.err, 0);
     fixture_teardown(&f);
@@ -172,7 +137,6 @@ START_TEST(test_cancel_silences)
     struct shape_plan plan;
     static char buf[64];
     const uint32_t lens[] = {2, 2}, delays[] = {100, 0};
-    ev_tstamp end;
 
     fixture_setup(&f);
     make_plan(&plan, buf, "abcd", lens, delays, 2);
@@ -180,11 +144,7 @@ START_TEST(test_cancel_silences)
     ev_run(f.loop, EVRUN_NOWAIT);
     shape_exec_cancel(&x);
     shape_exec_cancel(&x); /* twice is harmless */
-    end = ev_time() + 0.3;
-    while (ev_time() < end) {
-        ev_run(f.loop, EVRUN_NOWAIT);
-        usleep(1000);
-    }
+    tu_run_for(f.loop, 0.3);
     ck_assert_int_eq(f.done, 0);
     ck_assert(!ev_is_active(&x.timer));
     fixture_teardown(&f);
@@ -207,7 +167,7 @@ START_TEST(test_dead_peer_is_an_error)
     close(f.peer);
     f.peer = -1;
     shape_exec_start(&x, &f.c, &plan, on_done, &f);
-    run_until_done(&f, 5.0);
+    tu_run_until(f.loop, &f.done, 1, 5.0);
     ck_assert_int_eq(f.done, 1);
     ck_assert_int_ne(f.err, 0);
     fixture_teardown(&f);
@@ -232,11 +192,5 @@ shape_exec_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(shape_exec_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(shape_exec_suite());
 }

@@ -1,17 +1,16 @@
 /* Unit tests for src/upstream.c: non-blocking connects on loopback to a
  * listening socket, a bound but closed port (refused), and a listener whose
  * accept queue is full so that further SYNs are dropped (timeout). */
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tutil.h"
 #include "upstream.h"
 
 static struct ev_loop *loop;
@@ -36,23 +35,6 @@ record_cb(void *arg, int fd, int idx, int err)
 }
 
 static void
-stop_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-    ev_break(l, EVBREAK_ALL);
-}
-
-static void
-run_for(double secs)
-{
-    ev_timer t;
-
-    ev_timer_init(&t, stop_cb, secs, 0.);
-    ev_timer_start(loop, &t);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t);
-}
-
-static void
 setup(void)
 {
     loop = ev_loop_new(EVFLAG_AUTO);
@@ -64,37 +46,6 @@ teardown(void)
 {
     ev_loop_destroy(loop);
     loop = NULL;
-}
-
-/* A loopback TCP socket bound to an ephemeral port; listening with `backlog`
- * unless backlog < 0 (a bound, non-listening socket refuses connections and
- * keeps the port from being reused meanwhile). Returns -1 if it cannot bind. */
-static int
-tcp_socket(int family, int backlog, struct sockaddr_storage *ss, socklen_t *len)
-{
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    ck_assert_int_ge(fd, 0);
-    memset(ss, 0, sizeof(*ss));
-    if (family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        *len = sizeof(*sin);
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_addr = in6addr_loopback;
-        *len = sizeof(*sin6);
-    }
-    if (bind(fd, (struct sockaddr *)ss, *len) < 0) {
-        close(fd);
-        return -1;
-    }
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)ss, len), 0);
-    if (backlog >= 0)
-        ck_assert_int_eq(listen(fd, backlog), 0);
-    return fd;
 }
 
 static void
@@ -112,7 +63,7 @@ add_addr(struct resolve_result *r, const struct sockaddr_storage *ss, socklen_t 
 static int
 full_listener(struct sockaddr_storage *ss, socklen_t *len, int fillers[3])
 {
-    int lfd = tcp_socket(AF_INET, 0, ss, len), i;
+    int lfd = tu_tcp_listener(AF_INET, 0, ss, len), i;
 
     ck_assert_int_ge(lfd, 0);
     for (i = 0; i < 3; i++) {
@@ -121,7 +72,7 @@ full_listener(struct sockaddr_storage *ss, socklen_t *len, int fillers[3])
         if (connect(fillers[i], (struct sockaddr *)ss, *len) < 0)
             ck_assert_int_eq(errno, EINPROGRESS);
         if (i == 0)
-            run_for(0.05); /* let the first handshake complete */
+            tu_run_for(loop, 0.05); /* let the first handshake complete */
     }
     return lfd;
 }
@@ -135,12 +86,6 @@ close_all(const int *fds, int n)
         close(fds[i]);
 }
 
-static int
-fd_is_open(int fd)
-{
-    return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
-}
-
 START_TEST(test_connect_ok)
 {
     struct sockaddr_storage ss;
@@ -151,12 +96,12 @@ START_TEST(test_connect_ok)
     int lfd, afd, nodelay = 0;
     socklen_t ol = sizeof(nodelay);
 
-    lfd = tcp_socket(AF_INET, 8, &ss, &len);
+    lfd = tu_tcp_listener(AF_INET, 8, &ss, &len);
     ck_assert_int_ge(lfd, 0);
     add_addr(&r, &ss, len);
     upstream_connect_start(&u, loop, &r, 1.0, record_cb, &o);
     ck_assert_int_eq(o.calls, 0);
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_ge(o.fd, 0);
     ck_assert_int_eq(o.idx, 0);
@@ -171,14 +116,14 @@ START_TEST(test_connect_ok)
     ck_assert_int_eq(write(afd, "x", 1), 1);
     {
         char c = 0;
-        run_for(0.05);
+        tu_run_for(loop, 0.05);
         ck_assert_int_eq(read(o.fd, &c, 1), 1);
         ck_assert_int_eq(c, 'x');
     }
     /* Cancelling after completion does not touch the caller's socket. */
     upstream_cancel(&u);
     upstream_cancel(&u);
-    ck_assert(fd_is_open(o.fd));
+    ck_assert(tu_fd_is_open(o.fd));
     close(o.fd);
     close(afd);
     close(lfd);
@@ -194,12 +139,12 @@ START_TEST(test_refused)
     struct outcome o = {0};
     int bfd;
 
-    bfd = tcp_socket(AF_INET, -1, &ss, &len);
+    bfd = tu_tcp_listener(AF_INET, -1, &ss, &len);
     ck_assert_int_ge(bfd, 0);
     add_addr(&r, &ss, len);
     upstream_connect_start(&u, loop, &r, 1.0, record_cb, &o);
     ck_assert_int_eq(o.calls, 0);
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.fd, -1);
     ck_assert_int_eq(o.idx, -1);
@@ -217,14 +162,14 @@ START_TEST(test_second_address)
     struct outcome o = {0};
     int bfd, lfd, afd;
 
-    bfd = tcp_socket(AF_INET, -1, &bad, &blen);
-    lfd = tcp_socket(AF_INET, 8, &good, &glen);
+    bfd = tu_tcp_listener(AF_INET, -1, &bad, &blen);
+    lfd = tu_tcp_listener(AF_INET, 8, &good, &glen);
     ck_assert_int_ge(bfd, 0);
     ck_assert_int_ge(lfd, 0);
     add_addr(&r, &bad, blen);
     add_addr(&r, &good, glen);
     upstream_connect_start(&u, loop, &r, 1.0, record_cb, &o);
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_ge(o.fd, 0);
     ck_assert_int_eq(o.idx, 1);
@@ -254,7 +199,7 @@ START_TEST(test_timeout_each_address)
     ev_now_update(loop);
     t0 = ev_now(loop);
     upstream_connect_start(&u, loop, &r, 0.3, record_cb, &o);
-    run_for(3.0);
+    tu_run_for(loop, 3.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.fd, -1);
     ck_assert_int_eq(o.err, ETIMEDOUT);
@@ -275,12 +220,12 @@ START_TEST(test_timeout_then_success)
     int lfd, gfd, afd, fillers[3];
 
     lfd = full_listener(&full, &flen, fillers);
-    gfd = tcp_socket(AF_INET, 8, &good, &glen);
+    gfd = tu_tcp_listener(AF_INET, 8, &good, &glen);
     ck_assert_int_ge(gfd, 0);
     add_addr(&r, &full, flen);
     add_addr(&r, &good, glen);
     upstream_connect_start(&u, loop, &r, 0.2, record_cb, &o);
-    run_for(3.0);
+    tu_run_for(loop, 3.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_ge(o.fd, 0);
     ck_assert_int_eq(o.idx, 1);
@@ -303,14 +248,14 @@ START_TEST(test_ipv6)
     struct outcome o = {0};
     int lfd, afd;
 
-    lfd = tcp_socket(AF_INET6, 8, &ss, &len);
+    lfd = tu_tcp_listener(AF_INET6, 8, &ss, &len);
     if (lfd < 0) {
         /* No IPv6 loopback here (e.g. disabled in the container): nothing to test. */
         return;
     }
     add_addr(&r, &ss, len);
     upstream_connect_start(&u, loop, &r, 1.0, record_cb, &o);
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_ge(o.fd, 0);
     ck_assert_int_eq(o.idx, 0);
@@ -334,16 +279,16 @@ START_TEST(test_cancel_in_progress)
     lfd = full_listener(&ss, &len, fillers);
     add_addr(&r, &ss, len);
     upstream_connect_start(&u, loop, &r, 0.3, record_cb, &o);
-    run_for(0.1);
+    tu_run_for(loop, 0.1);
     ck_assert_int_eq(o.calls, 0);
     fd = u.fd;
     ck_assert_int_ge(fd, 0);
-    ck_assert(fd_is_open(fd));
+    ck_assert(tu_fd_is_open(fd));
     upstream_cancel(&u);
-    ck_assert(!fd_is_open(fd));
+    ck_assert(!tu_fd_is_open(fd));
     upstream_cancel(&u);
     /* Past the connect timeout: still no callback, and no watcher left. */
-    run_for(0.5);
+    tu_run_for(loop, 0.5);
     ck_assert_int_eq(o.calls, 0);
     ck_assert_int_eq(ev_pending_count(loop), 0);
     close_all(fillers, 3);
@@ -362,12 +307,12 @@ START_TEST(test_cancel_deferred_result)
 
     /* Whatever connect() said at once is held back for the loop; cancelling
      * before then drops it and closes any socket. */
-    lfd = tcp_socket(AF_INET, 8, &ss, &len);
+    lfd = tu_tcp_listener(AF_INET, 8, &ss, &len);
     ck_assert_int_ge(lfd, 0);
     add_addr(&r, &ss, len);
     upstream_connect_start(&u, loop, &r, 1.0, record_cb, &o);
     upstream_cancel(&u);
-    run_for(0.2);
+    tu_run_for(loop, 0.2);
     ck_assert_int_eq(o.calls, 0);
     close(lfd);
 
@@ -385,7 +330,7 @@ START_TEST(test_empty_list)
 
     upstream_connect_start(&u, loop, &r, 1.0, record_cb, &o);
     ck_assert_int_eq(o.calls, 0);
-    run_for(1.0);
+    tu_run_for(loop, 1.0);
     ck_assert_int_eq(o.calls, 1);
     ck_assert_int_eq(o.fd, -1);
     ck_assert_int_eq(o.err, EDESTADDRREQ);
@@ -424,14 +369,14 @@ START_TEST(test_restart_from_callback)
     int bfd, lfd;
 
     memset(&rt, 0, sizeof(rt));
-    bfd = tcp_socket(AF_INET, -1, &bad, &blen);
-    lfd = tcp_socket(AF_INET, 8, &good, &glen);
+    bfd = tu_tcp_listener(AF_INET, -1, &bad, &blen);
+    lfd = tu_tcp_listener(AF_INET, 8, &good, &glen);
     ck_assert_int_ge(bfd, 0);
     ck_assert_int_ge(lfd, 0);
     add_addr(&r, &bad, blen);
     add_addr(&rt.good, &good, glen);
     upstream_connect_start(&rt.u, loop, &r, 1.0, retry_cb, &rt);
-    run_for(2.0);
+    tu_run_for(loop, 2.0);
     ck_assert_int_eq(rt.calls, 2);
     ck_assert_int_ge(rt.fd, 0);
     close(rt.fd);
@@ -465,12 +410,5 @@ upstream_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(upstream_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(upstream_suite());
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "xbuf.h"
+#include "tutil.h"
 
 START_TEST(test_reserve_and_release)
 {
@@ -86,11 +87,5 @@ xbuf_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(xbuf_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(xbuf_suite());
 }
