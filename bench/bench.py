@@ -376,15 +376,20 @@ class Bench:
         with open(outpath, "w") as out:
             p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
             deadline = t0 + duration + 20
-            while True:
-                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() > deadline:
-                    p.kill()
-                    pid, status, ru = os.wait4(p.pid, 0)
-                    break
-                time.sleep(0.05)
+            try:
+                while True:
+                    pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                    if pid:
+                        break
+                    if time.monotonic() > deadline:
+                        p.kill()
+                        pid, status, ru = os.wait4(p.pid, 0)
+                        break
+                    time.sleep(0.05)
+            except BaseException:  # interrupted: wrk goes too
+                p.kill()
+                os.wait4(p.pid, 0)
+                raise
             p.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - t0
         busy = machine_busy() - busy0
@@ -595,7 +600,7 @@ def main():
     # second to the next, so many short rounds beat a few long ones.
     a.rounds = a.rounds or (1 if a.quick else 7)
     a.duration = a.duration or (2 if a.quick else 4)
-    a.bulk_reps = a.bulk_reps or (3 if a.quick else 4)
+    a.bulk_reps = a.bulk_reps or (3 if a.quick else 8)
     if not a.out:
         a.out = os.path.join(os.environ.get("TMPDIR", "/tmp"), "warpd-bench-quick") \
             if a.quick else BENCH
@@ -622,7 +627,8 @@ def main():
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": git_head(), "machine": machine(), "versions": versions(a.warpd),
             "rounds": a.rounds, "duration": a.duration, "bulk_reps": a.bulk_reps,
-            "conns": a.conns, "quick": a.quick}
+            "conns": a.conns, "quick": a.quick,
+            "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
     t_start = time.monotonic()
     b = Bench(a)
     res = {"info": info}

@@ -64,7 +64,9 @@ def bulk_rows(res):
         mbs = [s[0] for s in p["samples"]]
         cpu = [s[1] for s in p["samples"]]
         m = med(mbs)
+        q = statistics.quantiles(mbs, n=4) if len(mbs) > 1 else [m, m, m]
         rows[p["key"]] = {"name": p["name"], "mbs": m, "ms": 64 * 1.048576 / m * 1000,
+                          "q1": q[0], "q3": q[2],
                           "spread": (max(mbs) - min(mbs)) / m * 100, "cpu": med(cpu),
                           "n": len(mbs)}
     return rows
@@ -228,8 +230,14 @@ def write(res, outdir, workdir):
                  "above), warmed up with 20 requests; then that many connections from one Python "
                  "client, idle or each holding `GET /small HTTP/1.1\\r\\nHost: x\\r\\n` "
                  "(no blank line). B/conn = (VmRSS after - VmRSS before) / connections, of the "
-                 "worker process; kernel socket memory is not in RSS. Still held when RSS was "
-                 "read (idle/half): %s." % (
+                 "worker process; kernel socket memory is not in RSS. nginx allocates its "
+                 "connection and event structures for all `worker_connections` (20 000 here) "
+                 "when it starts, so they are in its RSS before and not in its B/conn; compare "
+                 "the RSS after as well.%s Still held when RSS was read (idle/half): %s." % (
+                     "" if all(r["idle"]["n"] >= n for r in mem) else
+                     " HAProxy refuses to start unless the open-file limit (%s here; raising it "
+                     "needs CAP_SYS_RESOURCE) covers two descriptors per connection, so it holds "
+                     "fewer." % fmt_int(info.get("nofile", 0)),
                      ", ".join(
                          "%s %s/%s" % (r["name"], fmt_int(r["idle"]["alive"]),
                                        fmt_int(r["half"]["alive"])) for r in mem)))
@@ -295,12 +303,13 @@ def chart(rps, bulk, mem, outdir, workdir, info):
     with open(os.path.join(workdir, "rps.dat"), "w") as f:
         for k, r in rps.items():
             lab = short.get(k, k)
-            f.write('"%s" %s %.0f\n' % (lab, color(lab), r["rps"]))
+            f.write('"%s" %s %.0f %.0f %.0f\n' % (lab, color(lab), r["rps"], min(r["per_round"]),
+                                                 max(r["per_round"])))
     with open(os.path.join(workdir, "bulk.dat"), "w") as f:
         lab = {"direct": "direct", "connect": "warpd CONNECT", "tcp": "warpd tcp",
                "haproxy_tcp": "HAProxy tcp"}
         for k, r in bulk.items():
-            f.write('"%s" %s %.0f\n' % (lab[k], color(lab[k]), r["mbs"]))
+            f.write('"%s" %s %.0f %.0f %.0f\n' % (lab[k], color(lab[k]), r["mbs"], r["q1"], r["q3"]))
     with open(os.path.join(workdir, "mem.dat"), "w") as f:
         for r in mem:
             f.write('"%s" %.0f %.0f\n' % (r["name"], r["idle"]["per_conn"], r["half"]["per_conn"]))
