@@ -715,11 +715,12 @@ def run_traffic(b, a, res, parts):
             for c in order:
                 r = b.wrk_quiet(c, a.duration)
                 runs[c["key"]].append(r)
-                log("round %d/%d %-36s %7.0f req/s p50 %5.0f us p99 %6.0f us cpu %s%s%s" % (
+                log("round %d/%d %-36s %7.0f req/s p50 %5.0f us p99 %6.0f us cpu %s%s%s%s" % (
                     rnd + 1, a.rounds, c["name"], r["rps"], r["p50_us"], r["p99_us"],
                     " ".join("%s=%.0f%%" % kv for kv in r["cpu"].items()),
                     " (try %d)" % r["tries"] if r["tries"] > 1 else "",
-                    "  errors %d" % r["errors"] if r["errors"] else ""))
+                    "  errors %d" % (r["errors"] - r["read"]) if r["errors"] > r["read"] else "",
+                    "  server closes %d" % r["read"] if r["read"] else ""))
         res["rps"] = [{"key": c["key"], "name": c["name"], "threads": c["threads"],
                        "conns": c["conns"], "runs": runs[c["key"]]} for c in contenders]
 
