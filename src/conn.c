@@ -124,6 +124,21 @@ conn_shutdown_write(struct conn *c)
 }
 
 void
+conn_move(struct conn *dst, struct conn *src, void *data)
+{
+    conn_want_read(src, 0);
+    conn_want_write(src, 0);
+    /* A stopped watcher holds no pointer the loop knows: copying is safe. */
+    *dst = *src;
+    dst->rd.data = dst;
+    dst->wr.data = dst;
+    dst->data = data;
+    dst->on_read = NULL;
+    dst->on_write = NULL;
+    src->fd = -1;
+}
+
+void
 conn_close(struct conn *c)
 {
     if (c->fd < 0)

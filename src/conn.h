@@ -35,6 +35,11 @@ void conn_want_read(struct conn *c, int on);
 void conn_want_write(struct conn *c, int on);
 /* shutdown(SHUT_WR); returns 0 or WD_ERROR. */
 int conn_shutdown_write(struct conn *c);
+/* Hands an open connection from src to dst: the descriptor and its stopped
+ * watchers move, so the loop's registration of the fd is kept (no
+ * re-adding to epoll when the watchers start again). src is left closed
+ * (fd -1) without closing anything. Handlers are cleared; data is set. */
+void conn_move(struct conn *dst, struct conn *src, void *data);
 /* Stops the watchers and closes the fd; safe to call twice. */
 void conn_close(struct conn *c);
 /* Bytes written to the socket that the kernel has not sent yet (TCP_INFO

@@ -17,7 +17,7 @@
 
 struct pool_entry {
     struct pool_entry *next, *prev;
-    ev_io io;       /* readable while idle = closed by the upstream, or junk */
+    struct conn c;  /* readable while idle = closed by the upstream, or junk */
     ev_timer timer; /* idle timeout */
     uint16_t port;
     char host[ADDR_HOSTMAX];
@@ -33,10 +33,11 @@ static struct pool_entry *spare; /* recycled entries, linked by next */
 static void
 pool_remove(struct pool_entry *e, int close_fd)
 {
-    ev_io_stop(pool_loop, &e->io);
     ev_timer_stop(pool_loop, &e->timer);
     if (close_fd)
-        close(e->io.fd);
+        conn_close(&e->c);
+    else
+        conn_want_read(&e->c, 0);
     if (e->prev != NULL)
         e->prev->next = e->next;
     else
@@ -49,9 +50,9 @@ pool_remove(struct pool_entry *e, int close_fd)
 }
 
 static void
-pool_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+pool_on_read(struct conn *c)
 {
-    struct pool_entry *e = w->data;
+    struct pool_entry *e = c->data;
     log_debug("pooled connection to %s:%u closed by the upstream", e->host, (unsigned)e->port);
     pool_remove(e, 1);
 }
@@ -77,28 +78,28 @@ key_eq(const struct pool_entry *e, const char *host, uint16_t port)
 }
 
 int
-pool_get(const char *host, uint16_t port)
+pool_get(const char *host, uint16_t port, struct conn *dst, void *data)
 {
     struct pool_entry *e;
 
     for (e = head; e != NULL; e = e->next) {
         if (key_eq(e, host, port)) {
-            int fd = e->io.fd;
+            conn_move(dst, &e->c, data);
             pool_remove(e, 0);
-            return fd;
+            return 1;
         }
     }
-    return -1;
+    return 0;
 }
 
 void
-pool_put(const char *host, uint16_t port, int fd)
+pool_put(const char *host, uint16_t port, struct conn *c)
 {
     struct pool_entry *e, *oldest = NULL;
     int n = 0;
 
     if (per_key_max <= 0 || strlen(host) >= ADDR_HOSTMAX) {
-        close(fd);
+        conn_close(c);
         return;
     }
     for (e = head; e != NULL; e = e->next)
@@ -112,17 +113,17 @@ pool_put(const char *host, uint16_t port, int fd)
         e = spare;
         spare = e->next;
     } else if ((e = malloc(sizeof(*e))) == NULL) {
-        close(fd);
+        conn_close(c);
         return;
     }
     e->prev = NULL;
     memcpy(e->host, host, strlen(host) + 1);
     e->port = port;
-    ev_io_init(&e->io, pool_io_cb, fd, EV_READ);
-    e->io.data = e;
+    conn_move(&e->c, c, e);
+    e->c.on_read = pool_on_read;
     ev_timer_init(&e->timer, pool_timer_cb, idle_max, 0.);
     e->timer.data = e;
-    ev_io_start(pool_loop, &e->io);
+    conn_want_read(&e->c, 1);
     ev_timer_start(pool_loop, &e->timer);
     e->next = head;
     if (head != NULL)

@@ -8,14 +8,18 @@
 #include <ev.h>
 #include <stdint.h>
 
+#include "conn.h"
+
 /* Sets the loop and limits: max idle connections per key (0 disables the
  * pool) and how long one may stay idle, in seconds. */
 void pool_init(struct ev_loop *loop, int per_key, double idle_timeout);
-/* Takes an idle connection to host:port; returns its fd or -1 when none. */
-int pool_get(const char *host, uint16_t port);
-/* Gives a connected, idle, non-blocking fd back to the pool (the pool owns
- * it from now on and may close it at once when full or disabled). */
-void pool_put(const char *host, uint16_t port, int fd);
+/* Takes an idle connection to host:port into *dst (see conn_move; data is
+ * its new owner). Returns 1, or 0 when there is none. */
+int pool_get(const char *host, uint16_t port, struct conn *dst, void *data);
+/* Gives a connected, idle connection back to the pool, which owns it from
+ * now on (and may close it at once when full or disabled); c is left
+ * closed. Moving the conn keeps the fd's registration with the loop. */
+void pool_put(const char *host, uint16_t port, struct conn *c);
 /* Closes every idle connection (graceful stop, worker exit). */
 void pool_clear(void);
 int pool_count(void);

@@ -40,7 +40,8 @@
 
 #define PX_LINGER    2.0 /* seconds to drain a client after an error answer */
 #define PX_MAX_READS 4   /* reads per callback */
-#define PX_VIA_NAME  "warpd"
+
+#define PX_VIA_NAME "warpd"
 
 enum px_phase {
     PX_IDLE,      /* keep-alive: waiting for a request's first byte */
@@ -93,6 +94,7 @@ struct px {
     unsigned retried : 1;    /* already retried on a fresh connection */
     unsigned head_kept : 1;  /* request head still in cin (for a retry) */
     unsigned up_by_name : 1; /* pooled upstream: log it as host:port */
+    unsigned client_eof : 1; /* the client shut its sending side */
     unsigned up_eof : 1;     /* the upstream closed (or failed): read nothing more */
     unsigned up_err : 1;     /* ...with an error rather than an EOF */
     uint32_t head_len;
@@ -821,13 +823,11 @@ static void px_up_read(struct conn *c);
 static void px_up_write(struct conn *c);
 
 static void
-px_use_upstream(struct px *p, int fd, const struct sockaddr *sa, int reused,
-                const struct http_head *parsed)
+px_use_upstream(struct px *p, const struct sockaddr *sa, const struct http_head *parsed)
 {
-    conn_init(&p->up, p->env->loop, fd, p);
     p->up.on_read = px_up_read;
     p->up.on_write = px_up_write;
-    p->reused = reused;
+    p->reused = sa == NULL; /* no address: it came from the pool */
     p->up_by_name = sa == NULL;
     if (sa != NULL)
         addr_format(sa, p->up_name, sizeof(p->up_name));
@@ -851,7 +851,8 @@ px_connected(void *arg, int fd, int idx, int err)
         struct sockaddr_storage sa = p->uc->addrs.addr[idx];
         free(p->uc); /* allowed from inside its callback */
         p->uc = NULL;
-        px_use_upstream(p, fd, (struct sockaddr *)&sa, 0, NULL);
+        conn_init(&p->up, p->env->loop, fd, p);
+        px_use_upstream(p, (struct sockaddr *)&sa, NULL);
     }
 }
 
@@ -887,15 +888,14 @@ static void
 px_connect_upstream(struct px *p, int allow_pool, const struct http_head *parsed)
 {
     struct resolve_result res;
-    int fd;
 
-    conn_want_read(&p->client, 0);
-    if (allow_pool && (fd = pool_get(p->host, p->port)) >= 0) {
-        px_use_upstream(p, fd, NULL, 1, parsed);
+    if (allow_pool && pool_get(p->host, p->port, &p->up, p)) {
+        px_use_upstream(p, NULL, parsed);
         return;
     }
     p->phase = PX_RESOLVING;
     ev_timer_stop(p->env->loop, &p->timer);
+    px_update_watchers(p);
     if (resolve_now(p->host, p->port, &res)) {
         px_resolved(p, RESOLVE_OK, &res);
         return;
@@ -974,15 +974,10 @@ px_exchange_end(struct px *p)
         p->head_kept = 0;
     }
     px_log_request(p, NULL);
-    if (reuse) {
-        int fd = p->up.fd;
-        ev_io_stop(p->env->loop, &p->up.rd);
-        ev_io_stop(p->env->loop, &p->up.wr);
-        p->up.fd = -1;
-        pool_put(p->host, p->port, fd);
-    }
+    if (reuse)
+        pool_put(p->host, p->port, &p->up); /* moves it: p->up is left closed */
     px_drop_upstream(p);
-    if (!p->keep || p->env->stopping) {
+    if (!p->keep || p->env->stopping || (p->client_eof && xbuf_len(&p->cin) == 0)) {
         px_begin_closing(p);
         return;
     }
@@ -1207,9 +1202,11 @@ px_pump_response(struct px *p)
 /* Reads from a connection into its input buffer. Returns bytes read, 0 on
  * EOF, WD_AGAIN, or WD_ERROR. Grows the buffer for a head up to max. */
 static ssize_t
-px_fill(struct conn *c, struct xbuf *x, size_t head_max)
+px_fill(struct conn *c, struct xbuf *x, size_t head_max, int *drained)
 {
     size_t space;
+
+    *drained = 0;
 
     if (xbuf_reserve(x) < 0) {
         errno = ENOMEM;
@@ -1224,6 +1221,9 @@ px_fill(struct conn *c, struct xbuf *x, size_t head_max)
         ssize_t n = conn_read(c, x->data + x->end, space);
         if (n > 0)
             x->end += (uint32_t)n;
+        /* A short read drained the socket: reading again would only
+         * return EAGAIN (the watcher says when more arrives). */
+        *drained = n > 0 && (size_t)n < space;
         return n;
     }
 }
@@ -1257,7 +1257,8 @@ px_up_read(struct conn *c)
     struct px *p = c->data;
 
     for (int i = 0; i < PX_MAX_READS && p->cout.bytes == 0 && !p->up_eof; i++) {
-        ssize_t n = px_fill(c, &p->uin, p->resp_head ? 0 : p->env->cfg->max_header_size);
+        int drained;
+        ssize_t n = px_fill(c, &p->uin, p->resp_head ? 0 : p->env->cfg->max_header_size, &drained);
 
         if (n == WD_AGAIN)
             break;
@@ -1267,6 +1268,8 @@ px_up_read(struct conn *c)
             p->up_close = 1;
             conn_want_read(c, 0);
         }
+        if (drained)
+            break;
     }
     px_pump_response(p);
 }
@@ -1324,13 +1327,22 @@ px_update_watchers(struct px *p)
 {
     int client_rd = 0, up_rd = 0;
 
+    /* The client is read whenever there is room: a pipelined request or
+     * early body bytes simply wait in cin. Keeping the watcher on saves
+     * re-arming it in the kernel for every request. */
+    int room = p->cin.data == NULL || xbuf_len(&p->cin) < p->cin.cap;
+
     switch (p->phase) {
     case PX_IDLE:
     case PX_HEAD:
-        client_rd = p->cout.bytes == 0;
+        client_rd = p->cout.bytes == 0 && !p->client_eof;
+        break;
+    case PX_RESOLVING:
+    case PX_CONNECTING:
+        client_rd = room && !p->client_eof;
         break;
     case PX_EXCHANGE:
-        client_rd = !p->req_done && p->uout.bytes == 0 && p->shp == NULL;
+        client_rd = room && !p->client_eof && (p->req_done || p->uout.bytes == 0);
         up_rd = !p->resp_done && p->cout.bytes == 0 && !p->up_eof;
         break;
     default:
@@ -1374,6 +1386,10 @@ px_try_head(struct px *p)
         return;
     }
     if (len == 0) {
+        if (p->client_eof) {
+            px_close(p, "client closed mid-head");
+            return;
+        }
         px_update_watchers(p);
         return;
     }
@@ -1391,7 +1407,8 @@ px_client_read(struct conn *c)
     struct px *p = c->data;
 
     if (p->phase == PX_HELLO) {
-        ssize_t n = px_fill(c, &p->cin, 0);
+        int drained;
+        ssize_t n = px_fill(c, &p->cin, 0, &drained);
 
         if (n == WD_AGAIN)
             return;
@@ -1405,11 +1422,12 @@ px_client_read(struct conn *c)
 
     for (int i = 0; i < PX_MAX_READS; i++) {
         int in_head = p->phase == PX_IDLE || p->phase == PX_HEAD;
+        int drained;
         ssize_t n;
 
-        if (!in_head && (p->req_done || p->uout.bytes > 0))
-            break;
-        n = px_fill(c, &p->cin, in_head ? p->env->cfg->max_header_size : 0);
+        if (!in_head && p->phase == PX_EXCHANGE && !p->req_done && p->uout.bytes > 0)
+            break; /* the body waits for the upstream to drain */
+        n = px_fill(c, &p->cin, in_head ? p->env->cfg->max_header_size : 0, &drained);
         if (n == WD_AGAIN)
             break;
         if (n == WD_ERROR) {
@@ -1425,25 +1443,35 @@ px_client_read(struct conn *c)
                 px_close(p, "client closed mid-head");
                 return;
             }
-            px_pump_request(p);
-            if (p->phase == PX_EXCHANGE && !p->req_done) {
-                px_close(p, "client closed in the middle of the request body");
-                return;
-            }
+            /* EOF between requests or after this one's body: the exchange
+             * goes on, and the connection ends once cin is used up. */
+            p->client_eof = 1;
             conn_want_read(c, 0);
+            if (p->phase != PX_EXCHANGE)
+                return;
+            px_pump_request(p);
+            if (p->phase == PX_EXCHANGE && !p->req_done)
+                px_close(p, "client closed in the middle of the request body");
             return;
         }
         if (in_head) {
             px_try_head(p);
             return;
         }
-        px_pump_request(p);
-        return;
+        if (p->phase == PX_EXCHANGE && !p->req_done) {
+            px_pump_request(p);
+            return;
+        }
+        /* Bytes of a later request (or early body): they wait in cin. */
+        if (drained)
+            break;
     }
     if (p->phase == PX_IDLE || p->phase == PX_HEAD)
         px_try_head(p);
-    else if (p->phase == PX_EXCHANGE)
+    else if (p->phase == PX_EXCHANGE && !p->req_done)
         px_pump_request(p);
+    else
+        px_update_watchers(p);
 }
 
 /* ---- public ---------------------------------------------------------- */

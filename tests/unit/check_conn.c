@@ -473,6 +473,43 @@ START_TEST(test_close_twice)
 }
 END_TEST
 
+static int moved_calls;
+
+static void
+moved_on_read(struct conn *c)
+{
+    char b[8];
+
+    moved_calls++;
+    ck_assert_int_eq(conn_read(c, b, sizeof(b)), 2);
+}
+
+START_TEST(test_move_hands_over)
+{
+    struct conn a, b;
+    int peer, owner;
+
+    unix_pair(&a, &peer);
+    conn_want_read(&a, 1); /* registered with the loop once */
+    tu_run_once(loop, 0.01);
+    conn_move(&b, &a, &owner);
+    ck_assert_int_eq(a.fd, -1);
+    ck_assert(!ev_is_active(&a.rd) && !ev_is_active(&b.rd));
+    ck_assert_ptr_eq(b.data, &owner);
+    ck_assert_ptr_null(b.on_read);
+    ck_assert_ptr_eq(b.rd.data, &b); /* the watcher now calls b's handlers */
+    conn_close(&a);                  /* a no-op: a owns nothing any more */
+    b.on_read = moved_on_read;
+    conn_want_read(&b, 1);
+    ck_assert_int_eq(write(peer, "hi", 2), 2);
+    for (int i = 0; i < 20 && moved_calls == 0; i++)
+        tu_run_once(loop, 0.05);
+    ck_assert_int_eq(moved_calls, 1);
+    conn_close(&b);
+    close(peer);
+}
+END_TEST
+
 START_TEST(test_socket_error_refused)
 {
     struct sockaddr_storage ss;
@@ -537,6 +574,7 @@ conn_suite(void)
     tcase_add_test(tc, test_shutdown_write);
     tcase_add_test(tc, test_shutdown_write_tcp);
     tcase_add_test(tc, test_close_twice);
+    tcase_add_test(tc, test_move_hands_over);
     tcase_add_test(tc, test_socket_error_refused);
     tcase_add_test(tc, test_socket_error_connected);
     suite_add_tcase(s, tc);

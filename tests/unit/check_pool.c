@@ -20,6 +20,28 @@ setup(void)
     ck_assert_ptr_nonnull(loop);
 }
 
+/* The tests speak in file descriptors; the pool takes and gives conns. */
+static void
+put_fd(const char *host, uint16_t port, int fd)
+{
+    struct conn c;
+
+    conn_init(&c, loop, fd, NULL);
+    pool_put(host, port, &c);
+    ck_assert_int_eq(c.fd, -1); /* moved into the pool */
+}
+
+static int
+get_fd(const char *host, uint16_t port)
+{
+    struct conn c;
+
+    if (!pool_get(host, port, &c, NULL))
+        return -1;
+    ck_assert(!ev_is_active(&c.rd)); /* handed over stopped */
+    return c.fd;
+}
+
 static void
 teardown(void)
 {
@@ -85,11 +107,11 @@ START_TEST(test_round_trip_real_socket)
     pool_init(loop, 4, 60.);
     tcp_pair(&mine, &peer);
     ck_assert_int_eq(pool_count(), 0);
-    pool_put("origin.test", 8080, mine);
+    put_fd("origin.test", 8080, mine);
     ck_assert_int_eq(pool_count(), 1);
     tu_run_once(loop, 0.05); /* idle and quiet: nothing happens to it */
     ck_assert_int_eq(pool_count(), 1);
-    fd = pool_get("origin.test", 8080);
+    fd = get_fd("origin.test", 8080);
     ck_assert_int_eq(fd, mine);
     ck_assert_int_eq(pool_count(), 0);
     ck_assert(tu_fd_is_open(fd));
@@ -105,7 +127,7 @@ START_TEST(test_round_trip_real_socket)
     ck_assert(tu_fd_is_open(fd));
     usleep(20000);
     ck_assert_int_eq(read(fd, b, sizeof(b)), 4);
-    ck_assert_int_eq(pool_get("origin.test", 8080), -1);
+    ck_assert_int_eq(get_fd("origin.test", 8080), -1);
     close(fd);
     close(peer);
 }
@@ -114,8 +136,8 @@ END_TEST
 START_TEST(test_get_empty)
 {
     pool_init(loop, 4, 60.);
-    ck_assert_int_eq(pool_get("origin.test", 80), -1);
-    ck_assert_int_eq(pool_get("", 0), -1);
+    ck_assert_int_eq(get_fd("origin.test", 80), -1);
+    ck_assert_int_eq(get_fd("", 0), -1);
     ck_assert_int_eq(pool_count(), 0);
 }
 END_TEST
@@ -128,20 +150,20 @@ START_TEST(test_keys_host_caseless_and_port)
     tcp_pair(&m1, &p1);
     tcp_pair(&m2, &p2);
     tcp_pair(&m3, &p3);
-    pool_put("Example.COM", 80, m1);
-    pool_put("example.com", 8080, m2);
-    pool_put("example.org", 80, m3);
+    put_fd("Example.COM", 80, m1);
+    put_fd("example.com", 8080, m2);
+    put_fd("example.org", 80, m3);
     ck_assert_int_eq(pool_count(), 3);
     /* Wrong host or wrong port finds nothing. */
-    ck_assert_int_eq(pool_get("example.net", 80), -1);
-    ck_assert_int_eq(pool_get("example.com", 81), -1);
-    ck_assert_int_eq(pool_get("example.co", 80), -1);
+    ck_assert_int_eq(get_fd("example.net", 80), -1);
+    ck_assert_int_eq(get_fd("example.com", 81), -1);
+    ck_assert_int_eq(get_fd("example.co", 80), -1);
     ck_assert_int_eq(pool_count(), 3);
     /* Host names compare without case; the port must match exactly. */
-    ck_assert_int_eq(pool_get("eXample.com", 80), m1);
-    ck_assert_int_eq(pool_get("example.com", 80), -1);
-    ck_assert_int_eq(pool_get("EXAMPLE.COM", 8080), m2);
-    ck_assert_int_eq(pool_get("example.org", 80), m3);
+    ck_assert_int_eq(get_fd("eXample.com", 80), m1);
+    ck_assert_int_eq(get_fd("example.com", 80), -1);
+    ck_assert_int_eq(get_fd("EXAMPLE.COM", 8080), m2);
+    ck_assert_int_eq(get_fd("example.org", 80), m3);
     ck_assert_int_eq(pool_count(), 0);
     close(m1);
     close(m2);
@@ -159,22 +181,22 @@ START_TEST(test_per_key_cap_evicts_oldest)
     pool_init(loop, 2, 60.);
     for (i = 0; i < 4; i++)
         tcp_pair(&m[i], &p[i]);
-    pool_put("h", 1, m[3]); /* another key: not counted against "h":80 */
-    pool_put("h", 80, m[0]);
-    pool_put("h", 80, m[1]);
+    put_fd("h", 1, m[3]); /* another key: not counted against "h":80 */
+    put_fd("h", 80, m[0]);
+    put_fd("h", 80, m[1]);
     ck_assert_int_eq(pool_count(), 3);
-    pool_put("H", 80, m[2]); /* same key: the oldest (m[0]) goes */
+    put_fd("H", 80, m[2]); /* same key: the oldest (m[0]) goes */
     ck_assert_int_eq(pool_count(), 3);
     ck_assert(peer_sees_close(p[0]));
     ck_assert(!tu_fd_is_open(m[0]));
     ck_assert(peer_still_connected(p[1]));
     ck_assert(peer_still_connected(p[2]));
     ck_assert(peer_still_connected(p[3]));
-    a = pool_get("h", 80);
-    b = pool_get("h", 80);
-    ck_assert_int_eq(pool_get("h", 80), -1);
+    a = get_fd("h", 80);
+    b = get_fd("h", 80);
+    ck_assert_int_eq(get_fd("h", 80), -1);
     ck_assert((a == m[1] && b == m[2]) || (a == m[2] && b == m[1]));
-    ck_assert_int_eq(pool_get("h", 1), m[3]);
+    ck_assert_int_eq(get_fd("h", 1), m[3]);
     for (i = 1; i < 4; i++)
         close(m[i]);
     for (i = 0; i < 4; i++)
@@ -188,11 +210,11 @@ START_TEST(test_disabled_closes_at_once)
 
     pool_init(loop, 0, 60.);
     tcp_pair(&mine, &peer);
-    pool_put("origin.test", 80, mine);
+    put_fd("origin.test", 80, mine);
     ck_assert_int_eq(pool_count(), 0);
     ck_assert(!tu_fd_is_open(mine));
     ck_assert(peer_sees_close(peer));
-    ck_assert_int_eq(pool_get("origin.test", 80), -1);
+    ck_assert_int_eq(get_fd("origin.test", 80), -1);
     close(peer);
 }
 END_TEST
@@ -206,7 +228,7 @@ START_TEST(test_overlong_host_closes)
     memset(host, 'a', sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
     tcp_pair(&mine, &peer);
-    pool_put(host, 80, mine);
+    put_fd(host, 80, mine);
     ck_assert_int_eq(pool_count(), 0);
     ck_assert(peer_sees_close(peer));
     close(peer);
@@ -220,15 +242,15 @@ START_TEST(test_peer_close_drops_idle)
     pool_init(loop, 4, 60.);
     tcp_pair(&m1, &p1);
     tcp_pair(&m2, &p2);
-    pool_put("origin.test", 80, m1);
-    pool_put("origin.test", 80, m2);
+    put_fd("origin.test", 80, m1);
+    put_fd("origin.test", 80, m2);
     ck_assert_int_eq(pool_count(), 2);
     close(p1); /* the upstream closes one idle connection */
     run_until_count(1, 2.0);
     ck_assert_int_eq(pool_count(), 1);
     ck_assert(!tu_fd_is_open(m1));
     /* The other one is untouched and is the one handed out. */
-    ck_assert_int_eq(pool_get("origin.test", 80), m2);
+    ck_assert_int_eq(get_fd("origin.test", 80), m2);
     ck_assert(tu_fd_is_open(m2));
     close(m2);
     close(p2);
@@ -241,14 +263,14 @@ START_TEST(test_peer_data_drops_idle)
 
     pool_init(loop, 4, 60.);
     tcp_pair(&mine, &peer);
-    pool_put("origin.test", 80, mine);
+    put_fd("origin.test", 80, mine);
     /* Bytes on an idle connection would be read as the next response. */
     ck_assert_int_eq(write(peer, "junk", 4), 4);
     run_until_count(0, 2.0);
     ck_assert_int_eq(pool_count(), 0);
     ck_assert(!tu_fd_is_open(mine));
     ck_assert(peer_sees_close(peer));
-    ck_assert_int_eq(pool_get("origin.test", 80), -1);
+    ck_assert_int_eq(get_fd("origin.test", 80), -1);
     close(peer);
 }
 END_TEST
@@ -262,7 +284,7 @@ START_TEST(test_idle_timeout)
     ev_now_update(loop);
     t0 = ev_time();
     tcp_pair(&mine, &peer);
-    pool_put("origin.test", 80, mine);
+    put_fd("origin.test", 80, mine);
     tu_run_once(loop, 0.05);
     ck_assert_int_eq(pool_count(), 1); /* not yet */
     run_until_count(0, 2.0);
@@ -282,7 +304,7 @@ START_TEST(test_clear_closes_everything)
     pool_init(loop, 3, 60.);
     for (i = 0; i < 5; i++) {
         tcp_pair(&m[i], &p[i]);
-        pool_put(i < 3 ? "a.test" : "b.test", (uint16_t)(80 + i % 2), m[i]);
+        put_fd(i < 3 ? "a.test" : "b.test", (uint16_t)(80 + i % 2), m[i]);
     }
     ck_assert_int_eq(pool_count(), 5);
     pool_clear();
@@ -292,12 +314,12 @@ START_TEST(test_clear_closes_everything)
         ck_assert(peer_sees_close(p[i]));
         close(p[i]);
     }
-    ck_assert_int_eq(pool_get("a.test", 80), -1);
+    ck_assert_int_eq(get_fd("a.test", 80), -1);
     /* The pool is usable again after a clear (recycled entries were freed). */
     tcp_pair(&m[0], &p[0]);
-    pool_put("a.test", 80, m[0]);
+    put_fd("a.test", 80, m[0]);
     ck_assert_int_eq(pool_count(), 1);
-    ck_assert_int_eq(pool_get("a.test", 80), m[0]);
+    ck_assert_int_eq(get_fd("a.test", 80), m[0]);
     close(m[0]);
     close(p[0]);
 }
@@ -312,13 +334,13 @@ START_TEST(test_recycled_entries_stay_consistent)
     pool_init(loop, 2, 60.);
     tcp_pair(&mine, &peer);
     for (i = 0; i < 1000; i++) {
-        pool_put(i % 2 ? "odd.test" : "even.test", (uint16_t)i, mine);
+        put_fd(i % 2 ? "odd.test" : "even.test", (uint16_t)i, mine);
         ck_assert_int_eq(pool_count(), 1);
-        ck_assert_int_eq(pool_get(i % 2 ? "even.test" : "odd.test", (uint16_t)i), -1);
-        ck_assert_int_eq(pool_get(i % 2 ? "odd.test" : "even.test", (uint16_t)i), mine);
+        ck_assert_int_eq(get_fd(i % 2 ? "even.test" : "odd.test", (uint16_t)i), -1);
+        ck_assert_int_eq(get_fd(i % 2 ? "odd.test" : "even.test", (uint16_t)i), mine);
     }
     /* Put back once more: the recycled watcher still sees the peer close. */
-    pool_put("odd.test", 1, mine);
+    put_fd("odd.test", 1, mine);
     close(peer);
     run_until_count(0, 2.0);
     ck_assert_int_eq(pool_count(), 0);
