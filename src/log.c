@@ -24,6 +24,7 @@ static struct log_dest errlog = {STDERR_FILENO, 0, ""};
 static struct log_dest acclog = {STDERR_FILENO, 0, ""};
 static int cur_level = LOG_LVL_INFO;
 static char tag[32] = "warpd";
+static int tag_pid; /* getpid() when the tag was set: a syscall saved per line */
 static long owner_uid = -1, owner_gid = -1;
 
 void
@@ -40,6 +41,7 @@ log_set_tag(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(tag, sizeof(tag), fmt, ap);
     va_end(ap);
+    tag_pid = (int)getpid();
 }
 
 void
@@ -181,7 +183,7 @@ vlog(struct log_dest *d, const char *lvl, int errnum, const char *fmt, va_list a
     n = (size_t)snprintf(line, sizeof(line),
                          "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d] %s: ", tm.tm_year + 1900,
                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                         (int)(tv.tv_usec / 1000), tag, (int)getpid(), lvl);
+                         (int)(tv.tv_usec / 1000), tag, tag_pid ? tag_pid : (int)getpid(), lvl);
     for (i = 0; msg[i] != '\0' && n < sizeof(line) - 8; i++) {
         unsigned char ch = (unsigned char)msg[i];
         if (ch < 0x20 || ch == 0x7f)

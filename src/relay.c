@@ -76,6 +76,9 @@ dir_fill(struct relay *r, struct relay_dir *d, int di)
         r->last_active = ev_now(d->src->loop);
         if (dir_flush(r, d, di) < 0)
             return -1;
+        /* A short read drained the socket: another would be EAGAIN. */
+        if ((size_t)n < space)
+            break;
         if (d->b != NULL && buf_len(d->b) >= RELAY_HIGH_WATER)
             break;
     }

@@ -15,7 +15,7 @@
 #define RELAY_HIGH_WATER BUF_SIZE
 #define RELAY_LOW_WATER  (BUF_SIZE / 2)
 /* Reads per callback, so one busy connection cannot starve the loop. */
-#define RELAY_MAX_READS 4
+#define RELAY_MAX_READS 16
 
 struct relay;
 /* Called once: reason is NULL when both directions ended cleanly, else a

@@ -53,36 +53,53 @@ shape_exec_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 shape_exec_step(struct shape_exec *x)
 {
-    const struct shape_seg *seg;
+    for (;;) {
+        const struct shape_seg *seg;
 
-    if (x->idx >= x->plan->nseg) {
-        shape_exec_finish(x, 0);
-        return;
-    }
-    seg = &x->plan->seg[x->idx];
-    while (x->written < seg->len) {
-        ssize_t n = conn_write(x->c, x->plan->buf + seg->off + x->written, seg->len - x->written);
-        if (n == WD_AGAIN) {
-            x->waiting_write = 1;
-            conn_want_write(x->c, 1);
+        if (x->idx >= x->plan->nseg) {
+            shape_exec_finish(x, 0);
             return;
         }
-        if (n == WD_ERROR) {
-            shape_exec_finish(x, errno);
+        seg = &x->plan->seg[x->idx];
+        while (x->written < seg->len) {
+            ssize_t n =
+                conn_write(x->c, x->plan->buf + seg->off + x->written, seg->len - x->written);
+            if (n == WD_AGAIN) {
+                x->waiting_write = 1;
+                conn_want_write(x->c, 1);
+                return;
+            }
+            if (n == WD_ERROR) {
+                shape_exec_finish(x, errno);
+                return;
+            }
+            x->written += (uint32_t)n;
+        }
+        x->waiting_write = 0;
+        conn_want_write(x->c, 0);
+        /* The last segment needs no wait: what follows may share its packet. */
+        if (x->idx == x->plan->nseg - 1) {
+            shape_exec_finish(x, 0);
             return;
         }
-        x->written += (uint32_t)n;
+        /* Usually the kernel sent it during the write already: then a
+         * segment without a pause is followed at once, with no trip
+         * through the loop. Otherwise poll, then pause. */
+        if (conn_unsent(x->c) > 0) {
+            x->polls = 0;
+            ev_timer_set(&x->timer, SHAPE_POLL_SEC, 0.);
+            ev_timer_start(x->c->loop, &x->timer);
+            return;
+        }
+        if (seg->delay_ms > 0) {
+            x->polls = -1;
+            ev_timer_set(&x->timer, seg->delay_ms / 1000.0, 0.);
+            ev_timer_start(x->c->loop, &x->timer);
+            return;
+        }
+        x->idx++;
+        x->written = 0;
     }
-    x->waiting_write = 0;
-    conn_want_write(x->c, 0);
-    /* The last segment needs no wait: what follows may share its packet. */
-    if (x->idx == x->plan->nseg - 1) {
-        shape_exec_finish(x, 0);
-        return;
-    }
-    x->polls = 0;
-    ev_timer_set(&x->timer, 0., 0.);
-    ev_timer_start(x->c->loop, &x->timer);
 }
 
 void
