@@ -39,18 +39,46 @@ lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-/* tchar of RFC 9110 5.6.2 (the NUL test keeps strchr off the terminator). */
-static int
+/* Character classes as tables: they are asked for every byte of every field
+ * name and host, so a lookup beats a search. */
+#define CC_TCHAR   1 /* tchar of RFC 9110 5.6.2 */
+#define CC_REGNAME 2 /* reg-name of RFC 3986: unreserved, sub-delims and '%' */
+static const unsigned char cclass[256] = {
+    ['0' ... '9'] = CC_TCHAR | CC_REGNAME,
+    ['A' ... 'Z'] = CC_TCHAR | CC_REGNAME,
+    ['a' ... 'z'] = CC_TCHAR | CC_REGNAME,
+    ['!'] = CC_TCHAR | CC_REGNAME,
+    ['$'] = CC_TCHAR | CC_REGNAME,
+    ['%'] = CC_TCHAR | CC_REGNAME,
+    ['&'] = CC_TCHAR | CC_REGNAME,
+    ['\''] = CC_TCHAR | CC_REGNAME,
+    ['*'] = CC_TCHAR | CC_REGNAME,
+    ['+'] = CC_TCHAR | CC_REGNAME,
+    ['-'] = CC_TCHAR | CC_REGNAME,
+    ['.'] = CC_TCHAR | CC_REGNAME,
+    ['_'] = CC_TCHAR | CC_REGNAME,
+    ['~'] = CC_TCHAR | CC_REGNAME,
+    ['#'] = CC_TCHAR,
+    ['^'] = CC_TCHAR,
+    ['`'] = CC_TCHAR,
+    ['|'] = CC_TCHAR,
+    ['('] = CC_REGNAME,
+    [')'] = CC_REGNAME,
+    [','] = CC_REGNAME,
+    [';'] = CC_REGNAME,
+    ['='] = CC_REGNAME,
+};
+
+static inline int
 is_tchar(unsigned char c)
 {
-    return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return cclass[c] & CC_TCHAR;
 }
 
-/* reg-name of RFC 3986: unreserved, sub-delims and '%' (pct-encoded). */
-static int
+static inline int
 is_regname(unsigned char c)
 {
-    return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("-._~%!$&'()*+,;=", c) != NULL);
+    return cclass[c] & CC_REGNAME;
 }
 
 static int

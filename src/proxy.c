@@ -132,8 +132,10 @@ px_log_request(struct px *p, const char *close_reason)
     ev_tstamp now = ev_now(p->env->loop);
     char byname[ADDR_HOSTMAX + 8];
 
-    if (!p->logme)
+    if (!p->logme || !log_access_enabled()) {
+        p->logme = 0;
         return;
+    }
     if (p->up_by_name)
         snprintf(byname, sizeof(byname), strchr(p->host, ':') != NULL ? "[%s]:%u" : "%s:%u",
                  p->host, (unsigned)p->port);
@@ -544,7 +546,7 @@ px_route(struct px *p, const struct http_head *h)
             px_answer(p, 403, "CONNECT to this port is not allowed (connect_ports)");
             return;
         }
-        snprintf(p->host, sizeof(p->host), "%s", t.host);
+        memcpy(p->host, t.host, strlen(t.host) + 1); /* both ADDR_HOSTMAX */
         p->port = t.port;
     } else {
         if (t.form == HTTP_FORM_AUTHORITY) {
@@ -552,7 +554,7 @@ px_route(struct px *p, const struct http_head *h)
                            "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
             return;
         }
-        snprintf(p->host, sizeof(p->host), "%s", cfg->upstream_host);
+        memcpy(p->host, cfg->upstream_host, strlen(cfg->upstream_host) + 1);
         p->port = cfg->upstream_port;
     }
     px_connect_upstream(p, h->method != HTTP_CONNECT, h);
