@@ -5,6 +5,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h> /* splice */
 #include <stddef.h>
 #include <string.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_notsent_bytes (glibc's lacks it) */
@@ -72,6 +73,38 @@ conn_write(struct conn *c, const void *p, size_t len)
     if (n >= 0)
         return n;
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+}
+
+/* splice(2) has no MSG_NOSIGNAL: writing into a socket the peer closed
+ * raises SIGPIPE, which warpd ignores process-wide (supervisor_run), so
+ * the caller sees EPIPE like with send(). */
+static ssize_t
+conn_splice(int from, int to, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = splice(from, NULL, to, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+}
+
+ssize_t
+conn_splice_in(struct conn *c, int pipe_wr, size_t len)
+{
+    ssize_t n = conn_splice(c->fd, pipe_wr, len);
+
+    if (n == 0)
+        c->eof_seen = 1;
+    return n;
+}
+
+ssize_t
+conn_splice_out(struct conn *c, int pipe_rd, size_t len)
+{
+    return conn_splice(pipe_rd, c->fd, len);
 }
 
 ssize_t

@@ -33,6 +33,11 @@ ssize_t conn_writev(struct conn *c, const struct iovec *iov, int iovcnt);
 /* Starts or stops the watchers; cheap when already in that state. */
 void conn_want_read(struct conn *c, int on);
 void conn_want_write(struct conn *c, int on);
+/* Zero-copy moves between the socket and a pipe (splice(2)), with the same
+ * return contract: from the socket into pipe_wr (0 at EOF), and from
+ * pipe_rd out to the socket. */
+ssize_t conn_splice_in(struct conn *c, int pipe_wr, size_t len);
+ssize_t conn_splice_out(struct conn *c, int pipe_rd, size_t len);
 /* shutdown(SHUT_WR); returns 0 or WD_ERROR. */
 int conn_shutdown_write(struct conn *c);
 /* Hands an open connection from src to dst: the descriptor and its stopped

@@ -6,8 +6,10 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void
 relay_fail(struct relay *r, const char *side, const char *what, int err)
@@ -87,6 +89,83 @@ dir_fill(struct relay *r, struct relay_dir *d, int di)
 
 /* One step of direction di. May call on_done (and so free r): the caller
  * must not touch r afterwards when it returns -1 or r->finished is set. */
+/* Both directions done: report. Returns -1 (r may be gone). */
+static int
+relay_finish(struct relay *r)
+{
+    relay_done_cb done = r->on_done;
+
+    relay_stop(r);
+    done(r, NULL);
+    return -1;
+}
+
+/* EOF seen and nothing pending: pass the EOF on. Returns 0 or -1. */
+static int
+dir_end(struct relay *r, struct relay_dir *d, int di)
+{
+    d->done = 1;
+    if (conn_shutdown_write(d->dst) < 0 && errno != ENOTCONN) {
+        relay_fail(r, r->name[1 - di], "shutdown", errno);
+        return -1;
+    }
+    if (r->dir[0].done && r->dir[1].done)
+        return relay_finish(r);
+    return 0;
+}
+
+/* The splice path: the pipe is the buffer. The source is read only while
+ * the pipe is empty, so the pipe never holds more than one chunk: that is
+ * the backpressure. */
+static int
+dir_splice(struct relay *r, struct relay_dir *d, int di)
+{
+    for (int i = 0; i < RELAY_MAX_READS; i++) {
+        while (d->piped > 0) {
+            ssize_t n = conn_splice_out(d->dst, d->pipe[0], d->piped);
+            if (n == WD_AGAIN) {
+                conn_want_read(d->src, 0);
+                conn_want_write(d->dst, 1);
+                return 0;
+            }
+            if (n <= 0) {
+                relay_fail(r, r->name[1 - di], "write", n == 0 ? EPIPE : errno);
+                return -1;
+            }
+            d->piped -= (size_t)n;
+            d->bytes += (uint64_t)n;
+            r->last_active = ev_now(d->dst->loop);
+        }
+        conn_want_write(d->dst, 0);
+        if (d->eof)
+            break;
+        {
+            ssize_t n = conn_splice_in(d->src, d->pipe[1], RELAY_PIPE_CHUNK);
+            if (n == WD_AGAIN)
+                break;
+            if (n == WD_ERROR) {
+                relay_fail(r, r->name[di], "read", errno);
+                return -1;
+            }
+            if (n == 0) {
+                d->eof = 1;
+                break;
+            }
+            d->piped += (size_t)n;
+            r->last_active = ev_now(d->src->loop);
+        }
+    }
+    if (d->piped > 0) { /* the loop's bound was hit with bytes in the pipe */
+        conn_want_read(d->src, 0);
+        conn_want_write(d->dst, 1);
+        return 0;
+    }
+    conn_want_read(d->src, !d->eof);
+    if (d->eof)
+        return dir_end(r, d, di);
+    return 0;
+}
+
 static int
 dir_pump(struct relay *r, int di)
 {
@@ -95,8 +174,12 @@ dir_pump(struct relay *r, int di)
 
     if (d->done)
         return 0;
+    if (d->pipe[0] >= 0 && d->b == NULL)
+        return dir_splice(r, d, di);
     if (dir_flush(r, d, di) < 0)
         return -1;
+    if (d->pipe[0] >= 0 && d->b == NULL)
+        return dir_splice(r, d, di); /* the buffered bytes are out: splice on */
     if (!d->paused && dir_fill(r, d, di) < 0)
         return -1;
 
@@ -114,19 +197,8 @@ dir_pump(struct relay *r, int di)
         conn_want_read(d->src, !d->paused);
     } else {
         conn_want_read(d->src, 0);
-        if (pending == 0) {
-            d->done = 1;
-            if (conn_shutdown_write(d->dst) < 0 && errno != ENOTCONN) {
-                relay_fail(r, r->name[1 - di], "shutdown", errno);
-                return -1;
-            }
-        }
-    }
-    if (r->dir[0].done && r->dir[1].done) {
-        relay_done_cb done = r->on_done;
-        relay_stop(r);
-        done(r, NULL);
-        return -1;
+        if (pending == 0)
+            return dir_end(r, d, di);
     }
     return 0;
 }
@@ -150,6 +222,8 @@ relay_start(struct relay *r, struct conn *a, struct conn *b, struct buf *pre_ab,
             const char *name_a, const char *name_b, relay_done_cb done, void *data)
 {
     memset(r, 0, sizeof(*r));
+    r->dir[0].pipe[0] = r->dir[0].pipe[1] = -1;
+    r->dir[1].pipe[0] = r->dir[1].pipe[1] = -1;
     r->dir[0].src = a;
     r->dir[0].dst = b;
     r->dir[0].b = pre_ab;
@@ -171,6 +245,25 @@ relay_start(struct relay *r, struct conn *a, struct conn *b, struct buf *pre_ab,
     conn_want_write(a, pre_ba != NULL && buf_len(pre_ba) > 0);
 }
 
+int
+relay_use_splice(struct relay *r)
+{
+    int p0[2], p1[2];
+
+    if (pipe2(p0, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -1;
+    if (pipe2(p1, O_NONBLOCK | O_CLOEXEC) < 0) {
+        close(p0[0]);
+        close(p0[1]);
+        return -1;
+    }
+    r->dir[0].pipe[0] = p0[0];
+    r->dir[0].pipe[1] = p0[1];
+    r->dir[1].pipe[0] = p1[0];
+    r->dir[1].pipe[1] = p1[1];
+    return 0;
+}
+
 void
 relay_stop(struct relay *r)
 {
@@ -186,5 +279,10 @@ relay_stop(struct relay *r)
         r->dir[i].src->on_write = NULL;
         buf_put(r->dir[i].b);
         r->dir[i].b = NULL;
+        if (r->dir[i].pipe[0] >= 0) { /* what is still in it is dropped */
+            close(r->dir[i].pipe[0]);
+            close(r->dir[i].pipe[1]);
+            r->dir[i].pipe[0] = r->dir[i].pipe[1] = -1;
+        }
     }
 }

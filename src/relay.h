@@ -16,6 +16,8 @@
 #define RELAY_LOW_WATER  (BUF_SIZE / 2)
 /* Reads per callback, so one busy connection cannot starve the loop. */
 #define RELAY_MAX_READS 16
+/* Bytes moved per splice into a pipe (its default capacity on Linux). */
+#define RELAY_PIPE_CHUNK 65536
 
 struct relay;
 /* Called once: reason is NULL when both directions ended cleanly, else a
@@ -31,6 +33,8 @@ struct relay_dir {
     unsigned eof : 1;    /* src reached EOF */
     unsigned done : 1;   /* EOF seen, buffer flushed, dst shut down */
     unsigned paused : 1; /* src reading stopped for backpressure */
+    int pipe[2];         /* splice mode: the kernel buffer between src and dst; -1 when off */
+    size_t piped;        /* bytes in the pipe not yet written to dst */
 };
 
 struct relay {
@@ -50,6 +54,12 @@ struct relay {
 void relay_start(struct relay *r, struct conn *a, struct conn *b, struct buf *pre_ab,
                  struct buf *pre_ba, const char *name_a, const char *name_b, relay_done_cb done,
                  void *data);
+/* Switches a started relay to splice(2): bytes then move from socket to
+ * socket through a pipe per direction without entering user space (bytes
+ * already buffered, such as pre_ab/pre_ba, are sent first). For blind
+ * relays only (TCP mode, tunnels). Returns 0, or -1 when pipes cannot be
+ * had (the relay then just goes on with buffers). */
+int relay_use_splice(struct relay *r);
 /* Stops both conns' watchers and returns the buffers; does not close. */
 void relay_stop(struct relay *r);
 
