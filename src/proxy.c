@@ -444,7 +444,7 @@ px_start_tunnel(struct px *p, struct buf *pre_ba)
         px_close(p, "out of memory");
         return;
     }
-        relay_start(p->relay, &p->client, &p->up, pre_ab, pre_ba, "client", "upstream", px_tunnel_done,
+    relay_start(p->relay, &p->client, &p->up, pre_ab, pre_ba, "client", "upstream", px_tunnel_done,
                 p);
     relay_use_splice(p->relay); /* blind bytes: zero-copy when pipes can be had */
     px_set_timer(p, px_tunnel_idle, p->env->cfg->idle_timeout);

@@ -133,7 +133,7 @@ session_connected(void *arg, int fd, int idx, int err)
     s->s_connect = NULL;
     conn_init(&s->s_upstream, s->s_env->loop, fd, s);
     s->s_phase = PH_RELAYING;
-        relay_start(&s->s_relay, &s->s_client, &s->s_upstream, NULL, NULL, "client", "upstream",
+    relay_start(&s->s_relay, &s->s_client, &s->s_upstream, NULL, NULL, "client", "upstream",
                 session_relay_done, s);
     relay_use_splice(&s->s_relay); /* blind bytes: zero-copy when pipes can be had */
     ev_timer_stop(s->s_env->loop, &s->s_timer);
