@@ -74,10 +74,9 @@ struct px {
     ev_tstamp last_io; /* body phases: last transfer, for idle_timeout */
     struct resolve_req *rq;
     struct upstream_connect *uc; /* while connecting only: it is large */
-    unsigned connecting : 1;
-    struct relay *relay;  /* tunnels only */
-    struct px_shape *shp; /* shaping in progress towards the upstream, or NULL */
-    size_t scan, uscan;   /* http_head_end progress on cin/uin */
+    struct relay *relay;         /* tunnels only */
+    struct px_shape *shp;        /* shaping in progress towards the upstream, or NULL */
+    size_t scan, uscan;          /* http_head_end progress on cin/uin */
 
     /* the request in progress */
     int method;
@@ -176,7 +175,6 @@ px_drop_upstream(struct px *p)
         free(p->uc);
         p->uc = NULL;
     }
-    p->connecting = 0;
     conn_close(&p->up);
     outq_clear(&p->uout);
     xbuf_release(&p->uin, 1);
@@ -843,7 +841,6 @@ px_connected(void *arg, int fd, int idx, int err)
     struct px *p = arg;
     char what[ADDR_HOSTMAX + 96];
 
-    p->connecting = 0;
     if (fd < 0) {
         snprintf(what, sizeof(what), "cannot connect to %s:%u: %s", p->host, (unsigned)p->port,
                  err == ETIMEDOUT ? "connect timed out" : strerror(err));
@@ -883,7 +880,6 @@ px_resolved(void *arg, int status, const struct resolve_result *res)
         return;
     }
     p->phase = PX_CONNECTING;
-    p->connecting = 1;
     upstream_connect_start(p->uc, p->env->loop, res, p->env->cfg->connect_timeout, px_connected, p);
 }
 
