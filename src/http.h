@@ -133,8 +133,8 @@ struct http_req_opts {
 };
 
 struct http_resp_opts {
-    int client_major, client_minor; /* the client's version: 1.0 clients get no chunking */
-    enum body_framing body_out;     /* BODY_LENGTH / BODY_CHUNKED / BODY_CLOSE / BODY_NONE */
+
+    enum body_framing body_out; /* BODY_LENGTH / BODY_CHUNKED / BODY_CLOSE / BODY_NONE */
     uint64_t content_length;
     int keep_length; /* HEAD/304: pass the received Content-Length on, no body follows */
     int via;

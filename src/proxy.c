@@ -1027,8 +1027,7 @@ px_response_head(struct px *p, size_t len)
         p->head_kept = 0;
     }
     memset(&o, 0, sizeof(o));
-    o.client_major = p->major;
-    o.client_minor = p->minor;
+
     o.via = cfg->via;
     if (h.status >= 100 && h.status < 200 && h.status != 101) {
         /* Interim: passed on to HTTP/1.1 clients, never to 1.0 ones. */

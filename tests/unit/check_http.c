@@ -1106,7 +1106,7 @@ regen_resp(const char *in, int method, const struct http_resp_opts *o)
 
 START_TEST(test_response_out)
 {
-    struct http_resp_opts o = {.client_major = 1, .client_minor = 1};
+    struct http_resp_opts o = {0};
 
     /* HEAD: the received length is passed on, after the other fields */
     o.keep_length = 1;
