@@ -63,6 +63,12 @@ def cpu_ticks(pid):
     return int(st[11]) + int(st[12]) if st else 0
 
 
+def sys_ticks(pid):
+    """stime alone: the kernel's share (on loopback, much of the send path)."""
+    st = proc_stat(pid)
+    return int(st[12]) if st else 0
+
+
 def machine_busy():
     """CPU ticks spent by anything on the machine (all CPUs), from /proc/stat."""
     with open("/proc/stat") as f:
@@ -370,6 +376,7 @@ class Bench:
                 "--timeout", "5s", "-s", os.path.join(BENCH, "wrk.lua"), c["url"]]
         watched = {"proxy": c["cpu_pids"], "origin": self.origin.workers}
         before = {k: sum(cpu_ticks(p) for p in v) for k, v in watched.items()}
+        sys0 = sum(sys_ticks(p) for p in c["cpu_pids"])
         busy0 = machine_busy()
         t0 = time.monotonic()
         outpath = os.path.join(self.work, "wrk.out")
@@ -394,6 +401,7 @@ class Bench:
         wall = time.monotonic() - t0
         busy = machine_busy() - busy0
         after = {k: sum(cpu_ticks(p) for p in v) for k, v in watched.items()}
+        proxy_sys = 100.0 * (sum(sys_ticks(p) for p in c["cpu_pids"]) - sys0) / CLK_TCK / wall
         with open(outpath) as f:
             text = f.read()
         m = re.search(r"^BENCH (\{.*\})$", text, re.M)
@@ -407,6 +415,7 @@ class Bench:
         # What the rest of the machine used meanwhile (the origin's master,
         # kernel threads, this script's polling, and other people's jobs).
         r["cpu"]["other"] = max(0.0, 100.0 * busy / CLK_TCK / wall - sum(r["cpu"].values()))
+        r["proxy_sys"] = proxy_sys
         return r
 
     def wrk_quiet(self, c, duration):
@@ -593,6 +602,7 @@ def main():
     ap.add_argument("--out", help="directory for results.md and results.png")
     ap.add_argument("--max-wait", type=float, default=150,
                     help="seconds in all to wait for other processes to calm down")
+    ap.add_argument("--rows", help="requests/s rows to run, by key (e.g. warpd_rev,nginx,haproxy)")
     ap.add_argument("--only", default="rps,bulk,mem,profile",
                     help="parts to run, of rps,bulk,mem,profile (profile needs rps or bulk)")
     a = ap.parse_args()
@@ -703,6 +713,12 @@ def run_traffic(b, a, res, parts):
             contenders.append({"key": key, "name": label, "url": url + "/small",
                                "absolute": absu, "threads": t, "conns": c,
                                "cpu_pids": [] if dmn is b.origin else dmn.workers})
+        if a.rows:
+            keep = set(a.rows.split(","))
+            unknown = keep - {c["key"] for c in contenders}
+            if unknown:
+                raise SystemExit("bench.py: unknown --rows key(s): %s" % ",".join(sorted(unknown)))
+            contenders = [c for c in contenders if c["key"] in keep]
         log("warm-up: 1 s per contender")
         for c in contenders:
             b.wrk(c, 1)
@@ -715,9 +731,10 @@ def run_traffic(b, a, res, parts):
             for c in order:
                 r = b.wrk_quiet(c, a.duration)
                 runs[c["key"]].append(r)
-                log("round %d/%d %-36s %7.0f req/s p50 %5.0f us p99 %6.0f us cpu %s%s%s%s" % (
+                log("round %d/%d %-36s %7.0f req/s p50 %5.0f us p99 %6.0f us cpu %s "
+                    "(proxy sys %.0f%%)%s%s%s" % (
                     rnd + 1, a.rounds, c["name"], r["rps"], r["p50_us"], r["p99_us"],
-                    " ".join("%s=%.0f%%" % kv for kv in r["cpu"].items()),
+                    " ".join("%s=%.0f%%" % kv for kv in r["cpu"].items()), r["proxy_sys"],
                     " (try %d)" % r["tries"] if r["tries"] > 1 else "",
                     "  errors %d" % (r["errors"] - r["read"]) if r["errors"] > r["read"] else "",
                     "  server closes %d" % r["read"] if r["read"] else ""))

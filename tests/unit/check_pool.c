@@ -1,9 +1,11 @@
 /* Unit tests for src/pool.c with real loopback TCP connections: put/get round
  * trip, keys (host case-insensitive, port), the per-key cap, a disabled pool,
  * idle connections dropped when the upstream closes or talks, the idle
- * timeout, pool_clear. The test plays the upstream and watches for the FIN. */
+ * timeout (one sweep timer for every entry), pool_clear, many keys. The test plays the upstream and
+ * watches for the FIN. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -348,6 +350,86 @@ START_TEST(test_recycled_entries_stay_consistent)
 }
 END_TEST
 
+START_TEST(test_many_keys_share_buckets)
+{
+    enum { N = 150 }; /* more keys than hash buckets: chains get long */
+    int m[N], p[N], i;
+    char host[32];
+
+    pool_init(loop, 4, 60.);
+    for (i = 0; i < N; i++) {
+        tcp_pair(&m[i], &p[i]);
+        snprintf(host, sizeof(host), "host%d.test", i);
+        put_fd(host, (uint16_t)(i % 3 ? 80 : 443), m[i]);
+    }
+    ck_assert_int_eq(pool_count(), N);
+    /* Taken back in another order, each key gives its own connection; the
+     * keys emptied along the way leave the other chains intact. */
+    for (i = N - 1; i >= 0; i -= 2) {
+        snprintf(host, sizeof(host), "HOST%d.test", i);
+        ck_assert_int_eq(get_fd(host, (uint16_t)(i % 3 ? 443 : 80)), -1);
+        ck_assert_int_eq(get_fd(host, (uint16_t)(i % 3 ? 80 : 443)), m[i]);
+    }
+    for (i = 0; i < N; i += 2) {
+        snprintf(host, sizeof(host), "host%d.test", i);
+        ck_assert_int_eq(get_fd(host, (uint16_t)(i % 3 ? 80 : 443)), m[i]);
+        ck_assert_int_eq(get_fd(host, (uint16_t)(i % 3 ? 80 : 443)), -1);
+    }
+    ck_assert_int_eq(pool_count(), 0);
+    for (i = 0; i < N; i++) {
+        ck_assert(peer_still_connected(p[i]));
+        close(m[i]);
+        close(p[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_cap_of_one_replaces)
+{
+    int m0, p0, m1, p1;
+
+    pool_init(loop, 1, 60.);
+    tcp_pair(&m0, &p0);
+    tcp_pair(&m1, &p1);
+    put_fd("one.test", 80, m0);
+    put_fd("one.test", 80, m1); /* the key is full: m0 goes, the key stays */
+    ck_assert_int_eq(pool_count(), 1);
+    ck_assert(peer_sees_close(p0));
+    ck_assert_int_eq(get_fd("one.test", 80), m1);
+    ck_assert_int_eq(get_fd("one.test", 80), -1);
+    close(m1);
+    close(p0);
+    close(p1);
+}
+END_TEST
+
+START_TEST(test_idle_timeout_each_its_own)
+{
+    int m0, p0, m1, p1;
+
+    /* One sweep timer serves every entry: the second connection, put back
+     * later, must outlive the first by that much. */
+    pool_init(loop, 4, 0.4);
+    tcp_pair(&m0, &p0);
+    tcp_pair(&m1, &p1);
+    ev_now_update(loop);
+    put_fd("origin.test", 80, m0);
+    tu_run_once(loop, 0.25);
+    ev_now_update(loop);
+    put_fd("origin.test", 81, m1);
+    run_until_count(1, 2.0);
+    ck_assert_int_eq(pool_count(), 1);
+    ck_assert(!tu_fd_is_open(m0));
+    ck_assert(peer_still_connected(p1));
+    run_until_count(0, 2.0);
+    ck_assert(!tu_fd_is_open(m1));
+    ck_assert(peer_sees_close(p0));
+    ck_assert(peer_sees_close(p1));
+    close(p0);
+    close(p1);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -367,6 +449,9 @@ pool_suite(void)
     tcase_add_test(tc, test_idle_timeout);
     tcase_add_test(tc, test_clear_closes_everything);
     tcase_add_test(tc, test_recycled_entries_stay_consistent);
+    tcase_add_test(tc, test_many_keys_share_buckets);
+    tcase_add_test(tc, test_cap_of_one_replaces);
+    tcase_add_test(tc, test_idle_timeout_each_its_own);
     suite_add_tcase(s, tc);
     return s;
 }
