@@ -499,36 +499,107 @@ pview_run(const char *buf, struct http_head *h, enum http_parser_type type, int 
 
 /* ---- field semantics ------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    uint8_t id;
-} field_ids[] = {
-    {"host", HF_HOST},
-    {"connection", HF_CONNECTION},
-    {"proxy-connection", HF_PROXY_CONNECTION},
-    {"keep-alive", HF_KEEP_ALIVE},
-    {"te", HF_TE},
-    {"trailer", HF_TRAILER},
-    {"transfer-encoding", HF_TRANSFER_ENCODING},
-    {"content-length", HF_CONTENT_LENGTH},
-    {"upgrade", HF_UPGRADE},
-    {"proxy-authorization", HF_PROXY_AUTHORIZATION},
-    {"proxy-authenticate", HF_PROXY_AUTHENTICATE},
-    {"proxy-authentication-info", HF_PROXY_AUTHENTICATION_INFO},
-    {"via", HF_VIA},
-    {"expect", HF_EXPECT},
-    {"http2-settings", HF_HTTP2_SETTINGS},
-};
+/* Loads for comparing a name a word at a time: memcpy compiles to a single
+ * unaligned load. */
+static inline uint16_t
+load16(const char *p)
+{
+    uint16_t v;
 
-static uint8_t
-field_id(struct http_slice name)
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint32_t
+load32(const char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint64_t
+load64(const char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Whether the n (>= 2) bytes at p, a validated token, equal the lowercase
+ * word w of the same length, ignoring case. Setting bit 0x20 of every byte
+ * lowercases the letters; w holds only lowercase letters, digits and '-',
+ * which have that bit already, and the only other bytes it would turn into
+ * a digit or '-' (0x10-0x19 and CR) are never in a token, so on a token this
+ * is exactly a case-insensitive comparison. n is a constant at every call:
+ * the compiler unrolls this into two or three loads and compares. */
+static inline int
+token_is(const char *p, const char *w, size_t n)
 {
     size_t i;
 
-    for (i = 0; i < WD_ARRAY_SIZE(field_ids); i++)
-        if (http_slice_eq(name, field_ids[i].name))
-            return field_ids[i].id;
-    return HF_OTHER;
+    if (n >= 8) {
+        for (i = 0; i + 8 < n; i += 8)
+            if ((load64(p + i) | 0x2020202020202020u) != load64(w + i))
+                return 0;
+        /* The last 8 bytes, overlapping the previous word when n is not a
+         * multiple of 8. */
+        return (load64(p + n - 8) | 0x2020202020202020u) == load64(w + n - 8);
+    }
+    if (n >= 4)
+        return (load32(p) | 0x20202020u) == load32(w) &&
+               (load32(p + n - 4) | 0x20202020u) == load32(w + n - 4);
+    return (uint16_t)(load16(p) | 0x2020u) == load16(w) &&
+           (uint16_t)(load16(p + n - 2) | 0x2020u) == load16(w + n - 2);
+}
+
+/* A token slice against a lowercase literal (see token_is). */
+#define TOKEN_IS(s, lit) ((s).len == sizeof(lit) - 1 && token_is((s).p, lit, sizeof(lit) - 1))
+
+/* The id of a field name (a validated token), matched case-insensitively.
+ * Every field of every message comes through here, so the length picks the
+ * one or two candidates and a word compare settles it; unknown names
+ * mostly stop at the switch. */
+static uint8_t
+field_id(struct http_slice name)
+{
+    switch (name.len) {
+    case 2:
+        return TOKEN_IS(name, "te") ? HF_TE : HF_OTHER;
+    case 3:
+        return TOKEN_IS(name, "via") ? HF_VIA : HF_OTHER;
+    case 4:
+        return TOKEN_IS(name, "host") ? HF_HOST : HF_OTHER;
+    case 6:
+        return TOKEN_IS(name, "expect") ? HF_EXPECT : HF_OTHER;
+    case 7:
+        if (TOKEN_IS(name, "upgrade"))
+            return HF_UPGRADE;
+        return TOKEN_IS(name, "trailer") ? HF_TRAILER : HF_OTHER;
+    case 10:
+        if (TOKEN_IS(name, "connection"))
+            return HF_CONNECTION;
+        return TOKEN_IS(name, "keep-alive") ? HF_KEEP_ALIVE : HF_OTHER;
+    case 14:
+        if (TOKEN_IS(name, "content-length"))
+            return HF_CONTENT_LENGTH;
+        return TOKEN_IS(name, "http2-settings") ? HF_HTTP2_SETTINGS : HF_OTHER;
+    case 16:
+        return TOKEN_IS(name, "proxy-connection") ? HF_PROXY_CONNECTION : HF_OTHER;
+    case 17:
+        return TOKEN_IS(name, "transfer-encoding") ? HF_TRANSFER_ENCODING : HF_OTHER;
+    case 18:
+        return TOKEN_IS(name, "proxy-authenticate") ? HF_PROXY_AUTHENTICATE : HF_OTHER;
+    case 19:
+        return TOKEN_IS(name, "proxy-authorization") ? HF_PROXY_AUTHORIZATION : HF_OTHER;
+    case 25:
+        return TOKEN_IS(name, "proxy-authentication-info") ? HF_PROXY_AUTHENTICATION_INFO
+                                                           : HF_OTHER;
+    default:
+        return HF_OTHER;
+    }
 }
 
 /* Iterates over the elements of a comma-separated list value, each trimmed

@@ -464,6 +464,76 @@ START_TEST(test_request_hop_marking)
 }
 END_TEST
 
+/* Every name warpd acts on, in odd case, and near misses of the same
+ * lengths (one byte off at the start, in the middle, at the end, and in the
+ * overlap of the word compares), which must stay HF_OTHER. */
+static const struct {
+    const char *name;
+    int id;
+} field_names[] = {
+    {"tE", HF_TE},
+    {"vIA", HF_VIA},
+    {"hOsT", HF_HOST},
+    {"EXPECT", HF_EXPECT},
+    {"uPgRaDe", HF_UPGRADE},
+    {"TRAILER", HF_TRAILER},
+    {"cONNECTIOn", HF_CONNECTION},
+    {"KEEP-alive", HF_KEEP_ALIVE},
+    {"CoNtEnT-lEnGtH", HF_CONTENT_LENGTH},
+    {"http2-SETTINGS", HF_HTTP2_SETTINGS},
+    {"pRoXy-CoNnEcTiOn", HF_PROXY_CONNECTION},
+    {"transfer-ENCODING", HF_TRANSFER_ENCODING},
+    {"Proxy-AUTHENTICATE", HF_PROXY_AUTHENTICATE},
+    {"PROXY-authorization", HF_PROXY_AUTHORIZATION},
+    {"proxy-authentication-INFO", HF_PROXY_AUTHENTICATION_INFO},
+    {"T", HF_OTHER},
+    {"Tf", HF_OTHER},
+    {"Xe", HF_OTHER},
+    {"Vib", HF_OTHER},
+    {"Hosx", HF_OTHER},
+    {"Hxst", HF_OTHER},
+    {"Hostt", HF_OTHER},
+    {"Expecx", HF_OTHER},
+    {"Upgrade_", HF_OTHER},
+    {"Upgradf", HF_OTHER},
+    {"Trailers", HF_OTHER},
+    {"Xrailer", HF_OTHER},
+    {"Connectio", HF_OTHER},
+    {"Keep_Alive", HF_OTHER},
+    {"Connectiox", HF_OTHER},
+    {"Content-Type", HF_OTHER},
+    {"Content-Xength", HF_OTHER},
+    {"Content-Lengtx", HF_OTHER},
+    {"Content_Length", HF_OTHER},
+    {"Http3-Settings", HF_OTHER},
+    {"Http2-Setting", HF_OTHER},
+    {"Xroxy-Connection", HF_OTHER},
+    {"Transfer-Encodinx", HF_OTHER},
+    {"Proxy-Authenticatx", HF_OTHER},
+    {"Proxy-Authorizatioo", HF_OTHER},
+    {"Proxy-Authentication-Infx", HF_OTHER},
+    {"Proxy-Authentication-Infos", HF_OTHER},
+    {"Proxy~Connection", HF_OTHER},
+    {"Host^", HF_OTHER},
+};
+
+START_TEST(test_field_ids)
+{
+    const char *name = field_names[_i].name;
+    char in[128];
+    int n;
+
+    /* A response, where every one of these names may appear once. */
+    n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\n%s: %s\r\n\r\n", name,
+                 field_names[_i].id == HF_TRANSFER_ENCODING ? "chunked" : "0");
+    ck_assert_msg(http_parse_response(in, (size_t)n, HTTP_GET, &H) == 0, "%s refused", name);
+    ck_assert_int_eq(H.nfields, 1);
+    ck_assert_msg(H.fields[0].id == field_names[_i].id, "%s: id %d, want %d", name, H.fields[0].id,
+                  field_names[_i].id);
+    ck_assert(slice_is(H.fields[0].name, name));
+}
+END_TEST
+
 /* ---- http_head_end -------------------------------------------------- */
 
 static long
@@ -1212,6 +1282,7 @@ http_suite(void)
     tcase_add_test(tc, test_request_leading_crlf_and_pipelined);
     tcase_add_loop_test(tc, test_request_semantics, 0, (int)WD_ARRAY_SIZE(req_sem));
     tcase_add_test(tc, test_request_hop_marking);
+    tcase_add_loop_test(tc, test_field_ids, 0, (int)WD_ARRAY_SIZE(field_names));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("head_end");
