@@ -38,8 +38,9 @@
 #include "upstream.h"
 #include "xbuf.h"
 
-#define PX_LINGER    2.0 /* seconds to drain a client after an error answer */
-#define PX_MAX_READS 4   /* reads per callback */
+#define PX_LINGER      2.0   /* seconds to drain a client after an error answer */
+#define PX_TIMER_SLACK 0.001 /* seconds a timeout may fire early */
+#define PX_MAX_READS   4     /* reads per callback */
 
 #define PX_VIA_NAME "warpd"
 
@@ -70,7 +71,10 @@ struct px {
     struct conn up; /* fd -1 when none */
     struct xbuf cin, uin;
     struct outq cout, uout;
-    ev_timer timer;    /* the current phase's timeout */
+    ev_timer timer;     /* fires at `armed`, at or before `deadline` */
+    ev_tstamp deadline; /* the current phase's timeout, absolute (ev_now) */
+    ev_tstamp armed;    /* when the timer fires, while it is active */
+    void (*on_timeout)(struct ev_loop *, ev_timer *, int); /* the phase's handler */
     ev_tstamp last_io; /* body phases: last transfer, for idle_timeout */
     struct resolve_req *rq;
     struct upstream_connect *uc; /* while connecting only: it is large */
@@ -212,13 +216,40 @@ px_close(struct px *p, const char *reason)
         env->on_count_change(env);
 }
 
+/* Phases change several times per request, each with its own timeout. The
+ * libev timer is only moved when a deadline comes earlier than the one it is
+ * armed for; a later one is left to px_timer_cb, which re-arms when it fires
+ * early. A keep-alive exchange thus costs no timer heap operation. */
 static void
 px_set_timer(struct px *p, void (*cb)(struct ev_loop *, ev_timer *, int), double after)
 {
+    ev_tstamp at = ev_now(p->env->loop) + after;
+
+    p->on_timeout = cb;
+    p->deadline = at;
+    if (ev_is_active(&p->timer) && p->armed <= at)
+        return;
     ev_timer_stop(p->env->loop, &p->timer);
-    ev_timer_init(&p->timer, cb, after, 0.);
-    p->timer.data = p;
+    ev_timer_set(&p->timer, after, 0.);
     ev_timer_start(p->env->loop, &p->timer);
+    p->armed = at;
+}
+
+static void
+px_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct px *p = w->data;
+    ev_tstamp left = p->deadline - ev_now(loop);
+
+    /* A millisecond of slack: the loop's clock and the timers' differ by
+     * rounding, and firing that much early is harmless. */
+    if (left > PX_TIMER_SLACK) {
+        ev_timer_set(w, left, 0.);
+        ev_timer_start(loop, w);
+        p->armed = p->deadline;
+        return;
+    }
+    p->on_timeout(loop, w, revents);
 }
 
 static void
@@ -245,9 +276,8 @@ px_idle_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     struct px *p = w->data;
     ev_tstamp left = p->last_io + p->env->cfg->idle_timeout - ev_now(loop);
 
-    if (left > 0) {
-        ev_timer_set(w, left, 0.);
-        ev_timer_start(loop, w);
+    if (left > PX_TIMER_SLACK) {
+        px_set_timer(p, px_idle_timeout, left);
         return;
     }
     if (p->resp_head)
@@ -372,12 +402,11 @@ px_tunnel_idle(struct ev_loop *loop, ev_timer *w, int revents)
     struct px *p = w->data;
     ev_tstamp left = p->relay->last_active + p->env->cfg->idle_timeout - ev_now(loop);
 
-    if (left <= 0) {
+    if (left <= PX_TIMER_SLACK) {
         px_close(p, "idle timeout");
         return;
     }
-    ev_timer_set(w, left, 0.);
-    ev_timer_start(loop, w);
+    px_set_timer(p, px_tunnel_idle, left);
 }
 
 /* Moves the unread bytes of x into a pooled buffer the relay can own. */
@@ -1495,7 +1524,7 @@ proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, sockle
     p->client.on_write = px_client_write;
     addr_format(peer, p->peer, sizeof(p->peer));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ev_init(&p->timer, px_header_timeout);
+    ev_init(&p->timer, px_timer_cb);
     p->timer.data = p;
     p->next = sessions;
     if (sessions != NULL)

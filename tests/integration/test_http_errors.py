@@ -236,6 +236,38 @@ def test_response_timeout_504(t):
     check(0.7 < took < 3.5, "504 after %.1fs with response_timeout 1s" % took)
 
 
+def test_later_phase_deadline_is_kept(t):
+    """The session's timer is armed lazily: a phase whose deadline is later
+    than the one armed gets its whole time, not the earlier phase's. The
+    second request of a connection, on a pooled upstream connection, goes
+    from keep-alive (1s) to waiting for the response (3s) without the timer
+    being stopped in between."""
+    o, w, addr = setup(t, extra="header_timeout 1s\nkeepalive_timeout 1s\nresponse_timeout 3s")
+    o.route("/mute", ht.act_silent(8))
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/a"))
+    check(c.response().status == 200, "first request failed")
+    t0 = time.monotonic()
+    c.send(ht.get(o.addr, "/mute"))
+    ht.expect_error(c, 504, timeout=8)
+    took = time.monotonic() - t0
+    check(2.7 < took < 5.5, "504 after %.1fs with response_timeout 3s, keepalive_timeout 1s" % took)
+    check(o.accepted == 1, "the second request did not reuse the pooled connection (%d)" % o.accepted)
+
+
+def test_earlier_phase_deadline_moves_timer(t):
+    """And a phase with an earlier deadline (keepalive_timeout 1s after
+    header_timeout 4s) moves the timer forward."""
+    o, w, addr = setup(t, extra="header_timeout 4s\nkeepalive_timeout 1s")
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/a"))
+    c.response()
+    t0 = time.monotonic()
+    c.expect_closed(5)
+    took = time.monotonic() - t0
+    check(0.7 < took < 2.5, "idle client closed after %.1fs with keepalive_timeout 1s" % took)
+
+
 def test_origin_closes_before_answer_502(t):
     o, w, addr = setup(t)
     o.route("/x", ht.act_close_before_answer())
