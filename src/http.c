@@ -81,10 +81,123 @@ is_regname(unsigned char c)
     return cclass[c] & CC_REGNAME;
 }
 
+/* field-vchar, obs-text, SP and HTAB (RFC 9110 5.5): the bytes a field value
+ * may hold, asked for every byte of every value. */
+static const unsigned char value_bytes[256] = {
+    ['\t'] = 1,
+    [' ' ... '~'] = 1,
+    [0x80 ... 0xff] = 1,
+};
+
+static inline int
+is_value_byte(unsigned char c)
+{
+    return value_bytes[c];
+}
+
+/* Loads for looking at several bytes at once: memcpy compiles to a single
+ * unaligned load. */
+static inline uint16_t
+load16(const char *p)
+{
+    uint16_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint32_t
+load32(const char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint64_t
+load64(const char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Marks the bytes of x below 0x20 or equal to 0x7f (DEL), the ones a value
+ * scan must look at: CR, HTAB and the CTLs. Subtracting 0x20 from each byte
+ * sets its top bit when the byte was below 0x20 (and had not its own top bit
+ * set); a borrow only travels upwards out of a byte that was below, so the
+ * lowest mark is always a true one (marks above it may be false). XOR with
+ * 0x7f turns DEL into the zero byte, found the same way. */
+static inline uint64_t
+ctl_marks(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+    uint64_t del = x ^ (0x7f * ones);
+
+    return (((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & tops;
+}
+
+/* 8 bytes with the first one in the lowest bits, whatever the byte order. */
+static inline uint64_t
+load64_first_low(const char *p)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap64(load64(p));
+#else
+    return load64(p);
+#endif
+}
+
+/* The number of value bytes at the start of p[0..n). Values are mostly plain
+ * text: eight bytes are judged at once, and the first marked byte of a word
+ * is either an HTAB to step over or the end of the value (its CR, or a byte
+ * that does not belong). The last few bytes of the buffer go one by one. */
+static size_t
+value_span(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i + 8 <= n) {
+        uint64_t m = ctl_marks(load64_first_low(p + i));
+
+        if (m == 0) {
+            i += 8;
+            continue;
+        }
+        i += (size_t)__builtin_ctzll(m) / 8;
+        if (p[i] != '\t')
+            return i;
+        i++;
+    }
+    for (; i < n; i++)
+        if (!is_value_byte((unsigned char)p[i]))
+            return i;
+    return n;
+}
+
 static int
 is_ows(unsigned char c)
 {
     return c == ' ' || c == '\t';
+}
+
+/* The number of tchars at the start of p[0..n). Field names are asked for
+ * on every line: four bytes are judged per step while all four are tchars,
+ * the rest one by one. */
+static size_t
+token_span(const char *p, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i = 0;
+
+    while (i + 4 <= n &&
+           (cclass[u[i]] & cclass[u[i + 1]] & cclass[u[i + 2]] & cclass[u[i + 3]] & CC_TCHAR))
+        i += 4;
+    while (i < n && is_tchar(u[i]))
+        i++;
+    return i;
 }
 
 static int
@@ -295,7 +408,7 @@ strict_fields(const char *b, size_t len, size_t *posp, struct http_head *h)
     size_t pos = *posp;
 
     for (;;) {
-        size_t line = pos, name_end, vstart, vend;
+        size_t line = pos, name_end, vstart, vend, eol;
         struct http_field *f;
 
         if (pos >= len)
@@ -308,35 +421,33 @@ strict_fields(const char *b, size_t len, size_t *posp, struct http_head *h)
         }
         if (is_ows((unsigned char)b[pos]))
             return 400; /* obs-fold, or whitespace before the first field */
-        while (pos < len && is_tchar((unsigned char)b[pos]))
-            pos++;
+        pos += token_span(b + pos, len - pos);
         if (pos == line || pos >= len || b[pos] != ':')
             return 400; /* empty name, whitespace before the colon, bad byte */
         name_end = pos++;
-        while (pos < len && is_ows((unsigned char)b[pos]))
-            pos++;
-        vstart = vend = pos;
-        while (pos < len && b[pos] != '\r') {
-            unsigned char c = (unsigned char)b[pos++];
-
-            if (is_ows(c))
-                continue;
-            if (c < 0x20 || c == 0x7f)
-                return 400; /* NUL, bare LF, other CTLs, DEL */
-            vend = pos;
-        }
-        if (pos - line > HTTP_MAX_FIELD_LINE)
+        /* The value runs to the first byte that is not a value byte, which
+         * must be the CR of the line end (or the end of the buffer). */
+        eol = pos + value_span(b + pos, len - pos);
+        if (eol < len && b[eol] != '\r')
+            return 400; /* NUL, bare LF, other CTLs, DEL */
+        if (eol - line > HTTP_MAX_FIELD_LINE)
             return 431;
-        if (pos + 1 >= len || b[pos + 1] != '\n')
+        if (eol + 1 >= len || b[eol + 1] != '\n')
             return 400; /* bare CR */
         if (h->nfields == HTTP_MAX_FIELDS)
             return 431;
+        vstart = name_end + 1;
+        while (vstart < eol && is_ows((unsigned char)b[vstart]))
+            vstart++;
+        vend = eol;
+        while (vend > vstart && is_ows((unsigned char)b[vend - 1]))
+            vend--;
         f = &h->fields[h->nfields++];
         f->name = slice(b + line, name_end - line);
         f->value = slice(b + vstart, vend - vstart);
         f->id = HF_OTHER;
         f->hop = 0;
-        pos += 2;
+        pos = eol + 2;
     }
 }
 
@@ -498,35 +609,6 @@ pview_run(const char *buf, struct http_head *h, enum http_parser_type type, int 
 }
 
 /* ---- field semantics ------------------------------------------------- */
-
-/* Loads for comparing a name a word at a time: memcpy compiles to a single
- * unaligned load. */
-static inline uint16_t
-load16(const char *p)
-{
-    uint16_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static inline uint32_t
-load32(const char *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static inline uint64_t
-load64(const char *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
 
 /* Whether the n (>= 2) bytes at p, a validated token, equal the lowercase
  * word w of the same length, ignoring case. Setting bit 0x20 of every byte

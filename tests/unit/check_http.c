@@ -534,6 +534,88 @@ START_TEST(test_field_ids)
 }
 END_TEST
 
+/* Every byte value at every position of a 24-byte value (three words of
+ * the 8-byte value scan, each position of a word once): CTLs other than HTAB,
+ * DEL and a CR that does not end the line refuse the head; anything else is
+ * kept as received, OWS trimmed only at the two ends. */
+#define VALUE_LEN 24
+START_TEST(test_field_value_bytes)
+{
+    static const char pre[] = "GET / HTTP/1.1\r\nHost: x\r\nX-A:";
+    char in[sizeof(pre) + VALUE_LEN + 4], *v = in + sizeof(pre) - 1;
+    int c, st;
+
+    memcpy(in, pre, sizeof(pre) - 1);
+    memcpy(v + VALUE_LEN, "\r\n\r\n", 4);
+    for (c = 0; c < 256; c++) {
+        int ok = c == '\t' || (c >= 0x20 && c != 0x7f), ows = c == ' ' || c == '\t';
+        size_t from = _i == 0 && ows, to = _i == VALUE_LEN - 1 && ows ? VALUE_LEN - 1 : VALUE_LEN;
+
+        memset(v, 'v', VALUE_LEN);
+        v[_i] = (char)c;
+        st = req(in, sizeof(in));
+        ck_assert_msg(st == (ok ? 0 : 400), "byte 0x%02x at %d: %d", c, _i, st);
+        if (!ok)
+            continue;
+        ck_assert_int_eq(H.nfields, 2);
+        ck_assert_msg(H.fields[1].value.p == v + from && H.fields[1].value.len == to - from,
+                      "byte 0x%02x at %d: value at %d, %u bytes", c, _i,
+                      (int)(H.fields[1].value.p - v), H.fields[1].value.len);
+    }
+}
+END_TEST
+
+/* Values with OWS, HTAB and obs-text inside and around them, as the last
+ * field too (fewer than 8 bytes left after it), and a CTL right before the CR
+ * at every offset in a word. */
+START_TEST(test_field_value_edges)
+{
+    static const struct {
+        const char *line, *value;
+    } ok[] = {
+        {"X: a \t \t", "a"},
+        {"X:\t \t", ""},
+        {"X:", ""},
+        {"X: \t\xff", "\xff"},
+        {"X:\x80\t\x80", "\x80\t\x80"},
+        {"X: caf\xc3\xa9\t au lait \t", "caf\xc3\xa9\t au lait"},
+        {"X: 12345678", "12345678"},
+        {"X:1234567\t", "1234567"},
+        {"X: \t\t\t\t\t\t\t\t\t\t\t\tz", "z"},
+        {"X: a\t\t\t\t\t\t\t\t\t\t\t\tz", "a\t\t\t\t\t\t\t\t\t\t\t\tz"},
+    };
+    char in[128], bad[64];
+    size_t i;
+    int n, k;
+
+    for (i = 0; i < WD_ARRAY_SIZE(ok); i++) {
+        n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\n%s\r\nY: 1\r\n\r\n", ok[i].line);
+        ck_assert_msg(http_parse_response(in, (size_t)n, HTTP_GET, &H) == 0, "row %zu", i);
+        ck_assert_msg(slice_is(H.fields[0].value, ok[i].value), "row %zu", i);
+        ck_assert(slice_is(H.fields[1].value, "1"));
+        /* the same line last, right before the empty line */
+        n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\n%s\r\n\r\n", ok[i].line);
+        ck_assert_msg(http_parse_response(in, (size_t)n, HTTP_GET, &H) == 0, "last row %zu", i);
+        ck_assert_msg(slice_is(H.fields[0].value, ok[i].value), "last row %zu", i);
+    }
+    for (k = 0; k < 20; k++) {
+        memset(bad, 'b', sizeof(bad));
+        bad[k] = '\x01';
+        n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nX: %.*s\r\n\r\n", k + 1, bad);
+        ck_assert_msg(http_parse_response(in, (size_t)n, HTTP_GET, &H) == 502, "CTL at %d", k);
+        bad[k] = '\x7f';
+        n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nX: %.*s\r\n\r\n", k + 1, bad);
+        ck_assert_msg(http_parse_response(in, (size_t)n, HTTP_GET, &H) == 502, "DEL at %d", k);
+        /* cut inside the value: no line end */
+        bad[k] = 'b';
+        n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nX: %.*s", k + 1, bad);
+        ck_assert_msg(http_parse_response(in, (size_t)n, HTTP_GET, &H) == 502, "cut at %d", k);
+        n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nX: %.*s\r", k + 1, bad);
+        ck_assert_msg(http_parse_response(in, (size_t)n, HTTP_GET, &H) == 502, "CR cut at %d", k);
+    }
+}
+END_TEST
+
 /* ---- http_head_end -------------------------------------------------- */
 
 static long
@@ -1283,6 +1365,8 @@ http_suite(void)
     tcase_add_loop_test(tc, test_request_semantics, 0, (int)WD_ARRAY_SIZE(req_sem));
     tcase_add_test(tc, test_request_hop_marking);
     tcase_add_loop_test(tc, test_field_ids, 0, (int)WD_ARRAY_SIZE(field_names));
+    tcase_add_loop_test(tc, test_field_value_bytes, 0, VALUE_LEN);
+    tcase_add_test(tc, test_field_value_edges);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("head_end");
