@@ -690,11 +690,12 @@ static int
 list_next(struct http_slice v, uint32_t *pos, struct http_slice *el)
 {
     uint32_t s = *pos, e;
+    const char *comma;
 
     if (s > v.len)
         return 0;
-    for (e = s; e < v.len && v.p[e] != ','; e++)
-        ;
+    comma = memchr(v.p + s, ',', v.len - s);
+    e = comma != NULL ? (uint32_t)(comma - v.p) : v.len;
     *pos = e + 1;
     while (s < e && is_ows((unsigned char)v.p[s]))
         s++;
@@ -735,6 +736,8 @@ struct fsem {
     int te_other;        /* a coding besides chunked */
     int conn_bad;        /* a Connection element that is not a token */
     int conn_close, conn_keep_alive, conn_upgrade;
+    int conn_names;  /* an element other than keep-alive and upgrade (which only
+                      * name fields that are never forwarded anyway) */
     int upgrade_bad; /* an Upgrade element that is not a protocol, or h2c */
     int expect_continue;
 };
@@ -748,7 +751,7 @@ fsem_te(struct fsem *s, struct http_slice v)
     while (list_next(v, &pos, &el)) {
         if (!is_token(el.p, el.len)) {
             s->te_bad = 1;
-        } else if (http_slice_eq(el, "chunked")) {
+        } else if (TOKEN_IS(el, "chunked")) {
             if (s->te_chunked_last)
                 s->te_bad = 1;
             s->te_chunked_last = 1;
@@ -770,12 +773,14 @@ fsem_connection(struct fsem *s, struct http_slice v)
             continue; /* empty list elements are allowed (RFC 9110 5.6.1) */
         if (!is_token(el.p, el.len))
             s->conn_bad = 1;
-        else if (http_slice_eq(el, "close"))
-            s->conn_close = 1;
-        else if (http_slice_eq(el, "keep-alive"))
+        else if (TOKEN_IS(el, "close"))
+            s->conn_close = s->conn_names = 1;
+        else if (TOKEN_IS(el, "keep-alive"))
             s->conn_keep_alive = 1;
-        else if (http_slice_eq(el, "upgrade"))
+        else if (TOKEN_IS(el, "upgrade"))
             s->conn_upgrade = 1;
+        else
+            s->conn_names = 1;
     }
 }
 
@@ -849,7 +854,7 @@ fsem_collect(struct http_head *h, struct fsem *s)
  * Upgrade on an upgrade being passed on. Self-references ("Connection:
  * Connection") only mark fields already marked. */
 static void
-mark_hop(struct http_head *h)
+mark_hop(struct http_head *h, const struct fsem *s)
 {
     int i, j;
 
@@ -878,6 +883,11 @@ mark_hop(struct http_head *h)
             break;
         }
     }
+    /* "Connection: keep-alive" and "upgrade" name only fields the switch
+     * above has settled (Upgrade is marked unless being passed on), so the
+     * usual message needs no second look at its Connection lists. */
+    if (!s->conn_names)
+        return;
     for (i = 0; i < h->nfields; i++) {
         struct http_slice el;
         uint32_t pos = 0;
@@ -1018,7 +1028,7 @@ http_parse_request(const char *buf, size_t len, struct http_head *h)
     h->upgrade = h->minor >= 1 && s.conn_upgrade && s.n_upgrade && !s.upgrade_bad &&
                  h->method != HTTP_CONNECT;
     h->expect_continue = h->minor >= 1 && s.expect_continue;
-    mark_hop(h);
+    mark_hop(h, &s);
     return 0;
 }
 
@@ -1125,7 +1135,7 @@ http_parse_response(const char *buf, size_t len, int req_method, struct http_hea
     h->te_coded = s.n_te && s.te_other;
     h->close = s.conn_close || (h->minor == 0 && !s.conn_keep_alive) || h->body == BODY_CLOSE;
     h->upgrade = st == 101;
-    mark_hop(h);
+    mark_hop(h, &s);
     return 0;
 }
 
@@ -1214,6 +1224,14 @@ out_name(struct http_out *o, const struct http_field *f)
 static void
 out_field(struct http_out *o, const struct http_field *f)
 {
+    const char *ne = f->name.p + f->name.len, *ve = f->value.p + f->value.len;
+
+    /* Most lines were received as exactly that: they go on in one piece
+     * (the same iovecs as piece by piece, since touching pieces merge). */
+    if (f->value.p == ne + 2 && ne[1] == ' ' && ve[0] == '\r' && ve[1] == '\n') {
+        out_add(o, f->name.p, (size_t)(ve + 2 - f->name.p));
+        return;
+    }
     out_name(o, f);
     out_add(o, f->value.p, f->value.len);
     out_same(o, f->value.p + f->value.len, "\r\n", 2);

@@ -461,6 +461,32 @@ START_TEST(test_request_hop_marking)
     ck_assert_int_eq(H.upgrade, 1);
     ck_assert_int_eq(H.fields[1].hop, 0);
     ck_assert_int_eq(H.fields[2].hop, 1);
+
+    /* "close" is also a name: a field called Close goes too */
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\nclose: x\r\n"
+                          "X: y\r\n\r\n"),
+                     0);
+    ck_assert_int_eq(H.close, 1);
+    ck_assert_int_eq(H.fields[2].hop, 1);
+    ck_assert_int_eq(H.fields[3].hop, 0);
+    /* keep-alive and upgrade elements name only fields that go anyway (no
+     * upgrade here: h2c), and nothing else is touched */
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, UPGRADE\r\n"
+                          "keep-alive: 5\r\nUpgrade: h2c\r\nX: y\r\nupgrade-x: z\r\n\r\n"),
+                     0);
+    ck_assert_int_eq(H.upgrade, 0);
+    ck_assert_int_eq(H.fields[0].hop, 0);
+    ck_assert_int_eq(H.fields[1].hop, 1);
+    ck_assert_int_eq(H.fields[2].hop, 1);
+    ck_assert_int_eq(H.fields[3].hop, 1);
+    ck_assert_int_eq(H.fields[4].hop, 0);
+    ck_assert_int_eq(H.fields[5].hop, 0);
+    /* the same elements beside a name still strip that name */
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n"
+                          "Connection: upgrade, X\r\nX: y\r\nY: z\r\n\r\n"),
+                     0);
+    ck_assert_int_eq(H.fields[3].hop, 1);
+    ck_assert_int_eq(H.fields[4].hop, 0);
 }
 END_TEST
 
