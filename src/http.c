@@ -75,12 +75,6 @@ is_tchar(unsigned char c)
     return cclass[c] & CC_TCHAR;
 }
 
-static inline int
-is_regname(unsigned char c)
-{
-    return cclass[c] & CC_REGNAME;
-}
-
 /* field-vchar, obs-text, SP and HTAB (RFC 9110 5.5): the bytes a field value
  * may hold, asked for every byte of every value. */
 static const unsigned char value_bytes[256] = {
@@ -154,7 +148,7 @@ load64_first_low(const char *p)
  * text: eight bytes are judged at once, and the first marked byte of a word
  * is either an HTAB to step over or the end of the value (its CR, or a byte
  * that does not belong). The last few bytes of the buffer go one by one. */
-static size_t
+static inline size_t
 value_span(const char *p, size_t n)
 {
     size_t i = 0;
@@ -177,25 +171,54 @@ value_span(const char *p, size_t n)
     return n;
 }
 
+/* Marks the bytes of x that cannot be in a request-target: SP, the CTLs,
+ * DEL and everything above. The below-0x21 half works as in ctl_marks;
+ * adding 1 sets the top bit of 0x7f, the others above have it already, and
+ * a carry only leaves a byte 0xff, itself marked: the lowest mark is exact. */
+static inline uint64_t
+target_marks(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+
+    return (((x - 0x21 * ones) & ~x) | x | (x + ones)) & tops;
+}
+
+/* The number of bytes 0x21-0x7e at the start of p[0..n), eight at a time. */
+static inline size_t
+target_span(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t m = target_marks(load64_first_low(p + i));
+
+        if (m != 0)
+            return i + (size_t)__builtin_ctzll(m) / 8;
+    }
+    while (i < n && (unsigned char)p[i] > 0x20 && (unsigned char)p[i] < 0x7f)
+        i++;
+    return i;
+}
+
 static int
 is_ows(unsigned char c)
 {
     return c == ' ' || c == '\t';
 }
 
-/* The number of tchars at the start of p[0..n). Field names are asked for
- * on every line: four bytes are judged per step while all four are tchars,
- * the rest one by one. */
-static size_t
-token_span(const char *p, size_t n)
+/* The number of bytes of class cc (CC_*) at the start of p[0..n). Field
+ * names and hosts are asked for on every message: four bytes are judged per
+ * step while all four belong, the rest one by one. */
+static inline size_t
+class_span(const char *p, size_t n, unsigned char cc)
 {
     const unsigned char *u = (const unsigned char *)p;
     size_t i = 0;
 
     while (i + 4 <= n &&
-           (cclass[u[i]] & cclass[u[i + 1]] & cclass[u[i + 2]] & cclass[u[i + 3]] & CC_TCHAR))
+           (cclass[u[i]] & cclass[u[i + 1]] & cclass[u[i + 2]] & cclass[u[i + 3]] & cc))
         i += 4;
-    while (i < n && is_tchar(u[i]))
+    while (i < n && (cclass[u[i]] & cc))
         i++;
     return i;
 }
@@ -203,14 +226,7 @@ token_span(const char *p, size_t n)
 static int
 is_token(const char *p, size_t n)
 {
-    size_t i;
-
-    if (n == 0)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (!is_tchar((unsigned char)p[i]))
-            return 0;
-    return 1;
+    return n > 0 && class_span(p, n, CC_TCHAR) == n;
 }
 
 static int
@@ -345,12 +361,12 @@ strict_request_line(const char *b, size_t len, size_t *posp, struct http_head *h
     h->method_s = slice(b + start, pos - start);
     start = ++pos;
     /* The length is judged before anything else looks at the target (the URL
-     * parser of http-parser keeps 16-bit offsets). */
-    while (pos < len && (unsigned char)b[pos] > 0x20 && (unsigned char)b[pos] < 0x7f) {
-        pos++;
-        if (pos - start > HTTP_MAX_TARGET)
-            return 414;
-    }
+     * parser of http-parser keeps 16-bit offsets): one byte more than the
+     * limit is enough to know. */
+    pos += target_span(b + start,
+                       len - start < HTTP_MAX_TARGET + 1 ? len - start : HTTP_MAX_TARGET + 1);
+    if (pos - start > HTTP_MAX_TARGET)
+        return 414;
     if (pos == start || pos >= len || b[pos] != ' ')
         return 400; /* CTL or non-ASCII in the target, no version (HTTP/0.9) */
     h->target = slice(b + start, pos - start);
@@ -385,12 +401,10 @@ strict_status_line(const char *b, size_t len, size_t *posp, struct http_head *h)
     if (b[pos] == ' ')
         pos++;
     start = pos;
-    while (pos < len && b[pos] != '\r') {
-        unsigned char c = (unsigned char)b[pos++];
-
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return 502;
-    }
+    /* reason-phrase holds the same bytes as a field value */
+    pos += value_span(b + pos, len - pos);
+    if (pos < len && b[pos] != '\r')
+        return 502;
     if (pos + 1 >= len || b[pos + 1] != '\n')
         return 502;
     h->reason = slice(b + start, pos - start);
@@ -421,7 +435,7 @@ strict_fields(const char *b, size_t len, size_t *posp, struct http_head *h)
         }
         if (is_ows((unsigned char)b[pos]))
             return 400; /* obs-fold, or whitespace before the first field */
-        pos += token_span(b + pos, len - pos);
+        pos += class_span(b + pos, len - pos, CC_TCHAR);
         if (pos == line || pos >= len || b[pos] != ':')
             return 400; /* empty name, whitespace before the colon, bad byte */
         name_end = pos++;
@@ -936,8 +950,7 @@ parse_hostport(const char *p, size_t n, int need_port, char *host, uint16_t *por
         if (inet_pton(AF_INET6, tmp, &a) != 1)
             return -1;
     } else {
-        while (i < n && is_regname((unsigned char)p[i]))
-            i++;
+        i = class_span(p, n, CC_REGNAME);
         he = i;
         if (he == 0 || he > ADDR_HOSTMAX - 1)
             return -1;

@@ -642,6 +642,54 @@ START_TEST(test_field_value_edges)
 }
 END_TEST
 
+/* Every byte value at every position of a 24-byte request-target (the
+ * target is scanned 8 bytes at a time): 0x21-0x7e are kept, SP, CTLs, DEL
+ * and non-ASCII refuse the head. */
+START_TEST(test_target_bytes)
+{
+    static const char post[] = " HTTP/1.1\r\nHost: a\r\n\r\n";
+    char in[4 + VALUE_LEN + sizeof(post)], *t = in + 4;
+    int c, st;
+
+    memcpy(in, "GET ", 4);
+    memcpy(t + VALUE_LEN, post, sizeof(post));
+    for (c = 0; c < 256; c++) {
+        int ok = c > 0x20 && c < 0x7f;
+
+        t[0] = '/'; /* the first byte stays: an origin-form target */
+        memset(t + 1, 'a', VALUE_LEN - 1);
+        t[_i] = (char)c;
+        st = req(in, sizeof(in) - 1);
+        ck_assert_msg(st == (ok ? 0 : 400), "byte 0x%02x at %d: %d", c, _i, st);
+        if (st == 0)
+            ck_assert(H.target.p == t && H.target.len == VALUE_LEN);
+    }
+}
+END_TEST
+
+/* The same for a reason phrase, which holds what a field value may, kept as
+ * received (no trimming). */
+START_TEST(test_reason_bytes)
+{
+    static const char pre[] = "HTTP/1.1 200 ", post[] = "\r\nContent-Length: 0\r\n\r\n";
+    char in[sizeof(pre) - 1 + VALUE_LEN + sizeof(post)], *r = in + sizeof(pre) - 1;
+    int c, st;
+
+    memcpy(in, pre, sizeof(pre) - 1);
+    memcpy(r + VALUE_LEN, post, sizeof(post));
+    for (c = 0; c < 256; c++) {
+        int ok = c == '\t' || (c >= 0x20 && c != 0x7f);
+
+        memset(r, 'r', VALUE_LEN);
+        r[_i] = (char)c;
+        st = http_parse_response(in, sizeof(in) - 1, HTTP_GET, &H);
+        ck_assert_msg(st == (ok ? 0 : 502), "byte 0x%02x at %d: %d", c, _i, st);
+        if (st == 0)
+            ck_assert(H.reason.p == r && H.reason.len == VALUE_LEN);
+    }
+}
+END_TEST
+
 /* ---- http_head_end -------------------------------------------------- */
 
 static long
@@ -1393,6 +1441,7 @@ http_suite(void)
     tcase_add_loop_test(tc, test_field_ids, 0, (int)WD_ARRAY_SIZE(field_names));
     tcase_add_loop_test(tc, test_field_value_bytes, 0, VALUE_LEN);
     tcase_add_test(tc, test_field_value_edges);
+    tcase_add_loop_test(tc, test_target_bytes, 1, VALUE_LEN);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("head_end");
@@ -1405,6 +1454,7 @@ http_suite(void)
     tcase_add_loop_test(tc, test_response_ok, 0, (int)WD_ARRAY_SIZE(resp_ok));
     tcase_add_loop_test(tc, test_response_bad, 0, (int)WD_ARRAY_SIZE(resp_bad));
     tcase_add_test(tc, test_response_limits_and_hop);
+    tcase_add_loop_test(tc, test_reason_bytes, 0, VALUE_LEN);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("target");
