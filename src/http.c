@@ -596,8 +596,8 @@ struct pview {
 };
 
 static void
-pview_run(const char *buf, struct http_head *h, enum http_parser_type type, int req_method,
-          struct pview *v)
+pview_parse(const char *buf, struct http_head *h, enum http_parser_type type, int req_method,
+            struct pview *v)
 {
     http_parser p;
     struct pctx c = {.h = h, .k = -1, .req_method = req_method};
@@ -620,6 +620,67 @@ pview_run(const char *buf, struct http_head *h, enum http_parser_type type, int 
         v->agree = v->agree && (int)p.status_code == h->status && c.ul == h->reason.len &&
                    (c.ul == 0 || c.up == h->reason.p);
     }
+}
+
+/* ---- remembering the second opinion ---------------------------------- */
+
+/* What pview_parse finds is a function of the head's bytes alone, given the
+ * message type and (responses) the method answered: the strict pass it is
+ * compared with is itself a function of the same bytes, and offsets are what
+ * get compared. Clients repeat requests, and an upstream sends the same
+ * response head byte for byte until its Date changes, once a second. So a
+ * worker keeps its last few verdicts with the exact bytes they were given
+ * for, and a head equal to one of them is not parsed a second time. This
+ * assumes nothing: a head that differs in one byte, or that is too long to
+ * keep, is parsed again. */
+#define PVIEW_MEMO_HEAD 512 /* longest head remembered, bytes */
+#define PVIEW_MEMO_WAYS 4   /* verdicts kept per message type */
+
+struct pview_memo {
+    uint32_t len; /* 0: an empty slot */
+    int req_method;
+    struct pview v;
+    char bytes[PVIEW_MEMO_HEAD];
+};
+
+static struct pview_memo pview_memo[2][PVIEW_MEMO_WAYS];
+static unsigned pview_memo_next[2];
+static unsigned long pview_parses;
+
+static void
+pview_run(const char *buf, struct http_head *h, enum http_parser_type type, int req_method,
+          struct pview *v)
+{
+    struct pview_memo *m = pview_memo[type == HTTP_RESPONSE];
+    unsigned *next = &pview_memo_next[type == HTTP_RESPONSE];
+    int i;
+
+    if (h->head_len > PVIEW_MEMO_HEAD) {
+        pview_parse(buf, h, type, req_method, v);
+        pview_parses++;
+        return;
+    }
+    for (i = 0; i < PVIEW_MEMO_WAYS; i++) {
+        if (m[i].len == h->head_len && m[i].req_method == req_method &&
+            memcmp(m[i].bytes, buf, h->head_len) == 0) {
+            *v = m[i].v;
+            return;
+        }
+    }
+    pview_parse(buf, h, type, req_method, v);
+    pview_parses++;
+    m = &m[*next];
+    *next = (*next + 1) % PVIEW_MEMO_WAYS;
+    m->len = (uint32_t)h->head_len;
+    m->req_method = req_method;
+    m->v = *v;
+    memcpy(m->bytes, buf, h->head_len);
+}
+
+unsigned long
+http_second_opinions(void)
+{
+    return pview_parses;
 }
 
 /* ---- field semantics ------------------------------------------------- */

@@ -1425,6 +1425,97 @@ START_TEST(test_reason)
 }
 END_TEST
 
+/* ---- the remembered second opinion ------------------------------------ */
+
+/* Parses text from a fresh heap copy (so no two parses share an address)
+ * and returns the status; *ran tells whether http-parser ran for it. */
+static int
+parse_copy(const char *text, int response, int req_method, int *ran)
+{
+    size_t n = strlen(text);
+    char *b = malloc(n);
+    unsigned long before = http_second_opinions();
+    int st, i;
+
+    ck_assert_ptr_nonnull(b);
+    memcpy(b, text, n);
+    st = response ? http_parse_response(b, n, req_method, &H) : http_parse_request(b, n, &H);
+    *ran = http_second_opinions() != before;
+    /* The result always points into the buffer it came from. */
+    for (i = 0; st == 0 && i < H.nfields; i++)
+        ck_assert(H.fields[i].name.p >= b && H.fields[i].value.p + H.fields[i].value.len <= b + n);
+    free(b);
+    return st;
+}
+
+START_TEST(test_memo_exact_bytes_only)
+{
+    /* Same length, one word apart: the verdict of one is never the other's. */
+    const char *good = "GET / HTTP/1.1\r\nHost: memo.test\r\n\r\n";
+    const char *bad = "FOO / HTTP/1.1\r\nHost: memo.test\r\n\r\n";
+    int ran;
+
+    ck_assert_int_eq(parse_copy(good, 0, -1, &ran), 0);
+    ck_assert(ran);
+    ck_assert_int_eq(parse_copy(bad, 0, -1, &ran), 501);
+    ck_assert(ran);
+    ck_assert_int_eq(parse_copy(good, 0, -1, &ran), 0);
+    ck_assert(!ran); /* remembered */
+    ck_assert_int_eq(H.method, HTTP_GET);
+    ck_assert_int_eq(parse_copy(bad, 0, -1, &ran), 501);
+    ck_assert(!ran); /* refusals are remembered too */
+    /* One byte more in the host: another head. */
+    ck_assert_int_eq(parse_copy("GET / HTTP/1.1\r\nHost: memo.tesu\r\n\r\n", 0, -1, &ran), 0);
+    ck_assert(ran);
+}
+END_TEST
+
+START_TEST(test_memo_response_keyed_by_method)
+{
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+    int ran;
+
+    ck_assert_int_eq(parse_copy(resp, 1, HTTP_GET, &ran), 0);
+    ck_assert_int_eq(H.body, BODY_LENGTH);
+    ck_assert_int_eq(parse_copy(resp, 1, HTTP_HEAD, &ran), 0);
+    ck_assert(ran); /* what a HEAD answer means differs: parsed again */
+    ck_assert_int_eq(H.body, BODY_NONE);
+    ck_assert_int_eq(parse_copy(resp, 1, HTTP_GET, &ran), 0);
+    ck_assert(!ran);
+    ck_assert_int_eq(H.body, BODY_LENGTH);
+    ck_assert_uint_eq(H.content_length, 5);
+    /* A request with the same bytes as nothing else is not confused with a
+     * response of the same length. */
+    ck_assert_int_eq(parse_copy("GET / HTTP/1.1\r\nHost: q\r\n\r\n", 0, -1, &ran), 0);
+    ck_assert(ran);
+}
+END_TEST
+
+START_TEST(test_memo_bounded)
+{
+    char big[700];
+    char head[64];
+    int ran, i;
+
+    /* A head too long to keep is parsed every time. */
+    snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: b.test\r\nX-Pad: %0600d\r\n\r\n", 7);
+    ck_assert_int_eq(parse_copy(big, 0, -1, &ran), 0);
+    ck_assert(ran);
+    ck_assert_int_eq(parse_copy(big, 0, -1, &ran), 0);
+    ck_assert(ran);
+    /* Only the last few heads are kept: after enough others, the first is
+     * parsed again. */
+    ck_assert_int_eq(parse_copy("GET /first HTTP/1.1\r\nHost: b.test\r\n\r\n", 0, -1, &ran), 0);
+    for (i = 0; i < 16; i++) {
+        snprintf(head, sizeof(head), "GET /other%d HTTP/1.1\r\nHost: b.test\r\n\r\n", i);
+        ck_assert_int_eq(parse_copy(head, 0, -1, &ran), 0);
+        ck_assert(ran);
+    }
+    ck_assert_int_eq(parse_copy("GET /first HTTP/1.1\r\nHost: b.test\r\n\r\n", 0, -1, &ran), 0);
+    ck_assert(ran);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -1468,6 +1559,12 @@ http_suite(void)
     tcase_add_test(tc, test_request_out_iov_bound);
     tcase_add_test(tc, test_response_out);
     tcase_add_test(tc, test_reason);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("memo");
+    tcase_add_test(tc, test_memo_exact_bytes_only);
+    tcase_add_test(tc, test_memo_response_keyed_by_method);
+    tcase_add_test(tc, test_memo_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
