@@ -25,8 +25,9 @@ struct pool_entry {
     struct pool_entry *knext, *kprev; /* the key's list, newest first */
     struct pool_entry *anext, *aprev; /* the age list, newest first */
     struct pool_key *key;
-    struct conn c;   /* readable while idle = closed by the upstream, or junk */
-    ev_tstamp since; /* when it became idle */
+    struct conn c;            /* readable while idle = closed by the upstream, or junk */
+    ev_tstamp since;          /* when it became idle */
+    char peer[WD_ADDRSTRLEN]; /* the address connected to, for the access log */
 };
 
 struct pool_key {
@@ -157,7 +158,7 @@ pool_init(struct ev_loop *loop, int per_key, double idle_timeout)
 }
 
 int
-pool_get(const char *host, uint16_t port, struct conn *dst, void *data)
+pool_get(const char *host, uint16_t port, struct conn *dst, void *data, char *peer)
 {
     struct pool_key *k;
     struct pool_entry *e;
@@ -165,6 +166,8 @@ pool_get(const char *host, uint16_t port, struct conn *dst, void *data)
     if (total == 0 || (k = *key_slot(host, port)) == NULL)
         return 0;
     e = k->first;
+    if (peer != NULL)
+        memcpy(peer, e->peer, strlen(e->peer) + 1);
     conn_move(dst, &e->c, data);
     pool_remove(e, 0);
     return 1;
@@ -193,9 +196,9 @@ key_get(const char *host, size_t hostlen, uint16_t port)
 }
 
 void
-pool_put(const char *host, uint16_t port, struct conn *c)
+pool_put(const char *host, uint16_t port, struct conn *c, const char *peer)
 {
-    size_t hostlen = strlen(host);
+    size_t hostlen = strlen(host), plen;
     struct pool_key *k;
     struct pool_entry *e;
 
@@ -219,6 +222,9 @@ pool_put(const char *host, uint16_t port, struct conn *c)
     }
     e->key = k;
     e->since = ev_now(pool_loop);
+    plen = peer != NULL ? strnlen(peer, sizeof(e->peer) - 1) : 0;
+    memcpy(e->peer, peer, plen);
+    e->peer[plen] = '\0';
     conn_move(&e->c, c, e);
     e->c.on_read = pool_on_read;
     conn_want_read(&e->c, 1);

@@ -96,7 +96,6 @@ struct px {
     unsigned reused : 1;     /* upstream came from the pool */
     unsigned retried : 1;    /* already retried on a fresh connection */
     unsigned head_kept : 1;  /* request head still in cin (for a retry) */
-    unsigned up_by_name : 1; /* pooled upstream: log it as host:port */
     unsigned client_eof : 1; /* the client shut its sending side */
     unsigned up_eof : 1;     /* the upstream closed (or failed): read nothing more */
     unsigned up_err : 1;     /* ...with an error rather than an EOF */
@@ -133,24 +132,17 @@ static void
 px_log_request(struct px *p, const char *close_reason)
 {
     ev_tstamp now = ev_now(p->env->loop);
-    char byname[ADDR_HOSTMAX + 8];
 
     if (!p->logme || !log_access_enabled()) {
         p->logme = 0;
         return;
     }
-    if (p->up_by_name)
-        snprintf(byname, sizeof(byname), strchr(p->host, ':') != NULL ? "[%s]:%u" : "%s:%u",
-                 p->host, (unsigned)p->port);
     p->logme = 0;
     log_access("client=%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
                "ttfb=%.3f time=%.3f%s%s%s",
                p->peer, p->method >= 0 ? http_method_str(p->method) : "-",
                p->target[0] ? p->target : "-", p->status, (unsigned long long)p->bytes_in,
-               (unsigned long long)p->bytes_out,
-               p->up_by_name   ? byname
-               : p->up_name[0] ? p->up_name
-                               : "-",
+               (unsigned long long)p->bytes_out, p->up_name[0] ? p->up_name : "-",
                p->t_first > 0 ? p->t_first - p->t_start : 0.0, now - p->t_start,
                close_reason ? " close=\"" : "", close_reason ? close_reason : "",
                close_reason ? "\"" : "");
@@ -857,8 +849,7 @@ px_use_upstream(struct px *p, const struct sockaddr *sa, const struct http_head 
 {
     p->up.on_read = px_up_read;
     p->up.on_write = px_up_write;
-    p->reused = sa == NULL; /* no address: it came from the pool */
-    p->up_by_name = sa == NULL;
+    p->reused = sa == NULL; /* no address: it came from the pool (which named it) */
     if (sa != NULL)
         addr_format(sa, p->up_name, sizeof(p->up_name));
     px_send_head(p, parsed);
@@ -917,7 +908,7 @@ px_connect_upstream(struct px *p, int allow_pool, const struct http_head *parsed
 {
     struct resolve_result res;
 
-    if (allow_pool && pool_get(p->host, p->port, &p->up, p)) {
+    if (allow_pool && pool_get(p->host, p->port, &p->up, p, p->up_name)) {
         px_use_upstream(p, NULL, parsed);
         return;
     }
@@ -984,7 +975,6 @@ px_reset_request(struct px *p)
     p->method = -1;
     p->target[0] = '\0';
     p->up_name[0] = '\0';
-    p->up_by_name = 0;
     p->upgrade = p->req_done = p->resp_head = p->resp_done = 0;
     p->up_close = p->reused = p->retried = p->head_kept = 0;
     p->up_eof = p->up_err = 0;
@@ -1003,7 +993,7 @@ px_exchange_end(struct px *p)
     }
     px_log_request(p, NULL);
     if (reuse)
-        pool_put(p->host, p->port, &p->up); /* moves it: p->up is left closed */
+        pool_put(p->host, p->port, &p->up, p->up_name); /* moves it: p->up is left closed */
     px_drop_upstream(p);
     if (!p->keep || p->env->stopping || (p->client_eof && xbuf_len(&p->cin) == 0)) {
         px_begin_closing(p);

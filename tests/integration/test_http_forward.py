@@ -836,6 +836,21 @@ def test_access_log_fields(t):
     c.sock.close()
 
 
+def test_access_log_pooled_upstream_address(t):
+    """A request on a pooled upstream connection logs the address that
+    connection was made to, like the first request, not the name asked for."""
+    dns = ht.FakeDNS(t)
+    o, w, addr = setup(t, dns=dns)
+    c = ht.Client(t, addr)
+    for path in ("/p1", "/p2"):
+        c.send(ht.request("GET", "http://origin.test:%d%s" % (o.port, path), [("Host", "origin.test:%d" % o.port)]))
+        check(c.response().status == 200, "request %s failed" % path)
+    check(o.accepted == 1, "the second request did not reuse the connection (%d)" % o.accepted)
+    for path in ("/p1", "/p2"):
+        a = ht.wait_access(w, lambda a, path=path: a["target"].endswith(path))
+        check(a["upstream"] == o.text, "%s: upstream=%s, expected %s" % (path, a["upstream"], o.text))
+
+
 def test_access_log_file(t):
     o = ht.Origin(t)
     log = t.path("access.log")

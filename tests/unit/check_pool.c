@@ -29,7 +29,7 @@ put_fd(const char *host, uint16_t port, int fd)
     struct conn c;
 
     conn_init(&c, loop, fd, NULL);
-    pool_put(host, port, &c);
+    pool_put(host, port, &c, "192.0.2.1:80");
     ck_assert_int_eq(c.fd, -1); /* moved into the pool */
 }
 
@@ -38,7 +38,7 @@ get_fd(const char *host, uint16_t port)
 {
     struct conn c;
 
-    if (!pool_get(host, port, &c, NULL))
+    if (!pool_get(host, port, &c, NULL, NULL))
         return -1;
     ck_assert(!ev_is_active(&c.rd)); /* handed over stopped */
     return c.fd;
@@ -384,6 +384,36 @@ START_TEST(test_many_keys_share_buckets)
 }
 END_TEST
 
+START_TEST(test_peer_name_travels)
+{
+    struct conn c;
+    char peer[WD_ADDRSTRLEN], longname[200];
+    int m0, p0, m1, p1;
+
+    /* The address a connection was made to comes back with it, for the
+     * access log of the requests that reuse it; an over-long one is cut. */
+    pool_init(loop, 4, 60.);
+    tcp_pair(&m0, &p0);
+    tcp_pair(&m1, &p1);
+    conn_init(&c, loop, m0, NULL);
+    pool_put("named.test", 80, &c, "[2001:db8::1]:80");
+    memset(longname, 'x', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    conn_init(&c, loop, m1, NULL);
+    pool_put("long.test", 80, &c, longname);
+    memset(peer, '?', sizeof(peer));
+    ck_assert(pool_get("named.test", 80, &c, NULL, peer));
+    ck_assert_int_eq(c.fd, m0);
+    ck_assert_str_eq(peer, "[2001:db8::1]:80");
+    ck_assert(pool_get("long.test", 80, &c, NULL, peer));
+    ck_assert_uint_eq(strlen(peer), WD_ADDRSTRLEN - 1);
+    close(m0);
+    close(m1);
+    close(p0);
+    close(p1);
+}
+END_TEST
+
 START_TEST(test_cap_of_one_replaces)
 {
     int m0, p0, m1, p1;
@@ -451,6 +481,7 @@ pool_suite(void)
     tcase_add_test(tc, test_recycled_entries_stay_consistent);
     tcase_add_test(tc, test_many_keys_share_buckets);
     tcase_add_test(tc, test_cap_of_one_replaces);
+    tcase_add_test(tc, test_peer_name_travels);
     tcase_add_test(tc, test_idle_timeout_each_its_own);
     suite_add_tcase(s, tc);
     return s;
