@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h> /* splice */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_notsent_bytes (glibc's lacks it) */
 #include <netinet/in.h>
@@ -73,6 +74,31 @@ conn_write(struct conn *c, const void *p, size_t len)
     if (n >= 0)
         return n;
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+}
+
+ssize_t
+conn_send_segments(struct conn *c, const struct iovec *seg, int n)
+{
+    struct mmsghdr mm[CONN_MAX_SEGMENTS];
+    ssize_t total = 0;
+    int i, r;
+
+    if (n > CONN_MAX_SEGMENTS)
+        n = CONN_MAX_SEGMENTS;
+    memset(mm, 0, (size_t)n * sizeof(mm[0]));
+    for (i = 0; i < n; i++) {
+        mm[i].msg_hdr.msg_iov = (struct iovec *)(uintptr_t)&seg[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    do {
+        r = sendmmsg(c->fd, mm, (unsigned)n, MSG_EOR | MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+    /* A stream socket may take part of a buffer, and then nothing after it. */
+    for (i = 0; i < r; i++)
+        total += mm[i].msg_len;
+    return total;
 }
 
 /* splice(2) has no MSG_NOSIGNAL: writing into a socket the peer closed

@@ -1,8 +1,9 @@
 /* The shaping executor: a small state machine per request, driven by the
- * socket's writability and one ev_timer. For each segment: write it (possibly
- * over several writable events), poll until the kernel's not-sent count is
- * zero so the next write cannot be coalesced with it, then pause. With
- * TCP_NODELAY set (upstream_connect does) each segment then leaves alone. */
+ * socket's writability and one ev_timer. Segments with no pause between them
+ * go out together in one system call, each marked MSG_EOR so that the kernel
+ * never merges them (conn_send_segments); after a segment with a pause, it
+ * polls until the kernel's not-sent count is zero, then pauses, so that the
+ * pause is seen on the wire. TCP_NODELAY is set (upstream_connect does). */
 #include "shape_exec.h"
 
 #include <errno.h>
@@ -49,43 +50,88 @@ shape_exec_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     shape_exec_step(x);
 }
 
-/* Writes the current segment; moves on to waiting once it is all written. */
+/* Sends from the current position to the end of the run of segments that
+ * need no pause between them (the whole plan for split and for the TLS
+ * split), in one sendmmsg(2) with every segment marked MSG_EOR: the kernel
+ * keeps them apart even when one has to wait in the socket, so no segment
+ * needs to have left before the next is written. Returns 1 when the run went
+ * out whole (x then points at its last segment, written), 0 when the socket
+ * took part of it or none (x points at the rest), -1 on an error (errno). */
+static int
+shape_exec_run(struct shape_exec *x)
+{
+    struct iovec iov[CONN_MAX_SEGMENTS];
+    const struct shape_plan *pl = x->plan;
+    int i, n = 0;
+    ssize_t sent;
+
+    for (i = x->idx; i < pl->nseg && n < CONN_MAX_SEGMENTS; i++) {
+        const struct shape_seg *sg = &pl->seg[i];
+        uint32_t skip = i == x->idx ? x->written : 0;
+
+        iov[n].iov_base = pl->buf + sg->off + skip;
+        iov[n].iov_len = sg->len - skip;
+        n++;
+        if (sg->delay_ms > 0)
+            break;
+    }
+    sent = conn_send_segments(x->c, iov, n);
+    if (sent == WD_AGAIN)
+        return 0;
+    if (sent == WD_ERROR)
+        return -1;
+    /* Move the position past what was taken. */
+    for (i = 0; i < n; i++) {
+        if ((size_t)sent < iov[i].iov_len) {
+            x->written += (uint32_t)sent;
+            return 0;
+        }
+        sent -= (ssize_t)iov[i].iov_len;
+        if (i < n - 1) {
+            x->idx++;
+            x->written = 0;
+        } else {
+            x->written = pl->seg[x->idx].len;
+        }
+    }
+    return 1;
+}
+
+/* Sends runs of segments; after a segment with a pause, waits until it has
+ * left the socket, then pauses. */
 static void
 shape_exec_step(struct shape_exec *x)
 {
     for (;;) {
         const struct shape_seg *seg;
+        int r;
 
         if (x->idx >= x->plan->nseg) {
             shape_exec_finish(x, 0);
             return;
         }
-        seg = &x->plan->seg[x->idx];
-        while (x->written < seg->len) {
-            ssize_t n =
-                conn_write(x->c, x->plan->buf + seg->off + x->written, seg->len - x->written);
-            if (n == WD_AGAIN) {
-                x->waiting_write = 1;
-                conn_want_write(x->c, 1);
-                return;
-            }
-            if (n == WD_ERROR) {
-                shape_exec_finish(x, errno);
-                return;
-            }
-            x->written += (uint32_t)n;
+        r = shape_exec_run(x);
+        if (r < 0) {
+            shape_exec_finish(x, errno);
+            return;
+        }
+        if (r == 0) {
+            x->waiting_write = 1;
+            conn_want_write(x->c, 1);
+            return;
         }
         x->waiting_write = 0;
         conn_want_write(x->c, 0);
+        seg = &x->plan->seg[x->idx];
         /* The last segment needs no wait: what follows may share its packet. */
         if (x->idx == x->plan->nseg - 1) {
             shape_exec_finish(x, 0);
             return;
         }
-        /* Usually the kernel sent it during the write already: then a
-         * segment without a pause is followed at once, with no trip
-         * through the loop. Otherwise poll, then pause. */
-        if (conn_unsent(x->c) > 0) {
+        /* A run ends with a segment that has a pause (or with the 64th):
+         * the pause starts once the segment has left, which usually
+         * happened during the write already. */
+        if (seg->delay_ms > 0 && conn_unsent(x->c) > 0) {
             x->polls = 0;
             ev_timer_set(&x->timer, SHAPE_POLL_SEC, 0.);
             ev_timer_start(x->c->loop, &x->timer);

@@ -4,9 +4,16 @@
  * from the loop, half-close, double close, and SO_ERROR after a refused
  * non-blocking connect. */
 #include <check.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -553,6 +560,99 @@ START_TEST(test_socket_error_connected)
 }
 END_TEST
 
+START_TEST(test_send_segments_counts_and_caps)
+{
+    struct iovec iov[CONN_MAX_SEGMENTS + 6];
+    char buf[256];
+    struct conn c;
+    int peer, i;
+    ssize_t got = 0, n;
+
+    tcp_pair(&c, &peer);
+    for (i = 0; i < CONN_MAX_SEGMENTS + 6; i++) {
+        iov[i].iov_base = (char *)"abcdefgh" + (i % 8);
+        iov[i].iov_len = 1;
+    }
+    /* One call takes at most CONN_MAX_SEGMENTS buffers; the caller loops. */
+    ck_assert_int_eq(conn_send_segments(&c, iov, CONN_MAX_SEGMENTS + 6), CONN_MAX_SEGMENTS);
+    ck_assert_int_eq(conn_send_segments(&c, iov, 0), 0);
+    while (got < CONN_MAX_SEGMENTS && (n = read(peer, buf + got, sizeof(buf) - (size_t)got)) > 0)
+        got += n;
+    ck_assert_int_eq(got, CONN_MAX_SEGMENTS);
+    ck_assert(memcmp(buf, "abcdefghabcdefgh", 16) == 0);
+    conn_close(&c);
+    ck_assert_int_eq(conn_send_segments(&c, iov, 1), WD_ERROR); /* closed: EBADF */
+    close(peer);
+}
+END_TEST
+
+/* The point of MSG_EOR: buffers that must wait in the socket (the peer's
+ * window is shut) still leave as separate TCP segments, where plain writes
+ * would be merged into one. Watched on lo with a packet socket, which needs
+ * CAP_NET_RAW; without it the test says so and checks nothing more. */
+START_TEST(test_send_segments_stay_apart)
+{
+    static char filler[1000], pkt[70000]; /* lo's MTU is 64 KiB: whole packets */
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
+    struct iovec iov[3] = {{(char *)"AAAA", 4}, {(char *)"BBBB", 4}, {(char *)"CCCC", 4}};
+    socklen_t slen = sizeof(sa);
+    int lfd, cfd, sfd, sniff, small = 4096, one = 1, seen_b = 0, seen_c = 0, merged = 0, i;
+    size_t sent = 0, got = 0;
+    struct conn c;
+
+    sniff = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+    if (sniff < 0) {
+        fprintf(stderr, "test_send_segments_stay_apart: no packet socket (%s), not checked\n",
+                strerror(errno));
+        return;
+    }
+    ll.sll_ifindex = (int)if_nametoindex("lo");
+    ck_assert_int_eq(bind(sniff, (struct sockaddr *)&ll, sizeof(ll)), 0);
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(lfd, 1), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &slen), 0);
+    cfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(cfd, (struct sockaddr *)&sa, slen), 0);
+    sfd = accept(lfd, NULL, NULL);
+    ck_assert_int_ge(sfd, 0);
+    close(lfd);
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    tu_set_nonblock(cfd);
+    tu_set_nonblock(sfd);
+    conn_init(&c, loop, cfd, NULL);
+    /* Shut the peer's window: more than it can hold, less than our buffer. */
+    memset(filler, 'f', sizeof(filler));
+    while (sent < 30000 && conn_write(&c, filler, sizeof(filler)) > 0)
+        sent += sizeof(filler);
+    usleep(100000);
+    ck_assert_int_eq(conn_send_segments(&c, iov, 3), 12);
+    /* Drain the peer and watch what crosses lo, for at most 3 seconds. */
+    for (i = 0; i < 300 && got < sent + 12; i++) {
+        static char in[65536];
+        ssize_t n;
+
+        while ((n = read(sfd, in, sizeof(in))) > 0)
+            got += (size_t)n;
+        while ((n = recv(sniff, pkt, sizeof(pkt), 0)) > 0) {
+            seen_b |= memmem(pkt, (size_t)n, "BBBB", 4) != NULL;
+            seen_c |= memmem(pkt, (size_t)n, "CCCC", 4) != NULL;
+            merged |= memmem(pkt, (size_t)n, "AAAABBBB", 8) != NULL ||
+                      memmem(pkt, (size_t)n, "BBBBCCCC", 8) != NULL;
+        }
+        usleep(10000);
+    }
+    ck_assert_uint_eq(got, sent + 12);
+    ck_assert(seen_b && seen_c);
+    ck_assert_msg(!merged, "segments sent with MSG_EOR were merged into one packet");
+    conn_close(&c);
+    close(sfd);
+    close(sniff);
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -575,6 +675,8 @@ conn_suite(void)
     tcase_add_test(tc, test_shutdown_write_tcp);
     tcase_add_test(tc, test_close_twice);
     tcase_add_test(tc, test_move_hands_over);
+    tcase_add_test(tc, test_send_segments_counts_and_caps);
+    tcase_add_test(tc, test_send_segments_stay_apart);
     tcase_add_test(tc, test_socket_error_refused);
     tcase_add_test(tc, test_socket_error_connected);
     suite_add_tcase(s, tc);
