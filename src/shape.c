@@ -3,7 +3,6 @@
  * ClientHello into a split inside its SNI host name. Pure: the same input,
  * policy and seed always give the same plan, byte for byte, which is what
  * the unit tests pin down. */
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -499,6 +498,8 @@ shape_plan_tls(const char *data, size_t len, const struct shape_policy *pol,
 void
 shape_policy_init(const struct config *cfg, enum cfg_shape strategy, struct shape_policy *pol)
 {
+    size_t hn;
+
     memset(pol, 0, sizeof(*pol));
     pol->strategy = strategy;
     pol->split_pos = cfg->shape_split_pos;
@@ -514,7 +515,10 @@ shape_policy_init(const struct config *cfg, enum cfg_shape strategy, struct shap
     pol->nfrag_delays = cfg->nshape_frag_delays;
     for (int i = 0; i < cfg->nshape_frag_delays && i < 4; i++)
         pol->frag_delays[i] = cfg->shape_frag_delays[i];
-    snprintf(pol->host_name, sizeof(pol->host_name), "%s", cfg->shape_host_header);
+    /* Built for every shaped request: a bounded copy, not snprintf. */
+    hn = strnlen(cfg->shape_host_header, sizeof(pol->host_name) - 1);
+    memcpy(pol->host_name, cfg->shape_host_header, hn);
+    pol->host_name[hn] = '\0';
     pol->mixed_case = cfg->shape_mixed_case;
     pol->tls_mode = cfg->tls_split;
 }

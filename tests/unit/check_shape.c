@@ -1203,6 +1203,26 @@ START_TEST(test_tls_sni_entry_types)
 }
 END_TEST
 
+START_TEST(test_policy_host_name_copied)
+{
+    struct shape_policy pol;
+    struct config c;
+    char err[256];
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "shape_host_header", "hOsT", err, sizeof(err)), 0);
+    memset(&pol, 'x', sizeof(pol));
+    shape_policy_init(&c, SHAPE_SPLIT, &pol);
+    ck_assert_str_eq(pol.host_name, "hOsT");
+    ck_assert_int_eq(pol.strategy, SHAPE_SPLIT);
+    config_init(&c); /* the default: the name as regenerated */
+    memset(&pol, 'x', sizeof(pol));
+    shape_policy_init(&c, SHAPE_WARP, &pol);
+    ck_assert_str_eq(pol.host_name, "");
+    ck_assert_int_eq(pol.delay_ms, 200);
+}
+END_TEST
+
 static Suite *
 shape_suite(void)
 {
@@ -1211,6 +1231,7 @@ shape_suite(void)
     TCase *tls = tcase_create("tls");
 
     tcase_add_test(req, test_rand_pinned);
+    tcase_add_test(req, test_policy_host_name_copied);
     tcase_add_test(req, test_off_single_segment);
     tcase_add_test(req, test_split_default);
     tcase_add_test(req, test_split_clamped);
