@@ -93,22 +93,16 @@ def budgets(rps, bulk, mem):
             res += " (within the noise)"
         out.append((text, measured, res))
 
-    if {"warpd_rev", "nginx", "haproxy"} <= rps.keys():
-        best = max(("nginx", "haproxy"), key=lambda k: rps[k]["rps"])
-        r = rps["warpd_rev"]["rps"] / rps[best]["rps"]
-        rr, noisy = rounds_range(rps, "warpd_rev", best, 1.1)
-        line("reverse: >= 1.1x the better of nginx and HAProxy",
-             "%s ÷ %s (%s) = %.2fx%s" % (fmt_int(rps["warpd_rev"]["rps"]),
-                                        fmt_int(rps[best]["rps"]), rps[best]["name"], r, rr),
-             r >= 1.1, noisy)
-    if {"warpd_rev_var", "nginx_var", "haproxy_var"} <= rps.keys():
-        best = max(("nginx_var", "haproxy_var"), key=lambda k: rps[k]["rps"])
-        r = rps["warpd_rev_var"]["rps"] / rps[best]["rps"]
-        rr, noisy = rounds_range(rps, "warpd_rev_var", best, 1.1)
-        line("the same with every response head different (/varied; the budget is for /small)",
-             "%s ÷ %s (%s) = %.2fx%s" % (fmt_int(rps["warpd_rev_var"]["rps"]),
-                                        fmt_int(rps[best]["rps"]), rps[best]["name"], r, rr),
-             r >= 1.1, noisy)
+    for me, peers, text in (
+            ("warpd_rev", ("nginx", "haproxy"), "reverse: >= 1.1x the better of nginx and HAProxy"),
+            ("warpd_rev_var", ("nginx_var", "haproxy_var"),
+             "the same with every response head different (/varied; the budget is for /small)")):
+        if {me, *peers} <= rps.keys():
+            best = max(peers, key=lambda k: rps[k]["rps"])
+            r = rps[me]["rps"] / rps[best]["rps"]
+            rr, noisy = rounds_range(rps, me, best, 1.1)
+            line(text, "%s ÷ %s (%s) = %.2fx%s" % (fmt_int(rps[me]["rps"]), fmt_int(rps[best]["rps"]),
+                                                  rps[best]["name"], r, rr), r >= 1.1, noisy)
     if {"warpd_fwd", "squid", "tinyproxy"} <= rps.keys():
         for k, need in (("squid", 3.5), ("tinyproxy", 6.0)):
             r = rps["warpd_fwd"]["rps"] / rps[k]["rps"]
