@@ -1516,6 +1516,53 @@ START_TEST(test_memo_bounded)
 }
 END_TEST
 
+/* Every head of the tables above, in one process, parsed twice in a row from
+ * two different buffers: the second parse may be answered from memory, and
+ * must give the same framing as the first, and both the table's status (so a
+ * verdict remembered for one row never answers another). */
+static void
+twice_same(const char *in, size_t n, int response, int method, int want)
+{
+    char *a = malloc(n + 1), *b = malloc(n + 1);
+    int st1, st2, body1, close1;
+    uint64_t len1;
+
+    ck_assert(a != NULL && b != NULL);
+    memcpy(a, in, n);
+    memcpy(b, in, n);
+    st1 = response ? http_parse_response(a, n, method, &H) : http_parse_request(a, n, &H);
+    body1 = H.body;
+    len1 = H.content_length;
+    close1 = H.close;
+    st2 = response ? http_parse_response(b, n, method, &H) : http_parse_request(b, n, &H);
+    ck_assert_msg(st1 == want && st2 == want, "%.40s: %d then %d, want %d", in, st1, st2, want);
+    if (st1 == 0) {
+        ck_assert_int_eq(H.body, body1);
+        ck_assert_uint_eq(H.content_length, len1);
+        ck_assert_int_eq(H.close, close1);
+    }
+    free(a);
+    free(b);
+}
+
+START_TEST(test_memo_tables_twice)
+{
+    size_t i;
+
+    for (i = 0; i < WD_ARRAY_SIZE(req_bad); i++)
+        twice_same(req_bad[i].in, req_bad[i].len, 0, 0, req_bad[i].status);
+    for (i = 0; i < WD_ARRAY_SIZE(req_sem); i++)
+        twice_same(req_sem[i].in, strlen(req_sem[i].in), 0, 0, 0);
+    for (i = 0; i < WD_ARRAY_SIZE(resp_ok); i++)
+        twice_same(resp_ok[i].in, strlen(resp_ok[i].in), 1, resp_ok[i].method, 0);
+    for (i = 0; i < WD_ARRAY_SIZE(resp_bad); i++)
+        twice_same(resp_bad[i].in, resp_bad[i].len, 1, resp_bad[i].method, 502);
+    /* And the memory was used: far fewer second opinions than parses. */
+    ck_assert_uint_lt(http_second_opinions(), WD_ARRAY_SIZE(req_bad) + WD_ARRAY_SIZE(req_sem) +
+                                                  WD_ARRAY_SIZE(resp_ok) + WD_ARRAY_SIZE(resp_bad));
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -1565,6 +1612,7 @@ http_suite(void)
     tcase_add_test(tc, test_memo_exact_bytes_only);
     tcase_add_test(tc, test_memo_response_keyed_by_method);
     tcase_add_test(tc, test_memo_bounded);
+    tcase_add_test(tc, test_memo_tables_twice);
     suite_add_tcase(s, tc);
     return s;
 }
