@@ -79,25 +79,28 @@ conn_write(struct conn *c, const void *p, size_t len)
 ssize_t
 conn_send_segments(struct conn *c, const struct iovec *seg, int n)
 {
-    struct mmsghdr mm[CONN_MAX_SEGMENTS];
-    ssize_t total = 0;
-    int i, r;
+    ssize_t total = 0, r;
+    int i;
 
-    if (n > CONN_MAX_SEGMENTS)
-        n = CONN_MAX_SEGMENTS;
-    memset(mm, 0, (size_t)n * sizeof(mm[0]));
+    /* One sendmsg per buffer, not one sendmmsg for all: on a stream socket
+     * sendmmsg goes on to the next buffer after one taken in part, and the
+     * next may find room (ACKs are processed as the socket is released),
+     * which would leave a hole in the stream. */
     for (i = 0; i < n; i++) {
-        mm[i].msg_hdr.msg_iov = (struct iovec *)(uintptr_t)&seg[i];
-        mm[i].msg_hdr.msg_iovlen = 1;
+        struct msghdr mh = {.msg_iov = (struct iovec *)(uintptr_t)&seg[i], .msg_iovlen = 1};
+
+        do {
+            r = sendmsg(c->fd, &mh, MSG_EOR | MSG_NOSIGNAL);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return WD_ERROR;
+            return total > 0 ? total : WD_AGAIN;
+        }
+        total += r;
+        if ((size_t)r < seg[i].iov_len)
+            break;
     }
-    do {
-        r = sendmmsg(c->fd, mm, (unsigned)n, MSG_EOR | MSG_NOSIGNAL);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
-    /* A stream socket may take part of a buffer, and then nothing after it. */
-    for (i = 0; i < r; i++)
-        total += mm[i].msg_len;
     return total;
 }
 

@@ -30,13 +30,11 @@ void conn_init(struct conn *c, struct ev_loop *loop, int fd, void *data);
 ssize_t conn_read(struct conn *c, void *p, size_t len);
 ssize_t conn_write(struct conn *c, const void *p, size_t len);
 ssize_t conn_writev(struct conn *c, const struct iovec *iov, int iovcnt);
-/* Sends n buffers (at most CONN_MAX_SEGMENTS) in one system call
- * (sendmmsg(2)), each marked MSG_EOR: the kernel never appends later bytes to
- * a buffer marked so, so each leaves in TCP segments of its own even when it
- * has to wait in the socket (Linux 4.7 and later). Returns the bytes taken,
- * which stop at the first buffer the socket did not take whole, WD_AGAIN when
- * none, or WD_ERROR. */
-#define CONN_MAX_SEGMENTS 64
+/* Sends n buffers back to back, each marked MSG_EOR: the kernel never
+ * appends later bytes to a buffer marked so, so each leaves in TCP segments
+ * of its own even when it has to wait in the socket (Linux 4.7 and later).
+ * Returns the bytes taken, which stop at the first buffer the socket did not
+ * take whole, WD_AGAIN when none, or WD_ERROR (errno). */
 ssize_t conn_send_segments(struct conn *c, const struct iovec *seg, int n);
 /* Starts or stops the watchers; cheap when already in that state. */
 void conn_want_read(struct conn *c, int on);

@@ -1,9 +1,9 @@
 /* The shaping executor: a small state machine per request, driven by the
  * socket's writability and one ev_timer. Segments with no pause between them
- * go out together in one system call, each marked MSG_EOR so that the kernel
- * never merges them (conn_send_segments); after a segment with a pause, it
- * polls until the kernel's not-sent count is zero, then pauses, so that the
- * pause is seen on the wire. TCP_NODELAY is set (upstream_connect does). */
+ * are written back to back, each marked MSG_EOR so that the kernel never
+ * merges them (conn_send_segments); after a segment with a pause, it polls
+ * until the kernel's not-sent count is zero, then pauses, so that the pause
+ * is seen on the wire. TCP_NODELAY is set (upstream_connect does). */
 #include "shape_exec.h"
 
 #include <errno.h>
@@ -52,7 +52,7 @@ shape_exec_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* Sends from the current position to the end of the run of segments that
  * need no pause between them (the whole plan for split and for the TLS
- * split), in one sendmmsg(2) with every segment marked MSG_EOR: the kernel
+ * split), back to back, every segment marked MSG_EOR: the kernel
  * keeps them apart even when one has to wait in the socket, so no segment
  * needs to have left before the next is written. Returns 1 when the run went
  * out whole (x then points at its last segment, written), 0 when the socket
@@ -60,12 +60,12 @@ shape_exec_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int
 shape_exec_run(struct shape_exec *x)
 {
-    struct iovec iov[CONN_MAX_SEGMENTS];
+    struct iovec iov[SHAPE_MAX_SEGS];
     const struct shape_plan *pl = x->plan;
     int i, n = 0;
     ssize_t sent;
 
-    for (i = x->idx; i < pl->nseg && n < CONN_MAX_SEGMENTS; i++) {
+    for (i = x->idx; i < pl->nseg; i++) {
         const struct shape_seg *sg = &pl->seg[i];
         uint32_t skip = i == x->idx ? x->written : 0;
 
@@ -128,7 +128,7 @@ shape_exec_step(struct shape_exec *x)
             shape_exec_finish(x, 0);
             return;
         }
-        /* A run ends with a segment that has a pause (or with the 64th):
+        /* A run ends with a segment that has a pause:
          * the pause starts once the segment has left, which usually
          * happened during the write already. */
         if (seg->delay_ms > 0 && conn_unsent(x->c) > 0) {

@@ -560,28 +560,81 @@ START_TEST(test_socket_error_connected)
 }
 END_TEST
 
-START_TEST(test_send_segments_counts_and_caps)
+START_TEST(test_send_segments_counts)
 {
-    struct iovec iov[CONN_MAX_SEGMENTS + 6];
+    struct iovec iov[70];
     char buf[256];
     struct conn c;
     int peer, i;
     ssize_t got = 0, n;
 
     tcp_pair(&c, &peer);
-    for (i = 0; i < CONN_MAX_SEGMENTS + 6; i++) {
+    for (i = 0; i < 70; i++) {
         iov[i].iov_base = (char *)"abcdefgh" + (i % 8);
         iov[i].iov_len = 1;
     }
-    /* One call takes at most CONN_MAX_SEGMENTS buffers; the caller loops. */
-    ck_assert_int_eq(conn_send_segments(&c, iov, CONN_MAX_SEGMENTS + 6), CONN_MAX_SEGMENTS);
+    ck_assert_int_eq(conn_send_segments(&c, iov, 70), 70);
     ck_assert_int_eq(conn_send_segments(&c, iov, 0), 0);
-    while (got < CONN_MAX_SEGMENTS && (n = read(peer, buf + got, sizeof(buf) - (size_t)got)) > 0)
+    while (got < 70 && (n = read(peer, buf + got, sizeof(buf) - (size_t)got)) > 0)
         got += n;
-    ck_assert_int_eq(got, CONN_MAX_SEGMENTS);
+    ck_assert_int_eq(got, 70);
     ck_assert(memcmp(buf, "abcdefghabcdefgh", 16) == 0);
     conn_close(&c);
     ck_assert_int_eq(conn_send_segments(&c, iov, 1), WD_ERROR); /* closed: EBADF */
+    close(peer);
+}
+END_TEST
+
+/* A full socket: nothing is taken (WD_AGAIN); with room for part of the
+ * buffers, the count stops inside the one taken in part, and nothing after it
+ * is sent (the peer's bytes are exactly a prefix). */
+START_TEST(test_send_segments_stop_at_partial)
+{
+    static char chunk[65536], big[3][200000], got[1 << 16];
+    struct iovec iov[3];
+    struct conn c;
+    int peer, i;
+    ssize_t n, sent, total = 0, want;
+
+    tcp_pair(&c, &peer);
+    for (i = 0; i < 3; i++) {
+        memset(big[i], 'A' + i, sizeof(big[i]));
+        iov[i].iov_base = big[i];
+        iov[i].iov_len = sizeof(big[i]);
+    }
+    memset(chunk, 'q', sizeof(chunk));
+    while ((n = conn_write(&c, chunk, sizeof(chunk))) > 0)
+        total += n;
+    ck_assert_int_eq(conn_send_segments(&c, iov, 3), WD_AGAIN);
+    /* Make a little room, then send again: less than all is taken. */
+    tu_set_nonblock(peer);
+    want = total;
+    n = read(peer, got, sizeof(got));
+    ck_assert_int_gt(n, 0);
+    want -= n;
+    usleep(50000);
+    sent = conn_send_segments(&c, iov, 3);
+    ck_assert_int_gt(sent, 0);
+    ck_assert_int_lt(sent, 3 * 200000);
+    /* The peer gets the rest of the filler, then exactly `sent` bytes of
+     * A..., B..., C... in order, with no hole. */
+    for (ssize_t pos = 0, k; pos < want + sent;) {
+        n = read(peer, got, sizeof(got));
+        if (n < 0) {
+            ck_assert_int_eq(errno, EAGAIN);
+            usleep(1000);
+            continue;
+        }
+        ck_assert_int_gt(n, 0);
+        for (k = 0; k < n; k++, pos++) {
+            if (pos >= want) {
+                ssize_t at = pos - want;
+                ck_assert_int_eq(got[k], 'A' + (int)(at / 200000));
+            }
+        }
+    }
+    ck_assert_int_eq(read(peer, got, sizeof(got)), -1); /* nothing more */
+    conn_close(&c);
     close(peer);
 }
 END_TEST
@@ -675,7 +728,8 @@ conn_suite(void)
     tcase_add_test(tc, test_shutdown_write_tcp);
     tcase_add_test(tc, test_close_twice);
     tcase_add_test(tc, test_move_hands_over);
-    tcase_add_test(tc, test_send_segments_counts_and_caps);
+    tcase_add_test(tc, test_send_segments_counts);
+    tcase_add_test(tc, test_send_segments_stop_at_partial);
     tcase_add_test(tc, test_send_segments_stay_apart);
     tcase_add_test(tc, test_socket_error_refused);
     tcase_add_test(tc, test_socket_error_connected);

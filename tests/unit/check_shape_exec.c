@@ -1,7 +1,8 @@
 /* Unit tests for src/shape_exec.c over a loopback TCP pair: a plan's
  * segments arrive complete and in order, pauses are honoured, the callback
- * runs once and never from inside shape_exec_start, cancel silences it, and
- * a dead peer is reported as an error. */
+ * runs once and never from inside shape_exec_start, cancel silences it, a
+ * run without pauses waits for room in a full socket, and a dead peer is
+ * reported as an error. */
 #include <check.h>
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -130,6 +131,69 @@ START_TEST(test_first_segment_leaves_before_the_pause)
 }
 END_TEST
 
+static struct shape_exec *writable_x;
+static int writable_calls;
+
+static void
+on_writable(struct conn *c)
+{
+    writable_calls++;
+    shape_exec_writable(writable_x);
+}
+
+/* Segments without pauses go out together; when the socket cannot take them
+ * (here it is full), the executor waits for room and sends the rest, which
+ * the peer gets complete and in order after what was queued before. */
+START_TEST(test_burst_waits_for_room)
+{
+    enum { SEG = 100000 };
+    static char text[3 * SEG + 1], buf[3 * SEG + 1], chunk[65536], got[1 << 16];
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    const uint32_t lens[] = {SEG, SEG, SEG}, delays[] = {0, 0, 0};
+    size_t queued = 0, total = 0, tail = 0;
+    ssize_t n;
+    int i, small = 16384;
+
+    fixture_setup(&f);
+    for (i = 0; i < 3 * SEG; i++)
+        text[i] = (char)('a' + i % 26);
+    text[3 * SEG] = '\0';
+    make_plan(&plan, buf, text, lens, delays, 3);
+    /* A small send buffer, so that the socket takes the segments in parts. */
+    ck_assert_int_eq(setsockopt(f.c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    memset(chunk, 'q', sizeof(chunk));
+    while ((n = conn_write(&f.c, chunk, sizeof(chunk))) > 0)
+        queued += (size_t)n;
+    ck_assert_int_eq(n, WD_AGAIN);
+    writable_x = &x;
+    writable_calls = 0;
+    f.c.on_write = on_writable;
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    tu_set_nonblock(f.peer);
+    for (i = 0; i < 2000 && (f.done == 0 || total < queued + plan.len); i++) {
+        tu_run_once(f.loop, 0.005);
+        while ((n = read(f.peer, got, sizeof(got))) > 0) {
+            for (ssize_t k = 0; k < n; k++, total++) {
+                if (total < queued) {
+                    ck_assert_int_eq(got[k], 'q');
+                } else {
+                    ck_assert_int_eq(got[k], buf[tail]);
+                    tail++;
+                }
+            }
+        }
+    }
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_int_eq(f.err, 0);
+    ck_assert_uint_eq(total, queued + plan.len);
+    ck_assert_uint_eq(tail, plan.len);
+    ck_assert_int_gt(writable_calls, 3); /* it did go on from inside segments */
+    fixture_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_cancel_silences)
 {
     struct fixture f;
@@ -183,6 +247,7 @@ shape_exec_suite(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_segments_in_order_with_pauses);
     tcase_add_test(tc, test_first_segment_leaves_before_the_pause);
+    tcase_add_test(tc, test_burst_waits_for_room);
     tcase_add_test(tc, test_cancel_silences);
     tcase_add_test(tc, test_dead_peer_is_an_error);
     suite_add_tcase(s, tc);
