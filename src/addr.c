@@ -313,3 +313,26 @@ addr_set_port(struct sockaddr *sa, uint16_t port)
     else if (sa->sa_family == AF_INET6)
         ((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
 }
+
+int
+addr_reaches(const struct sockaddr *listener, const struct sockaddr *sa)
+{
+    if (addr_port(listener) != addr_port(sa))
+        return 0;
+    if (addr_equal(listener, sa))
+        return 1;
+    /* A wildcard listener answers on every local address of its family;
+     * loopback is the one a client can name without knowing our interfaces.
+     * IPv6 listeners are IPV6_V6ONLY (listener.c): ::ffff:127.0.0.1 goes to
+     * the IPv4 one. */
+    if (listener->sa_family == AF_INET &&
+        ((const struct sockaddr_in *)listener)->sin_addr.s_addr == htonl(INADDR_ANY))
+        return addr_is_loopback(sa) &&
+               (sa->sa_family == AF_INET ||
+                IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr));
+    if (listener->sa_family == AF_INET6 &&
+        IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)listener)->sin6_addr))
+        return sa->sa_family == AF_INET6 &&
+               IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return 0;
+}

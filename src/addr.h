@@ -26,6 +26,9 @@ int addr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *
 char *addr_format(const struct sockaddr *sa, char *buf, size_t buflen);
 int addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 int addr_is_loopback(const struct sockaddr *sa);
+/* Whether a connection to sa would reach a socket listening on listener
+ * (the same address and port, or loopback for a wildcard listener). */
+int addr_reaches(const struct sockaddr *listener, const struct sockaddr *sa);
 /* Copies s for an error message: at most ADDR_QUOTE_MAX bytes, anything not
  * printable ASCII (and the backslash) as \xNN, "..." when cut. out should
  * hold ADDR_QUOTELEN bytes. Shared by the config parser. */

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <http_parser.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 #include "http.h"
@@ -1038,6 +1039,31 @@ parse_hostport(const char *p, size_t n, int need_port, char *host, uint16_t *por
     }
     if (port)
         *port = (uint16_t)v;
+    return 0;
+}
+
+/* Whether a Via field names `name` as a whole word ("1.1 warpd",
+ * "1.0 warpd (x)"), ignoring case: a request that already went through us. */
+int
+http_via_names(const struct http_head *h, const char *name)
+{
+    size_t nl = strlen(name);
+
+    for (int i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+
+        if (f->id != HF_VIA)
+            continue;
+        for (uint32_t j = 0; j + nl <= f->value.len; j++) {
+            uint32_t e = j + (uint32_t)nl;
+
+            if (strncasecmp(f->value.p + j, name, nl) != 0)
+                continue;
+            if ((j == 0 || is_ows((unsigned char)f->value.p[j - 1])) &&
+                (e == f->value.len || strchr(" \t,:(", f->value.p[e]) != NULL))
+                return 1;
+        }
+    }
     return 0;
 }
 

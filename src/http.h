@@ -156,6 +156,8 @@ void http_response_out(const struct http_head *h, const struct http_resp_opts *o
 
 /* Case-insensitive comparison of a slice with a NUL-terminated lowercase word. */
 int http_slice_eq(struct http_slice s, const char *lower);
+/* Whether a Via field of h names `name` as a whole word, ignoring case. */
+int http_via_names(const struct http_head *h, const char *name);
 /* How many heads http-parser has actually parsed in this process: a head
  * equal byte for byte to one of the last few is judged from memory. */
 unsigned long http_second_opinions(void);

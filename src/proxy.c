@@ -471,47 +471,13 @@ px_start_tunnel(struct px *p, struct buf *pre_ba)
 
 /* ---- routing --------------------------------------------------------- */
 
-static int
-px_via_has_us(const struct http_head *h)
-{
-    for (int i = 0; i < h->nfields; i++) {
-        const struct http_field *f = &h->fields[i];
-        if (f->id != HF_VIA)
-            continue;
-        /* Our pseudonym as a whole word: "1.1 warpd", "1.0 warpd (x)". */
-        for (uint32_t j = 0; j + sizeof(PX_VIA_NAME) - 1 <= f->value.len; j++) {
-            uint32_t e = j + (uint32_t)sizeof(PX_VIA_NAME) - 1;
-            if (strncasecmp(f->value.p + j, PX_VIA_NAME, sizeof(PX_VIA_NAME) - 1) != 0)
-                continue;
-            if ((j == 0 || f->value.p[j - 1] == ' ' || f->value.p[j - 1] == '\t') &&
-                (e == f->value.len || strchr(" \t,:(", f->value.p[e]) != NULL))
-                return 1;
-        }
-    }
-    return 0;
-}
-
 /* Does addr reach one of our own listening sockets? */
 static int
 px_is_self(const struct config *cfg, const struct sockaddr *sa)
 {
-    for (int i = 0; i < cfg->nlisten; i++) {
-        const struct sockaddr *l = (const struct sockaddr *)&cfg->listen[i].addr;
-        if (addr_port(l) != addr_port(sa))
-            continue;
-        if (addr_equal(l, sa))
+    for (int i = 0; i < cfg->nlisten; i++)
+        if (addr_reaches((const struct sockaddr *)&cfg->listen[i].addr, sa))
             return 1;
-        /* A wildcard listener answers on every local address; loopback is
-         * the one a client can name without knowing our interfaces. */
-        if (l->sa_family == AF_INET &&
-            ((const struct sockaddr_in *)l)->sin_addr.s_addr == htonl(INADDR_ANY) &&
-            addr_is_loopback(sa))
-            return 1;
-        if (l->sa_family == AF_INET6 &&
-            IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)l)->sin6_addr) &&
-            addr_is_loopback(sa))
-            return 1;
-    }
     return 0;
 }
 
@@ -553,7 +519,7 @@ px_route(struct px *p, const struct http_head *h)
         px_answer(p, st, "invalid request target");
         return;
     }
-    if (px_via_has_us(h)) {
+    if (http_via_names(h, PX_VIA_NAME)) {
         px_answer(p, 508, "the request already passed through warpd (Via)");
         return;
     }

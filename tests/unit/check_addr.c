@@ -321,6 +321,43 @@ START_TEST(test_quote)
 }
 END_TEST
 
+static const struct {
+    const char *listener, *host;
+    uint16_t port;
+    int reaches;
+} reach_cases[] = {
+    {"127.0.0.1:8800", "127.0.0.1", 8800, 1},
+    {"127.0.0.1:8800", "127.0.0.1", 8801, 0}, /* another port */
+    {"127.0.0.1:8800", "127.0.0.2", 8800, 0},
+    {"0.0.0.0:8800", "127.0.0.1", 8800, 1}, /* wildcard: loopback reaches it */
+    {"0.0.0.0:8800", "127.9.9.9", 8800, 1},
+    {"0.0.0.0:8800", "192.0.2.7", 8800, 0},        /* not one we can tell is ours */
+    {"0.0.0.0:8800", "::1", 8800, 0},              /* an IPv4 wildcard, not v6 */
+    {"0.0.0.0:8800", "::ffff:127.0.0.1", 8800, 1}, /* IPv4 through a mapped address */
+    {"[::]:8800", "127.0.0.1", 8800, 0},           /* IPv6 listeners are v6-only */
+    {"[::]:8800", "::ffff:127.0.0.1", 8800, 0},
+    {"[::]:8800", "::1", 8800, 1},
+    {"[::]:8800", "2001:db8::1", 8800, 0},
+    {"[::1]:8800", "::1", 8800, 1},
+    {"[::1]:8800", "127.0.0.1", 8800, 0},
+    {"192.0.2.7:80", "192.0.2.7", 80, 1},
+};
+
+START_TEST(test_reaches)
+{
+    struct sockaddr_storage l, a;
+    socklen_t ll, al;
+    char err[128];
+
+    ck_assert_int_eq(addr_parse_listen(reach_cases[_i].listener, &l, &ll, err, sizeof(err)), 0);
+    ck_assert_int_eq(addr_from_literal(reach_cases[_i].host, reach_cases[_i].port, &a, &al), 0);
+    ck_assert_msg(addr_reaches((struct sockaddr *)&l, (struct sockaddr *)&a) ==
+                      reach_cases[_i].reaches,
+                  "%s -> %s:%u", reach_cases[_i].listener, reach_cases[_i].host,
+                  (unsigned)reach_cases[_i].port);
+}
+END_TEST
+
 static Suite *
 addr_suite(void)
 {
@@ -342,6 +379,7 @@ addr_suite(void)
     tcase_add_test(tc, test_equal_and_port);
     tcase_add_loop_test(tc, test_loopback, 0, (int)WD_ARRAY_SIZE(loop_cases));
     tcase_add_test(tc, test_quote);
+    tcase_add_loop_test(tc, test_reaches, 0, (int)WD_ARRAY_SIZE(reach_cases));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1425,6 +1425,28 @@ START_TEST(test_reason)
 }
 END_TEST
 
+static const struct {
+    const char *via;
+    int names;
+} via_cases[] = {
+    {"1.1 warpd", 1},       {"1.0 WarpD (x)", 1}, {"1.1 a, 1.1 warpd", 1}, {"1.1 warpd:8800", 1},
+    {"1.1 warpd,1.1 b", 1}, {"1.1\twarpd", 1},    {"1.1 warpdx", 0}, /* another name */
+    {"1.1 xwarpd", 0},      {"1.1 a (warpd)", 0}, /* a comment, not the pseudonym */
+    {"1.1 warp", 0},
+};
+
+START_TEST(test_via_names)
+{
+    char buf[128];
+
+    snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: x\r\nVia: %s\r\n\r\n", via_cases[_i].via);
+    ck_assert_int_eq(reqs(buf), 0);
+    ck_assert_msg(http_via_names(&H, "warpd") == via_cases[_i].names, "Via: %s", via_cases[_i].via);
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: x\r\nX-Via: 1.1 warpd\r\n\r\n"), 0);
+    ck_assert_int_eq(http_via_names(&H, "warpd"), 0); /* only Via counts */
+}
+END_TEST
+
 /* ---- the remembered second opinion ------------------------------------ */
 
 /* Parses text from a fresh heap copy (so no two parses share an address)
@@ -1606,6 +1628,10 @@ http_suite(void)
     tcase_add_test(tc, test_request_out_iov_bound);
     tcase_add_test(tc, test_response_out);
     tcase_add_test(tc, test_reason);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("via");
+    tcase_add_loop_test(tc, test_via_names, 0, (int)WD_ARRAY_SIZE(via_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("memo");
