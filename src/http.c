@@ -340,6 +340,8 @@ head_init(struct http_head *h)
     h->te_coded = 0;
     h->host_idx = -1;
     h->via_idx = -1;
+    h->mf_idx = -1;
+    h->max_forwards = 0;
 }
 
 /* "METHOD SP target SP HTTP/D.D CRLF" after at most a few empty lines.
@@ -741,6 +743,8 @@ field_id(struct http_slice name)
         if (TOKEN_IS(name, "connection"))
             return HF_CONNECTION;
         return TOKEN_IS(name, "keep-alive") ? HF_KEEP_ALIVE : HF_OTHER;
+    case 12:
+        return TOKEN_IS(name, "max-forwards") ? HF_MAX_FORWARDS : HF_OTHER;
     case 14:
         if (TOKEN_IS(name, "content-length"))
             return HF_CONTENT_LENGTH;
@@ -817,6 +821,8 @@ struct fsem {
                       * name fields that are never forwarded anyway) */
     int upgrade_bad; /* an Upgrade element that is not a protocol, or h2c */
     int expect_continue;
+    int n_mf, mf_bad, mf_idx; /* Max-Forwards: how many, not 1*DIGIT, the last */
+    uint64_t mf;
 };
 
 static void
@@ -918,6 +924,12 @@ fsem_collect(struct http_head *h, struct fsem *s)
         case HF_EXPECT:
             if (http_slice_eq(f->value, "100-continue"))
                 s->expect_continue = 1;
+            break;
+        case HF_MAX_FORWARDS:
+            s->n_mf++;
+            s->mf_idx = i;
+            if (parse_length(f->value, &s->mf) != 0)
+                s->mf_bad = 1;
             break;
         default:
             break;
@@ -1129,6 +1141,20 @@ http_parse_request(const char *buf, size_t len, struct http_head *h)
     h->upgrade = h->minor >= 1 && s.conn_upgrade && s.n_upgrade && !s.upgrade_bad &&
                  h->method != HTTP_CONNECT;
     h->expect_continue = h->minor >= 1 && s.expect_continue;
+    /* RFC 9110 7.6.2: TRACE and OPTIONS are the methods Max-Forwards is
+     * for; a proxy must read and decrement it there, and may ignore it
+     * elsewhere. 9.3.8: a TRACE carries no content. */
+    if (h->method == HTTP_TRACE || h->method == HTTP_OPTIONS) {
+        if (s.n_mf > 1 || s.mf_bad)
+            return 400;
+        if (s.n_mf) {
+            h->mf_idx = s.mf_idx;
+            h->max_forwards = s.mf;
+        }
+    }
+    if (h->method == HTTP_TRACE &&
+        (h->body == BODY_CHUNKED || (h->body == BODY_LENGTH && h->content_length > 0)))
+        return 400;
     mark_hop(h, &s);
     return 0;
 }

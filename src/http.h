@@ -42,6 +42,7 @@ enum http_field_id {
     HF_VIA,
     HF_EXPECT,
     HF_HTTP2_SETTINGS,
+    HF_MAX_FORWARDS,
 };
 
 struct http_field {
@@ -76,6 +77,9 @@ struct http_head {
                                    * head no longer says so; the session may prefer a 502 */
     int host_idx;                 /* index of the Host field, -1 when none */
     int via_idx;                  /* index of the last Via field, -1 when none */
+    int mf_idx;                   /* TRACE and OPTIONS: the Max-Forwards field, -1 when none
+                                   * (other methods forward it untouched, RFC 9110 7.6.2) */
+    uint64_t max_forwards;        /* its value, when mf_idx >= 0 */
 };
 
 enum http_target_form {
@@ -161,6 +165,12 @@ int http_via_names(const struct http_head *h, const char *name);
 /* How many heads http-parser has actually parsed in this process: a head
  * equal byte for byte to one of the last few is judged from memory. */
 unsigned long http_second_opinions(void);
+/* The request as a TRACE reflects it (RFC 9110 9.3.8) when warpd is its final
+ * recipient: request line and fields as received, without the credentials
+ * and cookies (Authorization, Proxy-Authorization, Cookie), and the empty
+ * line. Writes at most cap bytes to dst (head_len + nfields + 2 always fit);
+ * returns the length, or 0 when it does not fit. */
+size_t http_trace_body(const struct http_head *h, char *dst, size_t cap);
 /* Reason phrase for the statuses warpd generates. */
 const char *http_reason(int status);
 

@@ -199,6 +199,8 @@ out_fields(struct http_out *o, const struct http_head *h, int upgrade, const cha
             continue;
         if (i == h->host_idx && host != NULL)
             out_field_value(o, f, host, hostlen);
+        else if (i == h->mf_idx && h->max_forwards > 0)
+            out_number_line(o, "Max-Forwards: ", h->max_forwards - 1);
         else if (i == h->via_idx && via)
             out_via_field(o, h, f);
         else
@@ -291,6 +293,48 @@ http_response_out(const struct http_head *h, const struct http_resp_opts *o, str
 }
 
 /* The statuses warpd itself generates. */
+/* ---- TRACE ----------------------------------------------------------- */
+
+static int
+trace_hides(const struct http_field *f)
+{
+    return f->id == HF_PROXY_AUTHORIZATION || http_slice_eq(f->name, "authorization") ||
+           http_slice_eq(f->name, "cookie");
+}
+
+static int
+put(char *dst, size_t cap, size_t *n, const char *p, size_t len)
+{
+    if (*n + len > cap)
+        return -1;
+    memcpy(dst + *n, p, len);
+    *n += len;
+    return 0;
+}
+
+size_t
+http_trace_body(const struct http_head *h, char *dst, size_t cap)
+{
+    /* The request line as received: method, target and version. */
+    const char *line = h->method_s.p;
+    size_t n = 0, ll = (size_t)(h->target.p + h->target.len - line) + 11; /* " HTTP/1.x\r\n" */
+    int i, bad = 0;
+
+    bad |= put(dst, cap, &n, line, ll);
+    for (i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+
+        if (trace_hides(f))
+            continue;
+        bad |= put(dst, cap, &n, f->name.p, f->name.len);
+        bad |= put(dst, cap, &n, ": ", 2);
+        bad |= put(dst, cap, &n, f->value.p, f->value.len);
+        bad |= put(dst, cap, &n, "\r\n", 2);
+    }
+    bad |= put(dst, cap, &n, "\r\n", 2);
+    return bad ? 0 : n;
+}
+
 static const struct {
     int status;
     const char *reason;

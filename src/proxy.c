@@ -43,6 +43,9 @@
 #define PX_MAX_READS   4     /* reads per callback */
 
 #define PX_VIA_NAME "warpd"
+/* What each mode forwards, for Allow. */
+#define PX_ALLOW_REVERSE "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH"
+#define PX_ALLOW_FORWARD PX_ALLOW_REVERSE ", CONNECT"
 
 enum px_phase {
     PX_IDLE,      /* keep-alive: waiting for a request's first byte */
@@ -340,38 +343,77 @@ px_begin_closing(struct px *p)
 
 /* Answers with a short plain-text status page and closes, or just closes
  * when a response is already under way (the client must see a truncation). */
+/* Answers the client itself and closes: the head (status, Content-Type
+ * when given, extra fields, Connection: close) and body are sent together. */
 static void
-px_answer_with(struct px *p, int status, const char *what, const char *extra)
+px_reply(struct px *p, int status, const char *ctype, const char *extra, const char *body,
+         size_t blen, const char *what)
 {
-    char page[512], body[256];
-    struct iovec iov;
-    int n, blen;
+    char head[512];
+    struct iovec iov[2];
+    int n;
 
     if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
         px_close(p, what);
         return;
     }
-    blen = snprintf(body, sizeof(body), "warpd: %d %s: %s\r\n", status, http_reason(status), what);
-    if (blen < 0 || (size_t)blen >= sizeof(body))
-        blen = (int)sizeof(body) - 1;
-    n = snprintf(page, sizeof(page),
-                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                 "%sConnection: close\r\n\r\n%.*s",
-                 status, http_reason(status), blen, extra, blen, body);
-    if (n < 0 || (size_t)n >= sizeof(page))
-        n = (int)sizeof(page) - 1;
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+                 status, http_reason(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                 ctype ? "\r\n" : "", blen, extra);
+    if (n < 0 || (size_t)n >= sizeof(head))
+        n = (int)sizeof(head) - 1;
     p->status = status;
     p->logme = 1;
     outq_clear(&p->cout);
-    iov.iov_base = page;
-    iov.iov_len = (size_t)n;
+    iov[0].iov_base = head;
+    iov[0].iov_len = (size_t)n;
+    iov[1].iov_base = (void *)(uintptr_t)body;
+    iov[1].iov_len = blen;
     log_debug("%s: %d %s", p->peer, status, what);
-    if (outq_send(&p->client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out) < 0) {
+    if (outq_send(&p->client, &p->cout, iov, 2, iov[0].iov_len + blen, &p->bytes_out) < 0) {
         px_close(p, "client write failed");
         return;
     }
     px_log_request(p, what);
     px_begin_closing(p);
+}
+
+static void
+px_answer_with(struct px *p, int status, const char *what, const char *extra)
+{
+    char body[256];
+    int blen;
+
+    blen = snprintf(body, sizeof(body), "warpd: %d %s: %s\r\n", status, http_reason(status), what);
+    if (blen < 0 || (size_t)blen >= sizeof(body))
+        blen = (int)sizeof(body) - 1;
+    px_reply(p, status, "text/plain", extra, body, (size_t)blen, what);
+}
+
+/* A TRACE or OPTIONS whose Max-Forwards is 0 ends here (RFC 9110 7.6.2):
+ * OPTIONS is told what warpd forwards, TRACE gets its request reflected
+ * (9.3.8), without credentials and cookies. */
+static void
+px_answer_final(struct px *p, const struct http_head *h)
+{
+    size_t cap = h->head_len + (size_t)h->nfields + 2;
+    char *b;
+
+    if (h->method == HTTP_OPTIONS) {
+        px_reply(p, 200, NULL,
+                 p->env->cfg->mode == MODE_FORWARD ? "Allow: " PX_ALLOW_FORWARD "\r\n"
+                                                   : "Allow: " PX_ALLOW_REVERSE "\r\n",
+                 "", 0, "OPTIONS with Max-Forwards: 0");
+        return;
+    }
+    if ((b = malloc(cap)) == NULL) {
+        px_close(p, "out of memory");
+        return;
+    }
+    px_reply(p, 200, "message/http", "", b, http_trace_body(h, b, cap),
+             "TRACE with Max-Forwards: 0");
+    free(b);
 }
 
 static void
@@ -523,6 +565,10 @@ px_route(struct px *p, const struct http_head *h)
         px_answer(p, 508, "the request already passed through warpd (Via)");
         return;
     }
+    if (h->mf_idx >= 0 && h->max_forwards == 0) {
+        px_answer_final(p, h);
+        return;
+    }
     if (cfg->mode == MODE_FORWARD) {
         if (t.form == HTTP_FORM_ORIGIN || t.form == HTTP_FORM_ASTERISK) {
             px_answer(p, 400, "a forward proxy needs an absolute URL (http://host/path)");
@@ -537,7 +583,7 @@ px_route(struct px *p, const struct http_head *h)
     } else {
         if (t.form == HTTP_FORM_AUTHORITY) {
             px_answer_with(p, 405, "CONNECT is not served in reverse mode",
-                           "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
+                           "Allow: " PX_ALLOW_REVERSE "\r\n");
             return;
         }
         memcpy(p->host, cfg->upstream_host, strlen(cfg->upstream_host) + 1);

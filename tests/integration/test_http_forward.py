@@ -821,6 +821,55 @@ def test_long_target_accepted(t):
     check(o.requests()[0].target == path, "long path changed")
 
 
+def test_trace_max_forwards_zero_reflected(t):
+    """TRACE with Max-Forwards: 0 ends at warpd (RFC 9110 7.6.2): a 200
+    message/http with the request as received, less its credentials and
+    cookies; the origin sees nothing."""
+    o, w, addr = setup(t)
+    c = ht.Client(t, addr)
+    target = "http://%s/tr" % o.text
+    fields = [("Host", o.text), ("Max-Forwards", "0"), ("Cookie", "secret=1"), ("X-Keep", "yes")]
+    c.send(ht.request("TRACE", target, fields))
+    r = c.response(method="TRACE")
+    check(r.status == 200, "TRACE Max-Forwards 0: %d" % r.status)
+    check(r.head.get("Content-Type") == "message/http", "Content-Type %r" % r.head.get("Content-Type"))
+    want = ("TRACE %s HTTP/1.1\r\nHost: %s\r\nMax-Forwards: 0\r\nX-Keep: yes\r\n\r\n" % (target, o.text)).encode()
+    check(r.body == want, "reflected %r, want %r" % (r.body, want))
+    c.expect_closed(5)
+    check(o.accepted == 0, "the origin got a connection")
+
+
+def test_options_max_forwards_zero_answered(t):
+    o, w, addr = setup(t)
+    c = ht.Client(t, addr)
+    c.send(ht.request("OPTIONS", "http://%s/" % o.text, [("Host", o.text), ("Max-Forwards", "0")]))
+    r = c.response(method="OPTIONS")
+    check(r.status == 200 and r.body == b"", "OPTIONS Max-Forwards 0: %d %r" % (r.status, r.body))
+    check("connect" in r.head.tokens("Allow") and "trace" in r.head.tokens("Allow"), "Allow %r" % r.head.get("Allow"))
+    check(o.accepted == 0, "the origin got a connection")
+
+
+def test_max_forwards_decremented(t):
+    o, w, addr = setup(t)
+    c = ht.Client(t, addr)
+    c.send(ht.request("TRACE", "http://%s/dec" % o.text, [("Host", o.text), ("Max-Forwards", "2")]))
+    check(c.response(method="TRACE").status == 200, "TRACE Max-Forwards 2 not forwarded")
+    c.send(ht.request("OPTIONS", "http://%s/dec" % o.text, [("Host", o.text), ("Max-Forwards", "5")]))
+    check(c.response(method="OPTIONS").status == 200, "OPTIONS not forwarded")
+    c.send(ht.request("GET", "http://%s/dec" % o.text, [("Host", o.text), ("Max-Forwards", "0")]))
+    check(c.response().status == 200, "GET with Max-Forwards 0 not forwarded")
+    got = [(q.method, q.header("Max-Forwards")) for q in o.requests()]
+    check(got == [("TRACE", "1"), ("OPTIONS", "4"), ("GET", "0")], "origin saw %r" % got)
+
+
+def test_max_forwards_bad_400(t):
+    o, w, addr = setup(t)
+    c = ht.Client(t, addr)
+    c.send(ht.request("OPTIONS", "http://%s/" % o.text, [("Host", o.text), ("Max-Forwards", "two")]))
+    ht.check_error(c.response(method="OPTIONS"), 400)
+    check(o.accepted == 0, "the origin got a connection")
+
+
 def test_access_log_fields(t):
     o, w, addr = setup(t)
     c = ht.Client(t, addr)

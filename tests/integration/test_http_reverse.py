@@ -147,5 +147,23 @@ def test_origin_truncates_body(t):
     check(head.get("Content-Length") == "5000" and len(got) < 5000, "head %r, %d bytes before EOF" % (head.fields, len(got)))
 
 
+def test_options_max_forwards_zero(t):
+    """OPTIONS * with Max-Forwards: 0 is answered by warpd, with what reverse
+    mode forwards (no CONNECT); with 1 it goes on with 0."""
+    o, w, addr = setup(t)
+    c = ht.Client(t, addr)
+    c.send(ht.request("OPTIONS", "*", [("Host", "www.example.org"), ("Max-Forwards", "0")]))
+    r = c.response(method="OPTIONS")
+    check(r.status == 200, "OPTIONS * Max-Forwards 0: %d" % r.status)
+    allow = r.head.tokens("Allow")
+    check("options" in allow and "connect" not in allow, "Allow %r" % r.head.get("Allow"))
+    check(o.accepted == 0, "the origin got a connection")
+    c = ht.Client(t, addr)
+    c.send(ht.request("OPTIONS", "*", [("Host", "www.example.org"), ("Max-Forwards", "1")]))
+    check(c.response(method="OPTIONS").status == 200, "OPTIONS * not forwarded")
+    q = o.requests()[0]
+    check(q.target == "*" and q.header("Max-Forwards") == "0", "origin saw %s %r" % (q.target, q.header("Max-Forwards")))
+
+
 if __name__ == "__main__":
     wd.main(globals())

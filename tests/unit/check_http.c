@@ -1154,6 +1154,20 @@ static const struct {
     int use_target;
     const char *want;
 } regen[] = {
+    /* Max-Forwards on TRACE and OPTIONS is decremented in its position;
+     * on other methods it is passed on as it came */
+    {"TRACE /t HTTP/1.1\r\nHost: h\r\nmax-forwards:  10 \r\nX: y\r\n\r\n",
+     {0},
+     0,
+     "TRACE /t HTTP/1.1\r\nHost: h\r\nMax-Forwards: 9\r\nX: y\r\n\r\n"},
+    {"OPTIONS * HTTP/1.1\r\nHost: h\r\nMax-Forwards: 1\r\n\r\n",
+     {0},
+     0,
+     "OPTIONS * HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n"},
+    {"GET / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 5\r\n\r\n",
+     {0},
+     0,
+     "GET / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 5\r\n\r\n"},
     /* absolute-form to origin-form, Host replaced in its position and spelling */
     {"GET http://ex.com:8080/a%2Fb/%2e%2e//c;d?x=1 HTTP/1.1\r\nUser-Agent: t\r\nhost: other\r\n"
      "Accept: */*\r\n\r\n",
@@ -1447,6 +1461,48 @@ START_TEST(test_via_names)
 }
 END_TEST
 
+START_TEST(test_max_forwards)
+{
+    static char out[512];
+    size_t n;
+
+    /* Read on TRACE and OPTIONS only; a bad or repeated value there is 400. */
+    ck_assert_int_eq(reqs("TRACE / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n"), 0);
+    ck_assert_int_ge(H.mf_idx, 0);
+    ck_assert_uint_eq(H.max_forwards, 0);
+    ck_assert_int_eq(reqs("OPTIONS / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 007\r\n\r\n"), 0);
+    ck_assert_uint_eq(H.max_forwards, 7);
+    ck_assert_int_eq(reqs("GET / HTTP/1.1\r\nHost: h\r\nMax-Forwards: x\r\n\r\n"), 0);
+    ck_assert_int_eq(H.mf_idx, -1);
+    ck_assert_int_eq(reqs("TRACE / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    ck_assert_int_eq(H.mf_idx, -1);
+    ck_assert_int_eq(reqs("TRACE / HTTP/1.1\r\nHost: h\r\nMax-Forwards: -1\r\n\r\n"), 400);
+    ck_assert_int_eq(reqs("OPTIONS / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 1, 2\r\n\r\n"), 400);
+    ck_assert_int_eq(
+        reqs("TRACE / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 1\r\nMax-Forwards: 1\r\n\r\n"), 400);
+    ck_assert_int_eq(
+        reqs("OPTIONS / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 99999999999999999999\r\n\r\n"), 400);
+    /* A TRACE carries no content. */
+    ck_assert_int_eq(reqs("TRACE / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n"), 400);
+    ck_assert_int_eq(reqs("TRACE / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                     400);
+    ck_assert_int_eq(reqs("TRACE / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"), 0);
+
+    /* The reflection: the request as received, less credentials and cookies. */
+    ck_assert_int_eq(reqs("\r\nTRACE http://h/p?q HTTP/1.1\r\nHost: h\r\nCookie: c=1\r\n"
+                          "authorization: Basic eA==\r\nProxy-Authorization: Basic eQ==\r\n"
+                          "X-A:  1 \r\nMax-Forwards: 0\r\n\r\n"),
+                     0);
+    n = http_trace_body(&H, out, sizeof(out));
+    ck_assert_uint_gt(n, 0);
+    out[n] = '\0';
+    ck_assert_str_eq(out, "TRACE http://h/p?q HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n"
+                          "Max-Forwards: 0\r\n\r\n");
+    ck_assert_uint_eq(http_trace_body(&H, out, n - 1), 0); /* does not fit */
+    ck_assert_uint_le(n, H.head_len + (size_t)H.nfields + 2);
+}
+END_TEST
+
 /* ---- the remembered second opinion ------------------------------------ */
 
 /* Parses text from a fresh heap copy (so no two parses share an address)
@@ -1628,6 +1684,10 @@ http_suite(void)
     tcase_add_test(tc, test_request_out_iov_bound);
     tcase_add_test(tc, test_response_out);
     tcase_add_test(tc, test_reason);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("max_forwards");
+    tcase_add_test(tc, test_max_forwards);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("via");
