@@ -1107,6 +1107,11 @@ static const struct directive directives[] = {
      F(shape_mixed_case),
      .kw = onoff_words,
      .help = "randomise the letter case of the Host value"},
+    {.name = "shape_reused",
+     .set = set_keyword,
+     F(shape_reused),
+     .kw = onoff_words,
+     .help = "also shape requests sent on reused (keep-alive) upstream connections"},
     {.name = "tls_split",
      .set = set_keyword,
      F(tls_split),
@@ -1175,6 +1180,7 @@ config_init(struct config *c)
     c->shape_frag_delays[1] = 300;
     c->nshape_frag_delays = 2;
     c->shape_split_pos = 1;
+    c->shape_reused = 1;
     c->tls_split = CFG_TLS_SPLIT_SEGMENT;
     c->tls_split_ports[0].lo = 443;
     c->tls_split_ports[0].hi = 443;

@@ -94,6 +94,7 @@ struct config {
     int shape_split_path;       /* also split the path after this many bytes; 0 = no (0-8192) */
     char shape_host_header[16]; /* Host field name as sent ("host", "HOST"); "" = keep "Host" */
     int shape_mixed_case;       /* randomise the letter case of the Host value; off */
+    int shape_reused;           /* also shape requests on reused upstream connections; on */
     int tls_split;              /* CFG_TLS_SPLIT_*: ClientHello split in CONNECT; segment */
     struct cfg_port_range tls_split_ports[CFG_MAX_PORT_RANGES]; /* CONNECT ports; sorted */
     int ntls_split_ports;                                       /* default one: 443 */

@@ -667,7 +667,7 @@ px_shape_head(struct px *p, const struct http_out *out)
     struct px_shape *sh;
     size_t cap, off = 0;
 
-    if (strategy == SHAPE_OFF)
+    if (strategy == SHAPE_OFF || (p->reused && !cfg->shape_reused))
         return 0;
     shape_policy_init(cfg, strategy, &pol);
     cap = shape_plan_size(out->bytes, &pol);

@@ -394,6 +394,61 @@ def test_keepalive_second_request_shaped(t):
     seg.check_clean()
 
 
+def test_shape_reused_off_split(t):
+    """shape_reused off: the first request on an upstream connection is split,
+    the next one on the same (pooled) connection goes as one segment. A DPI
+    that judges every request on a connection blocks that one: the knob is
+    for censors that look at a connection's first request only."""
+    o = ht.Origin(t)
+    dns = names_dns(t)
+    seg = dpisim.DPI(t, o.addr, "segment", every_request=True)
+    w, addr = start(t, dns, "split", "shape_reused off\n")
+    r, _, fields = fetch(t, addr, NAME, seg.port, "/first")
+    check_passed(r, "first request", "/first")
+    check_exact(o, fields, "first request", "/first")
+    r, _, _ = fetch(t, addr, NAME, seg.port, "/second")  # a new client: the upstream comes from the pool
+    check_blocked(r, "second request on the reused connection, unshaped")
+    f = seg.wait_flows(1)[0]
+    check(len(seg.flows) == 1, "the DPI saw %d upstream connections, expected 1" % len(seg.flows))
+    wd.wait_until(lambda: len(f.decisions) == 2, 5, "2 decisions on the flow")
+    first, second = f.decisions
+    check(first["verdict"] == "allowed" and first["segments"] >= 3, "first request: %r (%s)" % (first, f.describe()))
+    check(second["verdict"] == "blocked" and second["segments"] == 1,
+          "second request: %r, expected one segment, blocked (%s)" % (second, f.describe()))
+    check(len(o.requests()) == 1, "origin saw %d requests, expected only the first" % len(o.requests()))
+    report(seg)
+    seg.check_clean()
+
+
+def test_shape_reused_off_warp(t):
+    """shape_reused off with warp: the first request on a connection gets the
+    dummy headers and the pauses, a request on the reused connection goes
+    as the client sent it, without the pauses; a fresh connection (a second
+    destination port) is shaped again."""
+    o = ht.Origin(t)
+    o2 = ht.Origin(t)
+    dns = names_dns(t)
+    w, addr = start(t, dns, "warp", "shape_reused off\nshape_delay 300ms\n")
+    c = ht.Client(t, addr, timeout=20)
+    t0 = time.monotonic()
+    r, _, fields = fetch(t, addr, NAME, o.port, "/first", client=c)
+    first = time.monotonic() - t0
+    check_passed(r, "first request", "/first")
+    check_warp_head(o, fields, "first request", path="/first")
+    t0 = time.monotonic()
+    r, _, fields = fetch(t, addr, NAME, o.port, "/second", client=c)
+    second = time.monotonic() - t0
+    check_passed(r, "second request", "/second")
+    check_exact(o, fields, "second request (reused upstream connection)", "/second")
+    check(o.per_conn() == [2], "origin connections carried %r requests, expected one with 2" % o.per_conn())
+    check(first > 0.3, "first request took %.0f ms, expected warp's pauses (> 300 ms)" % (first * 1e3))
+    check(second < first / 2, "second request took %.0f ms against %.0f ms for the first: still paused?"
+          % (second * 1e3, first * 1e3))
+    r, _, fields = fetch(t, addr, NAME, o2.port, "/third", client=c)
+    check_passed(r, "third request (another origin: a new connection)", "/third")
+    check_warp_head(o2, fields, "third request (new upstream connection)", path="/third")
+
+
 def test_per_destination_rules(t):
     """Default off; `shape split plain.test` then `shape warp *.test`: the
     first match wins, and hosts matching no rule get the default."""

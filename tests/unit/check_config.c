@@ -97,6 +97,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.shape_split_path, 0);
     ck_assert_str_eq(c.shape_host_header, "");
     ck_assert_int_eq(c.shape_mixed_case, 0);
+    ck_assert_int_eq(c.shape_reused, 1);
     ck_assert_int_eq(c.tls_split, CFG_TLS_SPLIT_SEGMENT);
     ck_assert_int_eq(c.tls_split, 1);
     ck_assert_int_eq(c.ntls_split_ports, 1);
@@ -238,6 +239,8 @@ field_text(const struct config *c, const char *name, char *buf, size_t len)
         snprintf(buf, len, "%s", c->shape_host_header);
     else if (strcmp(name, "shape_mixed_case") == 0)
         snprintf(buf, len, "%d", c->shape_mixed_case);
+    else if (strcmp(name, "shape_reused") == 0)
+        snprintf(buf, len, "%d", c->shape_reused);
     else if (strcmp(name, "tls_split") == 0)
         snprintf(buf, len, "%d", c->tls_split);
     else if (strcmp(name, "tls_split_ports") == 0)
@@ -374,6 +377,8 @@ static const struct {
     {"shape_host_header", "Host", "Host"},
     {"shape_mixed_case", "on", "1"},
     {"shape_mixed_case", "off", "0"},
+    {"shape_reused", "off", "0"},
+    {"shape_reused", "on", "1"},
     {"tls_split", "off", "0"},
     {"tls_split", "segment", "1"},
     {"tls_split", "record", "2"},
@@ -645,6 +650,7 @@ static const struct {
     {"shape_host_header", " host", "expected the word host in any letter case, got ' host'"},
     {"shape_host_header", "X-Host", "expected the word host in any letter case, got 'X-Host'"},
     {"shape_mixed_case", "1", "expected on or off, got '1'"},
+    {"shape_reused", "first", "expected on or off, got 'first'"},
     {"tls_split", "on", "expected off, segment or record, got 'on'"},
     {"tls_split", "Record", "expected off, segment or record, got 'Record'"},
     {"tls_split_ports", "0", "port out of range (1-65535), got '0'"},
