@@ -77,6 +77,13 @@ def machine_busy():
     return user + nice + system + irq + softirq + steal
 
 
+def tcp_out_segs():
+    """TCP segments the machine has sent (OutSegs in /proc/net/snmp)."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("OutSegs")])
+
+
 def wait_quiet(max_seconds, limit=25.0):
     """Waits (at most max_seconds) until the rest of the machine uses less than
     limit % of one CPU over half a second; returns the seconds waited beyond
@@ -296,13 +303,13 @@ class Bench:
         return Daemon("origin", ["nginx", "-p", d, "-c", conf], d, port,
                       nworkers=1).wait_ready()
 
-    def start_warpd(self, name, mode, workers=1, shape="off", connect_ports="443"):
+    def start_warpd(self, name, mode, workers=1, shape="off", connect_ports="443", extra=""):
         d = self.newdir(name)
         port = free_ports(1)[0]
         up = "upstream 127.0.0.1:%d" % self.origin.port if mode != "forward" else ""
         conf = render("warpd.conf.in", os.path.join(d, "warpd.conf"), DIR=d, PORT=port,
                       MODE=mode, UPSTREAM_LINE=up, WORKERS=workers, SHAPE=shape,
-                      CONNECT_PORTS=connect_ports, MAXCONN=self.maxconn)
+                      CONNECT_PORTS=connect_ports, MAXCONN=self.maxconn, EXTRA=extra)
         return Daemon(name, [self.a.warpd, "-c", conf], d, port,
                       nworkers=workers).wait_ready()
 
@@ -378,6 +385,7 @@ class Bench:
         before = {k: sum(cpu_ticks(p) for p in v) for k, v in watched.items()}
         sys0 = sum(sys_ticks(p) for p in c["cpu_pids"])
         busy0 = machine_busy()
+        segs0 = tcp_out_segs()
         t0 = time.monotonic()
         outpath = os.path.join(self.work, "wrk.out")
         with open(outpath, "w") as out:
@@ -400,6 +408,7 @@ class Bench:
             p.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - t0
         busy = machine_busy() - busy0
+        segs = tcp_out_segs() - segs0
         after = {k: sum(cpu_ticks(p) for p in v) for k, v in watched.items()}
         proxy_sys = 100.0 * (sum(sys_ticks(p) for p in c["cpu_pids"]) - sys0) / CLK_TCK / wall
         with open(outpath) as f:
@@ -416,6 +425,9 @@ class Bench:
         # kernel threads, this script's polling, and other people's jobs).
         r["cpu"]["other"] = max(0.0, 100.0 * busy / CLK_TCK / wall - sum(r["cpu"].values()))
         r["proxy_sys"] = proxy_sys
+        # Every TCP segment sent on the machine (all of it loopback: wrk to
+        # the proxy, proxy to origin and back), per request.
+        r["segs"] = segs / r["requests"] if r["requests"] else 0.0
         return r
 
     def wrk_quiet(self, c, duration):
@@ -671,6 +683,10 @@ def run_traffic(b, a, res, parts):
     rev2 = b.start_warpd("warpd-reverse-w2", "reverse", workers=2)
     fwd = b.start_warpd("warpd-forward", "forward", connect_ports="any")
     split = b.start_warpd("warpd-forward-split", "forward", shape="split")
+    # Not a budget row: what shaping only the first request of each upstream
+    # connection (shape_reused off) costs, beside the default above.
+    split1 = b.start_warpd("warpd-forward-split-first", "forward", shape="split",
+                           extra="shape_reused off")
     tcp = b.start_warpd("warpd-tcp", "tcp")
     ngx = b.start_nginx_proxy()
     hap = b.start_haproxy()
@@ -683,7 +699,8 @@ def run_traffic(b, a, res, parts):
     checks = [("direct", base, None), ("warpd reverse", at(rev), None),
               ("warpd reverse w2", at(rev2), None), ("nginx", at(ngx), None),
               ("haproxy", at(hap), None), ("warpd forward", base, fwd.port),
-              ("warpd forward split", base, split.port)]
+              ("warpd forward split", base, split.port),
+              ("warpd forward split, shape_reused off", base, split1.port)]
     if sq:
         checks += [("squid", base, sq.port), ("tinyproxy", base, tiny.port)]
     for name, url, proxy in checks:
@@ -709,6 +726,8 @@ def run_traffic(b, a, res, parts):
             ("warpd_fwd", "warpd forward, shape off", at(fwd), fwd, absolute, 1, 50, "/small"),
             ("warpd_split", "warpd forward, shape split", at(split), split, absolute, 1, 50,
              "/small"),
+            ("warpd_split1", "warpd forward, split, shape_reused off", at(split1), split1,
+             absolute, 1, 50, "/small"),
             ("squid", "squid", at(sq), sq, absolute, 1, 50, "/small"),
             ("tinyproxy", "tinyproxy", at(tiny), tiny, absolute, 1, 50, "/small"),
             ("rev_w2", "warpd reverse, 2 workers", at(rev2), rev2, "", 1, 50, "/small"),
@@ -776,7 +795,7 @@ def run_traffic(b, a, res, parts):
     if "profile" in parts:
         run_profile(b, a, res, contenders if "rps" in parts else [],
                     paths if "bulk" in parts else [])
-    for d in (rev, rev2, fwd, split, tcp, ngx, hap, sq, tiny):
+    for d in (rev, rev2, fwd, split, split1, tcp, ngx, hap, sq, tiny):
         if d:
             d.stop()
 

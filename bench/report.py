@@ -47,6 +47,7 @@ def rps_rows(res):
             "cpu_wrk": med([x["cpu"]["wrk"] for x in runs]),
             "cpu_other": med([x["cpu"].get("other") for x in runs]),
             "repeated": sum(1 for x in runs if x.get("tries", 1) > 1),
+            "segs": med([x.get("segs", 0.0) for x in runs]),
             "wrk": "-t%d -c%d" % (r["threads"], r["conns"]),
             "n": len(runs),
         }
@@ -56,7 +57,8 @@ def rps_rows(res):
 # The warpd row each row is compared with in the "warpd ÷ this" column.
 REF = {"direct": "warpd_rev", "nginx": "warpd_rev", "haproxy": "warpd_rev",
        "nginx_var": "warpd_rev_var", "haproxy_var": "warpd_rev_var",
-       "warpd_split": "warpd_fwd", "squid": "warpd_fwd", "tinyproxy": "warpd_fwd"}
+       "warpd_split": "warpd_fwd", "warpd_split1": "warpd_fwd", "squid": "warpd_fwd",
+       "tinyproxy": "warpd_fwd"}
 
 
 def bulk_rows(res):
@@ -113,8 +115,9 @@ def budgets(rps, bulk, mem):
         r = rps["warpd_split"]["rps"] / rps["warpd_fwd"]["rps"]
         rr, noisy = rounds_range(rps, "warpd_split", "warpd_fwd", 0.85)
         line("forward: shape split within 15% of shape off",
-             "split ÷ off = %s ÷ %s = %.2f%s" % (fmt_int(rps["warpd_split"]["rps"]),
-                                                fmt_int(rps["warpd_fwd"]["rps"]), r, rr),
+             "split ÷ off = %s ÷ %s = %.2f%s; TCP segments per request %.1f against %.1f" % (
+                 fmt_int(rps["warpd_split"]["rps"]), fmt_int(rps["warpd_fwd"]["rps"]), r, rr,
+                 rps["warpd_split"]["segs"], rps["warpd_fwd"]["segs"]),
              r >= 0.85, noisy)
     if "haproxy_tcp" in bulk:
         for k, text in (("connect", "CONNECT"), ("tcp", "TCP mode")):
@@ -183,8 +186,9 @@ def write(res, outdir, workdir):
                  "head (src/http.c, 'remembering the second opinion').")
         L.append("")
         L.append("| contender | wrk | req/s | spread | p50 ms | p99 ms | errors | server closes "
-                 "| CPU% proxy | proxy CPU µs/req | CPU% origin | CPU% wrk | CPU% other | warpd ÷ this |")
-        L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+                 "| CPU% proxy | proxy CPU µs/req | CPU% origin | CPU% wrk | CPU% other "
+                 "| TCP segments/req | warpd ÷ this |")
+        L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for k, r in rps.items():
             ref = REF.get(k)
             rt = ""
@@ -192,11 +196,12 @@ def write(res, outdir, workdir):
                 rt = "%s (%s)" % (ratio(rps[ref]["rps"], r["rps"]),
                                   {"warpd_rev": "reverse", "warpd_rev_var": "reverse, /varied"}
                                   .get(ref, "forward, off"))
-            L.append("| %s | %s | %s | %.0f%% | %.2f | %.2f | %d | %s | %.0f | %s | %.0f | %.0f | %.0f | %s |" % (
+            L.append("| %s | %s | %s | %.0f%% | %.2f | %.2f | %d | %s | %.0f | %s | %.0f | %.0f | %.0f "
+                     "| %.2f | %s |" % (
                 r["name"], r["wrk"], fmt_int(r["rps"]), r["spread"], r["p50"], r["p99"],
                 r["errors"], fmt_int(r["closes"]), r["cpu_proxy"],
                 "%.1f" % r["us_per_req"] if r["cpu_proxy"] else "-", r["cpu_origin"], r["cpu_wrk"],
-                r["cpu_other"], rt))
+                r["cpu_other"], r["segs"], rt))
         L.append("")
         L.append("spread: (max - min) / median of the rounds. errors: non-2xx answers, timeouts, "
                  "connect and write errors (wrk). server closes: connections the server closed, "
@@ -209,6 +214,10 @@ def write(res, outdir, workdir):
                  "process, and other jobs on this shared machine; about 10%% when it is quiet). "
                  "A run during which the rest took more than 30%% of a CPU was repeated, at most "
                  "twice, after waiting for a quiet moment: %d of %d runs were. "
+                 "TCP segments/req: every TCP segment the machine sent during the run "
+                 "(/proc/net/snmp OutSegs), per request: 2 for a direct request and response, "
+                 "4 through a proxy; shape split sends the head in 3 segments, and the origin's "
+                 "kernel answers 2 small pushed segments with an ACK of its own, hence 7. "
                  "warpd ÷ this: above 1 means warpd is faster." % (
                      sum(r["repeated"] for r in rps.values()),
                      sum(r["n"] for r in rps.values())))
@@ -331,6 +340,7 @@ def write(res, outdir, workdir):
 def chart(rps, bulk, mem, outdir, workdir, info):
     short = {"direct": "origin direct", "warpd_rev": "warpd rev", "nginx": "nginx",
              "haproxy": "HAProxy", "warpd_fwd": "warpd fwd", "warpd_split": "warpd fwd split",
+             "warpd_split1": "warpd fwd split 1st",
              "warpd_rev_var": "warpd rev /varied", "nginx_var": "nginx /varied",
              "haproxy_var": "HAProxy /varied",
              "squid": "squid", "tinyproxy": "tinyproxy", "rev_w2": "warpd rev 2w",
