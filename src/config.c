@@ -8,29 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "config_int.h"
 #include "log.h"
 
 #define LINE_MAXBYTES 4096 /* longest config line, without the newline */
 #define MAX_TOKENS    32   /* directive name plus values on one line */
 #define DAY_SECONDS   86400.0
 
-/* Enumerated fields are set through an int pointer by set_keyword. */
+/* Enumerated fields are set through an int pointer by cfg_set_keyword. */
 _Static_assert(sizeof(enum cfg_mode) == sizeof(int), "enum cfg_mode is not int-sized");
 _Static_assert(sizeof(enum cfg_shape) == sizeof(int), "enum cfg_shape is not int-sized");
-
-struct directive;
-typedef int (*set_fn)(struct config *c, const struct directive *d, const char *v, char *err,
-                      size_t errlen);
-
-/* A keyword accepted by an enumerated directive and the value it stands for. */
-struct keyword {
-    const char *name;
-    int value;
-};
 
 /* How a path directive treats its special words. */
 #define PATH_STDERR    0x1 /* "stderr" is kept as is */
@@ -44,22 +34,9 @@ struct keyword {
 #define HEAD_SIZE_MIN (1 * KIB)    /* max_header_size bounds */
 #define HEAD_SIZE_MAX (1024 * KIB) /* 1 MiB */
 
-struct directive {
-    const char *name;
-    set_fn set;
-    size_t off;               /* offset of the field in struct config, for shared setters */
-    int multi;                /* takes one or more values rather than exactly one */
-    int repeat;               /* a file line with two or more values may repeat (shape
-                                 rules); a one-value line still may appear only once */
-    long min, max;            /* bounds for integer directives */
-    int flags;                /* PATH_* for path directives */
-    const struct keyword *kw; /* the words of an enumerated directive, NULL-terminated */
-    const char *help;         /* one line for people reading this table */
-};
-
 static const struct keyword mode_words[] = {
     {"forward", MODE_FORWARD}, {"reverse", MODE_REVERSE}, {"tcp", MODE_TCP}, {NULL, 0}};
-static const struct keyword shape_words[] = {
+const struct keyword cfg_shape_words[] = {
     {"off", SHAPE_OFF}, {"split", SHAPE_SPLIT}, {"warp", SHAPE_WARP}, {NULL, 0}};
 static const struct keyword level_words[] = {{"error", LOG_LVL_ERROR},
                                              {"warn", LOG_LVL_WARN},
@@ -73,8 +50,8 @@ static const struct keyword tls_split_words[] = {{"off", CFG_TLS_SPLIT_OFF},
                                                  {NULL, 0}};
 
 /* Writes "expected ..., got 'v'" with v quoted safely (capped, escaped). */
-static int
-failv(char *err, size_t errlen, const char *what, const char *v)
+int
+cfg_failv(char *err, size_t errlen, const char *what, const char *v)
 {
     char q[ADDR_QUOTELEN];
 
@@ -94,8 +71,8 @@ fail_unknown(char *err, size_t errlen, const char *name)
 }
 
 /* Parses a plain decimal number in [min, max]: no sign, no spaces, no hex. */
-static int
-parse_long(const char *s, long min, long max, long *out)
+int
+cfg_parse_long(const char *s, long min, long max, long *out)
 {
     long v = 0;
     const char *p;
@@ -196,11 +173,11 @@ set_workers(struct config *c, const struct directive *d, const char *v, char *er
         c->workers = 0; /* resolved by config_finish */
         return 0;
     }
-    if (parse_long(v, 1, CFG_MAX_WORKERS, &n) < 0) {
+    if (cfg_parse_long(v, 1, CFG_MAX_WORKERS, &n) < 0) {
         char what[64];
 
         snprintf(what, sizeof(what), "expected 1-%d or 'auto'", CFG_MAX_WORKERS);
-        return failv(err, errlen, what, v);
+        return cfg_failv(err, errlen, what, v);
     }
     c->workers = (int)n;
     return 0;
@@ -212,16 +189,17 @@ set_int(struct config *c, const struct directive *d, const char *v, char *err, s
     char what[64];
     long n;
 
-    if (parse_long(v, d->min, d->max, &n) < 0) {
+    if (cfg_parse_long(v, d->min, d->max, &n) < 0) {
         snprintf(what, sizeof(what), "expected %ld-%ld", d->min, d->max);
-        return failv(err, errlen, what, v);
+        return cfg_failv(err, errlen, what, v);
     }
     *(int *)((char *)c + d->off) = (int)n;
     return 0;
 }
 
-static int
-set_keyword(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+int
+cfg_set_keyword(struct config *c, const struct directive *d, const char *v, char *err,
+                size_t errlen)
 {
     char what[128];
     size_t n = 0, i, count = 0;
@@ -238,7 +216,7 @@ set_keyword(struct config *c, const struct directive *d, const char *v, char *er
     for (i = 0; i < count && n < sizeof(what); i++)
         n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%s",
                               i == 0 ? " " : (i + 1 == count ? " or " : ", "), d->kw[i].name);
-    return failv(err, errlen, what, v);
+    return cfg_failv(err, errlen, what, v);
 }
 
 static int
@@ -247,11 +225,12 @@ set_duration(struct config *c, const struct directive *d, const char *v, char *e
     double t;
 
     if (config_parse_duration(v, &t) < 0)
-        return failv(err, errlen, "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h", v);
+        return cfg_failv(err, errlen, "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h",
+                         v);
     if ((d->flags & DUR_ZERO_OK) && !(t >= 0 && t <= DAY_SECONDS))
-        return failv(err, errlen, "expected a duration from 0 to 1 day", v);
+        return cfg_failv(err, errlen, "expected a duration from 0 to 1 day", v);
     if (!(d->flags & DUR_ZERO_OK) && (!(t > 0) || t > DAY_SECONDS))
-        return failv(err, errlen, "expected a duration more than 0 and at most 1 day", v);
+        return cfg_failv(err, errlen, "expected a duration more than 0 and at most 1 day", v);
     *(double *)((char *)c + d->off) = t;
     return 0;
 }
@@ -285,14 +264,14 @@ set_size(struct config *c, const struct directive *d, const char *v, char *err, 
         else {
             memcpy(digits, v, n - 1);
             digits[n - 1] = '\0';
-            rc = parse_long(digits, HEAD_SIZE_MIN / KIB, HEAD_SIZE_MAX / KIB, &x);
+            rc = cfg_parse_long(digits, HEAD_SIZE_MIN / KIB, HEAD_SIZE_MAX / KIB, &x);
             x *= KIB;
         }
     } else {
-        rc = parse_long(v, HEAD_SIZE_MIN, HEAD_SIZE_MAX, &x);
+        rc = cfg_parse_long(v, HEAD_SIZE_MIN, HEAD_SIZE_MAX, &x);
     }
     if (rc < 0)
-        return failv(err, errlen, "expected a size of 1024-1048576 bytes or 1k-1024k", v);
+        return cfg_failv(err, errlen, "expected a size of 1024-1048576 bytes or 1k-1024k", v);
     *(size_t *)((char *)c + d->off) = (size_t)x;
     return 0;
 }
@@ -344,7 +323,7 @@ port_number(const char *s, size_t len, unsigned *out, int *range_err)
     }
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (parse_long(buf, 0, 99999, &x) < 0)
+    if (cfg_parse_long(buf, 0, 99999, &x) < 0)
         return -1;
     if (x < 1 || x > 65535) {
         *range_err = 1;
@@ -379,7 +358,7 @@ ports_parse(const char *v, struct cfg_port_range *r, int *nr, char *err, size_t 
         len = strcspn(p, " \t");
         snprintf(tok, sizeof(tok), "%.*s", (int)len, p); /* for messages; may be cut */
         if (len == 3 && memcmp(p, "any", 3) == 0)
-            return failv(err, errlen, "'any' cannot be mixed with ports", v);
+            return cfg_failv(err, errlen, "'any' cannot be mixed with ports", v);
         dash = memchr(p, '-', len);
         if (dash == NULL) {
             if (port_number(p, len, &lo, &range_err) < 0)
@@ -391,7 +370,7 @@ ports_parse(const char *v, struct cfg_port_range *r, int *nr, char *err, size_t 
             if (port_number(dash + 1, len - (size_t)(dash - p) - 1, &hi, &range_err) < 0)
                 goto bad;
             if (lo > hi)
-                return failv(err, errlen, "port range runs backwards", tok);
+                return cfg_failv(err, errlen, "port range runs backwards", tok);
         }
         if (ports_insert(r, &n, lo, hi) < 0) {
             snprintf(err, errlen, "too many port ranges (at most %d)", CFG_MAX_PORT_RANGES);
@@ -400,20 +379,21 @@ ports_parse(const char *v, struct cfg_port_range *r, int *nr, char *err, size_t 
         p += len;
     }
     if (n == 0)
-        return failv(err, errlen, "expected ports and ranges such as 443 1024-65535, or 'any'", v);
+        return cfg_failv(err, errlen, "expected ports and ranges such as 443 1024-65535, or 'any'",
+                         v);
     *nr = n;
     return 0;
 bad:
-    return failv(err, errlen,
-                 range_err ? "port out of range (1-65535)"
-                           : "expected ports and ranges such as 443 1024-65535, or 'any'",
-                 tok);
+    return cfg_failv(err, errlen,
+                     range_err ? "port out of range (1-65535)"
+                               : "expected ports and ranges such as 443 1024-65535, or 'any'",
+                     tok);
 }
 
 /* Parses into a scratch list and commits only a valid one. Unused slots are
  * zeroed so that two equal configs compare equal byte for byte. */
-static int
-ports_set(const char *v, struct cfg_port_range *list, int *nlist, char *err, size_t errlen)
+int
+cfg_ports_set(const char *v, struct cfg_port_range *list, int *nlist, char *err, size_t errlen)
 {
     struct cfg_port_range r[CFG_MAX_PORT_RANGES];
     int n;
@@ -430,18 +410,11 @@ static int
 set_connect_ports(struct config *c, const struct directive *d, const char *v, char *err,
                   size_t errlen)
 {
-    return ports_set(v, c->connect_ports, &c->nconnect_ports, err, errlen);
+    return cfg_ports_set(v, c->connect_ports, &c->nconnect_ports, err, errlen);
 }
 
-static int
-set_tls_split_ports(struct config *c, const struct directive *d, const char *v, char *err,
-                    size_t errlen)
-{
-    return ports_set(v, c->tls_split_ports, &c->ntls_split_ports, err, errlen);
-}
-
-static int
-ports_match(const struct cfg_port_range *r, int n, uint16_t port)
+int
+cfg_ports_match(const struct cfg_port_range *r, int n, uint16_t port)
 {
     int i;
 
@@ -454,13 +427,7 @@ ports_match(const struct cfg_port_range *r, int n, uint16_t port)
 int
 config_port_allowed(const struct config *c, uint16_t port)
 {
-    return ports_match(c->connect_ports, c->nconnect_ports, port);
-}
-
-int
-config_tls_split_port(const struct config *c, uint16_t port)
-{
-    return ports_match(c->tls_split_ports, c->ntls_split_ports, port);
+    return cfg_ports_match(c->connect_ports, c->nconnect_ports, port);
 }
 
 /* The Host value sent upstream in reverse mode: a name, IPv4 or [IPv6]
@@ -494,7 +461,7 @@ host_header_ok(const char *v)
         if (*p == ':')
             port = p + 1;
     }
-    return port == NULL || parse_long(port, 1, 65535, &x) == 0;
+    return port == NULL || cfg_parse_long(port, 1, 65535, &x) == 0;
 }
 
 static int
@@ -507,8 +474,8 @@ set_host_header(struct config *c, const struct directive *d, const char *v, char
         return -1;
     }
     if (!host_header_ok(v))
-        return failv(err, errlen, "expected a host with an optional port, such as example.com:8080",
-                     v);
+        return cfg_failv(err, errlen,
+                         "expected a host with an optional port, such as example.com:8080", v);
     strcpy(c->upstream_host_header, v);
     return 0;
 }
@@ -545,7 +512,7 @@ resolver_entry(const char *tok, char *out, size_t outlen)
         return -1;
     memcpy(host, tok, n);
     host[n] = '\0';
-    if (port_s != NULL && parse_long(port_s, 1, 65535, &port) < 0)
+    if (port_s != NULL && cfg_parse_long(port_s, 1, 65535, &port) < 0)
         return -1;
     if (addr_from_literal(host, (uint16_t)port, &ss, &len) < 0)
         return -1;
@@ -589,12 +556,12 @@ set_resolver(struct config *c, const struct directive *d, const char *v, char *e
         tok[n] = '\0';
         p += strcspn(p, " \t");
         if (strcmp(tok, "system") == 0)
-            return failv(err, errlen, "'system' cannot be mixed with addresses", v);
+            return cfg_failv(err, errlen, "'system' cannot be mixed with addresses", v);
         if (resolver_entry(tok, entry, sizeof(entry)) < 0)
-            return failv(err, errlen,
-                         "expected 'system' or numeric addresses such as 192.0.2.1, "
-                         "192.0.2.1:53 or [2001:db8::1]:53",
-                         tok);
+            return cfg_failv(err, errlen,
+                             "expected 'system' or numeric addresses such as 192.0.2.1, "
+                             "192.0.2.1:53 or [2001:db8::1]:53",
+                             tok);
         if (o + (count > 0) + strlen(entry) >= sizeof(out)) {
             snprintf(err, errlen, "too many addresses (the list is limited to %zu bytes)",
                      sizeof(out) - 1);
@@ -604,7 +571,7 @@ set_resolver(struct config *c, const struct directive *d, const char *v, char *e
         count++;
     }
     if (count == 0)
-        return failv(err, errlen, "expected 'system' or numeric addresses", v);
+        return cfg_failv(err, errlen, "expected 'system' or numeric addresses", v);
     memcpy(c->resolver, out, sizeof(out));
     return 0;
 }
@@ -631,7 +598,7 @@ set_path(struct config *c, const struct directive *d, const char *v, char *err, 
             what = "expected 'stderr' or an absolute path";
         else
             what = "expected 'off' or an absolute path";
-        return failv(err, errlen, what, v);
+        return cfg_failv(err, errlen, what, v);
     }
     if (strlen(v) >= CFG_PATHMAX) {
         snprintf(err, errlen, "path too long (at most %d bytes)", CFG_PATHMAX - 1);
@@ -648,14 +615,14 @@ set_user(struct config *c, const struct directive *d, const char *v, char *err, 
     const char *p;
 
     if (strlen(v) >= sizeof(c->user))
-        return failv(err, errlen, "user name too long", v);
+        return cfg_failv(err, errlen, "user name too long", v);
     for (p = v; *p != '\0'; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '_' || *p == '.' || (*p == '-' && p != v) || (*p == '$' && p[1] == '\0')))
-            return failv(err, errlen, "expected a user name", v);
+            return cfg_failv(err, errlen, "expected a user name", v);
     }
     if (v[0] == '\0')
-        return failv(err, errlen, "expected a user name", v);
+        return cfg_failv(err, errlen, "expected a user name", v);
     /* Looked up here, not at the end, so that the error names the line. */
     errno = 0;
     pw = getpwnam(v);
@@ -672,284 +639,6 @@ set_user(struct config *c, const struct directive *d, const char *v, char *err, 
     return 0;
 }
 
-/* ---- request shaping ------------------------------------------------------ */
-
-#define SHAPE_MS_MAX 10000 /* longest shaping pause: 10 s */
-
-/* Copies the next space-separated word of *p into w (cut to wlen-1 bytes;
- * *cut says so) and moves *p past it. Returns 0 when no word is left. */
-static int
-next_word(const char **p, char *w, size_t wlen, int *cut)
-{
-    size_t n;
-
-    while (**p == ' ' || **p == '\t')
-        (*p)++;
-    if (**p == '\0')
-        return 0;
-    n = strcspn(*p, " \t");
-    *cut = n >= wlen;
-    if (n >= wlen)
-        n = wlen - 1;
-    memcpy(w, *p, n);
-    w[n] = '\0';
-    *p += strcspn(*p, " \t");
-    return 1;
-}
-
-/* One shaping pause in whole milliseconds, 0 to 10 s. Sub-millisecond parts
- * are rounded to the nearest millisecond (the executor's timer resolution). */
-static int
-parse_ms(const char *v, int *ms, char *err, size_t errlen)
-{
-    double t;
-
-    if (config_parse_duration(v, &t) < 0)
-        return failv(err, errlen, "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h", v);
-    /* The slack lets "10000ms" (10000 * 0.001 in binary) through. */
-    if (!(t >= 0 && t <= SHAPE_MS_MAX / 1000.0 + 1e-9))
-        return failv(err, errlen, "expected a duration from 0 to 10s", v);
-    *ms = (int)(t * 1000 + 0.5);
-    return 0;
-}
-
-static int
-set_ms(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
-{
-    int ms = 0;
-
-    if (parse_ms(v, &ms, err, errlen) < 0)
-        return -1;
-    *(int *)((char *)c + d->off) = ms;
-    return 0;
-}
-
-/* A host pattern, lowercased into out: "name", "*.name" or "*", where name
- * is dot-separated non-empty labels of [a-z0-9-]. Anything else could never
- * match a host name, so it is refused rather than kept as a dead rule. */
-static int
-shape_pattern(const char *w, char *out)
-{
-    const char *p = w;
-    size_t o = 0;
-    int label = 0; /* bytes in the current label */
-
-    if (strcmp(w, "*") == 0) {
-        strcpy(out, "*");
-        return 0;
-    }
-    if (p[0] == '*' && p[1] == '.') {
-        out[o++] = '*';
-        out[o++] = '.';
-        p += 2;
-    }
-    for (; *p != '\0'; p++) {
-        char ch = *p;
-
-        if (ch >= 'A' && ch <= 'Z')
-            ch = (char)(ch - 'A' + 'a');
-        if (ch == '.') {
-            if (label == 0)
-                return -1;
-            label = 0;
-        } else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-') {
-            label++;
-        } else {
-            return -1;
-        }
-        out[o++] = ch;
-    }
-    if (label == 0)
-        return -1; /* empty, or ends with a dot */
-    out[o] = '\0';
-    return 0;
-}
-
-/* "off|split|warp" sets the default strategy; "STRATEGY PATTERN..." appends
- * one rule per pattern. Rules are checked in full before any is added, so a
- * refused line changes nothing. */
-static int
-set_shape(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
-{
-    struct cfg_shape_rule add[CFG_MAX_SHAPE_RULES];
-    char w[CFG_SHAPE_PATTERN + 1];
-    const char *p = v;
-    int shape, nadd = 0, cut, i;
-
-    if (!next_word(&p, w, sizeof(w), &cut))
-        return set_keyword(c, d, v, err, errlen); /* refuses "" with the usual words */
-    if (p[strspn(p, " \t")] == '\0')
-        return set_keyword(c, d, v, err, errlen); /* one word: the default strategy */
-    for (i = 0; shape_words[i].name != NULL && strcmp(w, shape_words[i].name) != 0; i++)
-        ;
-    if (shape_words[i].name == NULL)
-        return set_keyword(c, d, w, err, errlen); /* refuses it, naming the word */
-    shape = shape_words[i].value;
-    while (next_word(&p, w, sizeof(w), &cut)) {
-        if (cut || strlen(w) >= CFG_SHAPE_PATTERN) {
-            snprintf(err, errlen, "host pattern too long (at most %d bytes)",
-                     CFG_SHAPE_PATTERN - 1);
-            return -1;
-        }
-        if (c->nshape_rules + nadd == CFG_MAX_SHAPE_RULES) {
-            snprintf(err, errlen, "too many shape rules (at most %d)", CFG_MAX_SHAPE_RULES);
-            return -1;
-        }
-        memset(&add[nadd], 0, sizeof(add[nadd]));
-        if (shape_pattern(w, add[nadd].pattern) < 0)
-            return failv(err, errlen,
-                         "expected a host pattern such as example.com, *.example.com or *", w);
-        /* The same pattern twice: the second rule could never apply. */
-        for (i = 0; i < c->nshape_rules + nadd; i++) {
-            const char *q =
-                i < c->nshape_rules ? c->shape_rules[i].pattern : add[i - c->nshape_rules].pattern;
-
-            if (strcmp(q, add[nadd].pattern) == 0)
-                return failv(err, errlen, "host pattern already has a rule", w);
-        }
-        add[nadd].shape = (enum cfg_shape)shape;
-        nadd++;
-    }
-    memcpy(&c->shape_rules[c->nshape_rules], add, (size_t)nadd * sizeof(add[0]));
-    c->nshape_rules += nadd;
-    return 0;
-}
-
-/* Whether host[0..len) (lowercase not assumed) matches a stored pattern. */
-static int
-pattern_match(const char *pat, const char *host, size_t len)
-{
-    size_t plen;
-
-    if (strcmp(pat, "*") == 0)
-        return 1;
-    if (pat[0] == '*') {
-        pat++; /* ".example.com": a proper suffix, so the bare domain is no match */
-        plen = strlen(pat);
-        return len > plen && strncasecmp(host + len - plen, pat, plen) == 0;
-    }
-    plen = strlen(pat);
-    return len == plen && strncasecmp(host, pat, plen) == 0;
-}
-
-enum cfg_shape
-config_shape_for(const struct config *c, const char *host)
-{
-    size_t len;
-    int i;
-
-    if (host == NULL)
-        return c->shape;
-    len = strlen(host);
-    if (len > 0 && host[len - 1] == '.')
-        len--; /* "example.com." is the same host as "example.com" */
-    if (len == 0)
-        return c->shape;
-    for (i = 0; i < c->nshape_rules; i++)
-        if (pattern_match(c->shape_rules[i].pattern, host, len))
-            return c->shape_rules[i].shape;
-    return c->shape;
-}
-
-/* A fragment length 1-64 from one word. */
-static int
-frag_len(const char *s, size_t n, long *out)
-{
-    char buf[8];
-
-    if (n == 0 || n >= sizeof(buf))
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return parse_long(buf, 1, 64, out);
-}
-
-/* "FIRST MIN-MAX", such as "1 2-4". */
-static int
-set_fragment(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
-{
-    static const char what[] = "expected a first length and a range such as 1 2-4, each 1-64";
-    char first[32], range[32], extra[2];
-    const char *p = v, *dash;
-    long f, lo, hi;
-    int cut1, cut2, cut3;
-
-    if (!next_word(&p, first, sizeof(first), &cut1) ||
-        !next_word(&p, range, sizeof(range), &cut2) || next_word(&p, extra, sizeof(extra), &cut3))
-        return failv(err, errlen, what, v);
-    if (cut1 || frag_len(first, strlen(first), &f) < 0)
-        return failv(err, errlen, what, first);
-    dash = strchr(range, '-');
-    if (cut2 || dash == NULL || frag_len(range, (size_t)(dash - range), &lo) < 0 ||
-        frag_len(dash + 1, strlen(dash + 1), &hi) < 0)
-        return failv(err, errlen, what, range);
-    if (lo > hi)
-        return failv(err, errlen, "fragment range runs backwards", range);
-    c->shape_frag_first = (int)f;
-    c->shape_frag_min = (int)lo;
-    c->shape_frag_max = (int)hi;
-    return 0;
-}
-
-/* One to four pauses; each fragment waits one of them, chosen at random. */
-static int
-set_frag_delays(struct config *c, const struct directive *d, const char *v, char *err,
-                size_t errlen)
-{
-    int ms[CFG_MAX_FRAG_DELAYS] = {0}, n = 0, cut;
-    char w[64];
-    const char *p = v;
-
-    while (next_word(&p, w, sizeof(w), &cut)) {
-        if (n == CFG_MAX_FRAG_DELAYS) {
-            snprintf(err, errlen, "too many delays (at most %d)", CFG_MAX_FRAG_DELAYS);
-            return -1;
-        }
-        /* A cut word is longer than any duration, so parse_ms refuses it too. */
-        if (parse_ms(w, &ms[n], err, errlen) < 0)
-            return -1;
-        n++;
-    }
-    if (n == 0)
-        return failv(err, errlen, "expected 1 to 4 durations such as 200ms 300ms", v);
-    memcpy(c->shape_frag_delays, ms, sizeof(ms));
-    c->nshape_frag_delays = n;
-    return 0;
-}
-
-/* The spelling of the Host field name: any case of "host", nothing else
- * (another name would not be a Host header at all). */
-static int
-set_host_name(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
-{
-    if (strcasecmp(v, "host") != 0)
-        return failv(err, errlen, "expected the word host in any letter case", v);
-    strcpy(c->shape_host_header, v);
-    return 0;
-}
-
-#define SEED_MAX 9223372036854775808ULL /* 2^63 */
-
-static int
-set_seed(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
-{
-    uint64_t x = 0, digit;
-    const char *p;
-    int over = 0;
-
-    for (p = v; *p >= '0' && *p <= '9'; p++) {
-        digit = (uint64_t)(*p - '0');
-        if (x > (SEED_MAX - digit) / 10)
-            over = 1; /* keeps scanning so that "99...9x" is refused for the x too */
-        else
-            x = x * 10 + digit;
-    }
-    if (p == v || *p != '\0' || over)
-        return failv(err, errlen, "expected 0-9223372036854775808", v);
-    c->shape_seed = x;
-    return 0;
-}
-
 #define F(field) .off = offsetof(struct config, field)
 
 /* Every directive warpd knows. conf/warpd.conf and man/warpd.conf.5 describe
@@ -957,14 +646,14 @@ set_seed(struct config *c, const struct directive *d, const char *v, char *err, 
 static const struct directive directives[] = {
     {.name = "listen", .set = set_listen, .help = "address to accept clients on (repeatable)"},
     {.name = "workers", .set = set_workers, .help = "worker processes, 1-64 or auto (CPUs)"},
-    {.name = "mode", .set = set_keyword, F(mode), .kw = mode_words, .help = "what to proxy"},
+    {.name = "mode", .set = cfg_set_keyword, F(mode), .kw = mode_words, .help = "what to proxy"},
     {.name = "upstream", .set = set_upstream, .help = "host:port for reverse and tcp modes"},
     {.name = "shape",
-     .set = set_shape,
+     .set = cfg_set_shape,
      F(shape),
      .multi = 1,
      .repeat = 1,
-     .kw = shape_words,
+     .kw = cfg_shape_words,
      .help = "default strategy, or a strategy for host patterns (repeatable)"},
     {.name = "connect_timeout",
      .set = set_duration,
@@ -1010,7 +699,7 @@ static const struct directive directives[] = {
      .multi = 1,
      .help = "ports and ranges CONNECT may reach, or 'any'"},
     {.name = "via",
-     .set = set_keyword,
+     .set = cfg_set_keyword,
      F(via),
      .kw = onoff_words,
      .help = "add a Via header to forwarded messages"},
@@ -1037,7 +726,7 @@ static const struct directive directives[] = {
      .flags = PATH_STDERR,
      .help = "error log: stderr or a file"},
     {.name = "log_level",
-     .set = set_keyword,
+     .set = cfg_set_keyword,
      F(log_level),
      .kw = level_words,
      .help = "least severe messages logged"},
@@ -1053,7 +742,7 @@ static const struct directive directives[] = {
      .help = "pid file of the supervisor: off or a file"},
     {.name = "user", .set = set_user, .help = "user the workers switch to after binding"},
     {.name = "shape_delay",
-     .set = set_ms,
+     .set = cfg_set_ms,
      F(shape_delay_ms),
      .help = "warp: pause after the request line, 0-10s"},
     {.name = "shape_dummy_headers",
@@ -1075,11 +764,11 @@ static const struct directive directives[] = {
      .max = 64,
      .help = "warp: random letters after X- in a dummy header name"},
     {.name = "shape_fragment",
-     .set = set_fragment,
+     .set = cfg_set_fragment,
      .multi = 1,
      .help = "warp: first Host fragment length, then the range of the others (1 2-4)"},
     {.name = "shape_fragment_delay",
-     .set = set_frag_delays,
+     .set = cfg_set_frag_delays,
      .multi = 1,
      .help = "warp: 1-4 pauses, one picked at random before each Host fragment"},
     {.name = "shape_split_pos",
@@ -1089,7 +778,7 @@ static const struct directive directives[] = {
      .max = 255,
      .help = "split inside the Host value after this many bytes"},
     {.name = "shape_split_method",
-     .set = set_keyword,
+     .set = cfg_set_keyword,
      F(shape_split_method),
      .kw = onoff_words,
      .help = "also split the request line after the method"},
@@ -1100,29 +789,29 @@ static const struct directive directives[] = {
      .max = 8192,
      .help = "also split inside the path after this many bytes; 0 = no"},
     {.name = "shape_host_header",
-     .set = set_host_name,
+     .set = cfg_set_host_name,
      .help = "spelling of the Host field name: host, HOST, hOsT ..."},
     {.name = "shape_mixed_case",
-     .set = set_keyword,
+     .set = cfg_set_keyword,
      F(shape_mixed_case),
      .kw = onoff_words,
      .help = "randomise the letter case of the Host value"},
     {.name = "shape_reused",
-     .set = set_keyword,
+     .set = cfg_set_keyword,
      F(shape_reused),
      .kw = onoff_words,
      .help = "also shape requests sent on reused (keep-alive) upstream connections"},
     {.name = "tls_split",
-     .set = set_keyword,
+     .set = cfg_set_keyword,
      F(tls_split),
      .kw = tls_split_words,
      .help = "CONNECT: split the TLS ClientHello inside the SNI name"},
     {.name = "tls_split_ports",
-     .set = set_tls_split_ports,
+     .set = cfg_set_tls_split_ports,
      .multi = 1,
      .help = "CONNECT ports whose ClientHello tls_split shapes, or 'any'"},
     {.name = "shape_seed",
-     .set = set_seed,
+     .set = cfg_set_seed,
      .help = "seed of the shaping random generator; 0 = random per worker"},
 };
 
@@ -1202,7 +891,7 @@ config_set(struct config *c, const char *name, const char *value, char *err, siz
     /* The file parser has already refused these; the command line has not. */
     for (p = value; *p != '\0'; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return failv(err, errlen, "control character in value", value);
+            return cfg_failv(err, errlen, "control character in value", value);
     return d->set(c, d, value, err, errlen);
 }
 
@@ -1491,20 +1180,6 @@ config_mode_name(enum cfg_mode m)
         return "reverse";
     case MODE_TCP:
         return "tcp";
-    }
-    return "?";
-}
-
-const char *
-config_shape_name(enum cfg_shape s)
-{
-    switch (s) {
-    case SHAPE_OFF:
-        return "off";
-    case SHAPE_SPLIT:
-        return "split";
-    case SHAPE_WARP:
-        return "warp";
     }
     return "?";
 }
