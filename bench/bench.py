@@ -430,6 +430,28 @@ class Bench:
         r["segs"] = segs / r["requests"] if r["requests"] else 0.0
         return r
 
+    def segfloor(self, pieces, duration):
+        """bench/segfloor.c against the origin: heads sent whole (1) or cut
+        as split cuts them (3), by a sender that does nothing else. Its CPU
+        per request, req/s and segments per request."""
+        exe = os.path.join(self.work, "segfloor")
+        if not os.path.exists(exe):
+            subprocess.run([os.environ.get("CC", "cc"), "-O2", "-Wall", "-o", exe,
+                            os.path.join(BENCH, "segfloor.c")], check=True)
+        wait_quiet(self.quiet_budget(10))
+        o0 = sum(cpu_ticks(p) for p in self.origin.workers)
+        segs0 = tcp_out_segs()
+        out = subprocess.run([exe, str(self.origin.port), "/small", "50", str(duration),
+                              str(pieces)], check=True, capture_output=True, text=True,
+                             timeout=duration + 20).stdout
+        segs = tcp_out_segs() - segs0
+        o1 = sum(cpu_ticks(p) for p in self.origin.workers)
+        r = json.loads(out)
+        n = max(r["requests"], 1)
+        return {"pieces": pieces, "rps": r["requests"] / r["seconds"],
+                "us_per_req": r["cpu_s"] * 1e6 / n, "segs": segs / n,
+                "origin_us_per_req": (o1 - o0) / CLK_TCK * 1e6 / n}
+
     def wrk_quiet(self, c, duration):
         """A wrk run, repeated (twice at most) when other processes took more
         than 30% of a CPU during it; waits for a quiet moment first."""
@@ -768,6 +790,18 @@ def run_traffic(b, a, res, parts):
                     "  server closes %d" % r["read"] if r["read"] else ""))
         res["rps"] = [{"key": c["key"], "name": c["name"], "threads": c["threads"],
                        "conns": c["conns"], "runs": runs[c["key"]]} for c in contenders]
+        if "warpd_split" in runs:
+            # The floor under split's cost: the same cut, made by a sender
+            # that does nothing else, against the same origin.
+            floor = {1: [], 3: []}
+            for rnd in range(a.rounds):
+                for pieces in ((1, 3) if rnd % 2 == 0 else (3, 1)):
+                    floor[pieces].append(b.segfloor(pieces, a.duration))
+                log("round %d/%d segfloor: 1 piece %.0f req/s %.1f us/req, 3 pieces %.0f req/s "
+                    "%.1f us/req" % (rnd + 1, a.rounds, floor[1][-1]["rps"],
+                                     floor[1][-1]["us_per_req"], floor[3][-1]["rps"],
+                                     floor[3][-1]["us_per_req"]))
+            res["floor"] = {str(k): v for k, v in floor.items()}
 
     if "bulk" in parts:
         paths = [

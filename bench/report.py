@@ -86,7 +86,18 @@ def rounds_range(rps, a, b, need):
     return " (per round %.2f-%.2f)" % (min(rs), max(rs)), min(rs) < need < max(rs)
 
 
-def budgets(rps, bulk, mem):
+def floor_rows(res):
+    """Medians of the segfloor runs, by number of pieces (1, 3)."""
+    rows = {}
+    for k, runs in res.get("floor", {}).items():
+        if runs:
+            rows[int(k)] = {f: med([x[f] for x in runs])
+                            for f in ("rps", "us_per_req", "segs", "origin_us_per_req")}
+            rows[int(k)]["per_round"] = [x["rps"] for x in runs]
+    return rows if {1, 3} <= rows.keys() else {}
+
+
+def budgets(rps, bulk, mem, floor=None):
     out = []
 
     def line(text, measured, ok, noisy=False):
@@ -119,6 +130,14 @@ def budgets(rps, bulk, mem):
                  fmt_int(rps["warpd_split"]["rps"]), fmt_int(rps["warpd_fwd"]["rps"]), r, rr,
                  rps["warpd_split"]["segs"], rps["warpd_fwd"]["segs"]),
              r >= 0.85, noisy)
+        if floor:
+            f = floor[3]["rps"] / floor[1]["rps"]
+            out.append(("the same cut by a sender that does nothing else (bench/segfloor.c, "
+                        "not a budget)",
+                        "3 pieces ÷ 1 = %.2f; its CPU per request %.1f → %.1f µs, warpd's %.1f → "
+                        "%.1f µs" % (f, floor[1]["us_per_req"], floor[3]["us_per_req"],
+                                     rps["warpd_fwd"]["us_per_req"],
+                                     rps["warpd_split"]["us_per_req"]), "the floor"))
     if "haproxy_tcp" in bulk:
         for k, text in (("connect", "CONNECT"), ("tcp", "TCP mode")):
             if k in bulk:
@@ -222,6 +241,37 @@ def write(res, outdir, workdir):
                      sum(r["repeated"] for r in rps.values()),
                      sum(r["n"] for r in rps.values())))
         L.append("")
+    floor = floor_rows(res)
+    if floor:
+        L.append("## What split costs any sender (bench/segfloor.c)")
+        L.append("")
+        L.append("A small C program, not a proxy, sends the head warpd sends upstream for the "
+                 "forward rows to the same origin over 50 keep-alive connections, and only "
+                 "that: whole in one write, or cut as split cuts it (request line; up to one "
+                 "byte into the Host value; the rest) in three writes with MSG_EOR. The "
+                 "difference is the kernel's: the two extra segments, and the ACK the origin's "
+                 "kernel sends at once after two small pushed segments.")
+        L.append("")
+        L.append("| head sent as | req/s | sender CPU µs/req | origin CPU µs/req "
+                 "| TCP segments/req |")
+        L.append("|---|--:|--:|--:|--:|")
+        for k in (1, 3):
+            r = floor[k]
+            L.append("| %s | %s | %.1f | %.1f | %.2f |" % (
+                "1 piece" if k == 1 else "3 pieces (split)", fmt_int(r["rps"]), r["us_per_req"],
+                r["origin_us_per_req"], r["segs"]))
+        L.append("")
+        d = floor[3]["us_per_req"] - floor[1]["us_per_req"]
+        text = ("Cutting the head costs this sender %.1f µs of CPU per request and %.0f%% of "
+                "its requests per second (3 pieces ÷ 1 = %.2f)." % (
+                    d, 100 * (1 - floor[3]["rps"] / floor[1]["rps"]),
+                    floor[3]["rps"] / floor[1]["rps"]))
+        if {"warpd_fwd", "warpd_split"} <= rps.keys():
+            text += (" warpd's split costs it %.1f µs per request over shape off (%.1f → %.1f)." % (
+                rps["warpd_split"]["us_per_req"] - rps["warpd_fwd"]["us_per_req"],
+                rps["warpd_fwd"]["us_per_req"], rps["warpd_split"]["us_per_req"]))
+        L.append(text)
+        L.append("")
     if bulk:
         L.append("## Bulk: one 64 MiB download (curl -o /dev/null), %d per path"
                  % next(iter(bulk.values()))["n"])
@@ -305,7 +355,7 @@ def write(res, outdir, workdir):
                                           ", ".join("%s %s" % (k, fmt_int(v[0]))
                                                     for k, v in top[:6])))
         L.append("")
-    bl = budgets(rps, bulk, mem)
+    bl = budgets(rps, bulk, mem, floor_rows(res))
     if bl:
         L.append("## Budgets (DESIGN.md section 6)")
         L.append("")
