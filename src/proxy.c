@@ -9,7 +9,9 @@
  *
  * Nothing here touches a socket directly: conn.c does the I/O. Bytes that a
  * socket did not take are copied into pooled buffers (the "out queues") and
- * the producing side stops until they drained: that is the backpressure. */
+ * the producing side stops until they drained: that is the backpressure.
+ * warpd's own answers and the close after them are in proxy_answer.c, the
+ * glue to request shaping in proxy_shape.c. */
 #include "proxy.h"
 
 #include <errno.h>
@@ -19,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -30,108 +31,30 @@
 #include "log.h"
 #include "outq.h"
 #include "pool.h"
+#include "proxy_int.h"
 #include "relay.h"
 #include "resolve.h"
-#include "shape.h"
 #include "shape_exec.h"
 
 #include "upstream.h"
 #include "xbuf.h"
 
-#define PX_LINGER      2.0   /* seconds to drain a client after an error answer */
 #define PX_TIMER_SLACK 0.001 /* seconds a timeout may fire early */
-#define PX_MAX_READS   4     /* reads per callback */
 
 #define PX_VIA_NAME "warpd"
-/* What each mode forwards, for Allow. */
-#define PX_ALLOW_REVERSE "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH"
-#define PX_ALLOW_FORWARD PX_ALLOW_REVERSE ", CONNECT"
-
-enum px_phase {
-    PX_IDLE,      /* keep-alive: waiting for a request's first byte */
-    PX_HEAD,      /* reading a request head */
-    PX_RESOLVING, /* upstream name lookup */
-    PX_CONNECTING,
-    PX_EXCHANGE, /* request body up, response down */
-    PX_HELLO,    /* CONNECT answered; waiting for the TLS ClientHello to shape */
-    PX_TUNNEL,   /* CONNECT or Upgrade: relaying bytes */
-    PX_CLOSING,  /* flushing the last answer, then lingering */
-};
-
-/* A request head (or ClientHello) being sent shaped: one allocation holding
- * the executor, the plan and its bytes, freed when the plan is sent. */
-struct px_shape {
-    struct shape_exec x;
-    struct shape_plan plan;
-    char bytes[]; /* the flat head, then the plan's buffer */
-};
-
-struct px {
-    struct session_env *env;
-    struct px *prev, *next;
-    enum px_phase phase;
-    struct conn client;
-    struct conn up; /* fd -1 when none */
-    struct xbuf cin, uin;
-    struct outq cout, uout;
-    ev_timer timer;     /* fires at `armed`, at or before `deadline` */
-    ev_tstamp deadline; /* the current phase's timeout, absolute (ev_now) */
-    ev_tstamp armed;    /* when the timer fires, while it is active */
-    void (*on_timeout)(struct ev_loop *, ev_timer *, int); /* the phase's handler */
-    ev_tstamp last_io; /* body phases: last transfer, for idle_timeout */
-    struct resolve_req *rq;
-    struct upstream_connect *uc; /* while connecting only: it is large */
-    struct relay *relay;         /* tunnels only */
-    struct px_shape *shp;        /* shaping in progress towards the upstream, or NULL */
-    size_t scan, uscan;          /* http_head_end progress on cin/uin */
-
-    /* the request in progress */
-    int method;
-    int major, minor;
-    enum body_framing req_body;
-    uint64_t req_len;
-    unsigned keep : 1;      /* client connection may carry another request */
-    unsigned upgrade : 1;   /* request asked for a protocol upgrade */
-    unsigned req_done : 1;  /* request fully sent upstream */
-    unsigned resp_head : 1; /* final response head sent to the client */
-    unsigned resp_done : 1;
-    unsigned up_close : 1;   /* upstream connection not reusable */
-    unsigned reused : 1;     /* upstream came from the pool */
-    unsigned retried : 1;    /* already retried on a fresh connection */
-    unsigned head_kept : 1;  /* request head still in cin (for a retry) */
-    unsigned client_eof : 1; /* the client shut its sending side */
-    unsigned up_eof : 1;     /* the upstream closed (or failed): read nothing more */
-    unsigned up_err : 1;     /* ...with an error rather than an EOF */
-    uint32_t head_len;
-    struct body_codec reqc, respc;
-    char host[ADDR_HOSTMAX];
-    uint16_t port;
-    int status;
-    uint64_t bytes_in, bytes_out; /* from / to the client, this request */
-    uint64_t bytes_up;            /* sent upstream (regenerated), not logged */
-    unsigned logme : 1;           /* a request started and is not logged yet */
-    ev_tstamp t_start, t_first;
-    char target[96];             /* start of the request-target, for the access log */
-    char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
-    char peer[WD_ADDRSTRLEN];
-};
 
 static struct px *sessions;
 
-static void px_close(struct px *p, const char *reason);
-static void px_answer(struct px *p, int status, const char *what);
 static void px_client_read(struct conn *c);
 static void px_try_head(struct px *p);
-static void px_pump_request(struct px *p);
 static void px_pump_response(struct px *p);
 static void px_update_watchers(struct px *p);
 static void px_up_ended(struct px *p);
-static void px_upstream_failed(struct px *p, const char *what);
 static void px_connect_upstream(struct px *p, int allow_pool, const struct http_head *parsed);
 
 /* ---- session bookkeeping --------------------------------------------- */
 
-static void
+void
 px_log_request(struct px *p, const char *close_reason)
 {
     ev_tstamp now = ev_now(p->env->loop);
@@ -151,17 +74,7 @@ px_log_request(struct px *p, const char *close_reason)
                close_reason ? "\"" : "");
 }
 
-static void
-px_shape_free(struct px *p)
-{
-    if (p->shp == NULL)
-        return;
-    shape_exec_cancel(&p->shp->x);
-    free(p->shp);
-    p->shp = NULL;
-}
-
-static void
+void
 px_drop_upstream(struct px *p)
 {
     px_shape_free(p);
@@ -180,7 +93,7 @@ px_drop_upstream(struct px *p)
     p->up_close = 0;
 }
 
-static void
+void
 px_close(struct px *p, const char *reason)
 {
     struct session_env *env = p->env;
@@ -215,7 +128,7 @@ px_close(struct px *p, const char *reason)
  * libev timer is only moved when a deadline comes earlier than the one it is
  * armed for; a later one is left to px_timer_cb, which re-arms when it fires
  * early. A keep-alive exchange thus costs no timer heap operation. */
-static void
+void
 px_set_timer(struct px *p, void (*cb)(struct ev_loop *, ev_timer *, int), double after)
 {
     ev_tstamp at = ev_now(p->env->loop) + after;
@@ -283,145 +196,6 @@ px_idle_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         px_answer(p, 504, "the upstream did not answer in time");
 }
 
-static void
-px_linger_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    px_close(w->data, "answered");
-}
-
-/* ---- answers and closing --------------------------------------------- */
-
-/* Drains what the client still sends so that closing does not turn into a
- * reset that destroys the answer before the client read it. */
-static void
-px_linger_read(struct conn *c)
-{
-    struct px *p = c->data;
-    char sink[4096];
-
-    for (int i = 0; i < PX_MAX_READS; i++) {
-        ssize_t n = conn_read(c, sink, sizeof(sink));
-        if (n == WD_AGAIN)
-            return;
-        if (n <= 0) {
-            px_close(p, "answered");
-            return;
-        }
-    }
-}
-
-/* The last bytes for this client are queued: flush them, then linger. */
-static void
-px_finish_closing(struct px *p)
-{
-    int r = outq_flush(&p->client, &p->cout);
-
-    if (r < 0) {
-        px_close(p, "client write failed");
-        return;
-    }
-    if (r == 0) {
-        conn_want_write(&p->client, 1);
-        return;
-    }
-    conn_want_write(&p->client, 0);
-    conn_shutdown_write(&p->client);
-    xbuf_release(&p->cin, 1);
-    p->client.on_read = px_linger_read;
-    conn_want_read(&p->client, 1);
-    px_set_timer(p, px_linger_timeout, PX_LINGER);
-}
-
-static void
-px_begin_closing(struct px *p)
-{
-    px_drop_upstream(p);
-    p->phase = PX_CLOSING;
-    conn_want_read(&p->client, 0);
-    px_finish_closing(p);
-}
-
-/* Answers with a short plain-text status page and closes, or just closes
- * when a response is already under way (the client must see a truncation). */
-/* Answers the client itself and closes: the head (status, Content-Type
- * when given, extra fields, Connection: close) and body are sent together. */
-static void
-px_reply(struct px *p, int status, const char *ctype, const char *extra, const char *body,
-         size_t blen, const char *what)
-{
-    char head[512];
-    struct iovec iov[2];
-    int n;
-
-    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
-        px_close(p, what);
-        return;
-    }
-    n = snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
-                 status, http_reason(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                 ctype ? "\r\n" : "", blen, extra);
-    if (n < 0 || (size_t)n >= sizeof(head))
-        n = (int)sizeof(head) - 1;
-    p->status = status;
-    p->logme = 1;
-    outq_clear(&p->cout);
-    iov[0].iov_base = head;
-    iov[0].iov_len = (size_t)n;
-    iov[1].iov_base = (void *)(uintptr_t)body;
-    iov[1].iov_len = blen;
-    log_debug("%s: %d %s", p->peer, status, what);
-    if (outq_send(&p->client, &p->cout, iov, 2, iov[0].iov_len + blen, &p->bytes_out) < 0) {
-        px_close(p, "client write failed");
-        return;
-    }
-    px_log_request(p, what);
-    px_begin_closing(p);
-}
-
-static void
-px_answer_with(struct px *p, int status, const char *what, const char *extra)
-{
-    char body[256];
-    int blen;
-
-    blen = snprintf(body, sizeof(body), "warpd: %d %s: %s\r\n", status, http_reason(status), what);
-    if (blen < 0 || (size_t)blen >= sizeof(body))
-        blen = (int)sizeof(body) - 1;
-    px_reply(p, status, "text/plain", extra, body, (size_t)blen, what);
-}
-
-/* A TRACE or OPTIONS whose Max-Forwards is 0 ends here (RFC 9110 7.6.2):
- * OPTIONS is told what warpd forwards, TRACE gets its request reflected
- * (9.3.8), without credentials and cookies. */
-static void
-px_answer_final(struct px *p, const struct http_head *h)
-{
-    size_t cap = h->head_len + (size_t)h->nfields + 2;
-    char *b;
-
-    if (h->method == HTTP_OPTIONS) {
-        px_reply(p, 200, NULL,
-                 p->env->cfg->mode == MODE_FORWARD ? "Allow: " PX_ALLOW_FORWARD "\r\n"
-                                                   : "Allow: " PX_ALLOW_REVERSE "\r\n",
-                 "", 0, "OPTIONS with Max-Forwards: 0");
-        return;
-    }
-    if ((b = malloc(cap)) == NULL) {
-        px_close(p, "out of memory");
-        return;
-    }
-    px_reply(p, 200, "message/http", "", b, http_trace_body(h, b, cap),
-             "TRACE with Max-Forwards: 0");
-    free(b);
-}
-
-static void
-px_answer(struct px *p, int status, const char *what)
-{
-    px_answer_with(p, status, what, "");
-}
-
 /* ---- tunnels --------------------------------------------------------- */
 
 static void
@@ -476,7 +250,7 @@ px_leftover(struct xbuf *x, int *err)
 
 /* Switches to relaying. pre_ba holds what the client gets first (the 200 or
  * 101 head and any bytes the upstream already sent). */
-static void
+void
 px_start_tunnel(struct px *p, struct buf *pre_ba)
 {
     struct buf *pre_ab;
@@ -620,124 +394,12 @@ px_may_retry(const struct px *p)
     return p->reused && !p->retried && p->req_body == BODY_NONE && px_idempotent(p->method);
 }
 
-/* ---- shaping --------------------------------------------------------- */
-
-static uint64_t px_rng; /* the worker's shaping generator; 0 until seeded */
-
-static uint64_t *
-px_rng_state(const struct config *cfg)
-{
-    if (px_rng == 0) {
-        uint64_t seed = cfg->shape_seed;
-        if (seed == 0 && getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
-            seed = ((uint64_t)getpid() << 32) ^ (uint64_t)(ev_time() * 1e6);
-        px_rng = seed != 0 ? seed : 1;
-    }
-    return &px_rng;
-}
-
-static void px_start_tunnel(struct px *p, struct buf *pre_ba);
-
-/* The shaped bytes are all out (or the socket failed). */
-static void
-px_shape_done(struct shape_exec *x, int err)
-{
-    struct px *p = x->data;
-
-    px_shape_free(p);
-    if (err != 0) {
-        px_upstream_failed(p, "could not send the request upstream");
-        return;
-    }
-    if (p->phase == PX_HELLO) {
-        px_start_tunnel(p, NULL);
-        return;
-    }
-    px_pump_request(p);
-}
-
-/* Sends a regenerated head shaped as the destination's strategy says.
- * Returns 1 when the executor took over, 0 to send it plainly. */
-static int
-px_shape_head(struct px *p, const struct http_out *out)
-{
-    const struct config *cfg = p->env->cfg;
-    enum cfg_shape strategy = config_shape_for(cfg, p->host);
-    struct shape_policy pol;
-    struct px_shape *sh;
-    size_t cap, off = 0;
-
-    if (strategy == SHAPE_OFF || (p->reused && !cfg->shape_reused))
-        return 0;
-    shape_policy_init(cfg, strategy, &pol);
-    cap = shape_plan_size(out->bytes, &pol);
-    sh = malloc(sizeof(*sh) + out->bytes + cap);
-    if (sh == NULL)
-        return 0;
-    for (int i = 0; i < out->n; i++) {
-        memcpy(sh->bytes + off, out->iov[i].iov_base, out->iov[i].iov_len);
-        off += out->iov[i].iov_len;
-    }
-    sh->plan.buf = sh->bytes + out->bytes;
-    sh->plan.cap = cap;
-    if (shape_plan_request(sh->bytes, out->bytes, &pol, px_rng_state(cfg), &sh->plan) != 0) {
-        free(sh);
-        return 0;
-    }
-    p->shp = sh;
-    shape_exec_start(&sh->x, &p->up, &sh->plan, px_shape_done, p);
-    return 1;
-}
-
-/* CONNECT to a TLS port: once the ClientHello record is complete, send it
- * split inside the SNI name, then relay. Anything else goes through as is. */
-static void
-px_hello_try(struct px *p)
-{
-    const struct config *cfg = p->env->cfg;
-    const unsigned char *d = (const unsigned char *)p->cin.data + p->cin.start;
-    size_t len = xbuf_len(&p->cin), need;
-    struct shape_policy pol;
-    struct px_shape *sh;
-
-    if (len == 0)
-        return;
-    if (d[0] != 0x16)
-        goto plain; /* not a TLS handshake record */
-    if (len < 5)
-        return;
-    need = 5 + ((size_t)d[3] << 8 | d[4]);
-    if (need > p->cin.cap)
-        goto plain; /* larger than we hold: let it through unshaped */
-    if (len < need)
-        return; /* the rest of the record is coming */
-    shape_policy_init(cfg, config_shape_for(cfg, p->host), &pol);
-    sh = malloc(sizeof(*sh) + len + 64);
-    if (sh == NULL)
-        goto plain;
-    sh->plan.buf = sh->bytes;
-    sh->plan.cap = len + 64;
-    if (shape_plan_tls(p->cin.data + p->cin.start, len, &pol, &sh->plan) != 0) {
-        free(sh);
-        goto plain;
-    }
-    p->cin.start += (uint32_t)len;
-    p->bytes_in += len;
-    p->shp = sh;
-    conn_want_read(&p->client, 0);
-    ev_timer_stop(p->env->loop, &p->timer);
-    shape_exec_start(&sh->x, &p->up, &sh->plan, px_shape_done, p);
-    return;
-plain:
-    px_start_tunnel(p, NULL);
-}
-
 /* The upstream connection failed before answering: on a reused connection
  * that is what a pooled connection closed by the upstream looks like, so
  * try once more on a fresh one when the request allows it (head_kept says
  * the head is still in cin and px_may_retry held when it was sent);
  * otherwise answer 502. */
-static void
+void
 px_upstream_failed(struct px *p, const char *what)
 {
     if (p->head_kept && !p->resp_head && p->uin.end == 0) {
@@ -939,7 +601,7 @@ px_connect_upstream(struct px *p, int allow_pool, const struct http_head *parsed
 /* ---- the exchange ---------------------------------------------------- */
 
 /* Request body: client -> upstream, while the upstream queue is empty. */
-static void
+void
 px_pump_request(struct px *p)
 {
     /* Each round consumes bytes or stops, so this is bounded by cin's size.

@@ -1,0 +1,120 @@
+/* What proxy.c, proxy_answer.c and proxy_shape.c share, and nothing else
+ * includes: the HTTP session (struct px) and the few px_* functions one file
+ * calls in another. The public interface is proxy.h. */
+#ifndef WARPD_PROXY_INT_H
+#define WARPD_PROXY_INT_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "body.h"
+#include "buf.h"
+#include "conn.h"
+#include "http.h"
+#include "outq.h"
+#include "relay.h"
+#include "resolve.h"
+#include "session.h"
+#include "shape.h"
+#include "shape_exec.h"
+#include "upstream.h"
+#include "xbuf.h"
+
+#define PX_MAX_READS 4 /* reads per callback */
+
+/* What each mode forwards, for Allow. */
+#define PX_ALLOW_REVERSE "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH"
+#define PX_ALLOW_FORWARD PX_ALLOW_REVERSE ", CONNECT"
+
+enum px_phase {
+    PX_IDLE,      /* keep-alive: waiting for a request's first byte */
+    PX_HEAD,      /* reading a request head */
+    PX_RESOLVING, /* upstream name lookup */
+    PX_CONNECTING,
+    PX_EXCHANGE, /* request body up, response down */
+    PX_HELLO,    /* CONNECT answered; waiting for the TLS ClientHello to shape */
+    PX_TUNNEL,   /* CONNECT or Upgrade: relaying bytes */
+    PX_CLOSING,  /* flushing the last answer, then lingering */
+};
+
+/* A request head (or ClientHello) being sent shaped: one allocation holding
+ * the executor, the plan and its bytes, freed when the plan is sent. */
+struct px_shape {
+    struct shape_exec x;
+    struct shape_plan plan;
+    char bytes[]; /* the flat head, then the plan's buffer */
+};
+
+struct px {
+    struct session_env *env;
+    struct px *prev, *next;
+    enum px_phase phase;
+    struct conn client;
+    struct conn up; /* fd -1 when none */
+    struct xbuf cin, uin;
+    struct outq cout, uout;
+    ev_timer timer;     /* fires at `armed`, at or before `deadline` */
+    ev_tstamp deadline; /* the current phase's timeout, absolute (ev_now) */
+    ev_tstamp armed;    /* when the timer fires, while it is active */
+    void (*on_timeout)(struct ev_loop *, ev_timer *, int); /* the phase's handler */
+    ev_tstamp last_io; /* body phases: last transfer, for idle_timeout */
+    struct resolve_req *rq;
+    struct upstream_connect *uc; /* while connecting only: it is large */
+    struct relay *relay;         /* tunnels only */
+    struct px_shape *shp;        /* shaping in progress towards the upstream, or NULL */
+    size_t scan, uscan;          /* http_head_end progress on cin/uin */
+
+    /* the request in progress */
+    int method;
+    int major, minor;
+    enum body_framing req_body;
+    uint64_t req_len;
+    unsigned keep : 1;      /* client connection may carry another request */
+    unsigned upgrade : 1;   /* request asked for a protocol upgrade */
+    unsigned req_done : 1;  /* request fully sent upstream */
+    unsigned resp_head : 1; /* final response head sent to the client */
+    unsigned resp_done : 1;
+    unsigned up_close : 1;   /* upstream connection not reusable */
+    unsigned reused : 1;     /* upstream came from the pool */
+    unsigned retried : 1;    /* already retried on a fresh connection */
+    unsigned head_kept : 1;  /* request head still in cin (for a retry) */
+    unsigned client_eof : 1; /* the client shut its sending side */
+    unsigned up_eof : 1;     /* the upstream closed (or failed): read nothing more */
+    unsigned up_err : 1;     /* ...with an error rather than an EOF */
+    uint32_t head_len;
+    struct body_codec reqc, respc;
+    char host[ADDR_HOSTMAX];
+    uint16_t port;
+    int status;
+    uint64_t bytes_in, bytes_out; /* from / to the client, this request */
+    uint64_t bytes_up;            /* sent upstream (regenerated), not logged */
+    unsigned logme : 1;           /* a request started and is not logged yet */
+    ev_tstamp t_start, t_first;
+    char target[96];             /* start of the request-target, for the access log */
+    char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
+    char peer[WD_ADDRSTRLEN];
+};
+
+/* proxy.c: the session's bookkeeping, its tunnel and its exchange. */
+void px_log_request(struct px *p, const char *close_reason);
+void px_drop_upstream(struct px *p);
+void px_close(struct px *p, const char *reason);
+void px_set_timer(struct px *p, void (*cb)(struct ev_loop *, ev_timer *, int), double after);
+void px_start_tunnel(struct px *p, struct buf *pre_ba);
+void px_upstream_failed(struct px *p, const char *what);
+void px_pump_request(struct px *p);
+
+/* proxy_answer.c: what warpd answers itself, and the closing that follows. */
+void px_finish_closing(struct px *p);
+void px_begin_closing(struct px *p);
+void px_answer_with(struct px *p, int status, const char *what, const char *extra);
+void px_answer_final(struct px *p, const struct http_head *h);
+void px_answer(struct px *p, int status, const char *what);
+
+/* proxy_shape.c: request heads and ClientHellos sent through the shaper. */
+void px_shape_free(struct px *p);
+int px_shape_head(struct px *p, const struct http_out *out);
+void px_hello_try(struct px *p);
+
+#endif
