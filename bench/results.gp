@@ -19,6 +19,7 @@ if (hasrps) {
     set size 1, 0.52
     set title "requests/s, GET /small, wrk -t1 -c50 (-c100: -t2 -c100); blue = warpd; bars: median, whiskers: slowest and fastest round"
     set xtics rotate by -25 noenhanced
+    set rmargin 12  # room for the last rotated label
     plot dir."/rps.dat" using 0:3:2:xtic(1) with boxes lc rgb variable, \
          "" using 0:3:4:5 with yerrorbars lc rgb "black" pt 7 ps 0.3, \
          "" using 0:5:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,9"
@@ -26,6 +27,7 @@ if (hasrps) {
 if (hasbulk) {
     set origin 0, 0
     set size 0.5, 0.45
+    unset rmargin
     set title "64 MiB download, MB/s (median, whiskers: quartiles)"
     set xtics norotate noenhanced
     plot dir."/bulk.dat" using 0:3:2:xtic(1) with boxes lc rgb variable, \
