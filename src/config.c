@@ -430,6 +430,66 @@ config_port_allowed(const struct config *c, uint16_t port)
     return cfg_ports_match(c->connect_ports, c->nconnect_ports, port);
 }
 
+/* allow and deny: each address becomes one rule, appended in file order.
+ * The whole line is checked before any rule is added, so a refused line
+ * changes nothing. A rule that an earlier one matches entirely could never
+ * decide anything; it is refused, because it nearly always means that the
+ * operator expected a later, narrower rule to win (nginx's order, not the
+ * longest prefix, decides here too). */
+static int
+set_acl(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    struct acl_rule add[CFG_MAX_ACL_RULES];
+    char w[80], earlier[ACL_TEXTLEN], what[160];
+    const char *p = v;
+    int nadd = 0, has_all = 0, is_all, i;
+    size_t n;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        n = strcspn(p, " \t");
+        /* A longer word is no address; cut, it still fails as one. */
+        snprintf(w, sizeof(w), "%.*s", (int)n, p);
+        p += n;
+        is_all = strcmp(w, "all") == 0;
+        if (nadd > 0 && (is_all || has_all))
+            return cfg_failv(err, errlen, "'all' cannot be mixed with addresses", v);
+        has_all = is_all;
+        if (c->nacl + nadd == CFG_MAX_ACL_RULES) {
+            snprintf(err, errlen, "too many allow and deny addresses (at most %d)",
+                     CFG_MAX_ACL_RULES);
+            return -1;
+        }
+        if (acl_parse(w, d->flags, &add[nadd], err, errlen) < 0)
+            return -1;
+        for (i = 0; i < c->nacl + nadd; i++) {
+            const struct acl_rule *q = i < c->nacl ? &c->acl[i] : &add[i - c->nacl];
+
+            if (acl_covers(q, &add[nadd])) {
+                snprintf(what, sizeof(what), "never reached: the earlier '%s' matches all of it",
+                         acl_format(q, earlier, sizeof(earlier)));
+                return cfg_failv(err, errlen, what, w);
+            }
+        }
+        nadd++;
+    }
+    if (nadd == 0)
+        return cfg_failv(err, errlen, "expected 'all' or addresses such as 192.0.2.0/24", v);
+    memcpy(&c->acl[c->nacl], add, (size_t)nadd * sizeof(add[0]));
+    c->nacl += nadd;
+    return 0;
+}
+
+int
+config_listen_open(const struct config *c, int i)
+{
+    return c->mode == MODE_FORWARD && c->nacl == 0 &&
+           !addr_is_loopback((const struct sockaddr *)&c->listen[i].addr);
+}
+
 /* The Host value sent upstream in reverse mode: a name, IPv4 or [IPv6]
  * literal, optionally with :port. Only the characters such hosts use, so the
  * value can go into a request head as is. */
@@ -652,7 +712,7 @@ static const struct directive directives[] = {
      .set = cfg_set_shape,
      F(shape),
      .multi = 1,
-     .repeat = 1,
+     .repeat = REPEAT_RULES,
      .kw = cfg_shape_words,
      .help = "default strategy, or a strategy for host patterns (repeatable)"},
     {.name = "connect_timeout",
@@ -677,6 +737,18 @@ static const struct directive directives[] = {
      .min = 1,
      .max = 1000000,
      .help = "client connections per worker"},
+    {.name = "allow",
+     .set = set_acl,
+     .multi = 1,
+     .repeat = REPEAT_ANY,
+     .flags = ACL_ALLOW,
+     .help = "clients that may connect: addresses, networks or all (repeatable)"},
+    {.name = "deny",
+     .set = set_acl,
+     .multi = 1,
+     .repeat = REPEAT_ANY,
+     .flags = ACL_DENY,
+     .help = "clients refused at accept: addresses, networks or all (repeatable)"},
     {.name = "header_timeout",
      .set = set_duration,
      F(header_timeout),
@@ -974,7 +1046,7 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
     char *tok[MAX_TOKENS];
     int first[WD_ARRAY_SIZE(directives)] = {0};
     int listen_line[CFG_MAX_LISTEN] = {0};
-    int lineno = 0, ntok, i, r, dup, rc = -1;
+    int lineno = 0, ntok, i, r, dup, repeats, rc = -1;
     const struct directive *d;
     size_t len, o, idx;
     FILE *f;
@@ -1022,19 +1094,20 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
             goto fail;
         }
         idx = (size_t)(d - directives);
+        /* "shape warp *.example.com" and "allow 10.0.0.0/8" add rules, as
+         * many lines as wanted; a one-value shape line is the default
+         * strategy and counts for the duplicate check. */
+        repeats = d->repeat == REPEAT_ANY || (d->repeat == REPEAT_RULES && ntok > 2);
         if (d->set == set_listen) {
             /* The file's first listen replaces the built-in default. */
             if (first[idx] == 0)
                 c->nlisten = 0;
-        } else if (d->repeat && ntok > 2) {
-            /* "shape warp *.example.com": a rule, as many as wanted; only the
-             * one-value default line counts for the duplicate check. */
-        } else if (first[idx] != 0) {
+        } else if (!repeats && first[idx] != 0) {
             snprintf(msg, sizeof(msg), "duplicate directive '%s' (first on line %d)", d->name,
                      first[idx]);
             goto fail;
         }
-        if (first[idx] == 0 && !(d->repeat && ntok > 2))
+        if (first[idx] == 0 && !repeats)
             first[idx] = lineno;
         for (o = 0, i = 1; i < ntok; i++)
             o += (size_t)snprintf(value + o, sizeof(value) - o, "%s%s", i > 1 ? " " : "", tok[i]);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "common.h"
 
@@ -20,6 +21,7 @@
 #define CFG_MAX_SHAPE_RULES 32  /* shape lines with host patterns, all lines together */
 #define CFG_SHAPE_PATTERN   128 /* bytes of one host pattern, with the NUL */
 #define CFG_MAX_FRAG_DELAYS 4   /* values of shape_fragment_delay */
+#define CFG_MAX_ACL_RULES   128 /* allow and deny addresses, all lines together */
 
 enum cfg_mode { MODE_FORWARD = 0, MODE_REVERSE, MODE_TCP };
 enum cfg_shape { SHAPE_OFF = 0, SHAPE_SPLIT, SHAPE_WARP };
@@ -65,6 +67,10 @@ struct config {
     double shutdown_timeout; /* seconds a stopping worker lets sessions finish; default 10 */
     int max_connections;     /* client connections per worker; default 4096 */
     char resolver[256];      /* resolver: "" = /etc/resolv.conf, else "ip[:port],..." */
+
+    /* Client access (allow, deny), every mode: checked at accept. */
+    struct acl_rule acl[CFG_MAX_ACL_RULES]; /* in file order; the first match decides */
+    int nacl; /* 0: every client allowed; otherwise a client no rule matches is denied */
 
     /* HTTP modes (forward and reverse); timeouts in seconds. */
     double header_timeout;    /* first byte of a request to the end of its head (408); 30 */
@@ -152,6 +158,10 @@ int config_tls_split_port(const struct config *c, uint16_t port);
  * whose pattern matches, compared without regard to case and ignoring one
  * trailing dot on host, else the default c->shape. A NULL host gets the default. */
 enum cfg_shape config_shape_for(const struct config *c, const char *host);
+
+/* Whether listen address i makes warpd an open proxy: forward mode, an
+ * address that is not loopback, and no allow or deny rule. */
+int config_listen_open(const struct config *c, int i);
 
 const char *config_mode_name(enum cfg_mode m);
 const char *config_shape_name(enum cfg_shape s);

@@ -20,15 +20,20 @@ struct keyword {
     int value;
 };
 
+/* Values of directive.repeat (0: the directive may appear once). */
+#define REPEAT_RULES                                                                               \
+    1                /* a line with two or more values may repeat (shape rules); a                 \
+                        one-value line (the default strategy) still appears only once */
+#define REPEAT_ANY 2 /* every line may repeat, each adding to a list (allow, deny) */
+
 struct directive {
     const char *name;
     set_fn set;
     size_t off;               /* offset of the field in struct config, for shared setters */
     int multi;                /* takes one or more values rather than exactly one */
-    int repeat;               /* a file line with two or more values may repeat (shape
-                                 rules); a one-value line still may appear only once */
+    int repeat;               /* REPEAT_*: which file lines may appear more than once */
     long min, max;            /* bounds for integer directives */
-    int flags;                /* PATH_* for path directives */
+    int flags;                /* PATH_* for path directives, ACL_* for allow and deny */
     const struct keyword *kw; /* the words of an enumerated directive, NULL-terminated */
     const char *help;         /* one line for people reading this table */
 };

@@ -78,6 +78,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c.upstream_host_header, "");
     ck_assert_int_eq(c.upstream_keepalive, 16);
     ck_assert_double_eq(c.upstream_keepalive_timeout, 30);
+    ck_assert_int_eq(c.nacl, 0); /* no rules: every client is allowed */
     /* Shaping: WARP's numbers. */
     ck_assert_int_eq(c.nshape_rules, 0);
     ck_assert_int_eq(config_shape_for(&c, "example.com"), SHAPE_SPLIT);
@@ -162,6 +163,19 @@ shape_text(const struct config *c, char *buf, size_t len)
                               config_shape_name(c->shape_rules[i].shape));
 }
 
+/* The allow and deny rules in order, as "allow 10.0.0.0/8,deny all". */
+static void
+acl_text(const struct config *c, char *buf, size_t len)
+{
+    char r[ACL_TEXTLEN];
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < c->nacl && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "",
+                              acl_format(&c->acl[i], r, sizeof(r)));
+}
+
 /* The value of one directive's field as text, so one table can check them all. */
 static void
 field_text(const struct config *c, const char *name, char *buf, size_t len)
@@ -210,6 +224,8 @@ field_text(const struct config *c, const char *name, char *buf, size_t len)
         snprintf(buf, len, "%zu", c->max_header_size);
     else if (strcmp(name, "connect_ports") == 0)
         ports_text(c, buf, len);
+    else if (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)
+        acl_text(c, buf, len);
     else if (strcmp(name, "via") == 0)
         snprintf(buf, len, "%d", c->via);
     else if (strcmp(name, "upstream_host") == 0)
@@ -385,6 +401,13 @@ static const struct {
     {"tls_split_ports", "443", "443"},
     {"tls_split_ports", "8443 443 444", "443-444,8443"},
     {"tls_split_ports", "any", "1-65535"},
+    {"allow", "all", "allow all"},
+    {"allow", "127.0.0.1", "allow 127.0.0.1"},
+    {"allow", "10.0.0.0/8 192.0.2.0/24  ::1", "allow 10.0.0.0/8,allow 192.0.2.0/24,allow ::1"},
+    {"allow", "::ffff:10.0.0.0/104", "allow 10.0.0.0/8"},
+    {"deny", "all", "deny all"},
+    {"deny", "192.0.2.7 192.0.2.0/24", "deny 192.0.2.7,deny 192.0.2.0/24"},
+    {"deny", "2001:DB8::/32", "deny 2001:db8::/32"},
     {"shape_seed", "0", "0"},
     {"shape_seed", "1", "1"},
     {"shape_seed", "18446744073", "18446744073"},
@@ -657,6 +680,24 @@ static const struct {
     {"tls_split_ports", "https",
      "expected ports and ranges such as 443 1024-65535, or 'any', got 'https'"},
     {"tls_split_ports", "443-80", "port range runs backwards, got '443-80'"},
+    {"allow", "", "expected 'all' or addresses such as 192.0.2.0/24, got ''"},
+    {"allow", "localhost",
+     "expected 'all' or an address such as 192.0.2.7, 192.0.2.0/24 or 2001:db8::/32, got "
+     "'localhost'"},
+    {"allow", "10.0.0.1/8",
+     "address has bits set after the /8 prefix (the network is 10.0.0.0/8), got '10.0.0.1/8'"},
+    {"deny", "10.0.0.0/33", "prefix length out of range (0-32 for IPv4), got '10.0.0.0/33'"},
+    {"deny", "::/129", "prefix length out of range (0-128 for IPv6), got '::/129'"},
+    {"allow", "all 10.0.0.1", "'all' cannot be mixed with addresses, got 'all 10.0.0.1'"},
+    {"deny", "10.0.0.1 all", "'all' cannot be mixed with addresses, got '10.0.0.1 all'"},
+    /* A later address the line's earlier one covers: never reached. */
+    {"allow", "10.0.0.0/8 10.1.0.0/16",
+     "never reached: the earlier 'allow 10.0.0.0/8' matches all of it, got '10.1.0.0/16'"},
+    {"deny", "::1 ::1", "never reached: the earlier 'deny ::1' matches all of it, got '::1'"},
+    /* A good address before a bad one is not added either. */
+    {"allow", "127.0.0.1 127.0.0.256",
+     "expected 'all' or an address such as 192.0.2.7, 192.0.2.0/24 or 2001:db8::/32, got "
+     "'127.0.0.256'"},
     {"shape_seed", "-1", "expected 0-9223372036854775808, got '-1'"},
     {"shape_seed", "", "expected 0-9223372036854775808, got ''"},
     {"shape_seed", "0x10", "expected 0-9223372036854775808, got '0x10'"},
@@ -956,6 +997,96 @@ START_TEST(test_shape_rule_limits)
 }
 END_TEST
 
+/* allow and deny lines repeat freely, one-value lines too, and keep file
+ * order across both directives; the cap counts addresses over all lines. */
+START_TEST(test_file_acl)
+{
+    struct config c;
+    char err[512] = "", got[512], want[640], text[8192];
+    const char *path;
+    size_t o = 0;
+    int i;
+
+    path = write_file("acl.conf", "allow 127.0.0.1\n"
+                                  "deny 127.0.0.2\n"
+                                  "mode forward\n"
+                                  "allow ::1 192.0.2.0/24\n"
+                                  "deny 127.0.0.3 # a comment\n"
+                                  "allow 10.0.0.0/8\n"
+                                  "deny all\n");
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    acl_text(&c, got, sizeof(got));
+    ck_assert_str_eq(got, "allow 127.0.0.1,deny 127.0.0.2,allow ::1,allow 192.0.2.0/24,"
+                          "deny 127.0.0.3,allow 10.0.0.0/8,deny all");
+    ck_assert_int_eq(c.nacl, 7);
+
+    /* CFG_MAX_ACL_RULES addresses fit, over many lines; one more is refused
+     * on the line that brings it. */
+    for (i = 0; i < CFG_MAX_ACL_RULES; i++)
+        o += (size_t)snprintf(text + o, sizeof(text) - o, "%s 10.%d.%d.0/24\n",
+                              i % 2 ? "deny" : "allow", i / 256, i % 256);
+    snprintf(text + o, sizeof(text) - o, "deny 192.0.2.1 192.0.2.2\n");
+    path = write_file("many.conf", text);
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:%d: deny: too many allow and deny addresses (at most %d)",
+             path, CFG_MAX_ACL_RULES + 1, CFG_MAX_ACL_RULES);
+    ck_assert_str_eq(err, want);
+    text[o] = '\0';
+    path = write_file("full.conf", text);
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.nacl, CFG_MAX_ACL_RULES);
+    ck_assert_str_eq(acl_format(&c.acl[CFG_MAX_ACL_RULES - 1], got, sizeof(got)),
+                     "deny 10.0.127.0/24");
+
+    /* A line that does not fit adds none of its addresses. */
+    config_init(&c);
+    for (i = 0; i < CFG_MAX_ACL_RULES - 1; i++) {
+        snprintf(text, sizeof(text), "10.%d.%d.0/24", i / 256, i % 256);
+        ck_assert_int_eq(config_set(&c, "deny", text, err, sizeof(err)), 0);
+    }
+    ck_assert_int_eq(config_set(&c, "allow", "192.0.2.1 192.0.2.2", err, sizeof(err)), -1);
+    ck_assert_int_eq(c.nacl, CFG_MAX_ACL_RULES - 1);
+    ck_assert_int_eq(config_set(&c, "allow", "192.0.2.1", err, sizeof(err)), 0);
+    ck_assert_int_eq(c.nacl, CFG_MAX_ACL_RULES);
+}
+END_TEST
+
+/* The open-proxy warning: forward mode, a non-loopback listen address, and no
+ * allow or deny rule. Any rule at all is the operator's choice of clients. */
+START_TEST(test_listen_open)
+{
+    struct config c;
+    char err[512];
+
+    config_init(&c);
+    ck_assert_int_eq(config_listen_open(&c, 0), 0); /* 127.0.0.1:8800 */
+    ck_assert_int_eq(config_set(&c, "listen", "*:8801", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "listen", "[::]:8802", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "listen", "[::1]:8803", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "listen", "127.0.0.2:8804", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_listen_open(&c, 1), 1);
+    ck_assert_int_eq(config_listen_open(&c, 2), 1);
+    ck_assert_int_eq(config_listen_open(&c, 3), 0);
+    ck_assert_int_eq(config_listen_open(&c, 4), 0);
+    /* Any rule, even "allow all", says the operator chose. */
+    ck_assert_int_eq(config_set(&c, "allow", "all", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_listen_open(&c, 1), 0);
+    ck_assert_int_eq(config_listen_open(&c, 2), 0);
+    c.nacl = 0;
+    ck_assert_int_eq(config_set(&c, "deny", "192.0.2.1", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_listen_open(&c, 1), 0);
+    /* Reverse and tcp modes are not open proxies. */
+    c.nacl = 0;
+    ck_assert_int_eq(config_set(&c, "mode", "reverse", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_listen_open(&c, 1), 0);
+    ck_assert_int_eq(config_set(&c, "mode", "tcp", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_listen_open(&c, 1), 0);
+}
+END_TEST
+
 /* A hostile value is quoted capped and escaped, never copied raw. */
 START_TEST(test_set_quotes_value)
 {
@@ -1040,6 +1171,21 @@ static const struct {
     /* The first error stops the parse: line 2, not line 3. */
     {"workers 2\nworkers 3\nbogus\n", 2, "duplicate directive 'workers' (first on line 1)"},
     {"Listen 8800\n", 1, "unknown directive 'Listen'"},
+    {"allow\n", 1, "'allow' takes one or more values"},
+    {"deny # all\n", 1, "'deny' takes one or more values"},
+    {"allow 127.0.0.1\ndeny all\nallow 10.0.0.1/8\n", 3,
+     "allow: address has bits set after the /8 prefix (the network is 10.0.0.0/8), got "
+     "'10.0.0.1/8'"},
+    {"deny 10.0.0.0/33\n", 1,
+     "deny: prefix length out of range (0-32 for IPv4), got '10.0.0.0/33'"},
+    {"allow ::1\nallow [::1]\n", 2,
+     "allow: expected 'all' or an address such as 192.0.2.7, 192.0.2.0/24 or 2001:db8::/32, got "
+     "'[::1]'"},
+    /* Order decides: a narrower rule after a wider one would never apply. */
+    {"deny 10.0.0.0/8\n\nallow 10.1.0.0/16\n", 3,
+     "allow: never reached: the earlier 'deny 10.0.0.0/8' matches all of it, got '10.1.0.0/16'"},
+    {"allow all\ndeny 192.0.2.7\n", 2,
+     "deny: never reached: the earlier 'allow all' matches all of it, got '192.0.2.7'"},
     {"connect_ports\n", 1, "'connect_ports' takes one or more values"},
     {"connect_ports 443\nconnect_ports 8443\n", 2,
      "duplicate directive 'connect_ports' (first on line 1)"},
@@ -1936,6 +2082,7 @@ config_suite(void)
     tcase_add_test(tc, test_tls_split_ports);
     tcase_add_test(tc, test_shape_for);
     tcase_add_test(tc, test_shape_rule_limits);
+    tcase_add_test(tc, test_listen_open);
     tcase_add_loop_test(tc, test_duration, 0, (int)WD_ARRAY_SIZE(durations));
     suite_add_tcase(s, tc);
 
@@ -1953,6 +2100,7 @@ config_suite(void)
     tcase_add_test(tc, test_file_shaping);
     tcase_add_test(tc, test_file_shape_rules_only);
     tcase_add_test(tc, test_file_too_many_listen);
+    tcase_add_test(tc, test_file_acl);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("build");
