@@ -1167,8 +1167,10 @@ px_client_read(struct conn *c)
 
 /* ---- public ---------------------------------------------------------- */
 
-void
-proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
+/* A new HTTP session on an accepted client socket, in the worker's list; the
+ * caller decides what happens first. NULL (fd closed) when out of memory. */
+static struct px *
+px_new(struct session_env *env, int fd, const struct sockaddr *peer)
 {
     struct px *p = calloc(1, sizeof(*p));
     int one = 1;
@@ -1176,7 +1178,7 @@ proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, sockle
     if (p == NULL) {
         log_warnx("out of memory, dropping a client");
         close(fd);
-        return;
+        return NULL;
     }
     p->env = env;
     p->method = -1;
@@ -1195,10 +1197,36 @@ proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, sockle
         sessions->prev = p;
     sessions = p;
     env->active++;
+    return p;
+}
+
+void
+proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    struct px *p = px_new(env, fd, peer);
+
+    if (p == NULL)
+        return;
     /* The first request has header_timeout from the connection's start. */
     px_set_timer(p, px_header_timeout, env->cfg->header_timeout);
     p->phase = PX_HEAD;
     conn_want_read(&p->client, 1);
+}
+
+/* The 403 goes out before anything is read: a denied client gets no header
+ * buffer and no header_timeout to hold, and nothing it sends is parsed. The
+ * answer is the usual error path (px_answer): Connection: close, then the
+ * sending side is shut and the client drained for a while (the lingering
+ * close), so that a client still sending its request or a body reads the
+ * whole 403 instead of losing it to a reset. No upstream is ever chosen. */
+void
+proxy_deny(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    struct px *p = px_new(env, fd, peer);
+
+    if (p == NULL)
+        return;
+    px_answer(p, 403, "client address not allowed (allow/deny)");
 }
 
 void

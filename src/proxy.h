@@ -10,6 +10,9 @@
 #include "session.h"
 
 void proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len);
+/* A client the allow/deny rules refuse: answers 403 at once, without reading
+ * a request, then closes the way every error answer does (see the function). */
+void proxy_deny(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len);
 /* Graceful stop: idle keep-alive clients are closed now; the others close
  * after their current exchange. */
 void proxy_stop_idle(struct session_env *env);

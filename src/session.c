@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "conn.h"
 #include "log.h"
@@ -186,13 +187,79 @@ session_start_tcp(struct session *s)
         session_close(s, "upstream resolve: out of memory");
 }
 
+/* ---- clients the allow/deny rules refuse ------------------------------ */
+
+/* A denied address that reconnects in a loop must not flood the error log:
+ * at most this many info lines per second per worker, the rest counted and
+ * the count given with the next line. The access log still has every one. */
+#define SESSION_DENY_LOG_MAX 10
+
+static ev_tstamp deny_window;       /* start of the current second */
+static int deny_logged;             /* lines logged in it */
+static unsigned long deny_unlogged; /* denied clients not logged since the last line */
+
+static void
+session_log_denied(struct session_env *env, const char *peer, int rule)
+{
+    const struct config *cfg = env->cfg;
+    ev_tstamp now = ev_now(env->loop);
+    char why[ACL_TEXTLEN + 16], more[64] = "";
+
+    if (now - deny_window >= 1.0) {
+        deny_window = now;
+        deny_logged = 0;
+    }
+    if (deny_logged >= SESSION_DENY_LOG_MAX) {
+        deny_unlogged++;
+        return;
+    }
+    deny_logged++;
+    if (rule >= 0) {
+        char r[ACL_TEXTLEN];
+
+        snprintf(why, sizeof(why), "by '%s'", acl_format(&cfg->acl[rule], r, sizeof(r)));
+    } else {
+        snprintf(why, sizeof(why), "(no rule matches: denied by default)");
+    }
+    if (deny_unlogged > 0)
+        snprintf(more, sizeof(more), " (and %lu more denied clients not logged)", deny_unlogged);
+    deny_unlogged = 0;
+    log_info("%s: client denied %s%s", peer, why, more);
+}
+
+/* Refuses a client before anything is read from it: a tcp-mode client is
+ * closed at once (it gets no byte); an HTTP client gets 403 (proxy_deny). */
+static void
+session_deny(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len, int rule)
+{
+    char text[WD_ADDRSTRLEN];
+
+    addr_format(peer, text, sizeof(text));
+    session_log_denied(env, text, rule);
+    if (env->cfg->mode != MODE_TCP) {
+        proxy_deny(env, fd, peer, len);
+        return;
+    }
+    close(fd);
+    log_access("client=%s upstream=- in=0 out=0 time=0.000 close=\"client address not allowed "
+               "(allow/deny)\"",
+               text);
+}
+
 /* ---- public --------------------------------------------------------- */
 
 void
 session_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
 {
+    const struct config *cfg = env->cfg;
     struct session *s;
+    int rule;
 
+    /* With no rules (the default) this is the only cost: one branch. */
+    if (cfg->nacl > 0 && !acl_allows(cfg->acl, cfg->nacl, peer, &rule)) {
+        session_deny(env, fd, peer, len, rule);
+        return;
+    }
     if (env->cfg->mode != MODE_TCP) {
         proxy_start(env, fd, peer, len);
         return;

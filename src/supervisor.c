@@ -337,17 +337,17 @@ listening_text(const struct sup *s, char *b, size_t len)
         off += (size_t)snprintf(b + off, len - off, "%s%s", i ? " " : "", s->cur.ls[i].text);
 }
 
-/* An open forward proxy is found and abused within hours: say so loudly. */
+/* An open forward proxy is found and abused within hours: say so loudly,
+ * unless allow or deny rules show that the operator chose who may connect. */
 static void
 warn_open_proxy(const struct config *cfg)
 {
-    if (cfg->mode != MODE_FORWARD)
-        return;
     for (int i = 0; i < cfg->nlisten; i++)
-        if (!addr_is_loopback((const struct sockaddr *)&cfg->listen[i].addr))
-            log_warnx("forward proxy listening on non-loopback address %s with no client "
-                      "restriction: anyone who can reach it can use it as an open proxy",
-                      cfg->listen[i].text);
+        if (config_listen_open(cfg, i))
+            log_warnx(
+                "forward proxy listening on non-loopback address %s with no client "
+                "restriction (allow/deny): anyone who can reach it can use it as an open proxy",
+                cfg->listen[i].text);
 }
 
 static void
