@@ -6,6 +6,7 @@ Each smuggling case of the non-strict http-parser build (see
 shared/reference/http-proxy-rules.md section 3.2) is its own test."""
 
 import os
+import resource
 import socket
 import sys
 import time
@@ -391,6 +392,63 @@ def test_self_target_508(t):
     time.sleep(0.2)
     lines = [a for a in ht.access(w) if a["target"].endswith("/loop")]
     check(len(lines) == 1, "access lines for the loop: %r" % [a["line"] for a in lines])
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_fd_exhaustion_backs_off_and_recovers(t):
+    """A worker left with 64 descriptors (RLIMIT_NOFILE), then 100 idle
+    clients: accept fails with EMFILE, and the listener pauses instead of
+    spinning on a socket it cannot take (ev(3), "The special problem of
+    accept()ing when you can't"): the worker stays nearly idle and says so
+    a few times, not thousands. A request that needs an upstream socket
+    meanwhile gets an error answer. Once the clients leave, the worker
+    serves again. (shared/reference/http-proxy-rules.md section 5.7)"""
+    o = ht.Origin(t)
+    o2 = ht.Origin(t)
+    w, addr = ht.start_http(t)
+    worker = w.workers()[0]
+    # Lowering another process's limit needs no privilege (prlimit(2)).
+    resource.prlimit(worker, resource.RLIMIT_NOFILE, (64, 64))
+    mark = w.mark()
+    first = ht.Client(t, addr)
+    first.send(ht.request("GET", "http://%s/before" % o.text, [("Host", o.text)]))
+    check(first.response().status == 200, "no answer before the clients came")
+    idle = [t.connect(addr) for _ in range(100)]  # the kernel completes them all; warpd runs out
+    wd.wait_until(lambda: any("accept failed" in l for l in w.logs_since(mark)), 5,
+                  "warpd's 'accept failed' warning")
+    cpu0 = cpu_seconds(worker)
+    time.sleep(2.0)
+    busy = cpu_seconds(worker) - cpu0
+    check(busy < 0.5, "the worker used %.2f s of CPU in 2 s while out of descriptors: spinning?" % busy)
+    warned = [l for l in w.logs_since(mark) if "accept failed" in l]
+    check(len(warned) <= 10, "%d 'accept failed' lines in about 2 s: not rate-limited" % len(warned))
+    # The first client was accepted long ago; its next request, to another
+    # origin (the pooled connection to the first does not serve it), needs
+    # an upstream socket, and there is none to be had.
+    first.send(ht.request("GET", "http://%s/during" % o2.text, [("Host", o2.text)]))
+    r = first.response()
+    check(r.status in (502, 503), "request while out of descriptors: %d %s" % (r.status, r.reason))
+    ht.check_error(r, r.status)
+    print("     out of descriptors: worker CPU %.2f s in 2 s, %d warning line(s), a request "
+          "meanwhile got %d" % (busy, len(warned), r.status), flush=True)
+    for s in idle:
+        s.close()
+    # Recovery: new clients are served again (the back-off is at most 1 s).
+    def served():
+        try:
+            c = ht.Client(t, addr, timeout=2)
+            c.send(ht.request("GET", "http://%s/after" % o.text, [("Host", o.text)]))
+            return c.response(timeout=2).status == 200
+        except (OSError, wd.Fail):
+            return False
+    wd.wait_until(served, 10, "a request served after the clients left")
+    check(w.running() and w.workers() == [worker], "the worker did not survive: %r" % w.workers())
 
 
 def test_connect_port_not_allowed_403(t):
