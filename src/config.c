@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -486,8 +487,90 @@ set_acl(struct config *c, const struct directive *d, const char *v, char *err, s
 int
 config_listen_open(const struct config *c, int i)
 {
-    return c->mode == MODE_FORWARD && c->nacl == 0 &&
+    return c->mode == MODE_FORWARD && c->nacl == 0 && c->nauth_users == 0 &&
            !addr_is_loopback((const struct sockaddr *)&c->listen[i].addr);
+}
+
+/* auth_user NAME PASSWORD: one user per line, in file order. Messages name
+ * the user at most, never the password: they end up in logs and terminals. */
+static int
+set_auth_user(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    char name[AUTH_NAME_MAX + 2];
+    const char *sp = strchr(v, ' ');
+    size_t nl;
+    int i;
+
+    /* The file parser joins a line's words with one space; two words make
+     * exactly one. Neither part can hold a space or start a comment. */
+    if (sp == NULL || strchr(sp + 1, ' ') != NULL) {
+        snprintf(err, errlen,
+                 "expected a user name and a password, one word each (no spaces in either)");
+        return -1;
+    }
+    nl = (size_t)(sp - v);
+    if (nl > AUTH_NAME_MAX) {
+        snprintf(err, errlen, "user name longer than %d bytes", AUTH_NAME_MAX);
+        return -1;
+    }
+    memcpy(name, v, nl);
+    name[nl] = '\0';
+    if (c->nauth_users == AUTH_MAX_USERS) {
+        snprintf(err, errlen, "too many users (at most %d)", AUTH_MAX_USERS);
+        return -1;
+    }
+    if (auth_user_set(&c->auth_users[c->nauth_users], name, sp + 1, err, errlen) < 0) {
+        memset(&c->auth_users[c->nauth_users], 0, sizeof(c->auth_users[0]));
+        return -1;
+    }
+    for (i = 0; i < c->nauth_users; i++) {
+        if (strcmp(c->auth_users[i].name, name) == 0) {
+            memset(&c->auth_users[c->nauth_users], 0, sizeof(c->auth_users[0]));
+            snprintf(err, errlen, "user '%s' is defined twice", name);
+            return -1;
+        }
+    }
+    c->nauth_users++;
+    return 0;
+}
+
+static int
+set_auth_realm(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+{
+    char what[128];
+
+    if (!auth_realm_ok(v)) {
+        snprintf(what, sizeof(what),
+                 "expected 1-%d printable ASCII characters without '\"' or '\\'", AUTH_REALM_MAX);
+        return cfg_failv(err, errlen, what, v);
+    }
+    strcpy(c->auth_realm, v);
+    return 0;
+}
+
+int
+config_auth_exposed(const struct config *c)
+{
+    return c->nauth_users > 0 && c->path[0] != '\0' && (c->path_mode & 044) != 0;
+}
+
+/* auth_user outside forward mode. The mode may come later in the file, or
+ * from -m, so this is checked on the whole; the message still names the
+ * line of the first auth_user when there is a file. */
+static int
+check_auth_mode(const struct config *c, char *err, size_t errlen)
+{
+    char where[CFG_PATHMAX + 32] = "";
+
+    if (c->nauth_users == 0 || c->mode == MODE_FORWARD)
+        return 0;
+    if (c->path[0] != '\0' && c->auth_line > 0)
+        snprintf(where, sizeof(where), "%s:%d: ", c->path, c->auth_line);
+    snprintf(err, errlen,
+             "%sauth_user: proxy authentication works only in forward mode, and the mode is %s "
+             "(clients of a %s do not send Proxy-Authorization)",
+             where, config_mode_name(c->mode), c->mode == MODE_TCP ? "TCP relay" : "reverse proxy");
+    return -1;
 }
 
 /* The Host value sent upstream in reverse mode: a name, IPv4 or [IPv6]
@@ -749,6 +832,15 @@ static const struct directive directives[] = {
      .repeat = REPEAT_ANY,
      .flags = ACL_DENY,
      .help = "clients refused at accept: addresses, networks or all (repeatable)"},
+    {.name = "auth_user",
+     .set = set_auth_user,
+     .multi = 1,
+     .repeat = REPEAT_ANY,
+     .help = "forward mode: a user name and password for Basic proxy authentication"},
+    {.name = "auth_realm",
+     .set = set_auth_realm,
+     .multi = 1,
+     .help = "forward mode: the realm of the 407 challenge"},
     {.name = "header_timeout",
      .set = set_duration,
      F(header_timeout),
@@ -926,6 +1018,7 @@ config_init(struct config *c)
     c->via = 1;
     c->upstream_keepalive = 16;
     c->upstream_keepalive_timeout = 30;
+    strcpy(c->auth_realm, "warpd");
     strcpy(c->log, "stderr");
     c->log_level = LOG_LVL_INFO;
     strcpy(c->access_log, "stderr");
@@ -1049,6 +1142,7 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
     int lineno = 0, ntok, i, r, dup, repeats, rc = -1;
     const struct directive *d;
     size_t len, o, idx;
+    struct stat st;
     FILE *f;
 
     if (strlen(path) >= sizeof(c->path)) {
@@ -1061,6 +1155,8 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
         return -1;
     }
     strcpy(c->path, path);
+    /* Of the file as opened, for the warning about readable passwords. */
+    c->path_mode = fstat(fileno(f), &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0;
     for (;;) {
         lineno++;
         r = read_line(f, line, &len);
@@ -1129,6 +1225,8 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "%s:%d: %s: %s", path, lineno, d->name, msg);
             goto out;
         }
+        if (d->set == set_auth_user && c->auth_line == 0)
+            c->auth_line = lineno;
     }
     rc = 0;
     goto out;
@@ -1164,7 +1262,7 @@ config_finish(struct config *c, char *err, size_t errlen)
         snprintf(err, errlen, "upstream_host is used only in reverse mode");
         return -1;
     }
-    return 0;
+    return check_auth_mode(c, err, errlen);
 }
 
 /* Formats a command-line error as "option -x: problem". */
@@ -1230,6 +1328,10 @@ config_build(struct config *out, const struct cli_opts *o, char *err, size_t err
     if (o->quiet)
         c.log_level = LOG_LVL_ERROR; /* -q wins over -v */
 
+    /* auth_user in the wrong mode has a line to point at: checked first,
+     * with its own location. */
+    if (check_auth_mode(&c, err, errlen) < 0)
+        return -1;
     /* Whole-config problems name the file, when there is one, so that the
      * operator knows where to look; they have no single line to point at. */
     if (config_finish(&c, msg, sizeof(msg)) < 0) {

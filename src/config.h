@@ -12,6 +12,7 @@
 
 #include "acl.h"
 #include "addr.h"
+#include "auth.h"
 #include "common.h"
 
 #define CFG_MAX_LISTEN      16
@@ -71,6 +72,14 @@ struct config {
     /* Client access (allow, deny), every mode: checked at accept. */
     struct acl_rule acl[CFG_MAX_ACL_RULES]; /* in file order; the first match decides */
     int nacl; /* 0: every client allowed; otherwise a client no rule matches is denied */
+
+    /* Basic proxy authentication (auth_user, auth_realm), forward mode only:
+     * checked for absolute-form requests and CONNECT before any lookup. */
+    struct auth_user auth_users[AUTH_MAX_USERS]; /* in file order; unused ones zeroed */
+    int nauth_users;                             /* 0: no authentication (the default) */
+    int auth_line;                               /* file line of the first auth_user, for errors */
+    char auth_realm[AUTH_REALM_MAX + 1];         /* realm of the 407 challenge; "warpd" */
+    unsigned path_mode; /* permission bits of the file read (0 when none) */
 
     /* HTTP modes (forward and reverse); timeouts in seconds. */
     double header_timeout;    /* first byte of a request to the end of its head (408); 30 */
@@ -160,8 +169,11 @@ int config_tls_split_port(const struct config *c, uint16_t port);
 enum cfg_shape config_shape_for(const struct config *c, const char *host);
 
 /* Whether listen address i makes warpd an open proxy: forward mode, an
- * address that is not loopback, and no allow or deny rule. */
+ * address that is not loopback, no allow or deny rule and no auth_user. */
 int config_listen_open(const struct config *c, int i);
+/* Whether the file holds auth_user passwords and can be read by its group
+ * or by others (the supervisor warns at start and at each reload). */
+int config_auth_exposed(const struct config *c);
 
 const char *config_mode_name(enum cfg_mode m);
 const char *config_shape_name(enum cfg_shape s);

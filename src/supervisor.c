@@ -338,7 +338,8 @@ listening_text(const struct sup *s, char *b, size_t len)
 }
 
 /* An open forward proxy is found and abused within hours: say so loudly,
- * unless allow or deny rules show that the operator chose who may connect. */
+ * unless allow or deny rules or auth_user users show that the operator chose
+ * who may use it. */
 static void
 warn_open_proxy(const struct config *cfg)
 {
@@ -346,8 +347,20 @@ warn_open_proxy(const struct config *cfg)
         if (config_listen_open(cfg, i))
             log_warnx(
                 "forward proxy listening on non-loopback address %s with no client "
-                "restriction (allow/deny): anyone who can reach it can use it as an open proxy",
+                "restriction (allow/deny) and no proxy authentication (auth_user): anyone who "
+                "can reach it can use it as an open proxy",
                 cfg->listen[i].text);
+}
+
+/* Passwords in a file others can read are not secret: say so once per
+ * load of the file (at start, at each reload), not once per worker. */
+static void
+warn_auth_file(const struct config *cfg)
+{
+    if (config_auth_exposed(cfg))
+        log_warnx("%s holds auth_user passwords and can be read by %s (mode %04o): "
+                  "make it readable by its owner only (chmod 600)",
+                  cfg->path, (cfg->path_mode & 004) ? "every user" : "its group", cfg->path_mode);
 }
 
 static void
@@ -417,6 +430,7 @@ reload_begin(struct sup *s)
         log_warn("reload: cannot open %s, logging stays where it was", failed);
     log_set_level(ncfg.log_level);
     warn_open_proxy(&ncfg);
+    warn_auth_file(&ncfg);
 
     s->old_cfg = s->cfg;
     s->old = s->cur;
@@ -806,6 +820,7 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
         return WD_EXIT_RUNTIME;
     }
     warn_open_proxy(&s->cfg);
+    warn_auth_file(&s->cfg);
     if (pidfile_write(cfg->pidfile) < 0) {
         log_error("pidfile %s", cfg->pidfile);
         lset_close(&s->cur, NULL);

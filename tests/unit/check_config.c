@@ -1078,12 +1078,172 @@ START_TEST(test_listen_open)
     c.nacl = 0;
     ck_assert_int_eq(config_set(&c, "deny", "192.0.2.1", err, sizeof(err)), 0);
     ck_assert_int_eq(config_listen_open(&c, 1), 0);
+    /* Proxy authentication is a choice of clients too. */
+    c.nacl = 0;
+    ck_assert_int_eq(config_listen_open(&c, 1), 1);
+    ck_assert_int_eq(config_set(&c, "auth_user", "alice pw", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_listen_open(&c, 1), 0);
+    c.nauth_users = 0;
     /* Reverse and tcp modes are not open proxies. */
     c.nacl = 0;
     ck_assert_int_eq(config_set(&c, "mode", "reverse", err, sizeof(err)), 0);
     ck_assert_int_eq(config_listen_open(&c, 1), 0);
     ck_assert_int_eq(config_set(&c, "mode", "tcp", err, sizeof(err)), 0);
     ck_assert_int_eq(config_listen_open(&c, 1), 0);
+}
+END_TEST
+
+/* auth_user lines repeat and keep file order; each is a name and a password,
+ * checked as auth.c says; a refused line adds nothing, and no message shows
+ * the password. auth_realm defaults to "warpd". */
+START_TEST(test_file_auth)
+{
+    struct config c;
+    char err[512] = "", want[640], text[4096];
+    const char *path;
+    size_t o = 0;
+    int i;
+
+    config_init(&c);
+    ck_assert_int_eq(c.nauth_users, 0);
+    ck_assert_str_eq(c.auth_realm, "warpd");
+    path = write_file("auth.conf", "mode forward\n"
+                                   "auth_user alice s3cr:et # a comment\n"
+                                   "auth_realm Corporate proxy\n"
+                                   "auth_user bob #notacomment\n"
+                                   "auth_user bob2 p#ss\n");
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    /* "#notacomment" starts a comment: bob has no password. */
+    snprintf(want, sizeof(want),
+             "%s:4: auth_user: expected a user name and a password, one word each (no spaces in "
+             "either)",
+             path);
+    ck_assert_str_eq(err, want);
+    path = write_file("auth2.conf", "mode forward\n"
+                                    "auth_user alice s3cr:et # a comment\n"
+                                    "auth_realm Corporate proxy\n"
+                                    "auth_user bob2 p#ss\n");
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.nauth_users, 2);
+    ck_assert_int_eq(c.auth_line, 2);
+    ck_assert_str_eq(c.auth_users[0].name, "alice");
+    ck_assert_int_eq(c.auth_users[0].pass_len, 7);
+    ck_assert_int_eq(memcmp(c.auth_users[0].pass, "s3cr:et", 7), 0);
+    ck_assert_str_eq(c.auth_users[1].name, "bob2");
+    ck_assert_str_eq(c.auth_realm, "Corporate proxy");
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+
+    /* Refused values: the line adds no user, the password is never shown. */
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "auth_user", "alice Secr3tPw", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "auth_user", "alice Other", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "user 'alice' is defined twice");
+    ck_assert_int_eq(config_set(&c, "auth_user", "a:b Secr3tPw", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "user name 'a:b' contains a colon or a space");
+    ck_assert_int_eq(config_set(&c, "auth_user", "alice", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&c, "auth_user", "a b c", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&c, "auth_user", " Secr3tPw", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "empty user name");
+    ck_assert_int_eq(
+        config_set(&c, "auth_user",
+                   "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn Secr3tPw",
+                   err, sizeof(err)),
+        -1);
+    ck_assert_str_eq(err, "user name longer than 64 bytes");
+    ck_assert_ptr_null(strstr(err, "Secr3t"));
+    ck_assert_int_eq(c.nauth_users, 1);
+    ck_assert_str_eq(c.auth_users[1].name, ""); /* the refused ones left no trace */
+    ck_assert_int_eq(c.auth_users[1].pass_len, 0);
+    ck_assert_int_eq(config_set(&c, "auth_realm", "a \"quoted\" realm", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&c, "auth_realm", "back\\slash", err, sizeof(err)), -1);
+    ck_assert_str_eq(c.auth_realm, "warpd");
+
+    /* AUTH_MAX_USERS users fit; one more is refused on its line. */
+    for (i = 0; i <= AUTH_MAX_USERS; i++)
+        o += (size_t)snprintf(text + o, sizeof(text) - o, "auth_user u%d pw%d\n", i, i);
+    path = write_file("many.conf", text);
+    config_init(&c);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:%d: auth_user: too many users (at most %d)", path,
+             AUTH_MAX_USERS + 1, AUTH_MAX_USERS);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_eq(c.nauth_users, AUTH_MAX_USERS);
+}
+END_TEST
+
+/* auth_user outside forward mode: refused as a whole, with the line of the
+ * first auth_user when there is a file, whatever set the mode. */
+START_TEST(test_auth_mode)
+{
+    struct config c;
+    struct cli_opts o;
+    char err[512], want[1024];
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "auth_user", "alice pw", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "mode", "tcp", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "upstream", "a.test:80", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&c, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "auth_user: proxy authentication works only in forward mode, and the "
+                          "mode is tcp (clients of a TCP relay do not send Proxy-Authorization)");
+
+    memset(&o, 0, sizeof(o));
+    o.config_path = write_file("m.conf", "workers 1\nauth_user alice pw\nauth_user bob pw\n"
+                                         "mode reverse\nupstream a.test:80\n");
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want),
+             "%s:2: auth_user: proxy authentication works only in forward mode, and the mode is "
+             "reverse (clients of a reverse proxy do not send Proxy-Authorization)",
+             o.config_path);
+    ck_assert_str_eq(err, want);
+
+    o.config_path = write_file("f.conf", "workers 1\n\nauth_user alice pw\n");
+    ck_assert_msg(config_build(&c, &o, err, sizeof(err)) == 0, "%s", err);
+    o.mode = "tcp";
+    o.upstream = "a.test:80";
+    ck_assert_int_eq(config_build(&c, &o, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want),
+             "%s:3: auth_user: proxy authentication works only in forward mode, and the mode is "
+             "tcp (clients of a TCP relay do not send Proxy-Authorization)",
+             o.config_path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* The warning about readable passwords: users, a file, and a group or other
+ * read bit on it, as it was when opened. */
+START_TEST(test_auth_exposed)
+{
+    struct config c;
+    char err[512];
+    const char *path = write_file("p.conf", "auth_user alice pw\n");
+
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(c.path_mode, 0600);
+    ck_assert_int_eq(config_auth_exposed(&c), 0);
+    ck_assert_int_eq(chmod(path, 0640), 0);
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(config_auth_exposed(&c), 1);
+    ck_assert_int_eq(chmod(path, 0604), 0);
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(config_auth_exposed(&c), 1);
+    /* Write bits alone are another matter (not about reading passwords). */
+    ck_assert_int_eq(chmod(path, 0622), 0);
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(config_auth_exposed(&c), 0);
+    /* No users, no warning. */
+    path = write_file("q.conf", "workers 1\n");
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    config_init(&c);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(config_auth_exposed(&c), 0);
 }
 END_TEST
 
@@ -1360,6 +1520,7 @@ START_TEST(test_file_empty)
     ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), 0);
     ck_assert_str_eq(c.path, path);
     memset(c.path, 0, sizeof(c.path));
+    c.path_mode = 0; /* what the file is, not what it says */
     ck_assert(memcmp(&c, &d, sizeof(c)) == 0);
 }
 END_TEST
@@ -2083,6 +2244,9 @@ config_suite(void)
     tcase_add_test(tc, test_shape_for);
     tcase_add_test(tc, test_shape_rule_limits);
     tcase_add_test(tc, test_listen_open);
+    tcase_add_test(tc, test_file_auth);
+    tcase_add_test(tc, test_auth_mode);
+    tcase_add_test(tc, test_auth_exposed);
     tcase_add_loop_test(tc, test_duration, 0, (int)WD_ARRAY_SIZE(durations));
     suite_add_tcase(s, tc);
 
