@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "auth.h"
 #include "body.h"
 #include "buf.h"
 #include "conn.h"
@@ -57,20 +58,28 @@ static void px_connect_upstream(struct px *p, int allow_pool, const struct http_
 void
 px_log_request(struct px *p, const char *close_reason)
 {
+    const struct config *cfg = p->env->cfg;
     ev_tstamp now = ev_now(p->env->loop);
+    int auth = cfg->mode == MODE_FORWARD && cfg->nauth_users > 0;
 
     if (!p->logme || !log_access_enabled()) {
         p->logme = 0;
         return;
     }
     p->logme = 0;
-    log_access("client=%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
+    /* With authentication, the user the request was accepted for (a name
+     * from the configuration, never what the client sent), as nginx's
+     * $remote_user and squid's log do; "-" for none. */
+    log_access("client=%s%s%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
                "ttfb=%.3f time=%.3f%s%s%s",
-               p->peer, p->method >= 0 ? http_method_str(p->method) : "-",
-               p->target[0] ? p->target : "-", p->status, (unsigned long long)p->bytes_in,
-               (unsigned long long)p->bytes_out, p->up_name[0] ? p->up_name : "-",
-               p->t_first > 0 ? p->t_first - p->t_start : 0.0, now - p->t_start,
-               close_reason ? " close=\"" : "", close_reason ? close_reason : "",
+               p->peer, auth ? " user=" : "",
+               !auth          ? ""
+               : p->user >= 0 ? cfg->auth_users[p->user].name
+                              : "-",
+               p->method >= 0 ? http_method_str(p->method) : "-", p->target[0] ? p->target : "-",
+               p->status, (unsigned long long)p->bytes_in, (unsigned long long)p->bytes_out,
+               p->up_name[0] ? p->up_name : "-", p->t_first > 0 ? p->t_first - p->t_start : 0.0,
+               now - p->t_start, close_reason ? " close=\"" : "", close_reason ? close_reason : "",
                close_reason ? "\"" : "");
 }
 
@@ -309,8 +318,63 @@ px_copy_target(struct px *p, const struct http_head *h)
     p->target[n] = '\0';
 }
 
-/* A complete, valid head is in cin: decide where it goes. */
-static void
+/* Proxy authentication (forward mode with auth_user), before any lookup or
+ * connection. Returns 0 when the request may go on (p->user set), 1 when a
+ * 407 went out and the connection waits for the next request (the head is
+ * consumed and logged), -1 when the session is closing or gone. */
+static int
+px_authenticate(struct px *p, const struct http_head *h)
+{
+    const struct config *cfg = p->env->cfg;
+    const struct http_field *f = NULL;
+    const char *what;
+    int i, n = 0, keep;
+
+    for (i = 0; i < h->nfields; i++)
+        if (h->fields[i].id == HF_PROXY_AUTHORIZATION) {
+            f = &h->fields[i];
+            n++;
+        }
+    /* The field is not a list (credentials may hold commas): two of them
+     * are not one client's credentials, and no guess is made. */
+    if (n > 1) {
+        px_answer(p, 400, "more than one Proxy-Authorization field");
+        return -1;
+    }
+    if (f == NULL) {
+        what = "credentials required";
+    } else {
+        switch (auth_check(cfg->auth_users, cfg->nauth_users, f->value.p, f->value.len, &p->user)) {
+        case AUTH_OK:
+            return 0;
+        case AUTH_SCHEME:
+            what = "only Basic proxy authentication is supported";
+            break;
+        case AUTH_MALFORMED:
+            what = "malformed Basic credentials";
+            break;
+        default:
+            what = "invalid credentials";
+            break;
+        }
+    }
+    /* Kept open when nothing follows the head that belongs to this
+     * request: no body (reading and dropping one just to keep the
+     * connection is not worth it), and for CONNECT no early tunnel bytes. */
+    keep = p->keep &&
+           (h->body == BODY_NONE || (h->body == BODY_LENGTH && h->content_length == 0)) &&
+           !(h->method == HTTP_CONNECT && xbuf_len(&p->cin) > h->head_len);
+    if (px_answer_auth(p, what, keep) < 0)
+        return -1;
+    px_log_request(p, NULL);
+    p->cin.start += (uint32_t)h->head_len;
+    return 1;
+}
+
+/* A complete, valid head is in cin: decide where it goes. Returns 1 when
+ * the request was answered and the connection is ready for the next one
+ * (px_ready_next), 0 otherwise (p may be gone). */
+static int
 px_route(struct px *p, const struct http_head *h)
 {
     const struct config *cfg = p->env->cfg;
@@ -333,24 +397,31 @@ px_route(struct px *p, const struct http_head *h)
     st = http_parse_target(h, &t);
     if (st != 0) {
         px_answer(p, st, "invalid request target");
-        return;
+        return 0;
     }
+    /* Whatever would be sent on or answered about a destination needs
+     * credentials first; a request no forward proxy serves (origin-form)
+     * still gets its 400 below. */
+    if (cfg->mode == MODE_FORWARD && cfg->nauth_users > 0 &&
+        (t.form == HTTP_FORM_ABSOLUTE || t.form == HTTP_FORM_AUTHORITY) &&
+        (st = px_authenticate(p, h)) != 0)
+        return st > 0;
     if (http_via_names(h, PX_VIA_NAME)) {
         px_answer(p, 508, "the request already passed through warpd (Via)");
-        return;
+        return 0;
     }
     if (h->mf_idx >= 0 && h->max_forwards == 0) {
         px_answer_final(p, h);
-        return;
+        return 0;
     }
     if (cfg->mode == MODE_FORWARD) {
         if (t.form == HTTP_FORM_ORIGIN || t.form == HTTP_FORM_ASTERISK) {
             px_answer(p, 400, "a forward proxy needs an absolute URL (http://host/path)");
-            return;
+            return 0;
         }
         if (t.form == HTTP_FORM_AUTHORITY && !config_port_allowed(cfg, t.port)) {
             px_answer(p, 403, "CONNECT to this port is not allowed (connect_ports)");
-            return;
+            return 0;
         }
         memcpy(p->host, t.host, strlen(t.host) + 1); /* both ADDR_HOSTMAX */
         p->port = t.port;
@@ -358,12 +429,13 @@ px_route(struct px *p, const struct http_head *h)
         if (t.form == HTTP_FORM_AUTHORITY) {
             px_answer_with(p, 405, "CONNECT is not served in reverse mode",
                            "Allow: " PX_ALLOW_REVERSE "\r\n");
-            return;
+            return 0;
         }
         memcpy(p->host, cfg->upstream_host, strlen(cfg->upstream_host) + 1);
         p->port = cfg->upstream_port;
     }
     px_connect_upstream(p, h->method != HTTP_CONNECT, h);
+    return 0;
 }
 
 /* ---- sending the request --------------------------------------------- */
@@ -646,6 +718,7 @@ px_reset_request(struct px *p)
     p->t_first = 0;
     p->bytes_in = p->bytes_out = p->bytes_up = 0;
     p->status = 0;
+    p->user = -1;
     p->method = -1;
     p->target[0] = '\0';
     p->up_name[0] = '\0';
@@ -653,6 +726,27 @@ px_reset_request(struct px *p)
     p->up_close = p->reused = p->retried = p->head_kept = 0;
     p->up_eof = p->up_err = 0;
     p->logme = 0;
+}
+
+/* The request is over. Returns 1 when the connection is ready for the
+ * next one and the caller should look at cin now; 0 when it closes, or
+ * waits for its answer to drain (px_client_write goes on from there). */
+static int
+px_ready_next(struct px *p)
+{
+    if (!p->keep || p->env->stopping || (p->client_eof && xbuf_len(&p->cin) == 0)) {
+        px_begin_closing(p);
+        return 0;
+    }
+    /* Next request: pipelined bytes may already be here. */
+    px_reset_request(p);
+    xbuf_release(&p->cin, 0);
+    px_set_timer(p, px_header_timeout, p->env->cfg->keepalive_timeout);
+    if (p->cout.bytes > 0) {
+        conn_want_write(&p->client, 1);
+        return 0;
+    }
+    return 1;
 }
 
 /* The request and the response are both complete. */
@@ -669,19 +763,8 @@ px_exchange_end(struct px *p)
     if (reuse)
         pool_put(p->host, p->port, &p->up, p->up_name); /* moves it: p->up is left closed */
     px_drop_upstream(p);
-    if (!p->keep || p->env->stopping || (p->client_eof && xbuf_len(&p->cin) == 0)) {
-        px_begin_closing(p);
-        return;
-    }
-    /* Next request: pipelined bytes may already be here. */
-    px_reset_request(p);
-    xbuf_release(&p->cin, 0);
-    px_set_timer(p, px_header_timeout, p->env->cfg->keepalive_timeout);
-    if (p->cout.bytes > 0) {
-        conn_want_write(&p->client, 1);
-        return; /* px_client_write goes on once the response is flushed */
-    }
-    px_try_head(p);
+    if (px_ready_next(p))
+        px_try_head(p);
 }
 
 static void
@@ -1049,6 +1132,10 @@ px_update_watchers(struct px *p)
 
 /* ---- reading requests ------------------------------------------------ */
 
+/* Reads the request heads waiting in cin, one after the other while each
+ * is answered at once and the connection stays ready for the next (a 407
+ * kept alive): a loop rather than a recursion, since a client may pipeline
+ * many. Each round consumes a head or stops. */
 static void
 px_try_head(struct px *p)
 {
@@ -1057,39 +1144,45 @@ px_try_head(struct px *p)
     long len;
     int st;
 
-    if (p->cin.data == NULL || xbuf_len(&p->cin) == 0) {
-        px_update_watchers(p);
-        return;
-    }
-    if (p->phase == PX_IDLE) {
-        p->phase = PX_HEAD;
-        p->t_start = ev_now(p->env->loop);
-        px_set_timer(p, px_header_timeout, cfg->header_timeout);
-    }
-    p->logme = 1;
-    len = http_head_end(p->cin.data + p->cin.start, xbuf_len(&p->cin), cfg->max_header_size, 1,
-                        &p->scan);
-    if (len < 0) {
-        px_answer(p, (int)-len,
-                  len == -431   ? "request head too large"
-                  : len == -414 ? "request line too long"
-                                : "malformed request head");
-        return;
-    }
-    if (len == 0) {
-        if (p->client_eof) {
-            px_close(p, "client closed mid-head");
+    for (;;) {
+        /* An answer still being written comes first: the next request
+         * waits (reading stops) until px_client_write has flushed it, so
+         * that answers never overtake or cut each other. */
+        if (p->cin.data == NULL || xbuf_len(&p->cin) == 0 || p->cout.bytes > 0) {
+            px_update_watchers(p);
             return;
         }
-        px_update_watchers(p);
-        return;
+        if (p->phase == PX_IDLE) {
+            p->phase = PX_HEAD;
+            p->t_start = ev_now(p->env->loop);
+            px_set_timer(p, px_header_timeout, cfg->header_timeout);
+        }
+        p->logme = 1;
+        len = http_head_end(p->cin.data + p->cin.start, xbuf_len(&p->cin), cfg->max_header_size, 1,
+                            &p->scan);
+        if (len < 0) {
+            px_answer(p, (int)-len,
+                      len == -431   ? "request head too large"
+                      : len == -414 ? "request line too long"
+                                    : "malformed request head");
+            return;
+        }
+        if (len == 0) {
+            if (p->client_eof) {
+                px_close(p, "client closed mid-head");
+                return;
+            }
+            px_update_watchers(p);
+            return;
+        }
+        st = http_parse_request(p->cin.data + p->cin.start, (size_t)len, &h);
+        if (st != 0) {
+            px_answer(p, st, st == 431 ? "request head too large" : "invalid request");
+            return;
+        }
+        if (!px_route(p, &h) || !px_ready_next(p))
+            return;
     }
-    st = http_parse_request(p->cin.data + p->cin.start, (size_t)len, &h);
-    if (st != 0) {
-        px_answer(p, st, st == 431 ? "request head too large" : "invalid request");
-        return;
-    }
-    px_route(p, &h);
 }
 
 static void
@@ -1182,6 +1275,7 @@ px_new(struct session_env *env, int fd, const struct sockaddr *peer)
     }
     p->env = env;
     p->method = -1;
+    p->user = -1;
     p->phase = PX_IDLE;
     p->t_start = ev_now(env->loop);
     conn_init(&p->client, env->loop, fd, p);

@@ -1,13 +1,15 @@
 /* HTTP sessions, the answers warpd gives itself: a short status page for an
  * error, the Allow list for OPTIONS and the reflected request for TRACE when
- * Max-Forwards is 0; then the close that follows any of them: flush the
- * answer, shut the sending side, and linger so that the client can read it. */
+ * Max-Forwards is 0, the 407 challenge of proxy authentication; then the
+ * close that follows most of them: flush the answer, shut the sending side,
+ * and linger so that the client can read it. */
 #include <http_parser.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
@@ -73,26 +75,21 @@ px_begin_closing(struct px *p)
     px_finish_closing(p);
 }
 
-/* Answers with a short plain-text status page and closes, or just closes
- * when a response is already under way (the client must see a truncation). */
-/* Answers the client itself and closes: the head (status, Content-Type
- * when given, extra fields, Connection: close) and body are sent together. */
-static void
-px_reply(struct px *p, int status, const char *ctype, const char *extra, const char *body,
-         size_t blen, const char *what)
+/* Writes warpd's own answer: the head (status, Content-Type when given,
+ * extra fields, the Connection field given) and the body, together.
+ * Returns 0, or -1 after closing the session when the client cannot be
+ * written to. */
+static int
+px_send_page(struct px *p, int status, const char *ctype, const char *extra, const char *body,
+             size_t blen, const char *connection, const char *what)
 {
     char head[512];
     struct iovec iov[2];
     int n;
 
-    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
-        px_close(p, what);
-        return;
-    }
-    n = snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+    n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%s%s\r\n",
                  status, http_reason(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                 ctype ? "\r\n" : "", blen, extra);
+                 ctype ? "\r\n" : "", blen, extra, connection);
     if (n < 0 || (size_t)n >= sizeof(head))
         n = (int)sizeof(head) - 1;
     p->status = status;
@@ -105,8 +102,24 @@ px_reply(struct px *p, int status, const char *ctype, const char *extra, const c
     log_debug("%s: %d %s", p->peer, status, what);
     if (outq_send(&p->client, &p->cout, iov, 2, iov[0].iov_len + blen, &p->bytes_out) < 0) {
         px_close(p, "client write failed");
+        return -1;
+    }
+    return 0;
+}
+
+/* Answers the client itself and closes (Connection: close, then the
+ * lingering close), or just closes when a response is already under way
+ * (the client must see a truncation). */
+static void
+px_reply(struct px *p, int status, const char *ctype, const char *extra, const char *body,
+         size_t blen, const char *what)
+{
+    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
+        px_close(p, what);
         return;
     }
+    if (px_send_page(p, status, ctype, extra, body, blen, "Connection: close\r\n", what) < 0)
+        return;
     px_log_request(p, what);
     px_begin_closing(p);
 }
@@ -152,4 +165,29 @@ void
 px_answer(struct px *p, int status, const char *what)
 {
     px_answer_with(p, status, what, "");
+}
+
+/* 407 with the Basic challenge (RFC 9110 11.7.1 and 15.5.8: at least one
+ * Proxy-Authenticate; RFC 7617: realm, and charset to say that credentials
+ * are read as UTF-8). Framed by Content-Length, so that with keep the
+ * connection stays open for the retry with credentials that browsers and
+ * curl --proxy-anyauth make; without keep it is the usual close. */
+int
+px_answer_auth(struct px *p, const char *what, int keep)
+{
+    char body[256], extra[AUTH_REALM_MAX + 64];
+    int blen;
+
+    snprintf(extra, sizeof(extra), "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n",
+             p->env->cfg->auth_realm);
+    if (!keep) {
+        px_answer_with(p, 407, what, extra);
+        return -1;
+    }
+    blen = snprintf(body, sizeof(body), "warpd: 407 %s: %s\r\n", http_reason(407), what);
+    if (blen < 0 || (size_t)blen >= sizeof(body))
+        blen = (int)sizeof(body) - 1;
+    /* An HTTP/1.0 client kept alive is told so (RFC 9112 C.2.2). */
+    return px_send_page(p, 407, "text/plain", extra, body, (size_t)blen,
+                        p->minor == 0 ? "Connection: keep-alive\r\n" : "", what);
 }

@@ -87,6 +87,7 @@ struct px {
     char host[ADDR_HOSTMAX];
     uint16_t port;
     int status;
+    int user;                     /* auth_user index of the request's authenticated user, or -1 */
     uint64_t bytes_in, bytes_out; /* from / to the client, this request */
     uint64_t bytes_up;            /* sent upstream (regenerated), not logged */
     unsigned logme : 1;           /* a request started and is not logged yet */
@@ -111,6 +112,9 @@ void px_begin_closing(struct px *p);
 void px_answer_with(struct px *p, int status, const char *what, const char *extra);
 void px_answer_final(struct px *p, const struct http_head *h);
 void px_answer(struct px *p, int status, const char *what);
+/* 407 with the challenge. keep: the connection stays open (no Connection:
+ * close); returns 0, or -1 when the session is closing or closed. */
+int px_answer_auth(struct px *p, const char *what, int keep);
 
 /* proxy_shape.c: request heads and ClientHellos sent through the shaper. */
 void px_shape_free(struct px *p);
