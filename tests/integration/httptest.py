@@ -24,8 +24,9 @@ TOKEN_RE = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 REQUEST_LINE_RE = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) HTTP/(1\.[01])$")
 STATUS_LINE_RE = re.compile(rb"^HTTP/(1\.[01]) ([1-5][0-9][0-9]) ?([\t\x20-\x7e\x80-\xff]*)$")
 CHUNK_LINE_RE = re.compile(rb"^([0-9A-Fa-f]{1,16})(;[^\r\n]*)?$")
+# user= is there only when proxy authentication is on (auth_user).
 HTTP_ACCESS_RE = re.compile(
-    r'client=(?P<client>\S+) method=(?P<method>\S+) target="(?P<target>[^"]*)" '
+    r'client=(?P<client>\S+)(?: user=(?P<user>\S+))? method=(?P<method>\S+) target="(?P<target>[^"]*)" '
     r"status=(?P<status>\d+) in=(?P<inb>\d+) out=(?P<outb>\d+) upstream=(?P<upstream>\S+) "
     r"ttfb=(?P<ttfb>\d+(?:\.\d+)?) time=(?P<time>\d+(?:\.\d+)?)"
     r'(?: close="(?P<close>[^"]*)")?$'
