@@ -400,6 +400,32 @@ def test_pipelined_requests_in_order(t):
     o.check_clean()
 
 
+@wd.timeout(60)
+def test_pipelined_error_waits_for_previous_answer(t):
+    """A bad request that arrives once warpd is done with the exchange before
+    it but still holds the end of its answer (the client has not read yet):
+    the error answer comes after that answer, which arrives whole, instead of
+    replacing what was still queued."""
+    o, w, addr = setup(t)
+    size = 4 * MIB  # more than the socket buffers take, while nobody reads
+    act, payload = ht.act_big(size, 11)
+    o.route("/big", act)
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/big"))
+    # The access line says the exchange is over at warpd's end; if the
+    # buffers took everything before, the order is still checked.
+    try:
+        wd.wait_until(lambda: ht.access(w), 3, "the access line of /big")
+    except wd.Fail:
+        pass
+    c.send(b"GET /not-absolute HTTP/1.1\r\nHost: x\r\n\r\n")
+    digest = hashlib.sha256()
+    r = c.response(timeout=30, sink=digest.update)
+    check(r.status == 200 and digest.digest() == hashlib.sha256(payload).digest(), "the big answer was damaged: %r" % r)
+    ht.expect_error(c, 400)
+    o.check_clean()
+
+
 def test_pipelined_head_then_get(t):
     o, w, addr = setup(t)
     c = ht.Client(t, addr)
