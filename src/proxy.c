@@ -306,14 +306,38 @@ px_is_self(const struct config *cfg, const struct sockaddr *sa)
     return 0;
 }
 
+/* The request-target for the access log. Userinfo in an absolute URL
+ * (http://user:password@host/) is refused with 400, but the line for that
+ * answer must not carry the password: it is logged as "***". */
 static void
 px_copy_target(struct px *p, const struct http_head *h)
 {
-    size_t n = h->target.len < sizeof(p->target) - 1 ? h->target.len : sizeof(p->target) - 1;
+    const char *t = h->target.p, *auth = memmem(t, h->target.len, "://", 3);
+    size_t len = h->target.len, n = 0, skip_from = len, skip_to = len;
 
-    for (size_t i = 0; i < n; i++) {
-        char ch = h->target.p[i];
-        p->target[i] = (ch == '"' || ch == '\\') ? '_' : ch;
+    if (auth != NULL) {
+        size_t a = (size_t)(auth - t) + 3, e = a, at = len;
+
+        while (e < len && t[e] != '/' && t[e] != '?' && t[e] != '#') {
+            if (t[e] == '@')
+                at = e;
+            e++;
+        }
+        if (at < len) {
+            skip_from = a;
+            skip_to = at;
+        }
+    }
+    for (size_t i = 0; i < len && n < sizeof(p->target) - 1; i++) {
+        char ch = t[i];
+
+        if (i == skip_from) {
+            for (int k = 0; k < 3 && n < sizeof(p->target) - 1; k++)
+                p->target[n++] = '*';
+            i = skip_to - 1;
+            continue;
+        }
+        p->target[n++] = (ch == '"' || ch == '\\') ? '_' : ch;
     }
     p->target[n] = '\0';
 }

@@ -491,6 +491,24 @@ def test_error_access_lines(t):
     check(a["upstream"] == "-" and a["close"], "505 access line %s" % a["line"])
 
 
+def test_userinfo_400_not_logged(t):
+    """A password in the URL (http://user:secret@host/) is refused with 400
+    (RFC 9110 4.2.4), and the access line for it shows "***" in its place."""
+    o, w, addr = setup(t)
+    for target, shown in (
+        (b"http://user:s3cret@%s/u?x=@y" % o.text.encode(), "http://***@%s/u?x=@y" % o.text),
+        (b"HTTP://a:b@c:s3cret@%s" % o.text.encode(), "HTTP://***@%s" % o.text),
+    ):
+        mark = w.mark()
+        c = ht.Client(t, addr)
+        c.send_quietly(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        ht.expect_error(c, 400)
+        a = ht.wait_access(w, lambda a: a["status"] == "400", mark=mark)
+        check(a["target"] == shown, "access line target %r, expected %r" % (a["target"], shown))
+        check("s3cret" not in "\n".join(w.logs_since(mark)), "the password is in the log")
+    nothing_reached(o)
+
+
 # ---- smuggling --------------------------------------------------------------
 
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: {AUTH}\r\n\r\n"
