@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #define LISTENER_BATCH      64  /* accepts per readiness callback */
 #define LISTENER_EMFILE_MIN 0.1 /* seconds before accepting again after EMFILE */
 #define LISTENER_EMFILE_MAX 1.0
+#define LISTENER_DRAIN_MAX  4096 /* connections taken from the queues at a final stop */
 
 struct listener_slot {
     ev_io io;
@@ -125,25 +127,23 @@ listener_back_off(struct listener *l, int err)
         l->backoff_sec = LISTENER_EMFILE_MAX;
 }
 
-static void
-listener_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+/* Accepts up to max connections from one socket (attempts, counting those
+ * that fail for the client's own reasons). Returns how many were taken;
+ * *empty tells whether to stop trying: the queue was found empty, or
+ * accept failed for a reason that retrying now will not clear. */
+static int
+listener_accept_some(struct listener *l, struct listener_slot *s, int max, int *empty)
 {
-    struct listener_slot *s = w->data;
-    struct listener *l = s->owner;
-    int i;
+    int taken = 0;
 
-    for (i = 0; i < LISTENER_BATCH && !l->paused && !l->backoff; i++) {
+    *empty = 0;
+    for (int i = 0; i < max && !l->paused && !l->backoff; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
-        int fd = accept4(w->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(s->io.fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0) {
             switch (errno) {
-            case EAGAIN:
-#if EAGAIN != EWOULDBLOCK
-            case EWOULDBLOCK:
-#endif
-                return;
             case EINTR:
             case ECONNABORTED:
             case EPROTO:
@@ -154,15 +154,33 @@ listener_on_accept(struct ev_loop *loop, ev_io *w, int revents)
             case ENOBUFS:
             case ENOMEM:
                 listener_back_off(l, errno);
-                return;
+                break;
+            case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+            case EWOULDBLOCK:
+#endif
+                break;
             default:
                 log_warn("accept");
-                return;
+                break;
             }
+            *empty = 1;
+            return taken;
         }
         l->backoff_sec = LISTENER_EMFILE_MIN;
+        taken++;
         l->cb(l->arg, fd, (struct sockaddr *)&peer, plen, s->index);
     }
+    return taken;
+}
+
+static void
+listener_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct listener_slot *s = w->data;
+    int empty;
+
+    listener_accept_some(s->owner, s, LISTENER_BATCH, &empty);
 }
 
 struct listener *
@@ -197,6 +215,47 @@ listener_pause(struct listener *l, int paused)
 {
     l->paused = paused;
     listener_update(l);
+}
+
+/* A socket filter that keeps every packet out: SYNs are dropped (the client
+ * tries again later and is then refused by the closed port), and so are the
+ * last ACKs of handshakes under way, so the accept queue can only shrink. */
+static int
+listener_seal_fd(int fd)
+{
+    static struct sock_filter drop_all[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+    struct sock_fprog prog = {.len = 1, .filter = drop_all};
+
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+int
+listener_drain(struct listener *l)
+{
+    int taken = 0;
+
+    if (l == NULL)
+        return 0;
+    for (int i = 0; i < l->nfds; i++) {
+        if (listener_seal_fd(l->slots[i].io.fd) < 0)
+            log_warn("cannot seal a listening socket; connections arriving now may be reset");
+    }
+    l->paused = 0;
+    for (int i = 0; i < l->nfds; i++) {
+        int empty = 0;
+
+        /* Bounded: each round takes a connection or ends the loop, and the
+         * sealed socket gets no new ones. Out of descriptors or past the
+         * bound, the rest is reset at the close. */
+        while (!empty && taken < LISTENER_DRAIN_MAX) {
+            int n = listener_accept_some(l, &l->slots[i], LISTENER_DRAIN_MAX - taken, &empty);
+
+            if (n == 0 && !empty)
+                break; /* attempts that all failed for the clients' reasons, or paused */
+            taken += n;
+        }
+    }
+    return taken;
 }
 
 void

@@ -28,6 +28,12 @@ struct listener *listener_new(struct ev_loop *loop, const int *fds, int nfds, li
                               void *arg);
 /* Pauses or resumes accepting (connection limit, shutdown). */
 void listener_pause(struct listener *l, int paused);
+/* The last stop of a listener that nobody else holds (warpd stops, no new
+ * generation takes over): seals its sockets so the kernel queues nothing
+ * more, then accepts what is already queued (at most a few thousand), so
+ * that closing resets no connection whose client may have sent a request.
+ * Returns the number taken. */
+int listener_drain(struct listener *l);
 /* Stops watchers, closes the fds and frees. */
 void listener_close(struct listener *l);
 

@@ -41,6 +41,10 @@
 #include "xbuf.h"
 
 #define PX_TIMER_SLACK 0.001 /* seconds a timeout may fire early */
+/* At a graceful stop, how long a connection with no request in progress is
+ * kept for a request that may already be on its way (capped by
+ * shutdown_timeout). */
+#define PX_STOP_GRACE 1.0
 
 #define PX_VIA_NAME "warpd"
 
@@ -169,11 +173,37 @@ px_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     p->on_timeout(loop, w, revents);
 }
 
+/* Between requests, or before the first byte of one. */
+static int
+px_waiting(const struct px *p)
+{
+    return p->phase == PX_IDLE || (p->phase == PX_HEAD && xbuf_len(&p->cin) == 0);
+}
+
+/* The timeout of a connection that waits for a request while the worker
+ * stops: the grace, or less when the usual deadline comes first. */
+static ev_tstamp
+px_stop_grace(const struct px *p, ev_tstamp usual)
+{
+    ev_tstamp g = PX_STOP_GRACE;
+
+    if (p->env->cfg->shutdown_timeout < g)
+        g = p->env->cfg->shutdown_timeout;
+    return usual < g ? usual : g;
+}
+
 static void
 px_header_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct px *p = w->data;
 
+    if (p->env->stopping && px_waiting(p)) {
+        /* The grace is over and nothing came: a FIN, then the lingering
+         * close, so a client can tell this from a failure. */
+        p->phase = PX_IDLE;
+        px_begin_closing(p);
+        return;
+    }
     if (p->phase == PX_IDLE) {
         px_close(p, "keep-alive timeout");
         return;
@@ -758,14 +788,19 @@ px_reset_request(struct px *p)
 static int
 px_ready_next(struct px *p)
 {
-    if (!p->keep || p->env->stopping || (p->client_eof && xbuf_len(&p->cin) == 0)) {
+    if (!p->keep || (p->client_eof && xbuf_len(&p->cin) == 0)) {
         px_begin_closing(p);
         return 0;
     }
-    /* Next request: pipelined bytes may already be here. */
+    /* Next request: pipelined bytes may already be here. Even when the
+     * worker is stopping: this answer promised keep-alive, so the client may
+     * have sent its next request already; that one is answered with
+     * Connection: close, within the stop grace. */
     px_reset_request(p);
     xbuf_release(&p->cin, 0);
-    px_set_timer(p, px_header_timeout, p->env->cfg->keepalive_timeout);
+    px_set_timer(p, px_header_timeout,
+                 p->env->stopping ? px_stop_grace(p, p->env->cfg->keepalive_timeout)
+                                  : p->env->cfg->keepalive_timeout);
     if (p->cout.bytes > 0) {
         conn_want_write(&p->client, 1);
         return 0;
@@ -1352,10 +1387,15 @@ proxy_stop_idle(struct session_env *env)
 {
     struct px *p, *next;
 
+    /* A connection waiting for a request is not closed at once: its request
+     * may be in the kernel's buffer or on its way, and closing would reset
+     * it. It gets the stop grace, and a request that comes in it is answered
+     * with Connection: close (px_response_head sees env->stopping). The
+     * others finish their exchange, which also ends with Connection: close. */
     for (p = sessions; p != NULL; p = next) {
         next = p->next;
-        if (p->phase == PX_IDLE || (p->phase == PX_HEAD && xbuf_len(&p->cin) == 0))
-            px_close(p, "shutdown");
+        if (px_waiting(p))
+            px_set_timer(p, px_header_timeout, px_stop_grace(p, p->deadline - ev_now(env->loop)));
     }
 }
 

@@ -13,8 +13,9 @@ void proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, s
 /* A client the allow/deny rules refuse: answers 403 at once, without reading
  * a request, then closes the way every error answer does (see the function). */
 void proxy_deny(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len);
-/* Graceful stop: idle keep-alive clients are closed now; the others close
- * after their current exchange. */
+/* Graceful stop: a connection waiting for a request gets a short grace in
+ * which a request that arrives is still answered (with Connection: close),
+ * then a FIN; the others close after their current exchange. */
 void proxy_stop_idle(struct session_env *env);
 void proxy_close_all(struct session_env *env, const char *reason);
 

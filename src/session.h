@@ -22,8 +22,8 @@ struct session_env {
 
 /* Starts a session on an accepted non-blocking client socket. */
 void session_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len);
-/* Graceful stop: closes sessions that are idle (nothing in flight); the others
- * finish on their own. */
+/* Graceful stop: sessions waiting for a request get a short grace, then
+ * close (see proxy_stop_idle); the others finish on their own. */
 void session_stop_idle(struct session_env *env);
 /* Closes every session now (shutdown timeout). */
 void session_close_all(struct session_env *env, const char *reason);

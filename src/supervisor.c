@@ -377,6 +377,12 @@ begin_stop(struct sup *s, const char *why, int status)
      * theirs, new connections are refused instead of queued. */
     lset_close(&s->old, &s->cur);
     lset_close(&s->cur, NULL);
+    /* 'F' before the signal: the workers are now the last holders of the
+     * listening sockets, so each takes what is queued before closing. */
+    for (int i = 0; i < SUP_MAX_PROCS; i++) {
+        if (s->procs[i].pid != 0 && s->procs[i].ctl >= 0 && write(s->procs[i].ctl, "F", 1) != 1)
+            log_debug("worker %d: control socket closed", s->procs[i].slot);
+    }
     signal_procs(s, SIGTERM, GEN_ALL, 0);
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -33,8 +34,31 @@ struct worker {
     ev_io ctl_io; /* supervisor pipe: EOF means the supervisor is gone */
     ev_timer stop_timer;
     int sig_fd;
-    int ctl_fd; /* supervisor pipe: 'R' ready, 'S' stopped accepting */
+    int ctl_fd; /* supervisor pipe: up 'R' ready, 'S' stopped accepting; down 'F' */
+    int final;  /* the supervisor said 'F': warpd stops, no generation takes over */
 };
+
+/* Reads what the supervisor sent. 'F' comes before the SIGTERM of a final
+ * stop (not a reload): this worker's listening sockets then die with it.
+ * Returns -1 when the supervisor is gone. */
+static int
+worker_read_ctl(struct worker *w)
+{
+    char b[64];
+
+    for (;;) {
+        ssize_t n = recv(w->ctl_fd, b, sizeof(b), MSG_DONTWAIT);
+
+        if (n > 0) {
+            if (memchr(b, 'F', (size_t)n) != NULL)
+                w->final = 1;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ? -1 : 0;
+    }
+}
 
 static void
 worker_begin_stop(struct worker *w, const char *why)
@@ -43,6 +67,14 @@ worker_begin_stop(struct worker *w, const char *why)
         return; /* a repeated signal changes nothing */
     w->env.stopping = 1;
     log_info("stopping (%s), %d session(s) in flight", why, w->env.active);
+    /* At a final stop nobody else will accept from our queues: take what is
+     * queued (answered with Connection: close) rather than reset it. At a
+     * reload the new generation accepts from the same sockets. */
+    if (w->final) {
+        int n = listener_drain(w->listener);
+        if (n > 0)
+            log_info("took %d queued connection(s) before closing the listener", n);
+    }
     listener_close(w->listener);
     w->listener = NULL;
     /* Tell the supervisor we accept nothing more: a reload is complete only
@@ -91,7 +123,8 @@ worker_accept(void *arg, int fd, const struct sockaddr *peer, socklen_t len, int
     struct worker *w = arg;
 
     session_start(&w->env, fd, peer, len);
-    if (!w->full && w->env.active >= w->cfg->max_connections && w->listener != NULL) {
+    if (!w->full && !w->env.stopping && w->env.active >= w->cfg->max_connections &&
+        w->listener != NULL) {
         w->full = 1;
         listener_pause(w->listener, 1);
         log_warnx("max_connections (%d) reached, accepting paused", w->cfg->max_connections);
@@ -108,6 +141,9 @@ worker_signal_cb(struct ev_loop *loop, ev_io *io, int revents)
         switch (si.ssi_signo) {
         case SIGTERM:
         case SIGINT:
+            /* The supervisor writes 'F' before it signals a final stop. */
+            if (worker_read_ctl(w) < 0)
+                w->final = 1;
             worker_begin_stop(w, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         case SIGUSR1:
@@ -123,13 +159,14 @@ static void
 worker_ctl_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
-    char b[64];
-    ssize_t n = read(io->fd, b, sizeof(b));
 
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    if (worker_read_ctl(w) < 0) {
+        /* The supervisor's copies of the listeners went with it. */
         ev_io_stop(loop, io);
+        w->final = 1;
         worker_begin_stop(w, "supervisor gone");
     }
+    /* An 'F' only marks the stop as final: its SIGTERM follows. */
 }
 
 /* Gives up root after the listeners exist (they were bound by the supervisor). */

@@ -364,6 +364,43 @@ START_TEST(test_pause_resume)
 }
 END_TEST
 
+/* A final stop: the queue is taken whole in one call, even while paused
+ * (the worker stops at max_connections), and the sealed socket completes no
+ * further handshake, so a client arriving now is never reset at the close:
+ * its SYN is dropped and, once the socket is closed, refused. */
+START_TEST(test_drain_takes_queue_and_seals)
+{
+    struct sockaddr_in sin = tu_loopback4(0);
+    struct accepted a = {0};
+    struct listener *l;
+    struct pollfd pfd;
+    int lfd, c[100], late, i;
+
+    lfd = listener_open((struct sockaddr *)&sin, sizeof(sin), 128);
+    ck_assert_int_ge(lfd, 0);
+    for (i = 0; i < 100; i++)
+        c[i] = client_to(&sin, NULL);
+    l = listener_new(loop, &lfd, 1, on_accept, &a);
+    ck_assert_ptr_nonnull(l);
+    listener_pause(l, 1);
+    ck_assert_int_eq(listener_drain(l), 100);
+    ck_assert_int_eq(a.calls, 100);
+    ck_assert_int_eq(listener_drain(l), 0);
+
+    late = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(late, 0);
+    ck_assert(connect(late, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno == EINPROGRESS);
+    pfd.fd = late;
+    pfd.events = POLLOUT;
+    ck_assert_int_eq(poll(&pfd, 1, 300), 0); /* no SYN-ACK: still connecting */
+    listener_close(l);
+    close_accepted(&a);
+    for (i = 0; i < 100; i++)
+        close(c[i]);
+    close(late);
+}
+END_TEST
+
 /* Sets the soft RLIMIT_NOFILE just above the highest fd in use, so that the
  * next descriptor the process asks for fails with EMFILE. */
 static void
@@ -478,6 +515,7 @@ listener_suite(void)
     tcase_add_test(tc, test_open_ipv6_only);
     tcase_add_test(tc, test_reuseport_slots);
     tcase_add_test(tc, test_open_refuses_foreign_port);
+    tcase_add_test(tc, test_drain_takes_queue_and_seals);
     tcase_add_test(tc, test_probe);
     tcase_add_test(tc, test_accept_peer_and_index);
     tcase_add_test(tc, test_batches_accept_everything);
