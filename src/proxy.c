@@ -49,6 +49,9 @@
 #define PX_VIA_NAME "warpd"
 
 static struct px *sessions;
+/* Sessions kept alive between requests, the longest idle first: at
+ * max_connections the first is closed to admit a new client. */
+static struct px *idle_first, *idle_last;
 
 static void px_client_read(struct conn *c);
 static void px_try_head(struct px *p);
@@ -106,11 +109,46 @@ px_drop_upstream(struct px *p)
     p->up_close = 0;
 }
 
+/* The connection now waits for its next request. When the worker stopped
+ * accepting at max_connections, it is told: this one can make room. */
+static void
+px_idle_enter(struct px *p)
+{
+    p->in_idle = 1;
+    p->idle_next = NULL;
+    p->idle_prev = idle_last;
+    if (idle_last != NULL)
+        idle_last->idle_next = p;
+    else
+        idle_first = p;
+    idle_last = p;
+    if (p->env->accept_paused && p->env->on_count_change != NULL)
+        p->env->on_count_change(p->env);
+}
+
+void
+px_idle_leave(struct px *p)
+{
+    if (!p->in_idle)
+        return;
+    p->in_idle = 0;
+    if (p->idle_prev != NULL)
+        p->idle_prev->idle_next = p->idle_next;
+    else
+        idle_first = p->idle_next;
+    if (p->idle_next != NULL)
+        p->idle_next->idle_prev = p->idle_prev;
+    else
+        idle_last = p->idle_prev;
+    p->idle_prev = p->idle_next = NULL;
+}
+
 void
 px_close(struct px *p, const char *reason)
 {
     struct session_env *env = p->env;
 
+    px_idle_leave(p);
     if (p->relay != NULL) {
         relay_stop(p->relay);
         p->bytes_in += p->relay->dir[0].bytes;
@@ -801,6 +839,7 @@ px_ready_next(struct px *p)
     px_set_timer(p, px_header_timeout,
                  p->env->stopping ? px_stop_grace(p, p->env->cfg->keepalive_timeout)
                                   : p->env->cfg->keepalive_timeout);
+    px_idle_enter(p);
     if (p->cout.bytes > 0) {
         conn_want_write(&p->client, 1);
         return 0;
@@ -1212,6 +1251,7 @@ px_try_head(struct px *p)
             return;
         }
         if (p->phase == PX_IDLE) {
+            px_idle_leave(p);
             p->phase = PX_HEAD;
             p->t_start = ev_now(p->env->loop);
             px_set_timer(p, px_header_timeout, cfg->header_timeout);
@@ -1397,6 +1437,21 @@ proxy_stop_idle(struct session_env *env)
         if (px_waiting(p))
             px_set_timer(p, px_header_timeout, px_stop_grace(p, p->deadline - ev_now(env->loop)));
     }
+}
+
+int
+proxy_have_idle(void)
+{
+    return idle_first != NULL;
+}
+
+int
+proxy_close_idle(void)
+{
+    if (idle_first == NULL)
+        return 0;
+    px_close(idle_first, "closed for a new client at max_connections");
+    return 1;
 }
 
 void

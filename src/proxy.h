@@ -18,5 +18,10 @@ void proxy_deny(struct session_env *env, int fd, const struct sockaddr *peer, so
  * then a FIN; the others close after their current exchange. */
 void proxy_stop_idle(struct session_env *env);
 void proxy_close_all(struct session_env *env, const char *reason);
+/* Whether a session is kept alive between requests, and closing the one
+ * idle the longest (1 if there was one): at max_connections a new client
+ * is admitted that way, as nginx reuses its idle keep-alive connections. */
+int proxy_have_idle(void);
+int proxy_close_idle(void);
 
 #endif

@@ -69,6 +69,7 @@ px_finish_closing(struct px *p)
 void
 px_begin_closing(struct px *p)
 {
+    px_idle_leave(p);
     px_drop_upstream(p);
     p->phase = PX_CLOSING;
     conn_want_read(&p->client, 0);

@@ -49,6 +49,7 @@ struct px_shape {
 struct px {
     struct session_env *env;
     struct px *prev, *next;
+    struct px *idle_prev, *idle_next; /* kept alive between requests, oldest first */
     enum px_phase phase;
     struct conn client;
     struct conn up; /* fd -1 when none */
@@ -82,6 +83,7 @@ struct px {
     unsigned client_eof : 1; /* the client shut its sending side */
     unsigned up_eof : 1;     /* the upstream closed (or failed): read nothing more */
     unsigned up_err : 1;     /* ...with an error rather than an EOF */
+    unsigned in_idle : 1;    /* on the idle list (px_idle_*) */
     uint32_t head_len;
     struct body_codec reqc, respc;
     char host[ADDR_HOSTMAX];
@@ -105,6 +107,8 @@ void px_set_timer(struct px *p, void (*cb)(struct ev_loop *, ev_timer *, int), d
 void px_start_tunnel(struct px *p, struct buf *pre_ba);
 void px_upstream_failed(struct px *p, const char *what);
 void px_pump_request(struct px *p);
+
+void px_idle_leave(struct px *p);
 
 /* proxy_answer.c: what warpd answers itself, and the closing that follows. */
 void px_finish_closing(struct px *p);

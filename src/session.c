@@ -297,6 +297,19 @@ session_stop_idle(struct session_env *env)
     proxy_stop_idle(env);
 }
 
+int
+session_have_idle(void)
+{
+    /* Only HTTP sessions wait between requests. */
+    return proxy_have_idle();
+}
+
+int
+session_close_idle(void)
+{
+    return proxy_close_idle();
+}
+
 void
 session_close_all(struct session_env *env, const char *reason)
 {

@@ -28,7 +28,8 @@ struct worker {
     const struct config *cfg;
     int slot;
     struct listener *listener; /* NULL once stopping */
-    int full;                  /* accepting paused at max_connections */
+    ev_tstamp reclaim_logged;  /* when the last "closing idle" line was written */
+    int reclaimed;             /* idle connections closed since that line */
     struct session_env env;
     ev_io sig_io; /* signalfd */
     ev_io ctl_io; /* supervisor pipe: EOF means the supervisor is gone */
@@ -111,9 +112,31 @@ worker_count_change(struct session_env *env)
             ev_break(w->loop, EVBREAK_ALL);
         return;
     }
-    if (w->full && env->active < w->cfg->max_connections) {
-        w->full = 0;
+    /* Room again, or an idle connection that can be closed for the next. */
+    if (env->accept_paused && (env->active < w->cfg->max_connections || session_have_idle())) {
+        env->accept_paused = 0;
         listener_pause(w->listener, 0);
+    }
+}
+
+/* At max_connections, a new client takes the place of the connection kept
+ * alive the longest without a request (nginx does the same), so idle
+ * clients cannot lock new ones out until keepalive_timeout. Said at most
+ * once a second, with the count. */
+static void
+worker_make_room(struct worker *w)
+{
+    ev_tstamp now = ev_now(w->loop);
+
+    if (!session_close_idle())
+        return;
+    w->reclaimed++;
+    if (now - w->reclaim_logged >= 1.0) {
+        log_warnx("max_connections (%d) reached: closed %d idle keep-alive connection(s) for new "
+                  "clients",
+                  w->cfg->max_connections, w->reclaimed);
+        w->reclaim_logged = now;
+        w->reclaimed = 0;
     }
 }
 
@@ -121,11 +144,14 @@ static void
 worker_accept(void *arg, int fd, const struct sockaddr *peer, socklen_t len, int idx)
 {
     struct worker *w = arg;
+    struct session_env *env = &w->env;
 
-    session_start(&w->env, fd, peer, len);
-    if (!w->full && !w->env.stopping && w->env.active >= w->cfg->max_connections &&
-        w->listener != NULL) {
-        w->full = 1;
+    if (env->active >= w->cfg->max_connections && !env->stopping)
+        worker_make_room(w);
+    session_start(env, fd, peer, len);
+    if (!env->accept_paused && !env->stopping && env->active >= w->cfg->max_connections &&
+        w->listener != NULL && !session_have_idle()) {
+        env->accept_paused = 1;
         listener_pause(w->listener, 1);
         log_warnx("max_connections (%d) reached, accepting paused", w->cfg->max_connections);
     }
@@ -228,6 +254,7 @@ worker_run(const struct config *cfg, int slot, const int *fds, int nfds, int ctl
     ev_io_start(w.loop, &w.ctl_io);
     ev_timer_init(&w.stop_timer, worker_stop_timeout_cb, 0., 0.);
     w.stop_timer.data = &w;
+    w.reclaim_logged = -1e9;
     /* Everything but our own signals may be delivered normally again. */
     sigprocmask(SIG_SETMASK, &sigs, NULL);
 

@@ -165,5 +165,51 @@ def test_options_max_forwards_zero(t):
     check(q.target == "*" and q.header("Max-Forwards") == "0", "origin saw %s %r" % (q.target, q.header("Max-Forwards")))
 
 
+def test_max_connections_closes_oldest_idle(t):
+    """At max_connections, a new client takes the place of the connection
+    kept alive the longest without a request; the others keep theirs."""
+    o, w, addr = setup(t, extra="max_connections 4\nkeepalive_timeout 60s")
+    req = ht.request("GET", "/k", [("Host", "backend")])
+    cs = []
+    for _ in range(4):
+        c = ht.Client(t, addr)
+        c.send(req)
+        check(c.response().status == 200, "a first client was not served")
+        cs.append(c)
+    mark = w.mark()
+    e = ht.Client(t, addr)
+    e.send(req)
+    r = e.response(timeout=5)
+    check(r.status == 200, "the fifth client got %r" % r)
+    how, _ = cs[0].expect_closed(3)
+    check(how == "eof", "the oldest idle connection ended with a %s" % how)
+    for c in cs[1:]:
+        c.send(req)
+        check(c.response().status == 200, "a younger idle client lost its connection")
+    w.wait_log(r"max_connections \(4\) reached: closed 1 idle keep-alive connection", mark=mark)
+
+
+def test_max_connections_waits_then_takes_idle(t):
+    """Four clients connected but silent fill max_connections: a fifth waits
+    in the queue. Once one of the four has its answer and waits, kept alive,
+    the fifth is admitted in its place, long before keepalive_timeout."""
+    o, w, addr = setup(t, extra="max_connections 4\nkeepalive_timeout 60s\nheader_timeout 30s")
+    req = ht.request("GET", "/k", [("Host", "backend")])
+    cs = [ht.Client(t, addr) for _ in range(4)]
+    w.wait_log(r"max_connections \(4\) reached, accepting paused")
+    e = ht.Client(t, addr)
+    e.send(req)
+    e.expect_open(0.5)
+    cs[2].send(req)
+    check(cs[2].response().status == 200, "a connected client was not served")
+    r = e.response(timeout=5)
+    check(r.status == 200, "the queued client got %r" % r)
+    how, _ = cs[2].expect_closed(3)
+    check(how == "eof", "the idle connection ended with a %s" % how)
+    for c in (cs[0], cs[1], cs[3]):
+        c.send(req)
+        check(c.response().status == 200, "a silent client lost its connection")
+
+
 if __name__ == "__main__":
     wd.main(globals())
