@@ -255,7 +255,7 @@ trailer_line(struct body_codec *c, const char *p, size_t avail, struct body_out 
     size_t from = c->line <= avail ? c->line : 0;
     const char *lf = memchr(p + from, '\n', avail - from);
     size_t n, name, v, vend, i;
-    int canonical;
+    int canonical, sp;
 
     if (lf == NULL) {
         /* A CR with something else than LF after it can never end a line:
@@ -301,26 +301,26 @@ trailer_line(struct body_codec *c, const char *p, size_t avail, struct body_out 
     while (vend > v && (p[vend - 1] == ' ' || p[vend - 1] == '\t'))
         vend--;
     if (c->out == BODY_CHUNKED && !trailer_dropped(p, name)) {
-        /* Regenerated as "name: value\r\n" ("name:\r\n" when empty); a line
+        /* Regenerated as "name:" value CRLF, with one SP after the colon
+         * only when the received line had whitespace there ("a:x" stays
+         * "a:x"): a line never grows, so a trailer section within
+         * BODY_MAX_TRAILERS here is within it at the next hop. A line
          * already in that form goes out as one slice. */
-        if (v == vend)
-            canonical = n == name + 3;
-        else
-            canonical = v == name + 2 && p[name + 1] == ' ' && vend == n - 2;
-        if (!room(o, canonical ? 1 : 4, 4)) {
+        sp = v > name + 1;
+        canonical = vend == n - 2 && v == name + 1 + (size_t)sp && (!sp || p[name + 1] == ' ');
+        if (!room(o, canonical ? 1 : 4, 3)) {
             c->line = n - 1;
             return 0;
         }
         if (canonical) {
             put_slice(o, p, n);
         } else {
-            put_slice(o, p, name);
-            if (v == vend) {
-                put_scratch(o, ":", 1);
-            } else {
-                put_scratch(o, ": ", 2);
+            /* The name and its colon, and the received SP when it is one. */
+            put_slice(o, p, name + 1 + (size_t)(sp && p[name + 1] == ' '));
+            if (sp && p[name + 1] != ' ')
+                put_scratch(o, " ", 1);
+            if (v < vend)
                 put_slice(o, p + v, vend - v);
-            }
             put_scratch(o, "\r\n", 2);
         }
     }

@@ -148,7 +148,9 @@ struct http_resp_opts {
 };
 
 /* Request line "METHOD SP target SP HTTP/1.1", every field that is not
- * hop-by-hop in received order and spelling, Host from the target for
+ * hop-by-hop in received order and spelling ("name:value" when received
+ * without whitespace after the colon, else "name: value": a line is never
+ * written longer than it came), Host from the target for
  * absolute-form (replacing the received one in its position), framing
  * fields generated from body_out, Via, Connection as asked, empty line. */
 void http_request_out(const struct http_head *h, const struct http_req_opts *o,

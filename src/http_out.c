@@ -77,44 +77,67 @@ out_number_line(struct http_out *o, const char *prefix, uint64_t v)
     out_add(o, s, pl + nd + 2);
 }
 
-/* A received field name and ": ", reusing the received separator when it
- * is exactly ": " (runs of unchanged lines then merge into one iovec). */
+/* Whether a regenerated line puts a space after the colon: only when the
+ * received one had whitespace there. "a:x" stays "a:x" and "a:\t x \t"
+ * becomes "a: x", so a line warpd writes is never longer than the line it
+ * received, and whatever fitted warpd's limits (field line, head size) fits
+ * them again at the next hop that has the same ones. */
+static int
+field_sp(const struct http_field *f)
+{
+    return f->value.p != f->name.p + f->name.len + 1;
+}
+
+/* A received field name and its separator, ":" or ": " (see field_sp),
+ * reusing the received bytes so that runs of unchanged lines merge into one
+ * iovec. The received colon is always followed by at least the CR. */
 static void
-out_name(struct http_out *o, const struct http_field *f)
+out_name(struct http_out *o, const struct http_field *f, int sp)
 {
     const char *ne = f->name.p + f->name.len;
 
     out_add(o, f->name.p, f->name.len);
-    if (f->value.p == ne + 2 && ne[1] == ' ')
-        out_add(o, ne, 2);
+    if (sp)
+        out_same(o, ne, ": ", 2);
     else
-        out_add(o, ": ", 2);
+        out_add(o, ne, 1);
 }
 
-/* name ": " value CRLF for a received field. */
+/* name ":" [SP] value CRLF for a received field. */
 static void
 out_field(struct http_out *o, const struct http_field *f)
 {
     const char *ne = f->name.p + f->name.len, *ve = f->value.p + f->value.len;
+    int sp = field_sp(f);
 
     /* Most lines were received as exactly that: they go on in one piece
      * (the same iovecs as piece by piece, since touching pieces merge). */
-    if (f->value.p == ne + 2 && ne[1] == ' ' && ve[0] == '\r' && ve[1] == '\n') {
+    if (f->value.p == ne + 1 + sp && (!sp || ne[1] == ' ') && ve[0] == '\r') {
         out_add(o, f->name.p, (size_t)(ve + 2 - f->name.p));
         return;
     }
-    out_name(o, f);
+    out_name(o, f, sp);
     out_add(o, f->value.p, f->value.len);
-    out_same(o, f->value.p + f->value.len, "\r\n", 2);
+    out_same(o, ve, "\r\n", 2);
 }
 
-/* A received field name with a new value (Host from the target). */
+/* A received field name with a new value (Host from the target); "name:"
+ * without a space stays so only when a value followed it directly. */
 static void
 out_field_value(struct http_out *o, const struct http_field *f, const char *v, size_t vn)
 {
-    out_name(o, f);
+    out_name(o, f, f->value.len == 0 || field_sp(f));
     out_add(o, v, vn);
     out_lit(o, "\r\n");
+}
+
+/* A received field with a decimal value written anew (Max-Forwards minus
+ * one: no more digits than received). */
+static void
+out_number_field(struct http_out *o, const struct http_field *f, uint64_t v)
+{
+    out_name(o, f, field_sp(f));
+    out_number_line(o, "", v);
 }
 
 /* A new Via line at the end when the message had none to append to; "1.0"
@@ -131,7 +154,7 @@ out_via(struct http_out *o, const struct http_head *h, int via)
 static void
 out_via_field(struct http_out *o, const struct http_head *h, const struct http_field *f)
 {
-    out_name(o, f);
+    out_name(o, f, f->value.len == 0 || field_sp(f));
     out_add(o, f->value.p, f->value.len);
     if (f->value.len > 0)
         out_lit(o, ", ");
@@ -200,7 +223,7 @@ out_fields(struct http_out *o, const struct http_head *h, int upgrade, const cha
         if (i == h->host_idx && host != NULL)
             out_field_value(o, f, host, hostlen);
         else if (i == h->mf_idx && h->max_forwards > 0)
-            out_number_line(o, "Max-Forwards: ", h->max_forwards - 1);
+            out_number_field(o, f, h->max_forwards - 1);
         else if (i == h->via_idx && via)
             out_via_field(o, h, f);
         else

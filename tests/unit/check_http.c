@@ -1159,7 +1159,7 @@ static const struct {
     {"TRACE /t HTTP/1.1\r\nHost: h\r\nmax-forwards:  10 \r\nX: y\r\n\r\n",
      {0},
      0,
-     "TRACE /t HTTP/1.1\r\nHost: h\r\nMax-Forwards: 9\r\nX: y\r\n\r\n"},
+     "TRACE /t HTTP/1.1\r\nHost: h\r\nmax-forwards: 9\r\nX: y\r\n\r\n"},
     {"OPTIONS * HTTP/1.1\r\nHost: h\r\nMax-Forwards: 1\r\n\r\n",
      {0},
      0,
@@ -1175,11 +1175,21 @@ static const struct {
      1,
      "GET /a%2Fb/%2e%2e//c;d?x=1 HTTP/1.1\r\nUser-Agent: t\r\nhost: ex.com:8080\r\n"
      "Accept: */*\r\n\r\n"},
-    /* spacing normalised, order and spelling kept, duplicates kept in order */
-    {"GET http://h/ HTTP/1.1\r\nHost:h\r\nX-A:1\r\nX-A:  2  \r\nx-a:\t3\r\nX-E:\r\n\r\n",
+    /* spacing normalised to one SP or none (never longer than received),
+     * order and spelling kept, duplicates kept in order */
+    {"GET http://h/ HTTP/1.1\r\nHost:h\r\nX-A:1\r\nX-A:  2  \r\nx-a:\t3\r\nX-E:\r\n"
+     "X-F: \t\r\n\r\n",
      {0},
      1,
-     "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-A: 2\r\nx-a: 3\r\nX-E: \r\n\r\n"},
+     "GET / HTTP/1.1\r\nHost:h\r\nX-A:1\r\nX-A: 2\r\nx-a: 3\r\nX-E:\r\nX-F: \r\n\r\n"},
+    {"GET / HTTP/1.1\r\nHost: h\r\nHost2:\r\n\r\n",
+     {.host_override = "up"},
+     0,
+     "GET / HTTP/1.1\r\nHost: up\r\nHost2:\r\n\r\n"},
+    {"GET / HTTP/1.1\r\nHost:\r\n\r\n",
+     {.host_override = "up"},
+     0,
+     "GET / HTTP/1.1\r\nHost: up\r\n\r\n"},
     /* HTTP/1.0 without Host: added after the request line; Via says 1.0 */
     {"GET http://ex.com HTTP/1.0\r\nAccept: x\r\n\r\n",
      {.via = 1, .close = 1},
@@ -1220,7 +1230,7 @@ static const struct {
     {"GET /x HTTP/1.1\r\nVia: 1.0 a\r\nHost: h\r\nvia:1.1 b (x)\r\nX: y\r\n\r\n",
      {.via = 1},
      0,
-     "GET /x HTTP/1.1\r\nVia: 1.0 a\r\nHost: h\r\nvia: 1.1 b (x), 1.1 warpd\r\nX: y\r\n\r\n"},
+     "GET /x HTTP/1.1\r\nVia: 1.0 a\r\nHost: h\r\nvia:1.1 b (x), 1.1 warpd\r\nX: y\r\n\r\n"},
     {"GET /x HTTP/1.1\r\nHost: h\r\nVia:\r\n\r\n",
      {.via = 1},
      0,
@@ -1303,8 +1313,9 @@ END_TEST
 
 START_TEST(test_request_out_iov_bound)
 {
-    /* the worst case for pieces: every field needs its own four, Host is
-     * replaced, Via appended, all generated lines present */
+    /* the worst case for pieces: every field needs its own four (a tab
+     * after the colon and whitespace after the value), Host is replaced,
+     * Via appended, all generated lines present */
     static const struct http_req_opts o = {.via = 1,
                                            .close = 1,
                                            .upgrade = 1,
@@ -1316,14 +1327,14 @@ START_TEST(test_request_out_iov_bound)
 
     ck_assert_ptr_nonnull(b);
     ck_assert_ptr_nonnull(want);
-    n = (size_t)sprintf(b, "GET http://h:1/x HTTP/1.1\r\nHost:z \r\nUpgrade:ws \r\n"
-                           "Connection:upgrade \r\n");
+    n = (size_t)sprintf(b, "GET http://h:1/x HTTP/1.1\r\nHost:\tz \r\nUpgrade:\tws \r\n"
+                           "Connection:\tupgrade \r\n");
     w = (size_t)sprintf(want, "GET /x HTTP/1.1\r\nHost: h:1\r\nUpgrade: ws\r\n");
     for (i = 3; i < HTTP_MAX_FIELDS - 1; i++) {
-        n += (size_t)sprintf(b + n, "X-%d:v \r\n", i);
+        n += (size_t)sprintf(b + n, "X-%d:\tv \r\n", i);
         w += (size_t)sprintf(want + w, "X-%d: v\r\n", i);
     }
-    n += (size_t)sprintf(b + n, "Via:1.1 a \r\n\r\n");
+    n += (size_t)sprintf(b + n, "Via:\t1.1 a \r\n\r\n");
     w += (size_t)sprintf(want + w,
                          "Via: 1.1 a, 1.1 warpd\r\nContent-Length: 12345678901234567890\r\n"
                          "Connection: upgrade, close\r\n\r\n");
@@ -1410,6 +1421,142 @@ START_TEST(test_response_out)
     ck_assert_str_eq(
         regen_resp("HTTP/1.1 200 Tr\xc3\xa8s bien\r\nContent-Length: 0\r\n\r\n", HTTP_GET, &o),
         "HTTP/1.1 200 Tr\xc3\xa8s bien\r\nContent-Length: 0\r\n\r\n");
+}
+END_TEST
+
+/* ---- what warpd writes fits its own limits -------------------------- */
+
+/* A head with one field line of exactly HTTP_MAX_FIELD_LINE bytes and no
+ * whitespace after its colon ("X:vvv..."), as a request or a response. */
+static char *
+long_line_head(int request)
+{
+    char *b = malloc(HTTP_MAX_FIELD_LINE + 128);
+    size_t n;
+
+    ck_assert_ptr_nonnull(b);
+    n = (size_t)sprintf(b, request ? "GET /x HTTP/1.1\r\nHost: h\r\nX:" : "HTTP/1.1 200 OK\r\nX:");
+    memset(b + n, 'v', HTTP_MAX_FIELD_LINE - 2);
+    sprintf(b + n + HTTP_MAX_FIELD_LINE - 2, "\r\n%s\r\n", request ? "" : "Content-Length: 0\r\n");
+    return b;
+}
+
+START_TEST(test_out_long_line_fits)
+{
+    static const struct http_req_opts ro = {0};
+    static const struct http_resp_opts so = {.body_out = BODY_LENGTH};
+    char *in = long_line_head(1), *out;
+
+    /* Written back as received, so a second warpd accepts it too (an added
+     * SP after the colon made it 431 there). */
+    out = strdup(regen_req(in, &ro, 0));
+    ck_assert_int_eq(http_parse_request(out, strlen(out), &H), 0);
+    ck_assert(strcmp(out, in) == 0);
+    free(in);
+    free(out);
+
+    in = long_line_head(0);
+    ck_assert_int_eq(http_parse_response(in, strlen(in), HTTP_GET, &H), 0);
+    out = strdup(regen_resp(in, HTTP_GET, &so));
+    ck_assert_int_eq(http_parse_response(out, strlen(out), HTTP_GET, &H), 0);
+    ck_assert(strcmp(out, in) == 0);
+    free(in);
+    free(out);
+}
+END_TEST
+
+/* The length of field i's line in h (a NUL-terminated head), CRLF
+ * excluded, trailing OWS included. */
+static size_t
+line_len(const struct http_head *h, int i)
+{
+    const struct http_field *f = &h->fields[i];
+    const char *e = strchr(f->value.p + f->value.len, '\r');
+
+    ck_assert_ptr_nonnull(e);
+    return (size_t)(e - f->name.p);
+}
+
+static unsigned long rnd_state;
+
+static unsigned
+rnd(unsigned n)
+{
+    rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+    return (unsigned)(rnd_state >> 33) % n;
+}
+
+/* A random head: a start line, then up to HTTP_MAX_FIELDS field lines with
+ * every separator and padding the strict pass accepts. */
+static size_t
+random_head(char *b, int request)
+{
+    static const char *const names[] = {"X-A", "a", "Accept", "ETag", "x-Long-Name-0123456789"};
+    static const char *const seps[] = {":", ": ", ":\t", ":  ", ": \t", ":\t\t "};
+    static const char *const values[] = {"", "x", "a b", "v\tw", "1", "\"q\" , r"};
+    static const char *const pads[] = {"", " ", "\t", " \t "};
+    int i, nf = 1 + (int)rnd(HTTP_MAX_FIELDS - 2);
+    size_t n;
+
+    n = (size_t)sprintf(b, request ? "GET /r HTTP/1.1\r\nHost%sh\r\n" : "HTTP/1.1 200 OK\r\n",
+                        seps[rnd(6)]);
+    for (i = 0; i < nf; i++)
+        n += (size_t)sprintf(b + n, "%s%s%s%s\r\n", names[rnd(5)], seps[rnd(6)], values[rnd(6)],
+                             pads[rnd(4)]);
+    n += (size_t)sprintf(b + n, "%s\r\n", request ? "" : "Content-Length: 0\r\n");
+    return n;
+}
+
+START_TEST(test_out_never_longer)
+{
+    static const struct http_req_opts ro = {0};
+    static const struct http_resp_opts so = {.body_out = BODY_LENGTH};
+    static struct http_head in_h, out_h;
+    char *in = malloc(HTTP_MAX_FIELDS * 64), *out = malloc(HTTP_MAX_FIELDS * 64);
+    int k, i, request;
+    size_t n, m;
+
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(out);
+    rnd_state = 9;
+    for (k = 0; k < 400; k++) {
+        request = k & 1;
+        n = random_head(in, request);
+        if (request) {
+            ck_assert_int_eq(http_parse_request(in, n, &in_h), 0);
+            http_request_out(&in_h, &ro, &O1);
+        } else {
+            ck_assert_int_eq(http_parse_response(in, n, HTTP_GET, &in_h), 0);
+            http_response_out(&in_h, &so, &O1);
+        }
+        m = O1.bytes;
+        memcpy(out, joined(&O1), m + 1);
+        /* The next hop accepts it and sees the same fields, no line and
+         * not the head longer than received... */
+        ck_assert_uint_le(m, n);
+        ck_assert_int_eq(request ? http_parse_request(out, m, &out_h)
+                                 : http_parse_response(out, m, HTTP_GET, &out_h),
+                         0);
+        ck_assert_int_eq(out_h.nfields, in_h.nfields);
+        for (i = 0; i < in_h.nfields; i++) {
+            const struct http_field *a = &in_h.fields[i], *b = &out_h.fields[i];
+
+            ck_assert_uint_eq(a->name.len, b->name.len);
+            ck_assert_int_eq(memcmp(a->name.p, b->name.p, a->name.len), 0);
+            ck_assert_uint_eq(a->value.len, b->value.len);
+            ck_assert_int_eq(memcmp(a->value.p, b->value.p, a->value.len), 0);
+            ck_assert_uint_le(line_len(&out_h, i), line_len(&in_h, i));
+        }
+        /* ...and writes it on unchanged. */
+        if (request)
+            http_request_out(&out_h, &ro, &O2);
+        else
+            http_response_out(&out_h, &so, &O2);
+        ck_assert_uint_eq(O2.bytes, m);
+        ck_assert_int_eq(memcmp(joined(&O2), out, m), 0);
+    }
+    free(in);
+    free(out);
 }
 END_TEST
 
@@ -1683,6 +1830,8 @@ http_suite(void)
     tcase_add_test(tc, test_request_out_one_iovec);
     tcase_add_test(tc, test_request_out_iov_bound);
     tcase_add_test(tc, test_response_out);
+    tcase_add_test(tc, test_out_long_line_fits);
+    tcase_add_test(tc, test_out_never_longer);
     tcase_add_test(tc, test_reason);
     suite_add_tcase(s, tc);
 
