@@ -258,17 +258,28 @@ listener_drain(struct listener *l)
     return taken;
 }
 
-void
-listener_close(struct listener *l)
+static void
+listener_free(struct listener *l, int close_fds)
 {
-    int i;
-
     if (l == NULL)
         return;
     ev_timer_stop(l->loop, &l->retry);
-    for (i = 0; i < l->nfds; i++) {
+    for (int i = 0; i < l->nfds; i++) {
         ev_io_stop(l->loop, &l->slots[i].io);
-        close(l->slots[i].io.fd);
+        if (close_fds)
+            close(l->slots[i].io.fd);
     }
     free(l);
+}
+
+void
+listener_close(struct listener *l)
+{
+    listener_free(l, 1);
+}
+
+void
+listener_forget(struct listener *l)
+{
+    listener_free(l, 0);
 }

@@ -36,5 +36,7 @@ void listener_pause(struct listener *l, int paused);
 int listener_drain(struct listener *l);
 /* Stops watchers, closes the fds and frees. */
 void listener_close(struct listener *l);
+/* Stops watchers and frees, leaving the fds open (the caller keeps them). */
+void listener_forget(struct listener *l);
 
 #endif

@@ -30,7 +30,7 @@
 
 #define SUP_MAX_PROCS    (2 * CFG_MAX_WORKERS + 8)
 #define SUP_BACKLOG      511
-#define SUP_BACKOFF_MIN  0.1 /* first respawn delay after a short-lived worker */
+#define SUP_BACKOFF_MIN  0.1 /* respawn delay after a second quick crash */
 #define SUP_BACKOFF_MAX  5.0
 #define SUP_SHORT_LIFE   5.0  /* a worker that lived less than this crashed "fast" */
 #define SUP_CRASH_WINDOW 60.0 /* more than SUP_CRASH_LIMIT crashes in this window... */
@@ -69,6 +69,7 @@ struct slot_state {
     double respawn_at; /* when pending */
     int pending;       /* a respawn is due */
     int dead;          /* exited with status 2: not respawned */
+    pid_t cover;       /* a live worker accepting for this slot while it has none, or 0 */
 };
 
 struct sup {
@@ -202,29 +203,32 @@ procs_alive(const struct sup *s, int gen)
     return n;
 }
 
-/* In the child: close every descriptor of the supervisor's but those of our
- * slot in our listener set, then run the worker. Never returns. */
+/* In the child: close every descriptor of the supervisor's but the
+ * listeners of our generation's set (every slot's: a worker may be asked to
+ * accept for a slot whose worker is down), then run the worker. Never
+ * returns. */
 static void __attribute__((noreturn))
 child_main(struct sup *s, const struct config *cfg, const struct lset *set, int slot, int ctl)
 {
-    int fds[CFG_MAX_LISTEN], status;
-    const struct lset *sets[2] = {&s->cur, &s->old};
+    static struct worker_socks socks;
+    const struct lset *other = set == &s->cur ? &s->old : &s->cur;
 
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < sets[k]->n; i++)
-            for (int j = 0; j < CFG_MAX_WORKERS; j++) {
-                int fd = sets[k]->ls[i].fds[j];
-                if (fd >= 0 && !(j == slot && set->ls[i].fds[slot] == fd))
-                    close(fd);
-            }
+    for (int i = 0; i < other->n; i++)
+        for (int j = 0; j < CFG_MAX_WORKERS; j++) {
+            int fd = other->ls[i].fds[j];
+            if (fd >= 0 && !lset_has_fd(set, fd))
+                close(fd);
+        }
     for (int i = 0; i < SUP_MAX_PROCS; i++)
         if (s->procs[i].pid != 0 && s->procs[i].ctl >= 0)
             close(s->procs[i].ctl);
     close(s->sig_fd);
-    for (int i = 0; i < set->n; i++)
-        fds[i] = set->ls[i].fds[slot];
-    status = worker_run(cfg, slot, fds, set->n, ctl);
-    exit(status);
+    socks.nslots = set->nslots;
+    socks.nlisten = set->n;
+    for (int j = 0; j < set->nslots; j++)
+        for (int i = 0; i < set->n; i++)
+            socks.fd[j][i] = set->ls[i].fds[j];
+    exit(worker_run(cfg, slot, &socks, ctl));
 }
 
 static int
@@ -265,6 +269,72 @@ spawn(struct sup *s, int slot, int gen, const struct config *cfg, const struct l
     p->started = now_mono();
     log_debug("worker %d started (pid %d, generation %d)", slot, (int)pid, gen);
     return 0;
+}
+
+/* The live, ready worker of slot j in generation gen that was not asked to
+ * stop, or NULL. */
+static struct proc *
+slot_worker(struct sup *s, int j, int gen)
+{
+    for (int i = 0; i < SUP_MAX_PROCS; i++) {
+        struct proc *p = &s->procs[i];
+        if (p->pid != 0 && p->gen == gen && p->slot == j && p->ready && !p->stopping)
+            return p;
+    }
+    return NULL;
+}
+
+static struct proc *
+proc_by_pid(struct sup *s, pid_t pid)
+{
+    for (int i = 0; i < SUP_MAX_PROCS && pid != 0; i++)
+        if (s->procs[i].pid == pid)
+            return &s->procs[i];
+    return NULL;
+}
+
+static void
+ctl_send(struct proc *p, char what, int slot)
+{
+    char m[2] = {what, (char)slot};
+
+    if (p->ctl >= 0 && write(p->ctl, m, sizeof(m)) != (ssize_t)sizeof(m))
+        log_debug("worker %d: control socket closed", p->slot);
+}
+
+/* Each slot has its own accept queue, which only its worker drains. While
+ * that worker is down (waiting for its respawn, or dead for good), a live
+ * worker of the same generation accepts for the slot too, so the clients
+ * queued there are not left waiting; once the slot has its worker again,
+ * that one stops. */
+static void
+cover_slots(struct sup *s)
+{
+    if (s->stopping || s->reloading || !s->started)
+        return;
+    for (int j = 0; j < s->cfg.workers; j++) {
+        struct slot_state *st = &s->slots[j];
+        struct proc *cov = proc_by_pid(s, st->cover);
+
+        if (slot_worker(s, j, s->gen) != NULL) {
+            if (cov != NULL)
+                ctl_send(cov, 'D', j);
+            st->cover = 0;
+            continue;
+        }
+        if (cov != NULL && !cov->stopping)
+            continue;
+        st->cover = 0;
+        for (int k = 1; k < s->cfg.workers; k++) {
+            struct proc *c = slot_worker(s, (j + k) % s->cfg.workers, s->gen);
+            if (c != NULL) {
+                ctl_send(c, 'A', j);
+                st->cover = c->pid;
+                log_info("worker %d accepts for slot %d until it has a worker again", c->slot, j);
+                break;
+            }
+        }
+    }
 }
 
 enum { GEN_ALL, GEN_ONLY, GEN_OLDER };
@@ -449,6 +519,7 @@ reload_begin(struct sup *s)
         s->slots[j].pending = 0;
         s->slots[j].dead = 0;
         s->slots[j].backoff = 0;
+        s->slots[j].cover = 0; /* the old generation stops, covers and all */
     }
     for (int j = 0; j < s->cfg.workers; j++)
         if (spawn(s, j, s->gen, &s->cfg, &s->cur) < 0) {
@@ -549,7 +620,7 @@ static void
 reaped(struct sup *s, struct proc *p, int wstatus)
 {
     struct slot_state *st = &s->slots[p->slot];
-    double now = now_mono(), lived = now - p->started;
+    double now = now_mono(), lived = now - p->started, delay;
     int fatal = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == WD_EXIT_FATAL;
     char how[64];
     struct proc copy = *p;
@@ -597,16 +668,18 @@ reaped(struct sup *s, struct proc *p, int wstatus)
         begin_stop(s, "crash loop", WD_EXIT_RUNTIME);
         return;
     }
-    if (lived < SUP_SHORT_LIFE)
-        st->backoff = st->backoff == 0 ? SUP_BACKOFF_MIN : st->backoff * 2;
-    else
+    /* The first crash is respawned at once; crashes that follow quickly
+     * wait 0.1 s, doubling up to 5 s, and another worker accepts for the
+     * slot meanwhile (cover_slots). */
+    if (lived >= SUP_SHORT_LIFE)
         st->backoff = 0;
+    delay = st->backoff;
+    st->backoff = st->backoff == 0 ? SUP_BACKOFF_MIN : st->backoff * 2;
     if (st->backoff > SUP_BACKOFF_MAX)
         st->backoff = SUP_BACKOFF_MAX;
     st->pending = 1;
-    st->respawn_at = now + st->backoff;
-    log_warnx("worker %d (pid %d) %s; respawn in %.1fs", copy.slot, (int)copy.pid, how,
-              st->backoff);
+    st->respawn_at = now + delay;
+    log_warnx("worker %d (pid %d) %s; respawn in %.1fs", copy.slot, (int)copy.pid, how, delay);
 }
 
 static void
@@ -622,6 +695,7 @@ reap_all(struct sup *s)
                 break;
             }
     }
+    cover_slots(s);
 }
 
 static void
@@ -745,6 +819,7 @@ supervisor_loop(struct sup *s)
                     p->ready = 1;
                     if (!s->stopping)
                         check_ready(s);
+                    cover_slots(s);
                 }
                 if (!p->quiet && memchr(b, 'S', (size_t)r) != NULL) {
                     p->quiet = 1;

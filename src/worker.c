@@ -27,9 +27,14 @@ struct worker {
     struct ev_loop *loop;
     const struct config *cfg;
     int slot;
-    struct listener *listener; /* NULL once stopping */
-    ev_tstamp reclaim_logged;  /* when the last "closing idle" line was written */
-    int reclaimed;             /* idle connections closed since that line */
+    struct listener *listener;  /* own slot's sockets; NULL once stopping */
+    struct worker_socks *socks; /* every slot's sockets (own slot's: -1, the listener has them) */
+    /* Other slots accepted on at the supervisor's request, while their
+     * worker is down; NULL for the others. */
+    struct listener *cover[CFG_MAX_WORKERS];
+    char ctl_pending;         /* 'A' or 'D' read, its slot byte not yet */
+    ev_tstamp reclaim_logged; /* when the last "closing idle" line was written */
+    int reclaimed;            /* idle connections closed since that line */
     struct session_env env;
     ev_io sig_io; /* signalfd */
     ev_io ctl_io; /* supervisor pipe: EOF means the supervisor is gone */
@@ -39,22 +44,88 @@ struct worker {
     int final;  /* the supervisor said 'F': warpd stops, no generation takes over */
 };
 
-/* Reads what the supervisor sent. 'F' comes before the SIGTERM of a final
- * stop (not a reload): this worker's listening sockets then die with it.
- * Returns -1 when the supervisor is gone. */
+static void worker_accept(void *arg, int fd, const struct sockaddr *peer, socklen_t len, int idx);
+
+/* Pauses or resumes accepting on every slot this worker accepts on. */
+static void
+worker_pause(struct worker *w, int paused)
+{
+    listener_pause(w->listener, paused);
+    for (int i = 0; i < w->socks->nslots; i++)
+        if (w->cover[i] != NULL)
+            listener_pause(w->cover[i], paused);
+}
+
+/* Starts or stops accepting on another slot's sockets. */
+static void
+worker_cover(struct worker *w, int slot, int on)
+{
+    struct listener *l;
+
+    if (slot < 0 || slot >= w->socks->nslots || slot == w->slot)
+        return;
+    if (!on) {
+        if (w->cover[slot] != NULL)
+            log_debug("slot %d has its worker again", slot);
+        listener_forget(w->cover[slot]);
+        w->cover[slot] = NULL;
+        return;
+    }
+    if (w->cover[slot] != NULL || w->env.stopping || w->socks->fd[slot][0] < 0)
+        return;
+    l = listener_new(w->loop, w->socks->fd[slot], w->socks->nlisten, worker_accept, w);
+    if (l == NULL) {
+        log_warnx("out of memory: cannot accept for slot %d", slot);
+        return;
+    }
+    if (w->env.accept_paused)
+        listener_pause(l, 1);
+    w->cover[slot] = l;
+    log_info("accepting for slot %d too, while its worker is down", slot);
+}
+
+/* At a stop: no more accepting on other slots (at a final stop, after
+ * taking what their queues hold), and their sockets closed. */
+static void
+worker_drop_cover(struct worker *w)
+{
+    for (int i = 0; i < w->socks->nslots; i++) {
+        if (w->cover[i] != NULL && w->final)
+            listener_drain(w->cover[i]);
+        listener_forget(w->cover[i]);
+        w->cover[i] = NULL;
+        for (int j = 0; j < w->socks->nlisten; j++) {
+            if (w->socks->fd[i][j] >= 0)
+                close(w->socks->fd[i][j]);
+            w->socks->fd[i][j] = -1;
+        }
+    }
+}
+
+/* Reads what the supervisor sent: 'F' comes before the SIGTERM of a final
+ * stop (not a reload), when this worker's listening sockets die with it;
+ * 'A' n and 'D' n start and stop accepting on slot n. Returns -1 when the
+ * supervisor is gone. */
 static int
 worker_read_ctl(struct worker *w)
 {
-    char b[64];
+    unsigned char b[64];
 
     for (;;) {
         ssize_t n = recv(w->ctl_fd, b, sizeof(b), MSG_DONTWAIT);
 
-        if (n > 0) {
-            if (memchr(b, 'F', (size_t)n) != NULL)
+        for (ssize_t i = 0; i < n; i++) {
+            if (w->ctl_pending != 0) {
+                worker_cover(w, b[i], w->ctl_pending == 'A');
+                w->ctl_pending = 0;
+            } else if (b[i] == 'F') {
                 w->final = 1;
-            continue;
+            } else if (b[i] == 'A' || b[i] == 'D') {
+                w->ctl_pending = (char)b[i];
+            }
         }
+        if (n > 0)
+            continue;
         if (n < 0 && errno == EINTR)
             continue;
         return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ? -1 : 0;
@@ -78,6 +149,7 @@ worker_begin_stop(struct worker *w, const char *why)
     }
     listener_close(w->listener);
     w->listener = NULL;
+    worker_drop_cover(w);
     /* Tell the supervisor we accept nothing more: a reload is complete only
      * once every old worker said so. */
     if (w->ctl_fd >= 0 && write(w->ctl_fd, "S", 1) != 1)
@@ -115,7 +187,7 @@ worker_count_change(struct session_env *env)
     /* Room again, or an idle connection that can be closed for the next. */
     if (env->accept_paused && (env->active < w->cfg->max_connections || session_have_idle())) {
         env->accept_paused = 0;
-        listener_pause(w->listener, 0);
+        worker_pause(w, 0);
     }
 }
 
@@ -152,7 +224,7 @@ worker_accept(void *arg, int fd, const struct sockaddr *peer, socklen_t len, int
     if (!env->accept_paused && !env->stopping && env->active >= w->cfg->max_connections &&
         w->listener != NULL && !session_have_idle()) {
         env->accept_paused = 1;
-        listener_pause(w->listener, 1);
+        worker_pause(w, 1);
         log_warnx("max_connections (%d) reached, accepting paused", w->cfg->max_connections);
     }
 }
@@ -209,7 +281,7 @@ worker_drop_privileges(const struct config *cfg)
 }
 
 int
-worker_run(const struct config *cfg, int slot, const int *fds, int nfds, int ctl_fd)
+worker_run(const struct config *cfg, int slot, struct worker_socks *socks, int ctl_fd)
 {
     struct worker w;
     sigset_t sigs;
@@ -221,6 +293,7 @@ worker_run(const struct config *cfg, int slot, const int *fds, int nfds, int ctl
     w.slot = slot;
     w.sig_fd = -1;
     w.ctl_fd = ctl_fd;
+    w.socks = socks;
     log_set_tag("worker %d", slot);
 
     /* The supervisor blocked these before fork; keep them blocked and read
@@ -271,13 +344,14 @@ worker_run(const struct config *cfg, int slot, const int *fds, int nfds, int ctl
     w.env.loop = w.loop;
     w.env.cfg = cfg;
     w.env.on_count_change = worker_count_change;
-    w.listener = listener_new(w.loop, fds, nfds, worker_accept, &w);
+    w.listener = listener_new(w.loop, socks->fd[slot], socks->nlisten, worker_accept, &w);
     if (w.listener == NULL) {
         log_errorx("out of memory");
         status = WD_EXIT_RUNTIME;
         goto out;
     }
-    fds = NULL; /* owned by the listener now */
+    for (int i = 0; i < socks->nlisten; i++)
+        socks->fd[slot][i] = -1; /* owned by the listener now */
 
     /* The supervisor may already be gone (PDEATHSIG was set after fork). */
     if (getppid() == 1)
@@ -289,11 +363,8 @@ worker_run(const struct config *cfg, int slot, const int *fds, int nfds, int ctl
     log_debug("exiting");
 
 out:
-    if (fds != NULL) {
-        for (int i = 0; i < nfds; i++)
-            close(fds[i]);
-    }
     listener_close(w.listener);
+    worker_drop_cover(&w);
     session_close_all(&w.env, "worker exit");
     pool_clear();
     resolve_shutdown();

@@ -185,6 +185,69 @@ def test_kill9_worker_respawns(t):
     check(w.running(), "supervisor gone")
 
 
+def kill_and_wait_respawn(t, w, victim, keeper):
+    """SIGKILLs victim; returns the supervisor's respawn line and the pid of
+    the worker that replaced it."""
+    mark = w.mark()
+    os.kill(victim, signal.SIGKILL)
+    line = w.wait_log(r"\(pid %d\) killed by signal 9; respawn in" % victim, 10, mark)
+    new = wd.wait_until(
+        lambda: (lambda ws: [p for p in ws if p != keeper] if len(ws) == 2 and victim not in ws else None)(w.workers()),
+        10,
+        "a new worker in place of %d" % victim,
+    )[0]
+    return line, new
+
+
+def test_first_crash_respawns_at_once(t):
+    """A worker's first crash is respawned at once; only crashes that follow
+    quickly wait, 0.1 s doubling."""
+    echo = t.echo()
+    w, addr = t.start_tcp(echo.text, workers=2)
+    keeper, victim = w.workers()
+    delays = []
+    for _ in range(3):
+        line, victim = kill_and_wait_respawn(t, w, victim, keeper)
+        delays.append(line.rsplit(" ", 1)[1])
+    check(delays == ["0.0s", "0.1s", "0.2s"], "respawn delays %s, expected 0.0s 0.1s 0.2s" % delays)
+
+
+@wd.timeout(40)
+def test_live_worker_serves_dead_slot_queue(t):
+    """Each slot has its own accept queue. While a slot's worker waits for
+    its respawn (here 3.2 s, after seven quick crashes), the other worker
+    accepts for that slot too: every new client is served at once. The
+    respawned worker then takes its slot back."""
+    echo = t.echo(banner=b"E")
+    w, addr = t.start_tcp(echo.text, workers=2)
+    keeper, victim = w.workers()
+    for _ in range(6):
+        _, victim = kill_and_wait_respawn(t, w, victim, keeper)
+    mark = w.mark()
+    os.kill(victim, signal.SIGKILL)
+    w.wait_log(r"\(pid %d\) killed by signal 9; respawn in 3\.2s" % victim, 10, mark)
+    w.wait_log(r"worker \d+ accepts for slot \d+ until it has a worker again", 5, mark)
+    w.wait_log(r"accepting for slot \d+ too", 5, mark)
+    t0 = time.monotonic()
+    for i in range(20):
+        c = wd.connect(addr)
+        try:
+            check(wd.recv_exact(c, 1, 1.0) == b"E", "no banner")
+        finally:
+            c.close()
+    took = time.monotonic() - t0
+    check(w.workers() == [keeper], "the slot's worker came back early (%s); the test proves nothing" % w.workers())
+    check(took < 2.5, "20 new clients took %.1fs while a slot had no worker" % took)
+    served = {a["pid"] for a in w.access_lines(mark)}
+    check(served == {keeper}, "clients served by %s, expected only the live worker %d" % (served, keeper))
+    new = wd.wait_until(lambda: (lambda ws: [p for p in ws if p != keeper] if len(ws) == 2 else None)(w.workers()), 10, "the respawn")[0]
+    mark = w.mark()
+    for i in range(30):
+        echo_through(addr, b"E", b"conn %d" % i)
+    pids = {a["pid"] for a in w.access_lines(mark)}
+    check(new in pids, "the respawned worker %d served none of 30 connections (served by %s)" % (new, pids))
+
+
 def test_respawn_keeps_queued_connections(t):
     """DESIGN 2: the supervisor keeps each slot's listening socket, so clients
     queued while the slot's worker is down are served by its replacement,
