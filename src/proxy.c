@@ -990,7 +990,12 @@ px_response_head(struct px *p, size_t len)
         body_out_reset(&bo);
         n = body_transcode(&p->respc, p->uin.data + p->uin.start, xbuf_len(&p->uin), &bo);
         if (n < 0) {
-            px_close(p, "malformed response body framing from the upstream");
+            /* The head is only queued below: nothing of this response
+             * reached the client yet, so it gets a 502 like for any other
+             * broken answer rather than a bare close. */
+            p->resp_head = 0;
+            p->up_close = 1;
+            px_answer(p, 502, "malformed response body framing from the upstream");
             return -1;
         }
         if (out.n + bo.n <= HTTP_OUT_IOV) {

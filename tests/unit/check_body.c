@@ -597,6 +597,40 @@ START_TEST(test_rejects)
 }
 END_TEST
 
+START_TEST(test_reject_in_one_call)
+{
+    /* A caller that has sent nothing yet (the session holding a response
+     * head whose body bytes came in the same read) learns of a bad chunk in
+     * that same call, good chunks before it or not: -1, not the count of
+     * the good part, so it can answer 502 instead of sending the head and
+     * closing. */
+    static const struct {
+        const char *msg;
+        size_t len;
+    } cases[] = {
+        {S("zz\r\nhello\r\n0\r\n\r\n")},
+        {S("5\r\nhello\r\nzz\r\n0\r\n\r\n")},
+        {S("5\r\nhello\r\n6\r\n world\r\n5\nhello")},
+        {S("5\r\nhelloXX0\r\n\r\n")},
+        {S("5\r\nhello\r\n0\r\nX : y\r\n\r\n")},
+    };
+    enum body_framing outs[] = {BODY_CHUNKED, BODY_CLOSE, BODY_NONE};
+    struct body_codec c;
+    struct body_out o;
+    size_t i;
+    int k;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (k = 0; k < 3; k++) {
+            body_init(&c, BODY_CHUNKED, 0, outs[k]);
+            body_out_reset(&o);
+            ck_assert_msg(body_transcode(&c, cases[i].msg, cases[i].len, &o) == -1,
+                          "case %zu, out %d", i, k);
+        }
+    }
+}
+END_TEST
+
 /* Builds "prefix" + n copies of fill + "suffix" in a malloc'd buffer. */
 static char *
 build(const char *prefix, const char *fill, size_t n, const char *suffix, size_t *len)
@@ -1127,6 +1161,7 @@ body_suite(void)
     tcase_add_test(tc, test_trailer_names);
     tcase_add_test(tc, test_appends_to_used_out);
     tcase_add_test(tc, test_trailers_never_longer);
+    tcase_add_test(tc, test_reject_in_one_call);
     tcase_add_test(tc, test_every_stop_point);
     suite_add_tcase(s, tc);
     tcase_set_timeout(tr, 60);
