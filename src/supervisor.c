@@ -433,6 +433,28 @@ warn_auth_file(const struct config *cfg)
                   cfg->path, (cfg->path_mode & 004) ? "every user" : "its group", cfg->path_mode);
 }
 
+/* Each connection may hold a client and an upstream socket, and each worker
+ * also holds the listening sockets of its generation, its control and
+ * signal descriptors, the resolver's and a few more: with an open-file limit
+ * below that, clients past it get 502 (EMFILE) long before max_connections.
+ * raise_nofile already took the soft limit up to the hard one; if even that
+ * is too low, say so, with the numbers. */
+static void
+check_fd_limit(const struct config *cfg)
+{
+    struct rlimit rl;
+    rlim_t extra = (rlim_t)(cfg->nlisten * cfg->workers) + 64;
+    rlim_t need = 2 * (rlim_t)cfg->max_connections + extra;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return;
+    log_warnx("the open-file limit (%llu) is below the %llu descriptors that max_connections %d "
+              "needs (2 per connection + %llu): clients past it get 502; raise it (ulimit -n, "
+              "systemd LimitNOFILE=) or lower max_connections",
+              (unsigned long long)rl.rlim_cur, (unsigned long long)need, cfg->max_connections,
+              (unsigned long long)extra);
+}
+
 static void
 begin_stop(struct sup *s, const char *why, int status)
 {
@@ -507,6 +529,7 @@ reload_begin(struct sup *s)
     log_set_level(ncfg.log_level);
     warn_open_proxy(&ncfg);
     warn_auth_file(&ncfg);
+    check_fd_limit(&ncfg);
 
     s->old_cfg = s->cfg;
     s->old = s->cur;
@@ -902,6 +925,7 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
     }
     warn_open_proxy(&s->cfg);
     warn_auth_file(&s->cfg);
+    check_fd_limit(&s->cfg);
     if (pidfile_write(cfg->pidfile) < 0) {
         log_error("pidfile %s", cfg->pidfile);
         lset_close(&s->cur, NULL);

@@ -5,6 +5,7 @@ the pidfile, the systemd notify protocol, and the number of workers."""
 
 import hashlib
 import os
+import resource
 import signal
 import socket
 import sys
@@ -246,6 +247,38 @@ def test_live_worker_serves_dead_slot_queue(t):
         echo_through(addr, b"E", b"conn %d" % i)
     pids = {a["pid"] for a in w.access_lines(mark)}
     check(new in pids, "the respawned worker %d served none of 30 connections (served by %s)" % (new, pids))
+
+
+def test_fd_limit_raised_or_warned(t):
+    """max_connections 1000 needs about 2 000 descriptors: a soft limit of
+    256 is raised to the hard one at start; when the hard limit is too low
+    as well, warpd warns with the numbers, at start and at each reload."""
+    echo = t.echo()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 2065:
+        raise wd.Skip("the hard open-file limit here is %d, below 2065" % hard)
+    port = wd.free_port()
+    cfg = t.tcp_config(port, echo.text, workers=1, extra="max_connections 1000")
+    w = t.warpd(config=cfg, nworkers=1, wrap=["prlimit", "--nofile=256:%d" % hard, "--"])
+    check(echo_ok(t, ("127.0.0.1", port)), "warpd does not serve")
+    check(not any("open-file limit" in l for l in w.text()), "a warning although the hard limit is enough")
+    w.stop()
+    port = wd.free_port()
+    cfg = t.tcp_config(port, echo.text, workers=1, extra="max_connections 1000", name="low.conf")
+    w = t.warpd(config=cfg, nworkers=1, wrap=["prlimit", "--nofile=256:512", "--"])
+    warn = r"the open-file limit \(512\) is below the 2065 descriptors that max_connections 1000 needs"
+    w.wait_log(warn)
+    mark = w.mark()
+    w.signal(signal.SIGHUP)
+    w.wait_log(r"reload complete", 10, mark)
+    w.wait_log(warn, 1, mark)
+    check(echo_ok(t, ("127.0.0.1", port)), "warpd does not serve with the low limit")
+
+
+def echo_ok(t, addr):
+    c = t.connect(addr)
+    c.sendall(b"hi")
+    return wd.recv_exact(c, 2, 5) == b"hi"
 
 
 def test_respawn_keeps_queued_connections(t):

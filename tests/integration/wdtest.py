@@ -572,10 +572,11 @@ class Warpd:
     threads and kept as lines; its children are polled every 20 ms so that
     every worker pid it ever had is known and can be checked (or killed)."""
 
-    def __init__(self, t, args, env=None, config=None):
+    def __init__(self, t, args, env=None, config=None, wrap=()):
         self.t = t
         self.config = config
-        argv = [WARPD] + (["-c", config] if config else []) + list(args)
+        # wrap: a command that execs warpd in its own process (prlimit ...).
+        argv = list(wrap) + [WARPD] + (["-c", config] if config else []) + list(args)
         self.argv = argv
         e = dict(os.environ)
         e.pop("NOTIFY_SOCKET", None)
@@ -823,8 +824,8 @@ class T:
         body = "".join("%s %s\n" % kv for kv in d.items())
         return self.config("# written by %s\n%s" % (self.name, body), name)
 
-    def warpd(self, args=(), config=None, env=None, ready=True, nworkers=None, timeout=10.0):
-        w = Warpd(self, args, env=env, config=config)
+    def warpd(self, args=(), config=None, env=None, ready=True, nworkers=None, timeout=10.0, wrap=()):
+        w = Warpd(self, args, env=env, config=config, wrap=wrap)
         self.daemons.append(w)
         if ready:
             w.wait_ready(timeout, nworkers)
