@@ -160,6 +160,13 @@ void http_request_out(const struct http_head *h, const struct http_req_opts *o,
 void http_response_out(const struct http_head *h, const struct http_resp_opts *o,
                        struct http_out *out);
 
+/* Whether a regenerated head of a received one with nfields fields stays
+ * within the limits warpd applies to what it receives: at most max_head
+ * bytes, HTTP_MAX_FIELDS fields, no field line over HTTP_MAX_FIELD_LINE.
+ * Received lines never grow, but the lines warpd adds (Via, framing,
+ * Connection, Host) can take a head that arrived just within the limits
+ * over them, and the next hop with the same limits would refuse it. */
+int http_out_fits(const struct http_out *out, int nfields, size_t max_head);
 /* Case-insensitive comparison of a slice with a NUL-terminated lowercase word. */
 int http_slice_eq(struct http_slice s, const char *lower);
 /* Whether a Via field of h names `name` as a whole word, ignoring case. */

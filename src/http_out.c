@@ -12,6 +12,42 @@
 
 /* ---- regeneration ---------------------------------------------------- */
 
+/* The most lines the writer adds to a head: Host, Connection, keep-alive or
+ * Upgrade, a framing field and Via, with one to spare. */
+#define OUT_MAX_ADDED 6
+
+int
+http_out_fits(const struct http_out *out, int nfields, size_t max_head)
+{
+    size_t line = 0;
+    int lines = 0;
+
+    if (out->bytes > max_head)
+        return 0;
+    /* The usual case, decided without reading the head again. */
+    if (out->bytes <= HTTP_MAX_FIELD_LINE && nfields + OUT_MAX_ADDED <= HTTP_MAX_FIELDS)
+        return 1;
+    for (int i = 0; i < out->n; i++) {
+        const char *b = out->iov[i].iov_base;
+        size_t len = out->iov[i].iov_len;
+
+        for (size_t k = 0; k < len; k++) {
+            if (b[k] != '\n') {
+                line++;
+                continue;
+            }
+            /* line counts the CR: a field line is checked without its CRLF,
+             * as http.c does; the start line has its own, larger limit. */
+            if (lines > 0 && line > HTTP_MAX_FIELD_LINE + 1)
+                return 0;
+            lines++;
+            line = 0;
+        }
+    }
+    /* The start line and the empty line are not fields. */
+    return lines - 2 <= HTTP_MAX_FIELDS;
+}
+
 static void
 out_reset(struct http_out *o)
 {

@@ -650,6 +650,10 @@ px_send_head(struct px *p, const struct http_head *parsed)
     o.via = cfg->via;
     o.upgrade = hp->upgrade;
     http_request_out(hp, &o, &out);
+    if (!http_out_fits(&out, hp->nfields, cfg->max_header_size)) {
+        px_answer(p, 431, "request head too large once forwarded (the fields warpd adds)");
+        return;
+    }
     /* Keep the head bytes while a retry on a fresh connection is possible. */
     p->head_kept = px_may_retry(p);
     if (!px_shape_head(p, &out) &&
@@ -977,6 +981,11 @@ px_response_head(struct px *p, size_t len)
         p->keep = 0;
     o.keep_alive = p->keep && p->minor == 0;
     http_response_out(&h, &o, &out);
+    if (!http_out_fits(&out, h.nfields, cfg->max_header_size)) {
+        p->up_close = 1;
+        px_answer(p, 502, "response head too large once forwarded (the fields warpd adds)");
+        return -1;
+    }
     p->status = h.status;
     p->t_first = ev_now(p->env->loop);
     p->uin.start += (uint32_t)len;

@@ -158,13 +158,14 @@ flatten(const struct http_out *out)
  * expected fields. A field passed on unchanged is never written longer than
  * it was received (issue 9 section 2.1: "a:x" must not grow), so the only
  * growth is what the writer adds by design (Via, framing, Connection, a Host
- * for HTTP/1.0); the head must parse again with max_header_size raised by
- * just that. Heads the additions push past the field count or a field line
- * past its limit are not judged further. Returns the copy the slices of h2
- * point into (the caller frees it), or NULL. */
+ * for HTTP/1.0). Those can push a head past the field count, a field line
+ * or max_header_size: http_out_fits must say so exactly then (the proxy
+ * answers 431/502 instead of forwarding), and a head it lets through must
+ * parse again under the very same limits. Returns the copy the slices of h2
+ * point into (the caller frees it), or NULL for a head that does not fit. */
 static char *
 reparse(const struct http_out *out, size_t max, int is_request, int req_method,
-        const struct want *w, struct http_head *h2)
+        const struct want *w, int nfields_in, struct http_head *h2)
 {
     char *p = flatten(out);
     size_t scanned = 0, added = 0, pos = 0, k = 0;
@@ -194,12 +195,16 @@ reparse(const struct http_out *out, size_t max, int is_request, int req_method,
     }
     FUZZ_CHECK(k == (size_t)w->n + 2, "regenerated head has %zu lines, %d fields expected", k,
                w->n);
+    over |= out->bytes > max;
+    FUZZ_CHECK(http_out_fits(out, nfields_in, max) == !over,
+               "http_out_fits says %d for a head of %zu bytes (max %zu, %zu added), %d fields",
+               !over ? 0 : 1, out->bytes, max, added, w->n);
     if (over) {
         free(p);
         return NULL;
     }
-    end = http_head_end(p, out->bytes, max + added, is_request, &scanned);
-    FUZZ_CHECK(end == (long)out->bytes, "regenerated head (%zu bytes, max %zu + %zu): end %ld",
+    end = http_head_end(p, out->bytes, max, is_request, &scanned);
+    FUZZ_CHECK(end == (long)out->bytes, "regenerated head (%zu bytes, max %zu, %zu added): end %ld",
                out->bytes, max, added, end);
     st = is_request ? http_parse_request(p, out->bytes, h2)
                     : http_parse_response(p, out->bytes, req_method, h2);
@@ -276,7 +281,7 @@ request_round_trip(const struct http_head *h, unsigned flags, size_t max)
     want_fields(w, h, o.upgrade, host, hostlen, o.via);
     want_framing(w, o.body_out, o.content_length);
     want_tail(w, h, o.via, o.upgrade, o.close);
-    p = reparse(out, max, 1, -1, w, h2);
+    p = reparse(out, max, 1, -1, w, h->nfields, h2);
     if (p == NULL)
         goto done;
 
@@ -370,7 +375,7 @@ response_round_trip(const struct http_head *h, unsigned flags, size_t max, int r
     want_tail(w, h, o.via, o.upgrade, o.close);
     if (o.keep_alive && !o.close && !o.upgrade)
         want_lit(w, "Connection", "keep-alive");
-    p = reparse(out, max, 0, req_method, w, h2);
+    p = reparse(out, max, 0, req_method, w, h->nfields, h2);
     if (p == NULL)
         goto done;
 

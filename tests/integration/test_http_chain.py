@@ -98,5 +98,72 @@ def test_spacing_normalised(t):
     check(got == want, "origin got %s, expected %s" % (ht.show(got), ht.show(want)))
 
 
+# ---- the lines warpd adds ---------------------------------------------------
+# Received lines never grow, but Via, framing and Connection lines are added:
+# a head that arrived just within the limits is answered by warpd itself
+# (431 for a request, 502 for a response) instead of being forwarded to a
+# next hop with the same limits that would refuse it.
+
+
+def one(t, extra=""):
+    o = ht.Origin(t)
+    w, addr = ht.start_http(t, mode="reverse", upstream=o.text, extra=extra)
+    return o, addr
+
+
+def fields(n):
+    return [("Host", "h")] + [("X-F%03d" % i, "v") for i in range(n - 1)]
+
+
+def test_request_field_count_with_via(t):
+    o, addr = one(t)
+    c = ht.Client(t, addr)
+    c.send(ht.request("GET", "/ok", fields(94)))
+    r = c.response()
+    check(r.status == 200, "94 fields: %r" % r)
+    check(len(o.requests()[0].head.fields) == 95, "the origin got %d fields" % len(o.requests()[0].head.fields))
+    c = ht.Client(t, addr)
+    c.send(ht.request("GET", "/full", fields(100)))
+    r = c.response()
+    check(r.status == 431, "100 fields and a Via to add: %r" % r)
+    check(len(o.requests()) == 1, "the over-full request reached the origin")
+
+
+def test_request_head_size_with_via(t):
+    o, addr = one(t, "max_header_size 4096")
+    base = ht.request("GET", "/s", [("Host", "h"), ("X-Pad", "")])
+    pad = 4096 - len(base)
+    c = ht.Client(t, addr)
+    c.send(ht.request("GET", "/s", [("Host", "h"), ("X-Pad", "p" * (pad - 40))]))
+    check(c.response().status == 200, "a head 40 bytes under max_header_size was refused")
+    c = ht.Client(t, addr)
+    c.send(ht.request("GET", "/s", [("Host", "h"), ("X-Pad", "p" * pad)]))
+    r = c.response()
+    check(r.status == 431, "a head of exactly max_header_size plus a Via line: %r" % r)
+    check(len(o.requests()) == 1, "the over-long request reached the origin")
+
+
+def test_request_via_line_grows(t):
+    o, addr = one(t)
+    via = "1.1 a" + ", 1.1 b" * 1168  # a line of 8 186 bytes, 8 197 once ", 1.1 warpd" is added
+    line = "Via: " + via
+    check(len(line) <= 8192 and len(line) + len(", 1.1 warpd") > 8192, "test bug: line of %d" % len(line))
+    c = ht.Client(t, addr)
+    c.send(ht.request("GET", "/v", [("Host", "h"), ("Via", via)]))
+    r = c.response()
+    check(r.status == 431, "a Via line at the limit, to be extended: %r" % r)
+    check(len(o.requests()) == 0, "the request reached the origin")
+
+
+def test_response_field_count_with_framing(t):
+    o, addr = one(t)
+    head = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-R%03d: v\r\n" % i for i in range(100)) + b"\r\n"
+    o.route("/r", ht.act_raw(head + b"body", close=True))
+    c = ht.Client(t, addr)
+    c.send(ht.request("GET", "/r", [("Host", "h")]))
+    r = c.response()
+    check(r.status == 502, "100 response fields plus Via and framing to add: %r" % r)
+
+
 if __name__ == "__main__":
     wd.main(globals())

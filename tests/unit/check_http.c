@@ -1465,6 +1465,34 @@ START_TEST(test_out_long_line_fits)
 }
 END_TEST
 
+/* http_out_fits: the lines warpd adds (here Via and framing) can take a head
+ * that arrived within the limits over them. */
+START_TEST(test_out_fits_limits)
+{
+    struct http_resp_opts so = {.body_out = BODY_CHUNKED, .via = 1};
+    char head[4096], *p = head;
+    int i;
+
+    /* 98 fields + Via + Transfer-Encoding: 100, the most a head may have */
+    p += sprintf(p, "HTTP/1.1 200 OK\r\n");
+    for (i = 0; i < 98; i++)
+        p += sprintf(p, "X%02d: v\r\n", i);
+    strcpy(p, "\r\n");
+    regen_resp(head, HTTP_GET, &so);
+    ck_assert_int_eq(http_out_fits(&O1, H.nfields, 65536), 1);
+    ck_assert_int_eq(http_out_fits(&O1, H.nfields, O1.bytes), 1);
+    ck_assert_int_eq(http_out_fits(&O1, H.nfields, O1.bytes - 1), 0);
+    /* one more field received: 101 once forwarded */
+    strcpy(p, "Y: v\r\n\r\n");
+    regen_resp(head, HTTP_GET, &so);
+    ck_assert_int_eq(H.nfields, 99);
+    ck_assert_int_eq(http_out_fits(&O1, H.nfields, 65536), 0);
+    so.via = 0;
+    regen_resp(head, HTTP_GET, &so);
+    ck_assert_int_eq(http_out_fits(&O1, H.nfields, 65536), 1);
+}
+END_TEST
+
 /* The length of field i's line in h (a NUL-terminated head), CRLF
  * excluded, trailing OWS included. */
 static size_t
@@ -1831,6 +1859,7 @@ http_suite(void)
     tcase_add_test(tc, test_request_out_iov_bound);
     tcase_add_test(tc, test_response_out);
     tcase_add_test(tc, test_out_long_line_fits);
+    tcase_add_test(tc, test_out_fits_limits);
     tcase_add_test(tc, test_out_never_longer);
     tcase_add_test(tc, test_reason);
     suite_add_tcase(s, tc);
