@@ -143,11 +143,15 @@ def test_stop_answers_what_the_kernel_holds(t):
         wd.wait_until(lambda: sigterm_pending(worker), 5, "SIGTERM pending for the frozen worker")
     finally:
         os.kill(worker, signal.SIGCONT)
+    # Once the worker runs again, libev may hand it the signal or the
+    # clients' bytes first: either way each request is answered, and the
+    # connection then ends with a FIN (at once after Connection: close, or
+    # after the grace when the answer still went out before the stop).
     for name, c in (("kept-alive", a), ("queued", b)):
         r = c.response()
         check(r.status == 200, "%s client: %r" % (name, r))
-        check(r.head.get("Connection") == "close", "%s client: Connection %r" % (name, r.head.get("Connection")))
-        wd.expect_closed(c.sock, 3)
+        how, _ = wd.expect_closed(c.sock, 3)
+        check(how == "eof", "%s client: its connection ended with a %s" % (name, how))
     expect_fin(t, silent, 0.5, 2.5)
     check(w.wait_exit(10) == 0, "exit status after SIGTERM")
     w.assert_gone()
