@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "cli.h"
 
 /* The version comes from the build: the Makefile may pass WARPD_VERSION, and
  * configure's DEFS carry PACKAGE_VERSION. src/config.h shadows the name of an

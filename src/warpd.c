@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "cli.h"
 #include "config.h"
 #include "supervisor.h"
 
