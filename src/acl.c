@@ -11,8 +11,6 @@
 
 #include "addr.h"
 
-#define ACL_ADDRMAX 48 /* longest address text before the '/', with the NUL */
-
 /* ::ffff:0:0/96, the IPv6 addresses that stand for IPv4 ones. */
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -64,7 +62,7 @@ acl_clear_host_bits(uint8_t *a, size_t len, unsigned bits)
 int
 acl_parse(const char *word, int action, struct acl_rule *r, char *err, size_t errlen)
 {
-    char addr[ACL_ADDRMAX], what[160], net[INET6_ADDRSTRLEN];
+    char what[160], net[INET6_ADDRSTRLEN];
     const char *slash = strchr(word, '/');
     size_t alen = slash != NULL ? (size_t)(slash - word) : strlen(word);
     unsigned prefix = 0, max;
@@ -76,12 +74,8 @@ acl_parse(const char *word, int action, struct acl_rule *r, char *err, size_t er
         r->family = ACL_ALL;
         return 0;
     }
-    if (alen == 0 || alen >= sizeof(addr))
-        goto bad_addr;
-    memcpy(addr, word, alen);
-    addr[alen] = '\0';
-    v6 = strchr(addr, ':') != NULL;
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, r->net) != 1)
+    v6 = memchr(word, ':', alen) != NULL;
+    if (addr_parse_ip(word, alen, v6 ? AF_INET6 : AF_INET, r->net) < 0)
         goto bad_addr;
     max = v6 ? 128 : 32;
     if (slash == NULL) {

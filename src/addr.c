@@ -46,27 +46,81 @@ fail(char *err, size_t errlen, const char *what, const char *text)
     return -1;
 }
 
-/* Parses the decimal port in p (the whole rest of the string). Signs, spaces
- * and hex are rejected; leading zeros are harmless. */
+int
+addr_parse_port(const char *s, size_t len, int allow_zero, uint16_t *port)
+{
+    unsigned long v = 0;
+    size_t i;
+
+    if (len == 0)
+        return ADDR_PORT_EMPTY;
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return ADDR_PORT_SYNTAX;
+        if (v <= 65535) /* stops growing once too large; the digits are still checked */
+            v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    if (v > 65535 || (v == 0 && !allow_zero))
+        return ADDR_PORT_RANGE;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+int
+addr_parse_ip(const char *s, size_t len, int family, void *out)
+{
+    /* No valid literal is longer: 6 groups of 4 hex digits, 6 colons and a dotted quad. */
+    char buf[INET6_ADDRSTRLEN];
+
+    if (len == 0 || len >= sizeof(buf) || memchr(s, '\0', len) != NULL)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (family != AF_INET6 && inet_pton(AF_INET, buf, out) == 1)
+        return AF_INET;
+    if (family != AF_INET && inet_pton(AF_INET6, buf, out) == 1)
+        return AF_INET6;
+    return -1;
+}
+
+/* Fills ss with an address addr_parse_ip found and a port. */
+static void
+set_sockaddr(int family, const void *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        memcpy(&sin->sin_addr, ip, 4);
+        *len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        memcpy(&sin6->sin6_addr, ip, 16);
+        *len = sizeof(*sin6);
+    }
+}
+
+/* The port in p (the whole rest of the string) with the messages of the
+ * address parsers, which quote the whole address text. */
 static int
 parse_port(const char *p, int allow_zero, uint16_t *port, const char *text, char *err,
            size_t errlen)
 {
-    unsigned long v = 0;
-    const char *q;
-
-    if (*p == '\0')
+    switch (addr_parse_port(p, strlen(p), allow_zero, port)) {
+    case 0:
+        return 0;
+    case ADDR_PORT_EMPTY:
         return fail(err, errlen, "missing port", text);
-    for (q = p; *q != '\0'; q++) {
-        if (*q < '0' || *q > '9')
-            return fail(err, errlen, "invalid port", text);
-        if (v <= 65535)
-            v = v * 10 + (unsigned long)(*q - '0');
-    }
-    if (v > 65535 || (v == 0 && !allow_zero))
+    case ADDR_PORT_SYNTAX:
+        return fail(err, errlen, "invalid port", text);
+    default:
         return fail(err, errlen, "port out of range", text);
-    *port = (uint16_t)v;
-    return 0;
+    }
 }
 
 /* Splits s into a host part (copied to host, brackets removed) and a port
@@ -115,6 +169,7 @@ addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, ch
                   size_t errlen)
 {
     char host[INET6_ADDRSTRLEN + 8];
+    uint8_t ip[16];
     const char *port_s, *p;
     uint16_t port;
     int bracketed;
@@ -139,25 +194,17 @@ addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, ch
         return -1;
 
     if (bracketed) {
-        struct in6_addr a6;
-
-        if (inet_pton(AF_INET6, host, &a6) != 1)
+        if (addr_parse_ip(host, strlen(host), AF_INET6, ip) < 0)
             return fail(err, errlen, "invalid IPv6 address", s);
     } else if (strcmp(host, "*") == 0) {
-        strcpy(host, "0.0.0.0");
-    } else {
-        struct in_addr a4;
-
-        if (inet_pton(AF_INET, host, &a4) != 1) {
-            for (p = host; *p != '\0'; p++)
-                if ((*p < '0' || *p > '9') && *p != '.')
-                    return fail(err, errlen, "not a numeric address (names are not allowed here)",
-                                s);
-            return fail(err, errlen, "invalid IPv4 address", s);
-        }
+        memset(ip, 0, 4); /* 0.0.0.0 */
+    } else if (addr_parse_ip(host, strlen(host), AF_INET, ip) < 0) {
+        for (p = host; *p != '\0'; p++)
+            if ((*p < '0' || *p > '9') && *p != '.')
+                return fail(err, errlen, "not a numeric address (names are not allowed here)", s);
+        return fail(err, errlen, "invalid IPv4 address", s);
     }
-    if (addr_from_literal(host, port, ss, len) < 0)
-        return fail(err, errlen, "invalid address", s);
+    set_sockaddr(bracketed ? AF_INET6 : AF_INET, ip, port, ss, len);
     return 0;
 }
 
@@ -179,9 +226,9 @@ addr_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, c
     if (split_hostport(s, h, cap, &port_s, &bracketed, err, errlen) < 0)
         return -1;
     if (bracketed) {
-        struct in6_addr a6;
+        uint8_t ip[16];
 
-        if (inet_pton(AF_INET6, h, &a6) != 1)
+        if (addr_parse_ip(h, strlen(h), AF_INET6, ip) < 0)
             return fail(err, errlen, "invalid IPv6 address", s);
     } else {
         for (p = h; *p != '\0'; p++) {
@@ -202,28 +249,13 @@ addr_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, c
 int
 addr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
-    memset(ss, 0, sizeof(*ss));
-    {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    uint8_t ip[16];
+    int family = addr_parse_ip(host, strlen(host), AF_UNSPEC, ip);
 
-        if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-            sin->sin_family = AF_INET;
-            sin->sin_port = htons(port);
-            *len = sizeof(*sin);
-            return 0;
-        }
-    }
-    {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-            sin6->sin6_family = AF_INET6;
-            sin6->sin6_port = htons(port);
-            *len = sizeof(*sin6);
-            return 0;
-        }
-    }
-    return -1;
+    if (family < 0)
+        return -1;
+    set_sockaddr(family, ip, port, ss, len);
+    return 0;
 }
 
 char *

@@ -1,5 +1,6 @@
 /* Socket address parsing and printing: listen addresses ("8800", "127.0.0.1:8800",
- * "[::1]:8800", "*:8800") and upstream "host:port" pairs. Pure functions. */
+ * "[::1]:8800", "*:8800"), upstream "host:port" pairs, and the one port parser
+ * and the one IP-literal parser the whole program uses. Pure functions. */
 #ifndef WARPD_ADDR_H
 #define WARPD_ADDR_H
 
@@ -11,6 +12,21 @@
 #define ADDR_HOSTMAX   256 /* longest host name kept, with the NUL */
 #define ADDR_QUOTE_MAX 64  /* bytes of offending text an error message repeats */
 #define ADDR_QUOTELEN  (ADDR_QUOTE_MAX * 4 + 4) /* room for addr_quote's output */
+
+/* What addr_parse_port returns besides 0, so callers can word their messages. */
+#define ADDR_PORT_EMPTY  (-1) /* no characters at all */
+#define ADDR_PORT_SYNTAX (-2) /* a byte that is not a decimal digit (signs, spaces, hex) */
+#define ADDR_PORT_RANGE  (-3) /* all digits, but above 65535, or 0 where 0 is not allowed */
+
+/* The port parser: s[0..len) as a decimal port, digits only, any number of
+ * them (leading zeros are harmless). allow_zero: whether 0 (a port the kernel
+ * chooses, for listening) is accepted. Returns 0 or one of ADDR_PORT_*. */
+int addr_parse_port(const char *s, size_t len, int allow_zero, uint16_t *port);
+/* The IP-literal parser: s[0..len) (no brackets, no NUL needed) as a numeric
+ * IPv4 dotted quad or IPv6 address. family: AF_INET or AF_INET6 to accept only
+ * that one, AF_UNSPEC for either. Writes 4 or 16 bytes in network order to out
+ * (which must hold 16) and returns the family found, or -1. */
+int addr_parse_ip(const char *s, size_t len, int family, void *out);
 
 /* Parses a numeric listen address. A bare port means 127.0.0.1; "*" means
  * 0.0.0.0 and "[::]" all IPv6 addresses. Returns 0, or -1 with a message. */

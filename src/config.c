@@ -314,24 +314,13 @@ ports_insert(struct cfg_port_range *r, int *n, unsigned lo, unsigned hi)
 static int
 port_number(const char *s, size_t len, unsigned *out, int *range_err)
 {
-    char buf[8];
-    long x;
+    uint16_t port;
+    int rc = addr_parse_port(s, len, 0, &port);
 
-    *range_err = 0;
-    if (len == 0 || len >= sizeof(buf)) {
-        /* Too long for any port; if it is all digits, it is too large. */
-        *range_err = len > 0 && strspn(s, "0123456789") >= len;
+    *range_err = rc == ADDR_PORT_RANGE;
+    if (rc != 0)
         return -1;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (cfg_parse_long(buf, 0, 99999, &x) < 0)
-        return -1;
-    if (x < 1 || x > 65535) {
-        *range_err = 1;
-        return -1;
-    }
-    *out = (unsigned)x;
+    *out = port;
     return 0;
 }
 
@@ -581,7 +570,7 @@ static int
 host_header_ok(const char *v)
 {
     const char *p = v, *port = NULL, *end;
-    long x;
+    uint16_t x;
 
     if (*p == '[') {
         end = strchr(p, ']');
@@ -605,7 +594,7 @@ host_header_ok(const char *v)
         if (*p == ':')
             port = p + 1;
     }
-    return port == NULL || cfg_parse_long(port, 1, 65535, &x) == 0;
+    return port == NULL || addr_parse_port(port, strlen(port), 0, &x) == 0;
 }
 
 static int
@@ -634,7 +623,7 @@ resolver_entry(const char *tok, char *out, size_t outlen)
     const char *port_s = NULL, *end;
     struct sockaddr_storage ss;
     socklen_t len;
-    long port = 0;
+    uint16_t port = 0;
     size_t n;
     int bracketed = tok[0] == '[';
 
@@ -656,9 +645,9 @@ resolver_entry(const char *tok, char *out, size_t outlen)
         return -1;
     memcpy(host, tok, n);
     host[n] = '\0';
-    if (port_s != NULL && cfg_parse_long(port_s, 1, 65535, &port) < 0)
+    if (port_s != NULL && addr_parse_port(port_s, strlen(port_s), 0, &port) != 0)
         return -1;
-    if (addr_from_literal(host, (uint16_t)port, &ss, &len) < 0)
+    if (addr_from_literal(host, port, &ss, &len) < 0)
         return -1;
     if (bracketed && ss.ss_family != AF_INET6)
         return -1;

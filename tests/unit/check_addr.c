@@ -1,6 +1,6 @@
 /* Unit tests for src/addr.c: every accepted and refused listen and host:port
- * form with its exact message, printing and re-parsing, equality and loopback
- * detection. Table-driven; one loop iteration per row. */
+ * form with its exact message, the port and IP-literal parsers, printing and re-parsing, equality
+ * and loopback detection. Table-driven; one loop iteration per row. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
@@ -219,6 +219,102 @@ START_TEST(test_from_literal)
 }
 END_TEST
 
+/* The one port parser: each outcome, with and without 0 allowed. */
+static const struct {
+    const char *in;
+    int allow_zero, rc;
+    unsigned port;
+} port_cases[] = {
+    {"80", 0, 0, 80},
+    {"1", 0, 0, 1},
+    {"65535", 0, 0, 65535},
+    {"0080", 0, 0, 80},
+    {"00000000000000000443", 0, 0, 443}, /* leading zeros are harmless */
+    {"0", 1, 0, 0},
+    {"0", 0, ADDR_PORT_RANGE, 0},
+    {"65536", 1, ADDR_PORT_RANGE, 0},
+    {"1234567", 0, ADDR_PORT_RANGE, 0},
+    {"99999999999999999999999", 0, ADDR_PORT_RANGE, 0},
+    {"", 0, ADDR_PORT_EMPTY, 0},
+    {"+80", 0, ADDR_PORT_SYNTAX, 0},
+    {"-1", 0, ADDR_PORT_SYNTAX, 0},
+    {" 80", 0, ADDR_PORT_SYNTAX, 0},
+    {"80 ", 0, ADDR_PORT_SYNTAX, 0},
+    {"0x50", 0, ADDR_PORT_SYNTAX, 0},
+    {"99999999999x", 0, ADDR_PORT_SYNTAX, 0}, /* junk wins over size */
+};
+
+START_TEST(test_parse_port)
+{
+    uint16_t port = 7;
+    int rc = addr_parse_port(port_cases[_i].in, strlen(port_cases[_i].in),
+                             port_cases[_i].allow_zero, &port);
+
+    ck_assert_msg(rc == port_cases[_i].rc, "'%s': %d", port_cases[_i].in, rc);
+    ck_assert_uint_eq(port, rc == 0 ? port_cases[_i].port : 7);
+}
+END_TEST
+
+START_TEST(test_parse_port_length)
+{
+    uint16_t port = 0;
+
+    /* Only len bytes count: no NUL needed, and what follows is not read. */
+    ck_assert_int_eq(addr_parse_port("8080x", 4, 0, &port), 0);
+    ck_assert_uint_eq(port, 8080);
+    ck_assert_int_eq(addr_parse_port("8080", 0, 0, &port), ADDR_PORT_EMPTY);
+}
+END_TEST
+
+/* The one IP-literal parser. */
+static const struct {
+    const char *in;
+    int family, want; /* asked for, found (-1: refused) */
+    const char *back; /* inet_ntop of the result */
+} ip_cases[] = {
+    {"192.0.2.7", AF_UNSPEC, AF_INET, "192.0.2.7"},
+    {"192.0.2.7", AF_INET, AF_INET, "192.0.2.7"},
+    {"192.0.2.7", AF_INET6, -1, NULL},
+    {"2001:DB8::0001", AF_UNSPEC, AF_INET6, "2001:db8::1"},
+    {"::ffff:1.2.3.4", AF_INET6, AF_INET6, "::ffff:1.2.3.4"},
+    {"::1", AF_INET, -1, NULL},
+    {"0000:0000:0000:0000:0000:ffff:255.255.255.255", AF_UNSPEC, AF_INET6,
+     "::ffff:255.255.255.255"}, /* the longest literal */
+    {"[::1]", AF_UNSPEC, -1, NULL},
+    {"1.2.3", AF_UNSPEC, -1, NULL},
+    {"1.2.3.256", AF_UNSPEC, -1, NULL},
+    {"01.2.3.4", AF_UNSPEC, -1, NULL},
+    {" 1.2.3.4", AF_UNSPEC, -1, NULL},
+    {"example.com", AF_UNSPEC, -1, NULL},
+    {"", AF_UNSPEC, -1, NULL},
+    {"0000:0000:0000:0000:0000:ffff:255.255.255.2555", AF_UNSPEC, -1, NULL},
+};
+
+START_TEST(test_parse_ip)
+{
+    uint8_t ip[16];
+    char back[INET6_ADDRSTRLEN];
+    int fam = addr_parse_ip(ip_cases[_i].in, strlen(ip_cases[_i].in), ip_cases[_i].family, ip);
+
+    ck_assert_msg(fam == ip_cases[_i].want, "'%s': %d", ip_cases[_i].in, fam);
+    if (fam < 0)
+        return;
+    ck_assert_ptr_nonnull(inet_ntop(fam, ip, back, sizeof(back)));
+    ck_assert_str_eq(back, ip_cases[_i].back);
+}
+END_TEST
+
+START_TEST(test_parse_ip_length)
+{
+    uint8_t ip[16];
+
+    /* Only len bytes count; a NUL inside them is refused. */
+    ck_assert_int_eq(addr_parse_ip("10.0.0.1]:80", 8, AF_UNSPEC, ip), AF_INET);
+    ck_assert_int_eq(addr_parse_ip("::1]", 3, AF_INET6, ip), AF_INET6);
+    ck_assert_int_eq(addr_parse_ip("10.0.0.1\0", 9, AF_UNSPEC, ip), -1);
+}
+END_TEST
+
 START_TEST(test_format_edges)
 {
     struct sockaddr_storage ss;
@@ -372,6 +468,10 @@ addr_suite(void)
     tcase_add_loop_test(tc, test_hostport_bad, 0, (int)WD_ARRAY_SIZE(hostport_bad));
     tcase_add_test(tc, test_hostport_length);
     tcase_add_test(tc, test_from_literal);
+    tcase_add_loop_test(tc, test_parse_port, 0, (int)WD_ARRAY_SIZE(port_cases));
+    tcase_add_test(tc, test_parse_port_length);
+    tcase_add_loop_test(tc, test_parse_ip, 0, (int)WD_ARRAY_SIZE(ip_cases));
+    tcase_add_test(tc, test_parse_ip_length);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sockaddr");
