@@ -48,11 +48,6 @@
 
 #define PX_VIA_NAME "warpd"
 
-static struct px *sessions;
-/* Sessions kept alive between requests, the longest idle first: at
- * max_connections the first is closed to admit a new client. */
-static struct px *idle_first, *idle_last;
-
 static void px_client_read(struct conn *c);
 static void px_try_head(struct px *p);
 static void px_pump_response(struct px *p);
@@ -65,8 +60,8 @@ static void px_connect_upstream(struct px *p, int allow_pool, const struct http_
 void
 px_log_request(struct px *p, const char *close_reason)
 {
-    const struct config *cfg = p->env->cfg;
-    ev_tstamp now = ev_now(p->env->loop);
+    const struct config *cfg = p->s.env->cfg;
+    ev_tstamp now = ev_now(p->s.env->loop);
     int auth = cfg->mode == MODE_FORWARD && cfg->nauth_users > 0;
 
     if (!p->logme || !log_access_enabled()) {
@@ -79,13 +74,13 @@ px_log_request(struct px *p, const char *close_reason)
      * $remote_user and squid's log do; "-" for none. */
     log_access("client=%s%s%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
                "ttfb=%.3f time=%.3f%s%s%s",
-               p->peer, auth ? " user=" : "",
+               p->s.peer, auth ? " user=" : "",
                !auth          ? ""
                : p->user >= 0 ? cfg->auth_users[p->user].name
                               : "-",
                p->method >= 0 ? http_method_str(p->method) : "-", p->target[0] ? p->target : "-",
                p->status, (unsigned long long)p->bytes_in, (unsigned long long)p->bytes_out,
-               p->up_name[0] ? p->up_name : "-", p->t_first > 0 ? p->t_first - p->t_start : 0.0,
+               p->s.up_name[0] ? p->s.up_name : "-", p->t_first > 0 ? p->t_first - p->t_start : 0.0,
                now - p->t_start, close_reason ? " close=\"" : "", close_reason ? close_reason : "",
                close_reason ? "\"" : "");
 }
@@ -94,121 +89,28 @@ void
 px_drop_upstream(struct px *p)
 {
     px_shape_free(p);
-    if (p->rq != NULL) {
-        resolve_cancel(p->rq);
-        p->rq = NULL;
-    }
-    if (p->uc != NULL) {
-        upstream_cancel(p->uc);
-        free(p->uc);
-        p->uc = NULL;
-    }
-    conn_close(&p->up);
+    session_drop_upstream(&p->s);
     outq_clear(&p->uout);
     xbuf_release(&p->uin, 1);
     p->up_close = 0;
 }
 
-/* The connection now waits for its next request. When the worker stopped
- * accepting at max_connections, it is told: this one can make room. */
+/* The session ends (session_close): the access line of a request still
+ * open, then everything the HTTP state holds. */
 static void
-px_idle_enter(struct px *p)
+px_on_close(struct session *s, const char *reason)
 {
-    p->in_idle = 1;
-    p->idle_next = NULL;
-    p->idle_prev = idle_last;
-    if (idle_last != NULL)
-        idle_last->idle_next = p;
-    else
-        idle_first = p;
-    idle_last = p;
-    if (p->env->accept_paused && p->env->on_count_change != NULL)
-        p->env->on_count_change(p->env);
-}
+    struct px *p = (struct px *)s;
 
-void
-px_idle_leave(struct px *p)
-{
-    if (!p->in_idle)
-        return;
-    p->in_idle = 0;
-    if (p->idle_prev != NULL)
-        p->idle_prev->idle_next = p->idle_next;
-    else
-        idle_first = p->idle_next;
-    if (p->idle_next != NULL)
-        p->idle_next->idle_prev = p->idle_prev;
-    else
-        idle_last = p->idle_prev;
-    p->idle_prev = p->idle_next = NULL;
-}
-
-void
-px_close(struct px *p, const char *reason)
-{
-    struct session_env *env = p->env;
-
-    px_idle_leave(p);
-    if (p->relay != NULL) {
-        relay_stop(p->relay);
-        p->bytes_in += p->relay->dir[0].bytes;
-        p->bytes_out += p->relay->dir[1].bytes;
+    if (s->relay != NULL) {
+        p->bytes_in += s->relay->dir[0].bytes;
+        p->bytes_out += s->relay->dir[1].bytes;
     }
-    /* reason may point into the relay: log before it goes. */
+    /* reason may point into the relay: it is still there. */
     px_log_request(p, reason);
-    free(p->relay);
-    p->relay = NULL;
     px_drop_upstream(p);
-    ev_timer_stop(env->loop, &p->timer);
-    conn_close(&p->client);
     outq_clear(&p->cout);
     xbuf_release(&p->cin, 1);
-    if (p->prev != NULL)
-        p->prev->next = p->next;
-    else
-        sessions = p->next;
-    if (p->next != NULL)
-        p->next->prev = p->prev;
-    free(p);
-    env->active--;
-    if (env->on_count_change != NULL)
-        env->on_count_change(env);
-}
-
-/* Phases change several times per request, each with its own timeout. The
- * libev timer is only moved when a deadline comes earlier than the one it is
- * armed for; a later one is left to px_timer_cb, which re-arms when it fires
- * early. A keep-alive exchange thus costs no timer heap operation. */
-void
-px_set_timer(struct px *p, void (*cb)(struct ev_loop *, ev_timer *, int), double after)
-{
-    ev_tstamp at = ev_now(p->env->loop) + after;
-
-    p->on_timeout = cb;
-    p->deadline = at;
-    if (ev_is_active(&p->timer) && p->armed <= at)
-        return;
-    ev_timer_stop(p->env->loop, &p->timer);
-    ev_timer_set(&p->timer, after, 0.);
-    ev_timer_start(p->env->loop, &p->timer);
-    p->armed = at;
-}
-
-static void
-px_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct px *p = w->data;
-    ev_tstamp left = p->deadline - ev_now(loop);
-
-    /* A millisecond of slack: the loop's clock and the timers' differ by
-     * rounding, and firing that much early is harmless. */
-    if (left > PX_TIMER_SLACK) {
-        ev_timer_set(w, left, 0.);
-        ev_timer_start(loop, w);
-        p->armed = p->deadline;
-        return;
-    }
-    p->on_timeout(loop, w, revents);
 }
 
 /* Between requests, or before the first byte of one. */
@@ -225,17 +127,17 @@ px_stop_grace(const struct px *p, ev_tstamp usual)
 {
     ev_tstamp g = PX_STOP_GRACE;
 
-    if (p->env->cfg->shutdown_timeout < g)
-        g = p->env->cfg->shutdown_timeout;
+    if (p->s.env->cfg->shutdown_timeout < g)
+        g = p->s.env->cfg->shutdown_timeout;
     return usual < g ? usual : g;
 }
 
 static void
-px_header_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+px_header_timeout(struct session *s)
 {
-    struct px *p = w->data;
+    struct px *p = (struct px *)s;
 
-    if (p->env->stopping && px_waiting(p)) {
+    if (s->env->stopping && px_waiting(p)) {
         /* The grace is over and nothing came: a FIN, then the lingering
          * close, so a client can tell this from a failure. */
         p->phase = PX_IDLE;
@@ -243,30 +145,30 @@ px_header_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     if (p->phase == PX_IDLE) {
-        px_close(p, "keep-alive timeout");
+        session_close(s, "keep-alive timeout");
         return;
     }
     px_answer(p, 408, "the request head did not arrive in time");
 }
 
 static void
-px_response_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+px_response_timeout(struct session *s)
 {
-    px_answer(w->data, 504, "the upstream did not answer in time");
+    px_answer((struct px *)s, 504, "the upstream did not answer in time");
 }
 
 static void
-px_idle_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+px_idle_timeout(struct session *s)
 {
-    struct px *p = w->data;
-    ev_tstamp left = p->last_io + p->env->cfg->idle_timeout - ev_now(loop);
+    struct px *p = (struct px *)s;
+    ev_tstamp left = p->last_io + s->env->cfg->idle_timeout - ev_now(s->env->loop);
 
     if (left > PX_TIMER_SLACK) {
-        px_set_timer(p, px_idle_timeout, left);
+        session_set_timer(s, px_idle_timeout, left);
         return;
     }
     if (p->resp_head)
-        px_close(p, "idle timeout");
+        session_close(s, "idle timeout");
     else if (!p->req_done)
         px_answer(p, 408, "the request body stalled");
     else
@@ -274,25 +176,6 @@ px_idle_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- tunnels --------------------------------------------------------- */
-
-static void
-px_tunnel_done(struct relay *r, const char *reason)
-{
-    px_close(r->data, reason != NULL ? reason : "tunnel closed");
-}
-
-static void
-px_tunnel_idle(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct px *p = w->data;
-    ev_tstamp left = p->relay->last_active + p->env->cfg->idle_timeout - ev_now(loop);
-
-    if (left <= PX_TIMER_SLACK) {
-        px_close(p, "idle timeout");
-        return;
-    }
-    px_set_timer(p, px_tunnel_idle, left);
-}
 
 /* Moves the unread bytes of x into a pooled buffer the relay can own. */
 static struct buf *
@@ -344,22 +227,12 @@ px_start_tunnel(struct px *p, struct buf *pre_ba)
     pre_ab = px_leftover(&p->cin, &err);
     if (err) {
         buf_put(pre_ba);
-        px_close(p, "too much early data");
+        session_close(&p->s, "too much early data");
         return;
     }
     p->phase = PX_TUNNEL;
     p->resp_head = 1;
-    p->relay = malloc(sizeof(*p->relay));
-    if (p->relay == NULL) {
-        buf_put(pre_ab);
-        buf_put(pre_ba);
-        px_close(p, "out of memory");
-        return;
-    }
-    relay_start(p->relay, &p->client, &p->up, pre_ab, pre_ba, "client", "upstream", px_tunnel_done,
-                p);
-    relay_use_splice(p->relay); /* blind bytes: zero-copy when pipes can be had */
-    px_set_timer(p, px_tunnel_idle, p->env->cfg->idle_timeout);
+    session_relay(&p->s, pre_ab, pre_ba, "tunnel closed");
 }
 
 /* ---- routing --------------------------------------------------------- */
@@ -417,7 +290,7 @@ px_copy_target(struct px *p, const struct http_head *h)
 static int
 px_authenticate(struct px *p, const struct http_head *h)
 {
-    const struct config *cfg = p->env->cfg;
+    const struct config *cfg = p->s.env->cfg;
     const struct http_field *f = NULL;
     const char *what;
     int i, n = 0, keep;
@@ -469,7 +342,7 @@ px_authenticate(struct px *p, const struct http_head *h)
 static int
 px_route(struct px *p, const struct http_head *h)
 {
-    const struct config *cfg = p->env->cfg;
+    const struct config *cfg = p->s.env->cfg;
     struct http_target t;
     int st;
 
@@ -484,7 +357,7 @@ px_route(struct px *p, const struct http_head *h)
     px_copy_target(p, h);
     /* HTTP/1.1 clients are kept alive unless they say close; HTTP/1.0
      * clients only when they ask (h->close is clear only then). */
-    p->keep = !h->close && cfg->keepalive_timeout > 0 && !p->env->stopping;
+    p->keep = !h->close && cfg->keepalive_timeout > 0 && !p->s.env->stopping;
 
     st = http_parse_target(h, &t);
     if (st != 0) {
@@ -582,15 +455,15 @@ px_upstream_failed(struct px *p, const char *what)
 static void
 px_send_head(struct px *p, const struct http_head *parsed)
 {
-    const struct config *cfg = p->env->cfg;
+    const struct config *cfg = p->s.env->cfg;
     struct http_head local;
     const struct http_head *hp = parsed;
     struct http_target t;
     struct http_req_opts o;
     struct http_out out;
 
-    conn_want_read(&p->up, 0);
-    p->up.data = p;
+    conn_want_read(&p->s.up, 0);
+    p->s.up.data = p;
     if (p->method == HTTP_CONNECT) {
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
         struct buf *b = buf_get();
@@ -602,24 +475,24 @@ px_send_head(struct px *p, const struct http_head *parsed)
         memcpy(b->data, ok, sizeof(ok) - 1);
         b->end = sizeof(ok) - 1;
         p->status = 200;
-        p->t_first = ev_now(p->env->loop);
+        p->t_first = ev_now(p->s.env->loop);
         p->bytes_in += p->head_len;
         p->cin.start += p->head_len;
         if (cfg->tls_split != 0 && config_tls_split_port(cfg, p->port) &&
             config_shape_for(cfg, p->host) != SHAPE_OFF) {
             struct iovec iov = {b->data, buf_len(b)};
-            int r = outq_send(&p->client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out);
+            int r = outq_send(&p->s.client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out);
 
             buf_put(b);
             if (r < 0) {
-                px_close(p, "client write failed");
+                session_close(&p->s, "client write failed");
                 return;
             }
             p->phase = PX_HELLO;
             p->resp_head = 1;
-            px_set_timer(p, px_header_timeout, cfg->header_timeout);
-            conn_want_read(&p->client, 1);
-            conn_want_write(&p->client, p->cout.bytes > 0);
+            session_set_timer(&p->s, px_header_timeout, cfg->header_timeout);
+            conn_want_read(&p->s.client, 1);
+            conn_want_write(&p->s.client, p->cout.bytes > 0);
             px_hello_try(p);
             return;
         }
@@ -657,7 +530,7 @@ px_send_head(struct px *p, const struct http_head *parsed)
     /* Keep the head bytes while a retry on a fresh connection is possible. */
     p->head_kept = px_may_retry(p);
     if (!px_shape_head(p, &out) &&
-        outq_send(&p->up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
+        outq_send(&p->s.up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
         px_upstream_failed(p, "could not send the request upstream");
         return;
     }
@@ -674,10 +547,10 @@ px_send_head(struct px *p, const struct http_head *parsed)
     body_init(&p->reqc, p->req_body, p->req_len, p->req_body);
     p->req_done = p->reqc.done;
     if (p->req_done)
-        px_set_timer(p, px_response_timeout, cfg->response_timeout);
+        session_set_timer(&p->s, px_response_timeout, cfg->response_timeout);
     else
-        px_set_timer(p, px_idle_timeout, cfg->idle_timeout);
-    p->last_io = ev_now(p->env->loop);
+        session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
+    p->last_io = ev_now(p->s.env->loop);
     px_pump_request(p);
 }
 
@@ -686,83 +559,65 @@ px_send_head(struct px *p, const struct http_head *parsed)
 static void px_up_read(struct conn *c);
 static void px_up_write(struct conn *c);
 
+/* The upstream connection is open (s.up_name names it): fresh, or reused
+ * from the pool. */
 static void
-px_use_upstream(struct px *p, const struct sockaddr *sa, const struct http_head *parsed)
+px_use_upstream(struct px *p, int reused, const struct http_head *parsed)
 {
-    p->up.on_read = px_up_read;
-    p->up.on_write = px_up_write;
-    p->reused = sa == NULL; /* no address: it came from the pool (which named it) */
-    if (sa != NULL)
-        addr_format(sa, p->up_name, sizeof(p->up_name));
+    p->s.up.on_read = px_up_read;
+    p->s.up.on_write = px_up_write;
+    p->reused = reused;
     px_send_head(p, parsed);
 }
 
 static void
-px_connected(void *arg, int fd, int idx, int err)
+px_connected(struct session *s, int err)
 {
-    struct px *p = arg;
+    struct px *p = (struct px *)s;
     char what[ADDR_HOSTMAX + 96];
 
-    if (fd < 0) {
+    if (err != 0) {
         snprintf(what, sizeof(what), "cannot connect to %s:%u: %s", p->host, (unsigned)p->port,
                  err == ETIMEDOUT ? "connect timed out" : strerror(err));
         px_answer(p, err == ETIMEDOUT ? 504 : 502, what);
         return;
     }
-    {
-        struct sockaddr_storage sa = p->uc->addrs.addr[idx];
-        free(p->uc); /* allowed from inside its callback */
-        p->uc = NULL;
-        conn_init(&p->up, p->env->loop, fd, p);
-        px_use_upstream(p, (struct sockaddr *)&sa, NULL);
-    }
+    px_use_upstream(p, 0, NULL);
 }
 
 static void
-px_resolved(void *arg, int status, const struct resolve_result *res)
+px_resolved(struct session *s, int status, const struct resolve_result *res)
 {
-    struct px *p = arg;
+    struct px *p = (struct px *)s;
     char what[ADDR_HOSTMAX + 64];
 
-    p->rq = NULL;
     if (status != RESOLVE_OK) {
         snprintf(what, sizeof(what), "cannot resolve %s: %s", p->host, resolve_strerror(status));
         px_answer(p, status == RESOLVE_ETIMEOUT ? 504 : 502, what);
         return;
     }
     for (int i = 0; i < res->n; i++) {
-        if (px_is_self(p->env->cfg, (const struct sockaddr *)&res->addr[i])) {
+        if (px_is_self(s->env->cfg, (const struct sockaddr *)&res->addr[i])) {
             px_answer(p, 508, "the request targets warpd itself");
             return;
         }
     }
-    p->uc = malloc(sizeof(*p->uc));
-    if (p->uc == NULL) {
-        px_answer(p, 503, "out of memory");
-        return;
-    }
     p->phase = PX_CONNECTING;
-    upstream_connect_start(p->uc, p->env->loop, res, p->env->cfg->connect_timeout, px_connected, p);
+    if (session_connect(s, res, px_connected) < 0)
+        px_answer(p, 503, "out of memory");
 }
 
 static void
 px_connect_upstream(struct px *p, int allow_pool, const struct http_head *parsed)
 {
-    struct resolve_result res;
-
-    if (allow_pool && pool_get(p->host, p->port, &p->up, p, p->up_name)) {
-        px_use_upstream(p, NULL, parsed);
+    if (allow_pool && pool_get(p->host, p->port, &p->s.up, p, p->s.up_name)) {
+        px_use_upstream(p, 1, parsed);
         return;
     }
     p->phase = PX_RESOLVING;
-    ev_timer_stop(p->env->loop, &p->timer);
+    session_stop_timer(&p->s);
     px_update_watchers(p);
-    if (resolve_now(p->host, p->port, &res)) {
-        px_resolved(p, RESOLVE_OK, &res);
-        return;
-    }
-    p->rq = resolve_start(p->host, p->port, px_resolved, p);
-    if (p->rq == NULL)
+    if (session_resolve(&p->s, p->host, p->port, px_resolved) < 0)
         px_answer(p, 503, "resolver unavailable");
 }
 
@@ -788,15 +643,15 @@ px_pump_request(struct px *p)
         }
         p->cin.start += (uint32_t)n;
         p->bytes_in += (uint64_t)n;
-        if (o.n > 0 && outq_send(&p->up, &p->uout, o.iov, o.n, o.bytes, &p->bytes_up) < 0) {
+        if (o.n > 0 && outq_send(&p->s.up, &p->uout, o.iov, o.n, o.bytes, &p->bytes_up) < 0) {
             px_answer(p, 502, "upstream write failed");
             return;
         }
-        p->last_io = ev_now(p->env->loop);
+        p->last_io = ev_now(p->s.env->loop);
         if (p->reqc.done) {
             p->req_done = 1;
             if (!p->resp_head)
-                px_set_timer(p, px_response_timeout, p->env->cfg->response_timeout);
+                session_set_timer(&p->s, px_response_timeout, p->s.env->cfg->response_timeout);
         }
         if (n == 0)
             break;
@@ -810,14 +665,14 @@ px_reset_request(struct px *p)
 {
     p->phase = PX_IDLE;
     p->scan = p->uscan = 0;
-    p->t_start = ev_now(p->env->loop);
+    p->t_start = ev_now(p->s.env->loop);
     p->t_first = 0;
     p->bytes_in = p->bytes_out = p->bytes_up = 0;
     p->status = 0;
     p->user = -1;
     p->method = -1;
     p->target[0] = '\0';
-    p->up_name[0] = '\0';
+    p->s.up_name[0] = '\0';
     p->upgrade = p->req_done = p->resp_head = p->resp_done = 0;
     p->up_close = p->reused = p->retried = p->head_kept = 0;
     p->up_eof = p->up_err = 0;
@@ -840,12 +695,12 @@ px_ready_next(struct px *p)
      * Connection: close, within the stop grace. */
     px_reset_request(p);
     xbuf_release(&p->cin, 0);
-    px_set_timer(p, px_header_timeout,
-                 p->env->stopping ? px_stop_grace(p, p->env->cfg->keepalive_timeout)
-                                  : p->env->cfg->keepalive_timeout);
-    px_idle_enter(p);
+    session_set_timer(&p->s, px_header_timeout,
+                      p->s.env->stopping ? px_stop_grace(p, p->s.env->cfg->keepalive_timeout)
+                                         : p->s.env->cfg->keepalive_timeout);
+    session_idle_enter(&p->s);
     if (p->cout.bytes > 0) {
-        conn_want_write(&p->client, 1);
+        conn_want_write(&p->s.client, 1);
         return 0;
     }
     return 1;
@@ -855,7 +710,7 @@ px_ready_next(struct px *p)
 static void
 px_exchange_end(struct px *p)
 {
-    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->up.fd >= 0 && !p->env->stopping;
+    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->s.up.fd >= 0 && !p->s.env->stopping;
 
     if (p->head_kept) {
         p->cin.start += p->head_len;
@@ -863,7 +718,7 @@ px_exchange_end(struct px *p)
     }
     px_log_request(p, NULL);
     if (reuse)
-        pool_put(p->host, p->port, &p->up, p->up_name); /* moves it: p->up is left closed */
+        pool_put(p->host, p->port, &p->s.up, p->s.up_name); /* moves it: p->s.up is left closed */
     px_drop_upstream(p);
     if (px_ready_next(p))
         px_try_head(p);
@@ -888,7 +743,7 @@ px_response_complete(struct px *p)
 static int
 px_response_head(struct px *p, size_t len)
 {
-    const struct config *cfg = p->env->cfg;
+    const struct config *cfg = p->s.env->cfg;
     struct http_head h;
     struct http_resp_opts o;
     struct http_out out;
@@ -914,8 +769,8 @@ px_response_head(struct px *p, size_t len)
         if (p->minor >= 1) {
             o.body_out = BODY_NONE;
             http_response_out(&h, &o, &out);
-            if (outq_send(&p->client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
-                px_close(p, "client write failed");
+            if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+                session_close(&p->s, "client write failed");
                 return -1;
             }
         }
@@ -948,7 +803,7 @@ px_response_head(struct px *p, size_t len)
         b->end += (uint32_t)rest;
         xbuf_release(&p->uin, 1);
         p->status = 101;
-        p->t_first = ev_now(p->env->loop);
+        p->t_first = ev_now(p->s.env->loop);
         px_start_tunnel(p, b);
         return -1;
     }
@@ -976,7 +831,7 @@ px_response_head(struct px *p, size_t len)
     o.body_out = cout;
     o.content_length = h.content_length;
     o.keep_length = h.body == BODY_NONE && (p->method == HTTP_HEAD || h.status == 304);
-    o.close = !p->keep || !p->req_done || p->env->stopping;
+    o.close = !p->keep || !p->req_done || p->s.env->stopping;
     if (o.close)
         p->keep = 0;
     o.keep_alive = p->keep && p->minor == 0;
@@ -987,7 +842,7 @@ px_response_head(struct px *p, size_t len)
         return -1;
     }
     p->status = h.status;
-    p->t_first = ev_now(p->env->loop);
+    p->t_first = ev_now(p->s.env->loop);
     p->uin.start += (uint32_t)len;
     p->resp_head = 1;
     body_init(&p->respc, h.body, h.content_length, cout);
@@ -1016,12 +871,12 @@ px_response_head(struct px *p, size_t len)
             body_init(&p->respc, h.body, h.content_length, cout); /* not taken: undo */
         }
     }
-    if (outq_send(&p->client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
-        px_close(p, "client write failed");
+    if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+        session_close(&p->s, "client write failed");
         return -1;
     }
-    p->last_io = ev_now(p->env->loop);
-    px_set_timer(p, px_idle_timeout, cfg->idle_timeout);
+    p->last_io = ev_now(p->s.env->loop);
+    session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
     return 0;
 }
 
@@ -1036,7 +891,7 @@ px_pump_response(struct px *p)
 
         if (!p->resp_head) {
             long len = http_head_end(p->uin.data + p->uin.start, xbuf_len(&p->uin),
-                                     p->env->cfg->max_header_size, 0, &p->uscan);
+                                     p->s.env->cfg->max_header_size, 0, &p->uscan);
             int r;
 
             if (len < 0) {
@@ -1062,15 +917,15 @@ px_pump_response(struct px *p)
         n = body_transcode(&p->respc, p->uin.data + p->uin.start, xbuf_len(&p->uin), &o);
         if (n < 0) {
             p->up_close = 1;
-            px_close(p, "malformed response body framing from the upstream");
+            session_close(&p->s, "malformed response body framing from the upstream");
             return;
         }
         p->uin.start += (uint32_t)n;
-        if (o.n > 0 && outq_send(&p->client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
-            px_close(p, "client write failed");
+        if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
+            session_close(&p->s, "client write failed");
             return;
         }
-        p->last_io = ev_now(p->env->loop);
+        p->last_io = ev_now(p->s.env->loop);
         if (p->respc.done) {
             px_response_complete(p);
             return;
@@ -1127,11 +982,11 @@ px_up_ended(struct px *p)
     }
     body_out_reset(&o);
     if (p->up_err || xbuf_len(&p->uin) > 0 || body_eof(&p->respc, &o) < 0) {
-        px_close(p, "the upstream closed in the middle of the response body");
+        session_close(&p->s, "the upstream closed in the middle of the response body");
         return;
     }
-    if (o.n > 0 && outq_send(&p->client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
-        px_close(p, "client write failed");
+    if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
+        session_close(&p->s, "client write failed");
         return;
     }
     px_response_complete(p);
@@ -1144,7 +999,8 @@ px_up_read(struct conn *c)
 
     for (int i = 0; i < PX_MAX_READS && p->cout.bytes == 0 && !p->up_eof; i++) {
         int drained;
-        ssize_t n = px_fill(c, &p->uin, p->resp_head ? 0 : p->env->cfg->max_header_size, &drained);
+        ssize_t n =
+            px_fill(c, &p->uin, p->resp_head ? 0 : p->s.env->cfg->max_header_size, &drained);
 
         if (n == WD_AGAIN)
             break;
@@ -1195,7 +1051,7 @@ px_client_write(struct conn *c)
     }
     r = outq_flush(c, &p->cout);
     if (r < 0) {
-        px_close(p, "client write failed");
+        session_close(&p->s, "client write failed");
         return;
     }
     if (r == 0)
@@ -1234,12 +1090,12 @@ px_update_watchers(struct px *p)
     default:
         return;
     }
-    conn_want_read(&p->client, client_rd);
-    if (p->up.fd >= 0) {
-        conn_want_read(&p->up, up_rd);
-        conn_want_write(&p->up, p->uout.bytes > 0 || (p->shp != NULL && p->shp->x.waiting_write));
+    conn_want_read(&p->s.client, client_rd);
+    if (p->s.up.fd >= 0) {
+        conn_want_read(&p->s.up, up_rd);
+        conn_want_write(&p->s.up, p->uout.bytes > 0 || (p->shp != NULL && p->shp->x.waiting_write));
     }
-    conn_want_write(&p->client, p->cout.bytes > 0);
+    conn_want_write(&p->s.client, p->cout.bytes > 0);
 }
 
 /* ---- reading requests ------------------------------------------------ */
@@ -1251,7 +1107,7 @@ px_update_watchers(struct px *p)
 static void
 px_try_head(struct px *p)
 {
-    const struct config *cfg = p->env->cfg;
+    const struct config *cfg = p->s.env->cfg;
     struct http_head h;
     long len;
     int st;
@@ -1265,10 +1121,10 @@ px_try_head(struct px *p)
             return;
         }
         if (p->phase == PX_IDLE) {
-            px_idle_leave(p);
+            session_idle_leave(&p->s);
             p->phase = PX_HEAD;
-            p->t_start = ev_now(p->env->loop);
-            px_set_timer(p, px_header_timeout, cfg->header_timeout);
+            p->t_start = ev_now(p->s.env->loop);
+            session_set_timer(&p->s, px_header_timeout, cfg->header_timeout);
         }
         p->logme = 1;
         len = http_head_end(p->cin.data + p->cin.start, xbuf_len(&p->cin), cfg->max_header_size, 1,
@@ -1282,7 +1138,7 @@ px_try_head(struct px *p)
         }
         if (len == 0) {
             if (p->client_eof) {
-                px_close(p, "client closed mid-head");
+                session_close(&p->s, "client closed mid-head");
                 return;
             }
             px_update_watchers(p);
@@ -1310,7 +1166,8 @@ px_client_read(struct conn *c)
         if (n == WD_AGAIN)
             return;
         if (n <= 0) {
-            px_close(p, n == 0 ? "client closed before its TLS hello" : "client read error");
+            session_close(&p->s,
+                          n == 0 ? "client closed before its TLS hello" : "client read error");
             return;
         }
         px_hello_try(p);
@@ -1324,20 +1181,21 @@ px_client_read(struct conn *c)
 
         if (!in_head && p->phase == PX_EXCHANGE && !p->req_done && p->uout.bytes > 0)
             break; /* the body waits for the upstream to drain */
-        n = px_fill(c, &p->cin, in_head ? p->env->cfg->max_header_size : 0, &drained);
+        n = px_fill(c, &p->cin, in_head ? p->s.env->cfg->max_header_size : 0, &drained);
         if (n == WD_AGAIN)
             break;
         if (n == WD_ERROR) {
-            px_close(p, "client read error");
+            session_close(&p->s, "client read error");
             return;
         }
         if (n == 0) {
             if (in_head && xbuf_len(&p->cin) == 0) {
-                px_close(p, p->phase == PX_IDLE ? "client closed" : "client closed mid-head");
+                session_close(&p->s,
+                              p->phase == PX_IDLE ? "client closed" : "client closed mid-head");
                 return;
             }
             if (in_head) {
-                px_close(p, "client closed mid-head");
+                session_close(&p->s, "client closed mid-head");
                 return;
             }
             /* EOF between requests or after this one's body: the exchange
@@ -1348,7 +1206,7 @@ px_client_read(struct conn *c)
                 return;
             px_pump_request(p);
             if (p->phase == PX_EXCHANGE && !p->req_done)
-                px_close(p, "client closed in the middle of the request body");
+                session_close(&p->s, "client closed in the middle of the request body");
             return;
         }
         if (in_head) {
@@ -1371,53 +1229,23 @@ px_client_read(struct conn *c)
         px_update_watchers(p);
 }
 
-/* ---- public ---------------------------------------------------------- */
+/* ---- the intake ------------------------------------------------------ */
 
-/* A new HTTP session on an accepted client socket, in the worker's list; the
- * caller decides what happens first. NULL (fd closed) when out of memory. */
-static struct px *
-px_new(struct session_env *env, int fd, const struct sockaddr *peer)
+/* A client was accepted: its first request has header_timeout from the
+ * connection's start. */
+static void
+px_start(struct session *s)
 {
-    struct px *p = calloc(1, sizeof(*p));
-    int one = 1;
+    struct px *p = (struct px *)s;
 
-    if (p == NULL) {
-        log_warnx("out of memory, dropping a client");
-        close(fd);
-        return NULL;
-    }
-    p->env = env;
     p->method = -1;
     p->user = -1;
-    p->phase = PX_IDLE;
-    p->t_start = ev_now(env->loop);
-    conn_init(&p->client, env->loop, fd, p);
-    conn_init(&p->up, env->loop, -1, p);
-    p->client.on_read = px_client_read;
-    p->client.on_write = px_client_write;
-    addr_format(peer, p->peer, sizeof(p->peer));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ev_init(&p->timer, px_timer_cb);
-    p->timer.data = p;
-    p->next = sessions;
-    if (sessions != NULL)
-        sessions->prev = p;
-    sessions = p;
-    env->active++;
-    return p;
-}
-
-void
-proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
-{
-    struct px *p = px_new(env, fd, peer);
-
-    if (p == NULL)
-        return;
-    /* The first request has header_timeout from the connection's start. */
-    px_set_timer(p, px_header_timeout, env->cfg->header_timeout);
+    p->t_start = s->t_start;
+    s->client.on_read = px_client_read;
+    s->client.on_write = px_client_write;
+    session_set_timer(s, px_header_timeout, s->env->cfg->header_timeout);
     p->phase = PX_HEAD;
-    conn_want_read(&p->client, 1);
+    conn_want_read(&s->client, 1);
 }
 
 /* The 403 goes out before anything is read: a denied client gets no header
@@ -1426,51 +1254,41 @@ proxy_start(struct session_env *env, int fd, const struct sockaddr *peer, sockle
  * sending side is shut and the client drained for a while (the lingering
  * close), so that a client still sending its request or a body reads the
  * whole 403 instead of losing it to a reset. No upstream is ever chosen. */
-void
-proxy_deny(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
+static void
+px_deny(struct session *s)
 {
-    struct px *p = px_new(env, fd, peer);
+    struct px *p = (struct px *)s;
 
-    if (p == NULL)
-        return;
+    p->method = -1;
+    p->user = -1;
+    p->t_start = s->t_start;
+    p->phase = PX_IDLE;
+    s->client.on_read = px_client_read;
+    s->client.on_write = px_client_write;
     px_answer(p, 403, "client address not allowed (allow/deny)");
 }
 
-void
-proxy_stop_idle(struct session_env *env)
+/* A graceful stop: a connection waiting for a request is not closed at
+ * once, since its request may be in the kernel's buffer or on its way and
+ * closing would reset it. It gets the stop grace, and a request that comes
+ * in it is answered with Connection: close (px_response_head sees
+ * env->stopping). The others finish their exchange, which also ends with
+ * Connection: close. */
+static void
+px_stop(struct session *s)
 {
-    struct px *p, *next;
+    struct px *p = (struct px *)s;
 
-    /* A connection waiting for a request is not closed at once: its request
-     * may be in the kernel's buffer or on its way, and closing would reset
-     * it. It gets the stop grace, and a request that comes in it is answered
-     * with Connection: close (px_response_head sees env->stopping). The
-     * others finish their exchange, which also ends with Connection: close. */
-    for (p = sessions; p != NULL; p = next) {
-        next = p->next;
-        if (px_waiting(p))
-            px_set_timer(p, px_header_timeout, px_stop_grace(p, p->deadline - ev_now(env->loop)));
-    }
+    if (px_waiting(p))
+        session_set_timer(s, px_header_timeout,
+                          px_stop_grace(p, s->deadline - ev_now(s->env->loop)));
 }
 
-int
-proxy_have_idle(void)
-{
-    return idle_first != NULL;
-}
-
-int
-proxy_close_idle(void)
-{
-    if (idle_first == NULL)
-        return 0;
-    px_close(idle_first, "closed for a new client at max_connections");
-    return 1;
-}
-
-void
-proxy_close_all(struct session_env *env, const char *reason)
-{
-    while (sessions != NULL)
-        px_close(sessions, reason);
-}
+const struct proto proto_http = {
+    .name = "http",
+    .size = sizeof(struct px),
+    .start = px_start,
+    .deny = px_deny,
+    .close = px_on_close,
+    .stop = px_stop,
+};

@@ -20,9 +20,9 @@
 #define PX_LINGER 2.0 /* seconds to drain a client after an error answer */
 
 static void
-px_linger_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+px_linger_timeout(struct session *s)
 {
-    px_close(w->data, "answered");
+    session_close(s, "answered");
 }
 
 /* Drains what the client still sends so that closing does not turn into a
@@ -38,7 +38,7 @@ px_linger_read(struct conn *c)
         if (n == WD_AGAIN)
             return;
         if (n <= 0) {
-            px_close(p, "answered");
+            session_close(&p->s, "answered");
             return;
         }
     }
@@ -48,31 +48,31 @@ px_linger_read(struct conn *c)
 void
 px_finish_closing(struct px *p)
 {
-    int r = outq_flush(&p->client, &p->cout);
+    int r = outq_flush(&p->s.client, &p->cout);
 
     if (r < 0) {
-        px_close(p, "client write failed");
+        session_close(&p->s, "client write failed");
         return;
     }
     if (r == 0) {
-        conn_want_write(&p->client, 1);
+        conn_want_write(&p->s.client, 1);
         return;
     }
-    conn_want_write(&p->client, 0);
-    conn_shutdown_write(&p->client);
+    conn_want_write(&p->s.client, 0);
+    conn_shutdown_write(&p->s.client);
     xbuf_release(&p->cin, 1);
-    p->client.on_read = px_linger_read;
-    conn_want_read(&p->client, 1);
-    px_set_timer(p, px_linger_timeout, PX_LINGER);
+    p->s.client.on_read = px_linger_read;
+    conn_want_read(&p->s.client, 1);
+    session_set_timer(&p->s, px_linger_timeout, PX_LINGER);
 }
 
 void
 px_begin_closing(struct px *p)
 {
-    px_idle_leave(p);
+    session_idle_leave(&p->s);
     px_drop_upstream(p);
     p->phase = PX_CLOSING;
-    conn_want_read(&p->client, 0);
+    conn_want_read(&p->s.client, 0);
     px_finish_closing(p);
 }
 
@@ -100,9 +100,9 @@ px_send_page(struct px *p, int status, const char *ctype, const char *extra, con
     iov[0].iov_len = (size_t)n;
     iov[1].iov_base = (void *)(uintptr_t)body;
     iov[1].iov_len = blen;
-    log_debug("%s: %d %s", p->peer, status, what);
-    if (outq_send(&p->client, &p->cout, iov, 2, iov[0].iov_len + blen, &p->bytes_out) < 0) {
-        px_close(p, "client write failed");
+    log_debug("%s: %d %s", p->s.peer, status, what);
+    if (outq_send(&p->s.client, &p->cout, iov, 2, iov[0].iov_len + blen, &p->bytes_out) < 0) {
+        session_close(&p->s, "client write failed");
         return -1;
     }
     return 0;
@@ -116,7 +116,7 @@ px_reply(struct px *p, int status, const char *ctype, const char *extra, const c
          size_t blen, const char *what)
 {
     if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
-        px_close(p, what);
+        session_close(&p->s, what);
         return;
     }
     if (px_send_page(p, status, ctype, extra, body, blen, "Connection: close\r\n", what) < 0)
@@ -148,13 +148,13 @@ px_answer_final(struct px *p, const struct http_head *h)
 
     if (h->method == HTTP_OPTIONS) {
         px_reply(p, 200, NULL,
-                 p->env->cfg->mode == MODE_FORWARD ? "Allow: " PX_ALLOW_FORWARD "\r\n"
-                                                   : "Allow: " PX_ALLOW_REVERSE "\r\n",
+                 p->s.env->cfg->mode == MODE_FORWARD ? "Allow: " PX_ALLOW_FORWARD "\r\n"
+                                                     : "Allow: " PX_ALLOW_REVERSE "\r\n",
                  "", 0, "OPTIONS with Max-Forwards: 0");
         return;
     }
     if ((b = malloc(cap)) == NULL) {
-        px_close(p, "out of memory");
+        session_close(&p->s, "out of memory");
         return;
     }
     px_reply(p, 200, "message/http", "", b, http_trace_body(h, b, cap),
@@ -180,7 +180,7 @@ px_answer_auth(struct px *p, const char *what, int keep)
     int blen;
 
     snprintf(extra, sizeof(extra), "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n",
-             p->env->cfg->auth_realm);
+             p->s.env->cfg->auth_realm);
     if (!keep) {
         px_answer_with(p, 407, what, extra);
         return -1;

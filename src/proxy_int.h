@@ -47,24 +47,13 @@ struct px_shape {
 };
 
 struct px {
-    struct session_env *env;
-    struct px *prev, *next;
-    struct px *idle_prev, *idle_next; /* kept alive between requests, oldest first */
+    struct session s; /* first: a struct session * of this proto is a struct px * */
     enum px_phase phase;
-    struct conn client;
-    struct conn up; /* fd -1 when none */
     struct xbuf cin, uin;
     struct outq cout, uout;
-    ev_timer timer;     /* fires at `armed`, at or before `deadline` */
-    ev_tstamp deadline; /* the current phase's timeout, absolute (ev_now) */
-    ev_tstamp armed;    /* when the timer fires, while it is active */
-    void (*on_timeout)(struct ev_loop *, ev_timer *, int); /* the phase's handler */
-    ev_tstamp last_io; /* body phases: last transfer, for idle_timeout */
-    struct resolve_req *rq;
-    struct upstream_connect *uc; /* while connecting only: it is large */
-    struct relay *relay;         /* tunnels only */
-    struct px_shape *shp;        /* shaping in progress towards the upstream, or NULL */
-    size_t scan, uscan;          /* http_head_end progress on cin/uin */
+    ev_tstamp last_io;    /* body phases: last transfer, for idle_timeout */
+    struct px_shape *shp; /* shaping in progress towards the upstream, or NULL */
+    size_t scan, uscan;   /* http_head_end progress on cin/uin */
 
     /* the request in progress */
     int method;
@@ -83,7 +72,6 @@ struct px {
     unsigned client_eof : 1; /* the client shut its sending side */
     unsigned up_eof : 1;     /* the upstream closed (or failed): read nothing more */
     unsigned up_err : 1;     /* ...with an error rather than an EOF */
-    unsigned in_idle : 1;    /* on the idle list (px_idle_*) */
     uint32_t head_len;
     struct body_codec reqc, respc;
     char host[ADDR_HOSTMAX];
@@ -94,21 +82,15 @@ struct px {
     uint64_t bytes_up;            /* sent upstream (regenerated), not logged */
     unsigned logme : 1;           /* a request started and is not logged yet */
     ev_tstamp t_start, t_first;
-    char target[96];             /* start of the request-target, for the access log */
-    char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
-    char peer[WD_ADDRSTRLEN];
+    char target[96]; /* start of the request-target, for the access log */
 };
 
 /* proxy.c: the session's bookkeeping, its tunnel and its exchange. */
 void px_log_request(struct px *p, const char *close_reason);
 void px_drop_upstream(struct px *p);
-void px_close(struct px *p, const char *reason);
-void px_set_timer(struct px *p, void (*cb)(struct ev_loop *, ev_timer *, int), double after);
 void px_start_tunnel(struct px *p, struct buf *pre_ba);
 void px_upstream_failed(struct px *p, const char *what);
 void px_pump_request(struct px *p);
-
-void px_idle_leave(struct px *p);
 
 /* proxy_answer.c: what warpd answers itself, and the closing that follows. */
 void px_finish_closing(struct px *p);

@@ -62,7 +62,7 @@ px_shape_done(struct shape_exec *x, int err)
 int
 px_shape_head(struct px *p, const struct http_out *out)
 {
-    const struct config *cfg = p->env->cfg;
+    const struct config *cfg = p->s.env->cfg;
     enum cfg_shape strategy = config_shape_for(cfg, p->host);
     struct shape_policy pol;
     struct px_shape *sh;
@@ -86,7 +86,7 @@ px_shape_head(struct px *p, const struct http_out *out)
         return 0;
     }
     p->shp = sh;
-    shape_exec_start(&sh->x, &p->up, &sh->plan, px_shape_done, p);
+    shape_exec_start(&sh->x, &p->s.up, &sh->plan, px_shape_done, p);
     return 1;
 }
 
@@ -95,7 +95,7 @@ px_shape_head(struct px *p, const struct http_out *out)
 void
 px_hello_try(struct px *p)
 {
-    const struct config *cfg = p->env->cfg;
+    const struct config *cfg = p->s.env->cfg;
     const unsigned char *d = (const unsigned char *)p->cin.data + p->cin.start;
     size_t len = xbuf_len(&p->cin), need;
     struct shape_policy pol;
@@ -125,9 +125,9 @@ px_hello_try(struct px *p)
     p->cin.start += (uint32_t)len;
     p->bytes_in += len;
     p->shp = sh;
-    conn_want_read(&p->client, 0);
-    ev_timer_stop(p->env->loop, &p->timer);
-    shape_exec_start(&sh->x, &p->up, &sh->plan, px_shape_done, p);
+    conn_want_read(&p->s.client, 0);
+    ev_timer_stop(p->s.env->loop, &p->s.timer);
+    shape_exec_start(&sh->x, &p->s.up, &sh->plan, px_shape_done, p);
     return;
 plain:
     px_start_tunnel(p, NULL);

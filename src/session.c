@@ -1,8 +1,9 @@
-/* Client sessions. A session owns the client connection and at most one
- * upstream connection and moves through phases: resolving the upstream name,
- * connecting, relaying. Each phase has one timer, and session_close() is the
- * only way out: it cancels whatever is in flight, closes both sockets, writes
- * the access line and frees. The HTTP modes live in proxy.c. */
+/* The session core, the same for every mode: the worker's list, the
+ * allow/deny check at accept, the phase timer, the name lookup and the
+ * connect to each address in turn, the relay of the blind phases, the list
+ * of connections kept alive between requests, and session_close(), the one
+ * way out. What a mode does with its bytes is its struct proto's business
+ * (proto_tcp.c, proxy.c). */
 #include "session.h"
 
 #include <errno.h>
@@ -11,180 +12,271 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "acl.h"
-#include "addr.h"
-#include "conn.h"
 #include "log.h"
-#include "proxy.h"
 #include "relay.h"
-#include "resolve.h"
 #include "upstream.h"
 
-enum session_phase {
-    PH_RESOLVING,  /* waiting for the resolver */
-    PH_CONNECTING, /* upstream connect in progress */
-    PH_RELAYING,   /* bytes flowing both ways */
-};
+#define SESSION_TIMER_SLACK 0.001 /* seconds a timeout may fire early */
 
-struct session {
-    struct session_env *s_env;
-    struct session *s_prev, *s_next; /* the worker's list of live sessions */
-    enum session_phase s_phase;
-    struct conn s_client;
-    struct conn s_upstream;             /* fd -1 until connected */
-    struct resolve_req *s_resolve;      /* pending lookup, or NULL */
-    struct upstream_connect *s_connect; /* while connecting only: it is large */
-    struct relay s_relay;
-    ev_timer s_timer; /* the current phase's timeout */
-    ev_tstamp s_start;
-    char s_peer[WD_ADDRSTRLEN];                  /* client address as text */
-    char s_upname[WD_ADDRSTRLEN + ADDR_HOSTMAX]; /* upstream as configured, then as connected */
-};
+/* ---- closing and freeing --------------------------------------------- */
 
-static struct session *sessions; /* live sessions of this worker */
-
-static void session_close(struct session *s, const char *reason);
-
-static void
-session_set_nodelay(int fd)
+void
+session_drop_upstream(struct session *s)
 {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (s->rq != NULL) {
+        resolve_cancel(s->rq);
+        s->rq = NULL;
+    }
+    if (s->uc != NULL) {
+        upstream_cancel(s->uc);
+        free(s->uc);
+        s->uc = NULL;
+    }
+    conn_close(&s->up);
 }
 
 static void
+session_reap_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct session_env *env = w->data;
+
+    while (env->dead != NULL) {
+        struct session *s = env->dead;
+
+        env->dead = s->next;
+        free(s);
+    }
+    ev_prepare_stop(loop, w);
+}
+
+void
 session_close(struct session *s, const char *reason)
 {
-    struct session_env *env = s->s_env;
-    uint64_t in = 0, out = 0;
+    struct session_env *env = s->env;
 
-    if (s->s_resolve != NULL)
-        resolve_cancel(s->s_resolve);
-    if (s->s_connect != NULL) {
-        upstream_cancel(s->s_connect);
-        free(s->s_connect);
-    }
-    if (s->s_phase == PH_RELAYING) {
-        relay_stop(&s->s_relay);
-        in = s->s_relay.dir[0].bytes;
-        out = s->s_relay.dir[1].bytes;
-    }
-    ev_timer_stop(env->loop, &s->s_timer);
-    conn_close(&s->s_client);
-    conn_close(&s->s_upstream);
-    log_access("client=%s upstream=%s in=%llu out=%llu time=%.3f close=\"%s\"", s->s_peer,
-               s->s_upname, (unsigned long long)in, (unsigned long long)out,
-               ev_now(env->loop) - s->s_start, reason);
+    if (s->closed)
+        return;
+    s->closed = 1;
+    session_idle_leave(s);
+    ev_timer_stop(env->loop, &s->timer);
+    session_drop_upstream(s);
+    if (s->relay != NULL)
+        relay_stop(s->relay);
+    /* The intake logs (the relay's counts and reason are still there). */
+    s->proto->close(s, reason);
+    free(s->relay);
+    s->relay = NULL;
+    conn_close(&s->client);
+    conn_close(&s->up);
 
-    if (s->s_prev != NULL)
-        s->s_prev->s_next = s->s_next;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
     else
-        sessions = s->s_next;
-    if (s->s_next != NULL)
-        s->s_next->s_prev = s->s_prev;
-    free(s);
+        env->sessions = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    /* Freed once every callback on the stack has returned. */
+    s->prev = NULL;
+    s->next = env->dead;
+    env->dead = s;
+    ev_prepare_start(env->loop, &env->reaper);
     env->active--;
     if (env->on_count_change != NULL)
         env->on_count_change(env);
 }
 
-/* ---- relaying ------------------------------------------------------- */
+/* ---- the phase timer --------------------------------------------------- */
+
+static void
+session_timer_fired(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct session *s = w->data;
+    ev_tstamp left = s->deadline - ev_now(loop);
+
+    /* A millisecond of slack: the loop's clock and the timers' differ by
+     * rounding, and firing that much early is harmless. */
+    if (left > SESSION_TIMER_SLACK) {
+        ev_timer_set(w, left, 0.);
+        ev_timer_start(loop, w);
+        s->armed = s->deadline;
+        return;
+    }
+    s->on_timeout(s);
+}
+
+void
+session_set_timer(struct session *s, session_timer_cb cb, double after)
+{
+    ev_tstamp at = ev_now(s->env->loop) + after;
+
+    s->on_timeout = cb;
+    s->deadline = at;
+    if (ev_is_active(&s->timer) && s->armed <= at)
+        return;
+    ev_timer_stop(s->env->loop, &s->timer);
+    ev_timer_set(&s->timer, after, 0.);
+    ev_timer_start(s->env->loop, &s->timer);
+    s->armed = at;
+}
+
+void
+session_stop_timer(struct session *s)
+{
+    ev_timer_stop(s->env->loop, &s->timer);
+}
+
+/* ---- lookup and connect ------------------------------------------------ */
+
+static void
+session_lookup_done(void *arg, int status, const struct resolve_result *res)
+{
+    struct session *s = arg;
+
+    s->rq = NULL;
+    s->on_resolved(s, status, res);
+}
+
+int
+session_resolve(struct session *s, const char *host, uint16_t port, session_resolved_cb cb)
+{
+    struct resolve_result res;
+
+    s->on_resolved = cb;
+    if (resolve_now(host, port, &res)) {
+        cb(s, RESOLVE_OK, &res);
+        return 0;
+    }
+    s->rq = resolve_start(host, port, session_lookup_done, s);
+    return s->rq != NULL ? 0 : -1;
+}
+
+static void
+session_connect_done(void *arg, int fd, int idx, int err)
+{
+    struct session *s = arg;
+
+    if (fd >= 0) {
+        addr_format((struct sockaddr *)&s->uc->addrs.addr[idx], s->up_name, sizeof(s->up_name));
+        conn_init(&s->up, s->env->loop, fd, s); /* upstream.c set TCP_NODELAY */
+        err = 0;
+    }
+    free(s->uc); /* allowed from inside its callback */
+    s->uc = NULL;
+    s->on_connected(s, err);
+}
+
+int
+session_connect(struct session *s, const struct resolve_result *res, session_connected_cb cb)
+{
+    s->uc = malloc(sizeof(*s->uc));
+    if (s->uc == NULL)
+        return -1;
+    s->on_connected = cb;
+    upstream_connect_start(s->uc, s->env->loop, res, s->env->cfg->connect_timeout,
+                           session_connect_done, s);
+    return 0;
+}
+
+/* ---- relaying ---------------------------------------------------------- */
 
 static void
 session_relay_done(struct relay *r, const char *reason)
 {
-    session_close(r->data, reason != NULL ? reason : "done");
+    struct session *s = r->data;
+
+    session_close(s, reason != NULL ? reason : s->relay_end);
 }
 
 /* Idle timeout without re-arming on every byte: the relay stamps the time of
- * its last transfer and this timer re-aims itself at the remaining time. */
+ * its last transfer and the timer re-aims itself at the remaining time. */
 static void
-session_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+session_relay_idle(struct session *s)
 {
-    struct session *s = w->data;
-    ev_tstamp idle = s->s_env->cfg->idle_timeout;
-    ev_tstamp left = s->s_relay.last_active + idle - ev_now(loop);
+    ev_tstamp left = s->relay->last_active + s->env->cfg->idle_timeout - ev_now(s->env->loop);
 
-    if (left <= 0) {
+    if (left <= SESSION_TIMER_SLACK) {
         session_close(s, "idle timeout");
         return;
     }
-    w->repeat = left;
-    ev_timer_again(loop, w);
+    session_set_timer(s, session_relay_idle, left);
 }
 
-static void
-session_connected(void *arg, int fd, int idx, int err)
+int
+session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, const char *end)
 {
-    struct session *s = arg;
-    char reason[128];
-
-    if (fd < 0) {
-        snprintf(reason, sizeof(reason), "upstream connect: %s",
-                 err == ETIMEDOUT ? "timed out" : strerror(err));
-        session_close(s, reason);
-        return;
-    }
-    addr_format((struct sockaddr *)&s->s_connect->addrs.addr[idx], s->s_upname,
-                sizeof(s->s_upname));
-    free(s->s_connect); /* allowed from inside its callback */
-    s->s_connect = NULL;
-    conn_init(&s->s_upstream, s->s_env->loop, fd, s);
-    s->s_phase = PH_RELAYING;
-    relay_start(&s->s_relay, &s->s_client, &s->s_upstream, NULL, NULL, "client", "upstream",
-                session_relay_done, s);
-    relay_use_splice(&s->s_relay); /* blind bytes: zero-copy when pipes can be had */
-    ev_timer_stop(s->s_env->loop, &s->s_timer);
-    ev_timer_init(&s->s_timer, session_idle_cb, 0., s->s_env->cfg->idle_timeout);
-    s->s_timer.data = s;
-    ev_timer_again(s->s_env->loop, &s->s_timer);
-}
-
-static void
-session_connect(struct session *s, const struct resolve_result *res)
-{
-    s->s_phase = PH_CONNECTING;
-    s->s_connect = malloc(sizeof(*s->s_connect));
-    if (s->s_connect == NULL) {
+    s->relay_end = end;
+    s->relay = malloc(sizeof(*s->relay));
+    if (s->relay == NULL) {
+        buf_put(pre_ab);
+        buf_put(pre_ba);
         session_close(s, "out of memory");
-        return;
+        return -1;
     }
-    upstream_connect_start(s->s_connect, s->s_env->loop, res, s->s_env->cfg->connect_timeout,
-                           session_connected, s);
+    relay_start(s->relay, &s->client, &s->up, pre_ab, pre_ba, "client", "upstream",
+                session_relay_done, s);
+    relay_use_splice(s->relay); /* blind bytes: zero-copy when pipes can be had */
+    session_set_timer(s, session_relay_idle, s->env->cfg->idle_timeout);
+    return 0;
 }
 
-static void
-session_resolved(void *arg, int status, const struct resolve_result *res)
-{
-    struct session *s = arg;
-    char reason[128];
+/* ---- kept alive between requests --------------------------------------- */
 
-    s->s_resolve = NULL;
-    if (status != RESOLVE_OK) {
-        snprintf(reason, sizeof(reason), "upstream resolve: %s", resolve_strerror(status));
-        session_close(s, reason);
+void
+session_idle_enter(struct session *s)
+{
+    struct session_env *env = s->env;
+
+    if (s->in_idle)
         return;
-    }
-    session_connect(s, res);
+    s->in_idle = 1;
+    s->idle_next = NULL;
+    s->idle_prev = env->idle_last;
+    if (env->idle_last != NULL)
+        env->idle_last->idle_next = s;
+    else
+        env->idle_first = s;
+    env->idle_last = s;
+    /* The worker stopped accepting at max_connections: this one can make
+     * room for a waiting client. */
+    if (env->accept_paused && env->on_count_change != NULL)
+        env->on_count_change(env);
 }
 
-static void
-session_start_tcp(struct session *s)
+void
+session_idle_leave(struct session *s)
 {
-    const struct config *cfg = s->s_env->cfg;
-    struct resolve_result res;
+    struct session_env *env = s->env;
 
-    if (resolve_now(cfg->upstream_host, cfg->upstream_port, &res)) {
-        session_connect(s, &res);
+    if (!s->in_idle)
         return;
-    }
-    s->s_phase = PH_RESOLVING;
-    s->s_resolve = resolve_start(cfg->upstream_host, cfg->upstream_port, session_resolved, s);
-    if (s->s_resolve == NULL)
-        session_close(s, "upstream resolve: out of memory");
+    s->in_idle = 0;
+    if (s->idle_prev != NULL)
+        s->idle_prev->idle_next = s->idle_next;
+    else
+        env->idle_first = s->idle_next;
+    if (s->idle_next != NULL)
+        s->idle_next->idle_prev = s->idle_prev;
+    else
+        env->idle_last = s->idle_prev;
+    s->idle_prev = s->idle_next = NULL;
+}
+
+int
+session_have_idle(const struct session_env *env)
+{
+    return env->idle_first != NULL;
+}
+
+int
+session_close_idle(struct session_env *env)
+{
+    if (env->idle_first == NULL)
+        return 0;
+    session_close(env->idle_first, "closed for a new client at max_connections");
+    return 1;
 }
 
 /* ---- clients the allow/deny rules refuse ------------------------------ */
@@ -227,93 +319,73 @@ session_log_denied(struct session_env *env, const char *peer, int rule)
     log_info("%s: client denied %s%s", peer, why, more);
 }
 
-/* Refuses a client before anything is read from it: a tcp-mode client is
- * closed at once (it gets no byte); an HTTP client gets 403 (proxy_deny). */
-static void
-session_deny(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len, int rule)
-{
-    char text[WD_ADDRSTRLEN];
-
-    addr_format(peer, text, sizeof(text));
-    session_log_denied(env, text, rule);
-    if (env->cfg->mode != MODE_TCP) {
-        proxy_deny(env, fd, peer, len);
-        return;
-    }
-    close(fd);
-    log_access("client=%s upstream=- in=0 out=0 time=0.000 close=\"client address not allowed "
-               "(allow/deny)\"",
-               text);
-}
-
 /* ---- public --------------------------------------------------------- */
 
 void
-session_start(struct session_env *env, int fd, const struct sockaddr *peer, socklen_t len)
+session_env_init(struct session_env *env, struct ev_loop *loop, const struct config *cfg)
+{
+    memset(env, 0, sizeof(*env));
+    env->loop = loop;
+    env->cfg = cfg;
+    ev_prepare_init(&env->reaper, session_reap_cb);
+    env->reaper.data = env;
+}
+
+void
+session_start(struct session_env *env, const struct proto *proto, int fd,
+              const struct sockaddr *peer, socklen_t len)
 {
     const struct config *cfg = env->cfg;
     struct session *s;
-    int rule;
-
+    int rule, one = 1;
     /* With no rules (the default) this is the only cost: one branch. */
-    if (cfg->nacl > 0 && !acl_allows(cfg->acl, cfg->nacl, peer, &rule)) {
-        session_deny(env, fd, peer, len, rule);
-        return;
-    }
-    if (env->cfg->mode != MODE_TCP) {
-        proxy_start(env, fd, peer, len);
-        return;
-    }
-    s = calloc(1, sizeof(*s));
+    int denied = cfg->nacl > 0 && !acl_allows(cfg->acl, cfg->nacl, peer, &rule);
+
+    s = calloc(1, proto->size);
     if (s == NULL) {
         log_warnx("out of memory, dropping a client");
         close(fd);
         return;
     }
-    s->s_env = env;
-    s->s_start = ev_now(env->loop);
-    conn_init(&s->s_client, env->loop, fd, s);
-    conn_init(&s->s_upstream, env->loop, -1, s);
-    ev_init(&s->s_timer, NULL);
-    s->s_timer.data = s;
-    addr_format(peer, s->s_peer, sizeof(s->s_peer));
-    snprintf(s->s_upname, sizeof(s->s_upname), "%s:%u", env->cfg->upstream_host,
-             (unsigned)env->cfg->upstream_port);
-    session_set_nodelay(fd);
+    s->env = env;
+    s->proto = proto;
+    s->t_start = ev_now(env->loop);
+    conn_init(&s->client, env->loop, fd, s);
+    conn_init(&s->up, env->loop, -1, s);
+    ev_init(&s->timer, session_timer_fired);
+    s->timer.data = s;
+    addr_format(peer, s->peer, sizeof(s->peer));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-    s->s_next = sessions;
-    if (sessions != NULL)
-        sessions->s_prev = s;
-    sessions = s;
+    s->next = env->sessions;
+    if (env->sessions != NULL)
+        env->sessions->prev = s;
+    env->sessions = s;
     env->active++;
-
-    session_start_tcp(s);
+    if (denied) {
+        session_log_denied(env, s->peer, rule);
+        proto->deny(s);
+        return;
+    }
+    proto->start(s);
 }
 
 void
-session_stop_idle(struct session_env *env)
+session_stop_all(struct session_env *env)
 {
-    /* A TCP relay is always in flight: only HTTP sessions can be idle. */
-    proxy_stop_idle(env);
-}
+    struct session *s, *next;
 
-int
-session_have_idle(void)
-{
-    /* Only HTTP sessions wait between requests. */
-    return proxy_have_idle();
-}
-
-int
-session_close_idle(void)
-{
-    return proxy_close_idle();
+    for (s = env->sessions; s != NULL; s = next) {
+        next = s->next;
+        if (s->proto->stop != NULL)
+            s->proto->stop(s);
+    }
 }
 
 void
 session_close_all(struct session_env *env, const char *reason)
 {
-    proxy_close_all(env, reason);
-    while (sessions != NULL)
-        session_close(sessions, reason);
+    while (env->sessions != NULL)
+        session_close(env->sessions, reason);
+    session_reap_cb(env->loop, &env->reaper, 0);
 }

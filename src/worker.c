@@ -20,6 +20,8 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "proto_tcp.h"
+#include "proxy.h"
 #include "resolve.h"
 #include "session.h"
 
@@ -36,8 +38,9 @@ struct worker {
     ev_tstamp reclaim_logged; /* when the last "closing idle" line was written */
     int reclaimed;            /* idle connections closed since that line */
     struct session_env env;
-    ev_io sig_io; /* signalfd */
-    ev_io ctl_io; /* supervisor pipe: EOF means the supervisor is gone */
+    const struct proto *proto; /* the intake of the configured mode */
+    ev_io sig_io;              /* signalfd */
+    ev_io ctl_io;              /* supervisor pipe: EOF means the supervisor is gone */
     ev_timer stop_timer;
     int sig_fd;
     int ctl_fd; /* supervisor pipe: up 'R' ready, 'S' stopped accepting; down 'F' */
@@ -155,7 +158,7 @@ worker_begin_stop(struct worker *w, const char *why)
     if (w->ctl_fd >= 0 && write(w->ctl_fd, "S", 1) != 1)
         log_debug("supervisor pipe closed");
     pool_clear();
-    session_stop_idle(&w->env);
+    session_stop_all(&w->env);
     if (w->env.active == 0) {
         ev_break(w->loop, EVBREAK_ALL);
         return;
@@ -185,7 +188,7 @@ worker_count_change(struct session_env *env)
         return;
     }
     /* Room again, or an idle connection that can be closed for the next. */
-    if (env->accept_paused && (env->active < w->cfg->max_connections || session_have_idle())) {
+    if (env->accept_paused && (env->active < w->cfg->max_connections || session_have_idle(env))) {
         env->accept_paused = 0;
         worker_pause(w, 0);
     }
@@ -200,7 +203,7 @@ worker_make_room(struct worker *w)
 {
     ev_tstamp now = ev_now(w->loop);
 
-    if (!session_close_idle())
+    if (!session_close_idle(&w->env))
         return;
     w->reclaimed++;
     if (now - w->reclaim_logged >= 1.0) {
@@ -220,9 +223,9 @@ worker_accept(void *arg, int fd, const struct sockaddr *peer, socklen_t len, int
 
     if (env->active >= w->cfg->max_connections && !env->stopping)
         worker_make_room(w);
-    session_start(env, fd, peer, len);
+    session_start(env, w->proto, fd, peer, len);
     if (!env->accept_paused && !env->stopping && env->active >= w->cfg->max_connections &&
-        w->listener != NULL && !session_have_idle()) {
+        w->listener != NULL && !session_have_idle(env)) {
         env->accept_paused = 1;
         worker_pause(w, 1);
         log_warnx("max_connections (%d) reached, accepting paused", w->cfg->max_connections);
@@ -341,8 +344,8 @@ worker_run(const struct config *cfg, int slot, struct worker_socks *socks, int c
         goto out;
     }
     pool_init(w.loop, cfg->upstream_keepalive, cfg->upstream_keepalive_timeout);
-    w.env.loop = w.loop;
-    w.env.cfg = cfg;
+    session_env_init(&w.env, w.loop, cfg);
+    w.proto = cfg->mode == MODE_TCP ? &proto_tcp : &proto_http;
     w.env.on_count_change = worker_count_change;
     w.listener = listener_new(w.loop, socks->fd[slot], socks->nlisten, worker_accept, &w);
     if (w.listener == NULL) {
