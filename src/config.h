@@ -36,6 +36,7 @@ struct cfg_listen {
     struct sockaddr_storage addr; /* numeric address with the port */
     socklen_t addrlen;
     char text[WD_ADDRSTRLEN]; /* as printed: "127.0.0.1:8800", "[::1]:8800" */
+    int line;                 /* line of the config file it is on; 0: default or -l */
 };
 
 /* An inclusive range of TCP ports; a single port has lo == hi. */
@@ -132,11 +133,16 @@ struct cli_opts;
  * problem" for the file, "option -x: problem" for the command line. */
 int config_build(struct config *c, const struct cli_opts *o, char *err, size_t errlen);
 
-/* The pieces config_build is made of, exposed for the unit tests. */
+/* The pieces config_build is made of, exposed for the unit tests.
+ * config_init: every directive at the default its table row gives.
+ * config_file_load (config_file.c): the file's lines applied in order. */
 void config_init(struct config *c);
-int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
+int config_file_load(struct config *c, const char *path, char *err, size_t errlen);
 int config_set(struct config *c, const char *name, const char *value, char *err, size_t errlen);
 int config_finish(struct config *c, char *err, size_t errlen);
+/* The i-th row of the directive table: its name and its default as written
+ * in the file (NULL when it has none). Returns 0 past the last row. */
+int config_directive(size_t i, const char **name, const char **def);
 /* Parses "10", "1.5s", "500ms", "2m", "1h" into seconds. Returns 0 or -1. */
 int config_parse_duration(const char *s, double *out);
 

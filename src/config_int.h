@@ -1,6 +1,7 @@
-/* What config.c and config_shape.c share, and nothing else includes: the
- * directive table's row type, the value helpers the shaping setters reuse, and
- * those setters, which the table in config.c names. The public interface is
+/* What the configuration's files share, and nothing else includes: the
+ * directive table's row type, the value helpers the setters reuse, and the
+ * setters that config_net.c and config_shape.c define for the table in config.c.
+ * config_file.c reads files through the same table. The public interface is
  * config.h. */
 #ifndef WARPD_CONFIG_INT_H
 #define WARPD_CONFIG_INT_H
@@ -10,9 +11,15 @@
 
 #include "config.h"
 
+#define CFG_MAX_DIRECTIVES 64 /* rows the table may have (the reader keeps one slot each) */
+
 struct directive;
-typedef int (*set_fn)(struct config *c, const struct directive *d, const char *v, char *err,
-                      size_t errlen);
+/* Sets the field(s) of one directive from its value text, or refuses it with
+ * a message (without the "file:line: name: " that the reader adds) and
+ * changes nothing. line is the file line the value comes from, 0 for a
+ * default or the command line. */
+typedef int (*set_fn)(struct config *c, const struct directive *d, const char *v, int line,
+                      char *err, size_t errlen);
 
 /* A keyword accepted by an enumerated directive and the value it stands for. */
 struct keyword {
@@ -20,47 +27,79 @@ struct keyword {
     int value;
 };
 
-/* Values of directive.repeat (0: the directive may appear once). */
-#define REPEAT_RULES                                                                               \
-    1                /* a line with two or more values may repeat (shape rules); a                 \
-                        one-value line (the default strategy) still appears only once */
-#define REPEAT_ANY 2 /* every line may repeat, each adding to a list (allow, deny) */
+/* Values of directive.flags: how the file reader treats the directive. */
+#define DIR_MULTI 0x1 /* takes one or more values rather than exactly one */
+#define DIR_RULES                                                                                  \
+    0x2                /* a line with two or more values may repeat (shape rules); a               \
+                          one-value line (the default strategy) still appears only once */
+#define DIR_REPEAT 0x4 /* every line may repeat, each adding to a list (allow, deny) */
+#define DIR_NODEF  0x8 /* no default: the field stays empty until a line or option sets it */
 
 struct directive {
     const char *name;
     set_fn set;
-    size_t off;               /* offset of the field in struct config, for shared setters */
-    int multi;                /* takes one or more values rather than exactly one */
-    int repeat;               /* REPEAT_*: which file lines may appear more than once */
-    long min, max;            /* bounds for integer directives */
-    int flags;                /* PATH_* for path directives, ACL_* for allow and deny */
+    /* The default as it would be written in the file, applied through set
+     * when a config is initialised; NULL only with DIR_NODEF. conf/warpd.conf
+     * and warpd.conf(5) show the same text (check_config compares them). */
+    const char *def;
+    int flags;                       /* DIR_*: how the file reader treats it */
+    void (*clear)(struct config *c); /* a list the file's first line replaces (listen) */
+    size_t off;                      /* offset of the field in struct config, for shared setters */
+    long min, max;                   /* bounds for integer directives */
+    int arg;                  /* PATH_* for paths, DUR_* for durations, ACL_* for allow and deny */
     const struct keyword *kw; /* the words of an enumerated directive, NULL-terminated */
     const char *help;         /* one line for people reading this table */
 };
 
-/* config.c: the words of shape (and -s), and value helpers (commented there). */
+/* config.c: the table, the words of shape (and -s), and value helpers
+ * (commented there). */
+extern const struct directive cfg_directives[];
+extern const size_t cfg_ndirectives;
 extern const struct keyword cfg_shape_words[];
+const struct directive *cfg_find(const char *name);
+int cfg_fail_unknown(char *err, size_t errlen, const char *name);
 int cfg_failv(char *err, size_t errlen, const char *what, const char *v);
 int cfg_parse_long(const char *s, long min, long max, long *out);
-int cfg_set_keyword(struct config *c, const struct directive *d, const char *v, char *err,
+int cfg_set_keyword(struct config *c, const struct directive *d, const char *v, int line, char *err,
                     size_t errlen);
+
+/* config_net.c: listening, upstream, client access and authentication. */
+int cfg_listen_add(struct config *c, const char *v, int line, char *err, size_t errlen);
+void cfg_listen_clear(struct config *c);
+int cfg_set_listen(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                   size_t errlen);
+int cfg_set_upstream(struct config *c, const struct directive *d, const char *v, int line,
+                     char *err, size_t errlen);
+int cfg_set_host_header(struct config *c, const struct directive *d, const char *v, int line,
+                        char *err, size_t errlen);
+int cfg_set_resolver(struct config *c, const struct directive *d, const char *v, int line,
+                     char *err, size_t errlen);
+int cfg_set_connect_ports(struct config *c, const struct directive *d, const char *v, int line,
+                          char *err, size_t errlen);
+int cfg_set_acl(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                size_t errlen);
+int cfg_set_auth_user(struct config *c, const struct directive *d, const char *v, int line,
+                      char *err, size_t errlen);
+int cfg_set_auth_realm(struct config *c, const struct directive *d, const char *v, int line,
+                       char *err, size_t errlen);
+int cfg_check_auth_mode(const struct config *c, char *err, size_t errlen);
 int cfg_ports_set(const char *v, struct cfg_port_range *list, int *nlist, char *err, size_t errlen);
 int cfg_ports_match(const struct cfg_port_range *r, int n, uint16_t port);
 
 /* config_shape.c: the setters of the request-shaping directives. */
-int cfg_set_shape(struct config *c, const struct directive *d, const char *v, char *err,
+int cfg_set_shape(struct config *c, const struct directive *d, const char *v, int line, char *err,
                   size_t errlen);
-int cfg_set_ms(struct config *c, const struct directive *d, const char *v, char *err,
+int cfg_set_ms(struct config *c, const struct directive *d, const char *v, int line, char *err,
                size_t errlen);
-int cfg_set_fragment(struct config *c, const struct directive *d, const char *v, char *err,
-                     size_t errlen);
-int cfg_set_frag_delays(struct config *c, const struct directive *d, const char *v, char *err,
-                        size_t errlen);
-int cfg_set_host_name(struct config *c, const struct directive *d, const char *v, char *err,
-                      size_t errlen);
-int cfg_set_seed(struct config *c, const struct directive *d, const char *v, char *err,
+int cfg_set_fragment(struct config *c, const struct directive *d, const char *v, int line,
+                     char *err, size_t errlen);
+int cfg_set_frag_delays(struct config *c, const struct directive *d, const char *v, int line,
+                        char *err, size_t errlen);
+int cfg_set_host_name(struct config *c, const struct directive *d, const char *v, int line,
+                      char *err, size_t errlen);
+int cfg_set_seed(struct config *c, const struct directive *d, const char *v, int line, char *err,
                  size_t errlen);
-int cfg_set_tls_split_ports(struct config *c, const struct directive *d, const char *v, char *err,
-                            size_t errlen);
+int cfg_set_tls_split_ports(struct config *c, const struct directive *d, const char *v, int line,
+                            char *err, size_t errlen);
 
 #endif

@@ -51,7 +51,8 @@ parse_ms(const char *v, int *ms, char *err, size_t errlen)
 }
 
 int
-cfg_set_ms(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+cfg_set_ms(struct config *c, const struct directive *d, const char *v, int line, char *err,
+           size_t errlen)
 {
     int ms = 0;
 
@@ -106,7 +107,8 @@ shape_pattern(const char *w, char *out)
  * one rule per pattern. Rules are checked in full before any is added, so a
  * refused line changes nothing. */
 int
-cfg_set_shape(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+cfg_set_shape(struct config *c, const struct directive *d, const char *v, int line, char *err,
+              size_t errlen)
 {
     struct cfg_shape_rule add[CFG_MAX_SHAPE_RULES];
     char w[CFG_SHAPE_PATTERN + 1];
@@ -114,13 +116,13 @@ cfg_set_shape(struct config *c, const struct directive *d, const char *v, char *
     int shape, nadd = 0, cut, i;
 
     if (!next_word(&p, w, sizeof(w), &cut))
-        return cfg_set_keyword(c, d, v, err, errlen); /* refuses "" with the usual words */
+        return cfg_set_keyword(c, d, v, line, err, errlen); /* refuses "" with the usual words */
     if (p[strspn(p, " \t")] == '\0')
-        return cfg_set_keyword(c, d, v, err, errlen); /* one word: the default strategy */
+        return cfg_set_keyword(c, d, v, line, err, errlen); /* one word: the default strategy */
     for (i = 0; cfg_shape_words[i].name != NULL && strcmp(w, cfg_shape_words[i].name) != 0; i++)
         ;
     if (cfg_shape_words[i].name == NULL)
-        return cfg_set_keyword(c, d, w, err, errlen); /* refuses it, naming the word */
+        return cfg_set_keyword(c, d, w, line, err, errlen); /* refuses it, naming the word */
     shape = cfg_shape_words[i].value;
     while (next_word(&p, w, sizeof(w), &cut)) {
         if (cut || strlen(w) >= CFG_SHAPE_PATTERN) {
@@ -203,7 +205,7 @@ frag_len(const char *s, size_t n, long *out)
 
 /* "FIRST MIN-MAX", such as "1 2-4". */
 int
-cfg_set_fragment(struct config *c, const struct directive *d, const char *v, char *err,
+cfg_set_fragment(struct config *c, const struct directive *d, const char *v, int line, char *err,
                  size_t errlen)
 {
     static const char what[] = "expected a first length and a range such as 1 2-4, each 1-64";
@@ -231,7 +233,7 @@ cfg_set_fragment(struct config *c, const struct directive *d, const char *v, cha
 
 /* One to four pauses; each fragment waits one of them, chosen at random. */
 int
-cfg_set_frag_delays(struct config *c, const struct directive *d, const char *v, char *err,
+cfg_set_frag_delays(struct config *c, const struct directive *d, const char *v, int line, char *err,
                     size_t errlen)
 {
     int ms[CFG_MAX_FRAG_DELAYS] = {0}, n = 0, cut;
@@ -258,7 +260,7 @@ cfg_set_frag_delays(struct config *c, const struct directive *d, const char *v, 
 /* The spelling of the Host field name: any case of "host", nothing else
  * (another name would not be a Host header at all). */
 int
-cfg_set_host_name(struct config *c, const struct directive *d, const char *v, char *err,
+cfg_set_host_name(struct config *c, const struct directive *d, const char *v, int line, char *err,
                   size_t errlen)
 {
     if (strcasecmp(v, "host") != 0)
@@ -270,7 +272,8 @@ cfg_set_host_name(struct config *c, const struct directive *d, const char *v, ch
 #define SEED_MAX 9223372036854775808ULL /* 2^63 */
 
 int
-cfg_set_seed(struct config *c, const struct directive *d, const char *v, char *err, size_t errlen)
+cfg_set_seed(struct config *c, const struct directive *d, const char *v, int line, char *err,
+             size_t errlen)
 {
     uint64_t x = 0, digit;
     const char *p;
@@ -290,8 +293,8 @@ cfg_set_seed(struct config *c, const struct directive *d, const char *v, char *e
 }
 
 int
-cfg_set_tls_split_ports(struct config *c, const struct directive *d, const char *v, char *err,
-                        size_t errlen)
+cfg_set_tls_split_ports(struct config *c, const struct directive *d, const char *v, int line,
+                        char *err, size_t errlen)
 {
     return cfg_ports_set(v, c->tls_split_ports, &c->ntls_split_ports, err, errlen);
 }

@@ -1,0 +1,495 @@
+/* The network and access part of the configuration: the setters of listen,
+ * upstream, upstream_host, resolver, connect_ports, allow, deny, auth_user and
+ * auth_realm (the table in config.c names them), and the questions asked of a
+ * built config about them: may CONNECT reach a port, is a listener an open
+ * proxy, are passwords exposed, is authentication asked in the right mode. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_int.h"
+
+/* Adds one listen address. line is where it comes from in the file (0: a
+ * default or the command line), kept so that a later duplicate can name it. */
+int
+cfg_listen_add(struct config *c, const char *v, int line, char *err, size_t errlen)
+{
+    struct cfg_listen l;
+    int i, n;
+
+    memset(&l, 0, sizeof(l));
+    if (addr_parse_listen(v, &l.addr, &l.addrlen, err, errlen) < 0)
+        return -1;
+    addr_format((struct sockaddr *)&l.addr, l.text, sizeof(l.text));
+    l.line = line;
+    for (i = 0; i < c->nlisten; i++) {
+        if (addr_equal((struct sockaddr *)&c->listen[i].addr, (struct sockaddr *)&l.addr)) {
+            n = snprintf(err, errlen, "duplicate address %s", l.text);
+            if (c->listen[i].line > 0 && n >= 0 && (size_t)n < errlen)
+                snprintf(err + n, errlen - (size_t)n, " (first on line %d)", c->listen[i].line);
+            return -1;
+        }
+    }
+    if (c->nlisten >= CFG_MAX_LISTEN) {
+        snprintf(err, errlen, "too many addresses (at most %d)", CFG_MAX_LISTEN);
+        return -1;
+    }
+    c->listen[c->nlisten++] = l;
+    return 0;
+}
+
+/* The file's first listen line and -l, -H, -p replace the list (the
+ * default, or the file's) rather than add to it. */
+void
+cfg_listen_clear(struct config *c)
+{
+    memset(c->listen, 0, sizeof(c->listen));
+    c->nlisten = 0;
+}
+
+/* Appends: the reader calls cfg_listen_clear (the row's clear) first. */
+int
+cfg_set_listen(struct config *c, const struct directive *d, const char *v, int line, char *err,
+               size_t errlen)
+{
+    return cfg_listen_add(c, v, line, err, errlen);
+}
+
+int
+cfg_set_upstream(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                 size_t errlen)
+{
+    char host[ADDR_HOSTMAX];
+    uint16_t port;
+
+    if (addr_parse_hostport(v, host, sizeof(host), &port, err, errlen) < 0)
+        return -1;
+    memcpy(c->upstream_host, host, sizeof(host));
+    c->upstream_port = port;
+    return 0;
+}
+
+/* Inserts [lo, hi] into the sorted, disjoint list r of *n ranges, merging it
+ * with any range it overlaps or touches. Returns -1 when the result would not
+ * fit in CFG_MAX_PORT_RANGES. */
+static int
+ports_insert(struct cfg_port_range *r, int *n, unsigned lo, unsigned hi)
+{
+    int i = 0, j, k;
+
+    while (i < *n && (unsigned)r[i].hi + 1 < lo)
+        i++;
+    /* r[i..j) all overlap or touch [lo, hi]; they collapse into one. */
+    for (j = i; j < *n && r[j].lo <= hi + 1; j++) {
+        if (r[j].lo < lo)
+            lo = r[j].lo;
+        if (r[j].hi > hi)
+            hi = r[j].hi;
+    }
+    if (j == i) {
+        if (*n == CFG_MAX_PORT_RANGES)
+            return -1;
+        memmove(&r[i + 1], &r[i], (size_t)(*n - i) * sizeof(*r));
+        (*n)++;
+    } else if (j > i + 1) {
+        k = j - i - 1;
+        memmove(&r[i + 1], &r[j], (size_t)(*n - j) * sizeof(*r));
+        *n -= k;
+    }
+    r[i].lo = (uint16_t)lo;
+    r[i].hi = (uint16_t)hi;
+    return 0;
+}
+
+/* "443 8443 1024-65535" or "any" into r[0..*nr). Overlapping and adjacent
+ * ranges are merged, so the stored list is sorted and lookups stay short. */
+static int
+ports_parse(const char *v, struct cfg_port_range *r, int *nr, char *err, size_t errlen)
+{
+    char tok[80];
+    const char *p = v, *dash;
+    uint16_t lo, hi;
+    size_t len;
+    int n = 0, rc;
+
+    if (strcmp(v, "any") == 0) {
+        r[0].lo = 1;
+        r[0].hi = 65535;
+        *nr = 1;
+        return 0;
+    }
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        len = strcspn(p, " \t");
+        snprintf(tok, sizeof(tok), "%.*s", (int)len, p); /* for messages; may be cut */
+        if (len == 3 && memcmp(p, "any", 3) == 0)
+            return cfg_failv(err, errlen, "'any' cannot be mixed with ports", v);
+        dash = memchr(p, '-', len);
+        if (dash == NULL) {
+            if ((rc = addr_parse_port(p, len, 0, &lo)) != 0)
+                goto bad;
+            hi = lo;
+        } else {
+            if ((rc = addr_parse_port(p, (size_t)(dash - p), 0, &lo)) != 0)
+                goto bad;
+            if ((rc = addr_parse_port(dash + 1, len - (size_t)(dash - p) - 1, 0, &hi)) != 0)
+                goto bad;
+            if (lo > hi)
+                return cfg_failv(err, errlen, "port range runs backwards", tok);
+        }
+        if (ports_insert(r, &n, lo, hi) < 0) {
+            snprintf(err, errlen, "too many port ranges (at most %d)", CFG_MAX_PORT_RANGES);
+            return -1;
+        }
+        p += len;
+    }
+    if (n == 0)
+        return cfg_failv(err, errlen, "expected ports and ranges such as 443 1024-65535, or 'any'",
+                         v);
+    *nr = n;
+    return 0;
+bad:
+    return cfg_failv(err, errlen,
+                     rc == ADDR_PORT_RANGE
+                         ? "port out of range (1-65535)"
+                         : "expected ports and ranges such as 443 1024-65535, or 'any'",
+                     tok);
+}
+
+/* Parses into a scratch list and commits only a valid one. Unused slots are
+ * zeroed so that two equal configs compare equal byte for byte. */
+int
+cfg_ports_set(const char *v, struct cfg_port_range *list, int *nlist, char *err, size_t errlen)
+{
+    struct cfg_port_range r[CFG_MAX_PORT_RANGES];
+    int n = 0;
+
+    if (ports_parse(v, r, &n, err, errlen) < 0)
+        return -1;
+    memcpy(list, r, (size_t)n * sizeof(*r));
+    memset(&list[n], 0, (size_t)(CFG_MAX_PORT_RANGES - n) * sizeof(*r));
+    *nlist = n;
+    return 0;
+}
+
+int
+cfg_set_connect_ports(struct config *c, const struct directive *d, const char *v, int line,
+                      char *err, size_t errlen)
+{
+    return cfg_ports_set(v, c->connect_ports, &c->nconnect_ports, err, errlen);
+}
+
+int
+cfg_ports_match(const struct cfg_port_range *r, int n, uint16_t port)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (port >= r[i].lo && port <= r[i].hi)
+            return 1;
+    return 0;
+}
+
+int
+config_port_allowed(const struct config *c, uint16_t port)
+{
+    return cfg_ports_match(c->connect_ports, c->nconnect_ports, port);
+}
+
+/* allow and deny: each address becomes one rule, appended in file order.
+ * The whole line is checked before any rule is added, so a refused line
+ * changes nothing. A rule that an earlier one matches entirely could never
+ * decide anything; it is refused, because it nearly always means that the
+ * operator expected a later, narrower rule to win (nginx's order, not the
+ * longest prefix, decides here too). */
+int
+cfg_set_acl(struct config *c, const struct directive *d, const char *v, int line, char *err,
+            size_t errlen)
+{
+    struct acl_rule add[CFG_MAX_ACL_RULES];
+    char w[80], earlier[ACL_TEXTLEN], what[160];
+    const char *p = v;
+    int nadd = 0, has_all = 0, is_all, i;
+    size_t n;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        n = strcspn(p, " \t");
+        /* A longer word is no address; cut, it still fails as one. */
+        snprintf(w, sizeof(w), "%.*s", (int)n, p);
+        p += n;
+        is_all = strcmp(w, "all") == 0;
+        if (nadd > 0 && (is_all || has_all))
+            return cfg_failv(err, errlen, "'all' cannot be mixed with addresses", v);
+        has_all = is_all;
+        if (c->nacl + nadd == CFG_MAX_ACL_RULES) {
+            snprintf(err, errlen, "too many allow and deny addresses (at most %d)",
+                     CFG_MAX_ACL_RULES);
+            return -1;
+        }
+        if (acl_parse(w, d->arg, &add[nadd], err, errlen) < 0)
+            return -1;
+        for (i = 0; i < c->nacl + nadd; i++) {
+            const struct acl_rule *q = i < c->nacl ? &c->acl[i] : &add[i - c->nacl];
+
+            if (acl_covers(q, &add[nadd])) {
+                snprintf(what, sizeof(what), "never reached: the earlier '%s' matches all of it",
+                         acl_format(q, earlier, sizeof(earlier)));
+                return cfg_failv(err, errlen, what, w);
+            }
+        }
+        nadd++;
+    }
+    if (nadd == 0)
+        return cfg_failv(err, errlen, "expected 'all' or addresses such as 192.0.2.0/24", v);
+    memcpy(&c->acl[c->nacl], add, (size_t)nadd * sizeof(add[0]));
+    c->nacl += nadd;
+    return 0;
+}
+
+int
+config_listen_open(const struct config *c, int i)
+{
+    return c->mode == MODE_FORWARD && c->nacl == 0 && c->nauth_users == 0 &&
+           !addr_is_loopback((const struct sockaddr *)&c->listen[i].addr);
+}
+
+/* auth_user NAME PASSWORD: one user per line, in file order. Messages name
+ * the user at most, never the password: they end up in logs and terminals. */
+int
+cfg_set_auth_user(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                  size_t errlen)
+{
+    char name[AUTH_NAME_MAX + 2];
+    const char *sp = strchr(v, ' ');
+    size_t nl;
+    int i;
+
+    /* The file parser joins a line's words with one space; two words make
+     * exactly one. Neither part can hold a space or start a comment. */
+    if (sp == NULL || strchr(sp + 1, ' ') != NULL) {
+        snprintf(err, errlen,
+                 "expected a user name and a password, one word each (no spaces in either)");
+        return -1;
+    }
+    nl = (size_t)(sp - v);
+    if (nl > AUTH_NAME_MAX) {
+        snprintf(err, errlen, "user name longer than %d bytes", AUTH_NAME_MAX);
+        return -1;
+    }
+    memcpy(name, v, nl);
+    name[nl] = '\0';
+    if (c->nauth_users == AUTH_MAX_USERS) {
+        snprintf(err, errlen, "too many users (at most %d)", AUTH_MAX_USERS);
+        return -1;
+    }
+    if (auth_user_set(&c->auth_users[c->nauth_users], name, sp + 1, err, errlen) < 0) {
+        memset(&c->auth_users[c->nauth_users], 0, sizeof(c->auth_users[0]));
+        return -1;
+    }
+    for (i = 0; i < c->nauth_users; i++) {
+        if (strcmp(c->auth_users[i].name, name) == 0) {
+            memset(&c->auth_users[c->nauth_users], 0, sizeof(c->auth_users[0]));
+            snprintf(err, errlen, "user '%s' is defined twice", name);
+            return -1;
+        }
+    }
+    c->nauth_users++;
+    if (c->auth_line == 0)
+        c->auth_line = line; /* for cfg_check_auth_mode's message */
+    return 0;
+}
+
+int
+cfg_set_auth_realm(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                   size_t errlen)
+{
+    char what[128];
+
+    if (!auth_realm_ok(v)) {
+        snprintf(what, sizeof(what),
+                 "expected 1-%d printable ASCII characters without '\"' or '\\'", AUTH_REALM_MAX);
+        return cfg_failv(err, errlen, what, v);
+    }
+    strcpy(c->auth_realm, v);
+    return 0;
+}
+
+int
+config_auth_exposed(const struct config *c)
+{
+    return c->nauth_users > 0 && c->path[0] != '\0' && (c->path_mode & 044) != 0;
+}
+
+/* auth_user outside forward mode. The mode may come later in the file, or
+ * from -m, so this is checked on the whole; the message still names the
+ * line of the first auth_user when there is a file. */
+int
+cfg_check_auth_mode(const struct config *c, char *err, size_t errlen)
+{
+    char where[CFG_PATHMAX + 32] = "";
+
+    if (c->nauth_users == 0 || c->mode == MODE_FORWARD)
+        return 0;
+    if (c->path[0] != '\0' && c->auth_line > 0)
+        snprintf(where, sizeof(where), "%s:%d: ", c->path, c->auth_line);
+    snprintf(err, errlen,
+             "%sauth_user: proxy authentication works only in forward mode, and the mode is %s "
+             "(clients of a %s do not send Proxy-Authorization)",
+             where, config_mode_name(c->mode), c->mode == MODE_TCP ? "TCP relay" : "reverse proxy");
+    return -1;
+}
+
+/* The Host value sent upstream in reverse mode: a name, IPv4 or [IPv6]
+ * literal, optionally with :port. Only the characters such hosts use, so the
+ * value can go into a request head as is. */
+static int
+host_header_ok(const char *v)
+{
+    const char *p = v, *port = NULL, *end;
+    uint16_t x;
+
+    if (*p == '[') {
+        end = strchr(p, ']');
+        if (end == NULL || end == p + 1)
+            return 0;
+        for (p++; p < end; p++)
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+                  (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+                return 0;
+        if (end[1] == ':')
+            port = end + 2;
+        else if (end[1] != '\0')
+            return 0;
+    } else {
+        for (; *p != '\0' && *p != ':'; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_'))
+                return 0;
+        if (p == v)
+            return 0;
+        if (*p == ':')
+            port = p + 1;
+    }
+    return port == NULL || addr_parse_port(port, strlen(port), 0, &x) == 0;
+}
+
+int
+cfg_set_host_header(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                    size_t errlen)
+{
+    if (strlen(v) >= sizeof(c->upstream_host_header)) {
+        snprintf(err, errlen, "host too long (at most %zu bytes)",
+                 sizeof(c->upstream_host_header) - 1);
+        return -1;
+    }
+    if (!host_header_ok(v))
+        return cfg_failv(err, errlen,
+                         "expected a host with an optional port, such as example.com:8080", v);
+    strcpy(c->upstream_host_header, v);
+    return 0;
+}
+
+/* Turns one resolver token into the text c-ares's ares_set_servers_ports_csv
+ * reads: "192.0.2.1", "192.0.2.1:53", "2001:db8::1" or "[2001:db8::1]:53",
+ * with the address in its canonical spelling. */
+static int
+resolver_entry(const char *tok, char *out, size_t outlen)
+{
+    char host[64], canon[64], *colon;
+    const char *port_s = NULL, *end;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    uint16_t port = 0;
+    size_t n;
+    int bracketed = tok[0] == '[';
+
+    if (bracketed) {
+        end = strchr(tok, ']');
+        if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+            return -1;
+        if (end[1] == ':')
+            port_s = end + 2;
+        tok++;
+        n = (size_t)(end - tok);
+    } else if ((end = strchr(tok, ':')) != NULL && strchr(end + 1, ':') == NULL) {
+        n = (size_t)(end - tok); /* IPv4 with a port */
+        port_s = end + 1;
+    } else {
+        n = strlen(tok); /* a bare IPv4 or IPv6 address: port 53 */
+    }
+    if (n == 0 || n >= sizeof(host))
+        return -1;
+    memcpy(host, tok, n);
+    host[n] = '\0';
+    if (port_s != NULL && addr_parse_port(port_s, strlen(port_s), 0, &port) != 0)
+        return -1;
+    if (addr_from_literal(host, port, &ss, &len) < 0)
+        return -1;
+    if (bracketed && ss.ss_family != AF_INET6)
+        return -1;
+    addr_format((struct sockaddr *)&ss, canon, sizeof(canon));
+    if (port_s == NULL) {
+        /* Drop the ":0" (and for IPv6 the brackets) that addr_format added. */
+        colon = strrchr(canon, ':');
+        *colon = '\0';
+        if (ss.ss_family == AF_INET6) {
+            colon[-1] = '\0';
+            memmove(canon, canon + 1, strlen(canon));
+        }
+    }
+    return (size_t)snprintf(out, outlen, "%s", canon) < outlen ? 0 : -1;
+}
+
+int
+cfg_set_resolver(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                 size_t errlen)
+{
+    char out[sizeof(c->resolver)], entry[80], tok[80];
+    size_t o = 0, n;
+    const char *p = v;
+    int count = 0;
+
+    if (strcmp(v, "system") == 0) {
+        c->resolver[0] = '\0';
+        return 0;
+    }
+    out[0] = '\0';
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        n = strcspn(p, " \t");
+        if (n >= sizeof(tok))
+            n = sizeof(tok) - 1; /* too long for any address; fails below */
+        memcpy(tok, p, n);
+        tok[n] = '\0';
+        p += strcspn(p, " \t");
+        if (strcmp(tok, "system") == 0)
+            return cfg_failv(err, errlen, "'system' cannot be mixed with addresses", v);
+        if (resolver_entry(tok, entry, sizeof(entry)) < 0)
+            return cfg_failv(err, errlen,
+                             "expected 'system' or numeric addresses such as 192.0.2.1, "
+                             "192.0.2.1:53 or [2001:db8::1]:53",
+                             tok);
+        if (o + (count > 0) + strlen(entry) >= sizeof(out)) {
+            snprintf(err, errlen, "too many addresses (the list is limited to %zu bytes)",
+                     sizeof(out) - 1);
+            return -1;
+        }
+        o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s", count > 0 ? "," : "", entry);
+        count++;
+    }
+    if (count == 0)
+        return cfg_failv(err, errlen, "expected 'system' or numeric addresses", v);
+    memcpy(c->resolver, out, sizeof(out));
+    return 0;
+}
