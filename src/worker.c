@@ -21,7 +21,7 @@
 #include "log.h"
 #include "pool.h"
 #include "proto_tcp.h"
-#include "proxy.h"
+#include "http_session.h"
 #include "resolve.h"
 #include "session.h"
 

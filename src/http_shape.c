@@ -1,7 +1,7 @@
 /* HTTP sessions, the glue to request shaping: a regenerated request head, or
  * the TLS ClientHello after a CONNECT, is planned by shape.c as the
  * destination's strategy says and sent by shape_exec.c; when it is all out,
- * the session goes on with the request body or the tunnel. */
+ * the caller's then() goes on (with the request body, or the tunnel). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 
 #include "config.h"
 #include "conn.h"
-#include "proxy_int.h"
+#include "http_int.h"
 #include "shape.h"
 #include "shape_exec.h"
 #include "xbuf.h"
@@ -44,23 +44,16 @@ static void
 px_shape_done(struct shape_exec *x, int err)
 {
     struct px *p = x->data;
+    px_then_cb then = p->shp->then;
 
     px_shape_free(p);
-    if (err != 0) {
-        px_upstream_failed(p, "could not send the request upstream");
-        return;
-    }
-    if (p->phase == PX_HELLO) {
-        px_start_tunnel(p, NULL);
-        return;
-    }
-    px_pump_request(p);
+    then(p, err);
 }
 
 /* Sends a regenerated head shaped as the destination's strategy says.
  * Returns 1 when the executor took over, 0 to send it plainly. */
 int
-px_shape_head(struct px *p, const struct http_out *out)
+px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
 {
     const struct config *cfg = p->s.env->cfg;
     enum cfg_shape strategy = config_shape_for(cfg, p->host);
@@ -85,6 +78,7 @@ px_shape_head(struct px *p, const struct http_out *out)
         free(sh);
         return 0;
     }
+    sh->then = then;
     p->shp = sh;
     shape_exec_start(&sh->x, &p->s.up, &sh->plan, px_shape_done, p);
     return 1;
@@ -93,7 +87,7 @@ px_shape_head(struct px *p, const struct http_out *out)
 /* CONNECT to a TLS port: once the ClientHello record is complete, send it
  * split inside the SNI name, then relay. Anything else goes through as is. */
 void
-px_hello_try(struct px *p)
+px_hello_try(struct px *p, px_then_cb then)
 {
     const struct config *cfg = p->s.env->cfg;
     const unsigned char *d = (const unsigned char *)p->cin.data + p->cin.start;
@@ -124,11 +118,12 @@ px_hello_try(struct px *p)
     }
     p->cin.start += (uint32_t)len;
     p->bytes_in += len;
+    sh->then = then;
     p->shp = sh;
     conn_want_read(&p->s.client, 0);
-    ev_timer_stop(p->s.env->loop, &p->s.timer);
+    session_stop_timer(&p->s);
     shape_exec_start(&sh->x, &p->s.up, &sh->plan, px_shape_done, p);
     return;
 plain:
-    px_start_tunnel(p, NULL);
+    then(p, 0);
 }

@@ -14,10 +14,49 @@
 #include "http.h"
 #include "log.h"
 #include "outq.h"
-#include "proxy_int.h"
+#include "http_int.h"
+#include "http_route.h"
 #include "xbuf.h"
 
 #define PX_LINGER 2.0 /* seconds to drain a client after an error answer */
+
+void
+px_log_request(struct px *p, const char *close_reason)
+{
+    const struct config *cfg = p->s.env->cfg;
+    ev_tstamp now = ev_now(p->s.env->loop);
+    int auth = cfg->mode == MODE_FORWARD && cfg->nauth_users > 0;
+
+    if (!p->logme || !log_access_enabled()) {
+        p->logme = 0;
+        return;
+    }
+    p->logme = 0;
+    /* With authentication, the user the request was accepted for (a name
+     * from the configuration, never what the client sent), as nginx's
+     * $remote_user and squid's log do; "-" for none. */
+    log_access("client=%s%s%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
+               "ttfb=%.3f time=%.3f%s%s%s",
+               p->s.peer, auth ? " user=" : "",
+               !auth          ? ""
+               : p->user >= 0 ? cfg->auth_users[p->user].name
+                              : "-",
+               p->method >= 0 ? http_method_str(p->method) : "-", p->target[0] ? p->target : "-",
+               p->status, (unsigned long long)p->bytes_in, (unsigned long long)p->bytes_out,
+               p->s.up_name[0] ? p->s.up_name : "-", p->t_first > 0 ? p->t_first - p->t_start : 0.0,
+               now - p->t_start, close_reason ? " close=\"" : "", close_reason ? close_reason : "",
+               close_reason ? "\"" : "");
+}
+
+void
+px_drop_upstream(struct px *p)
+{
+    px_shape_free(p);
+    session_drop_upstream(&p->s);
+    outq_clear(&p->uout);
+    xbuf_release(&p->uin, 1);
+    p->up_close = 0;
+}
 
 static void
 px_linger_timeout(struct session *s)
@@ -148,8 +187,8 @@ px_answer_final(struct px *p, const struct http_head *h)
 
     if (h->method == HTTP_OPTIONS) {
         px_reply(p, 200, NULL,
-                 p->s.env->cfg->mode == MODE_FORWARD ? "Allow: " PX_ALLOW_FORWARD "\r\n"
-                                                     : "Allow: " PX_ALLOW_REVERSE "\r\n",
+                 p->s.env->cfg->mode == MODE_FORWARD ? "Allow: " ROUTE_ALLOW_FORWARD "\r\n"
+                                                     : "Allow: " ROUTE_ALLOW_REVERSE "\r\n",
                  "", 0, "OPTIONS with Max-Forwards: 0");
         return;
     }

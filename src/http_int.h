@@ -1,8 +1,16 @@
-/* What proxy.c, proxy_answer.c and proxy_shape.c share, and nothing else
- * includes: the HTTP session (struct px) and the few px_* functions one file
- * calls in another. The public interface is proxy.h. */
-#ifndef WARPD_PROXY_INT_H
-#define WARPD_PROXY_INT_H
+/* What the files of the HTTP session share, and nothing else includes: the
+ * session (struct px) and the px_* functions one file calls in another.
+ * Calls only go down, in this order (a higher file calls lower ones, a
+ * lower one reaches a higher one only through a function pointer it was
+ * given):
+ *   http_session.c   the intake: reading heads, keep-alive, watchers, stop
+ *   http_exchange.c  one request: upstream, head out, bodies, response head
+ *   http_reply.c     warpd's own answers, the access line, the close after
+ *   http_shape.c     the glue to request shaping
+ * with http_route.c (where a request goes) a pure function beside them.
+ * The public interface is http_session.h. */
+#ifndef WARPD_HTTP_INT_H
+#define WARPD_HTTP_INT_H
 
 #include <ev.h>
 #include <stdint.h>
@@ -23,10 +31,6 @@
 
 #define PX_MAX_READS 4 /* reads per callback */
 
-/* What each mode forwards, for Allow. */
-#define PX_ALLOW_REVERSE "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH"
-#define PX_ALLOW_FORWARD PX_ALLOW_REVERSE ", CONNECT"
-
 enum px_phase {
     PX_IDLE,      /* keep-alive: waiting for a request's first byte */
     PX_HEAD,      /* reading a request head */
@@ -38,10 +42,13 @@ enum px_phase {
     PX_CLOSING,  /* flushing the last answer, then lingering */
 };
 
+struct px;
+
 /* A request head (or ClientHello) being sent shaped: one allocation holding
  * the executor, the plan and its bytes, freed when the plan is sent. */
 struct px_shape {
     struct shape_exec x;
+    void (*then)(struct px *p, int err); /* what comes after the shaped bytes */
     struct shape_plan plan;
     char bytes[]; /* the flat head, then the plan's buffer */
 };
@@ -51,9 +58,10 @@ struct px {
     enum px_phase phase;
     struct xbuf cin, uin;
     struct outq cout, uout;
-    ev_tstamp last_io;    /* body phases: last transfer, for idle_timeout */
-    struct px_shape *shp; /* shaping in progress towards the upstream, or NULL */
-    size_t scan, uscan;   /* http_head_end progress on cin/uin */
+    ev_tstamp last_io;            /* body phases: last transfer, for idle_timeout */
+    struct px_shape *shp;         /* shaping in progress towards the upstream, or NULL */
+    void (*on_end)(struct px *p); /* the exchange is over: the intake goes on */
+    size_t scan, uscan;           /* http_head_end progress on cin/uin */
 
     /* the request in progress */
     int method;
@@ -85,14 +93,23 @@ struct px {
     char target[96]; /* start of the request-target, for the access log */
 };
 
-/* proxy.c: the session's bookkeeping, its tunnel and its exchange. */
+/* http_exchange.c: one request through an upstream connection. */
+/* Starts the request routed to p->host:p->port (allow_pool: a pooled
+ * connection may carry it; parsed: the head, or NULL to read it again). */
+void px_exchange_start(struct px *p, int allow_pool, const struct http_head *parsed);
+void px_pump_request(struct px *p);
+void px_pump_response(struct px *p);
+void px_update_watchers(struct px *p);
+/* CONNECT to a TLS port: more of the ClientHello arrived. */
+void px_hello_more(struct px *p);
+/* Reads from c into x (up to head_max while a head is read, 0: the buffer's
+ * room); *drained: the socket had no more. The WD_* contract. */
+ssize_t px_fill(struct conn *c, struct xbuf *x, size_t head_max, int *drained);
+
+/* http_reply.c: what warpd answers itself, the access line, and the closing
+ * that follows. */
 void px_log_request(struct px *p, const char *close_reason);
 void px_drop_upstream(struct px *p);
-void px_start_tunnel(struct px *p, struct buf *pre_ba);
-void px_upstream_failed(struct px *p, const char *what);
-void px_pump_request(struct px *p);
-
-/* proxy_answer.c: what warpd answers itself, and the closing that follows. */
 void px_finish_closing(struct px *p);
 void px_begin_closing(struct px *p);
 void px_answer_with(struct px *p, int status, const char *what, const char *extra);
@@ -102,9 +119,11 @@ void px_answer(struct px *p, int status, const char *what);
  * close); returns 0, or -1 when the session is closing or closed. */
 int px_answer_auth(struct px *p, const char *what, int keep);
 
-/* proxy_shape.c: request heads and ClientHellos sent through the shaper. */
+/* http_shape.c: request heads and ClientHellos sent through the shaper;
+ * then(p, err) runs once the shaped bytes are all out (err 0) or failed. */
+typedef void (*px_then_cb)(struct px *p, int err);
 void px_shape_free(struct px *p);
-int px_shape_head(struct px *p, const struct http_out *out);
-void px_hello_try(struct px *p);
+int px_shape_head(struct px *p, const struct http_out *out, px_then_cb then);
+void px_hello_try(struct px *p, px_then_cb then);
 
 #endif

@@ -1,0 +1,783 @@
+/* HTTP sessions, one request through an upstream connection: a pooled
+ * connection, or a lookup and a connect (a request to warpd's own address
+ * is refused there); the regenerated head sent (shaped when the destination
+ * says so), or for CONNECT the 200 and the tunnel, after a TLS ClientHello
+ * split when asked; then the request body up and the response down at the
+ * same time, each re-framed by body.c, with the response head in three
+ * cases: interim (passed on to HTTP/1.1 clients), 101 (the tunnel), final.
+ * A reused connection that dies before answering is retried once when the
+ * request allows it. When the exchange is over, p->on_end (the intake) goes
+ * on; errors before a response head reached the client are answered by
+ * http_reply.c, after that the connection is closed so that the truncation
+ * is visible. Nothing here touches a socket directly: conn.c does the I/O,
+ * and bytes a socket did not take wait in the out queues while the
+ * producing side stops (the backpressure). */
+#include <errno.h>
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "body.h"
+#include "buf.h"
+#include "conn.h"
+#include "http.h"
+#include "http_int.h"
+#include "log.h"
+#include "outq.h"
+#include "pool.h"
+#include "relay.h"
+#include "shape_exec.h"
+#include "xbuf.h"
+
+#define PX_TIMER_SLACK 0.001 /* seconds a timeout may fire early */
+
+static void px_up_read(struct conn *c);
+static void px_up_write(struct conn *c);
+static void px_up_ended(struct px *p);
+static void px_start_tunnel(struct px *p, struct buf *pre_ba);
+static void px_upstream_failed(struct px *p, const char *what);
+static void px_hello_sent(struct px *p, int err);
+static void px_head_sent(struct px *p, int err);
+
+/* The ClientHello after a CONNECT did not come within header_timeout. */
+static void
+px_hello_timeout(struct session *s)
+{
+    px_answer((struct px *)s, 408, "the request head did not arrive in time");
+}
+
+/* Does addr reach one of our own listening sockets? */
+static int
+px_is_self(const struct config *cfg, const struct sockaddr *sa)
+{
+    for (int i = 0; i < cfg->nlisten; i++)
+        if (addr_reaches((const struct sockaddr *)&cfg->listen[i].addr, sa))
+            return 1;
+    return 0;
+}
+
+/* Methods that may be sent twice (RFC 9110 section 9.2.2): only those are
+ * retried after a pooled connection died under them. */
+static int
+px_idempotent(int method)
+{
+    switch (method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* May this request go again on a fresh connection if the reused one turns
+ * out dead before answering? Once only, never with a body. */
+static int
+px_may_retry(const struct px *p)
+{
+    return p->reused && !p->retried && p->req_body == BODY_NONE && px_idempotent(p->method);
+}
+
+/* The upstream connection failed before answering: on a reused connection
+ * that is what a pooled connection closed by the upstream looks like, so
+ * try once more on a fresh one when the request allows it (head_kept says
+ * the head is still in cin and px_may_retry held when it was sent);
+ * otherwise answer 502. */
+static void
+px_upstream_failed(struct px *p, const char *what)
+{
+    if (p->head_kept && !p->resp_head && p->uin.end == 0) {
+        p->retried = 1;
+        p->head_kept = 0;
+        px_drop_upstream(p);
+        px_exchange_start(p, 0, NULL);
+        return;
+    }
+    p->up_close = 1;
+    px_answer(p, 502, what);
+}
+
+static void
+px_response_timeout(struct session *s)
+{
+    px_answer((struct px *)s, 504, "the upstream did not answer in time");
+}
+
+static void
+px_idle_timeout(struct session *s)
+{
+    struct px *p = (struct px *)s;
+    ev_tstamp left = p->last_io + s->env->cfg->idle_timeout - ev_now(s->env->loop);
+
+    if (left > PX_TIMER_SLACK) {
+        session_set_timer(s, px_idle_timeout, left);
+        return;
+    }
+    if (p->resp_head)
+        session_close(s, "idle timeout");
+    else if (!p->req_done)
+        px_answer(p, 408, "the request body stalled");
+    else
+        px_answer(p, 504, "the upstream did not answer in time");
+}
+
+/* Moves the unread bytes of x into a pooled buffer the relay can own. */
+static struct buf *
+px_leftover(struct xbuf *x, int *err)
+{
+    struct buf *b;
+    size_t n = xbuf_len(x);
+
+    *err = 0;
+    if (n == 0) {
+        xbuf_release(x, 1);
+        return NULL;
+    }
+    if (x->pooled != NULL) {
+        b = x->pooled;
+        b->start = x->start;
+        b->end = x->end;
+        x->pooled = NULL;
+        x->data = NULL;
+        x->start = x->end = x->cap = 0;
+        return b;
+    }
+    if (n > BUF_SIZE || (b = buf_get()) == NULL) {
+        *err = 1;
+        return NULL;
+    }
+    memcpy(b->data, x->data + x->start, n);
+    b->end = (uint32_t)n;
+    xbuf_release(x, 1);
+    return b;
+}
+
+/* Switches to relaying. pre_ba holds what the client gets first (the 200 or
+ * 101 head and any bytes the upstream already sent). */
+static void
+px_start_tunnel(struct px *p, struct buf *pre_ba)
+{
+    struct buf *pre_ab;
+    int err;
+
+    if (pre_ba == NULL && p->cout.first != NULL) {
+        /* The 200 of a CONNECT that waited for a ClientHello, not yet all
+         * written: the relay sends it first. It is small: one buffer. */
+        pre_ba = p->cout.first;
+        p->cout.first = p->cout.last = NULL;
+        p->cout.bytes = 0;
+        p->bytes_out -= buf_len(pre_ba); /* the relay counts what it sends */
+    }
+    pre_ab = px_leftover(&p->cin, &err);
+    if (err) {
+        buf_put(pre_ba);
+        session_close(&p->s, "too much early data");
+        return;
+    }
+    p->phase = PX_TUNNEL;
+    p->resp_head = 1;
+    session_relay(&p->s, pre_ab, pre_ba, "tunnel closed");
+}
+
+/* The upstream connection is ready: send the regenerated head (or, for
+ * CONNECT, tell the client and start the tunnel). */
+static void
+px_send_head(struct px *p, const struct http_head *parsed)
+{
+    const struct config *cfg = p->s.env->cfg;
+    struct http_head local;
+    const struct http_head *hp = parsed;
+    struct http_target t;
+    struct http_req_opts o;
+    struct http_out out;
+
+    conn_want_read(&p->s.up, 0);
+    p->s.up.data = p;
+    if (p->method == HTTP_CONNECT) {
+        static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+        struct buf *b = buf_get();
+
+        if (b == NULL) {
+            px_answer(p, 503, "out of memory");
+            return;
+        }
+        memcpy(b->data, ok, sizeof(ok) - 1);
+        b->end = sizeof(ok) - 1;
+        p->status = 200;
+        p->t_first = ev_now(p->s.env->loop);
+        p->bytes_in += p->head_len;
+        p->cin.start += p->head_len;
+        if (cfg->tls_split != 0 && config_tls_split_port(cfg, p->port) &&
+            config_shape_for(cfg, p->host) != SHAPE_OFF) {
+            struct iovec iov = {b->data, buf_len(b)};
+            int r = outq_send(&p->s.client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out);
+
+            buf_put(b);
+            if (r < 0) {
+                session_close(&p->s, "client write failed");
+                return;
+            }
+            p->phase = PX_HELLO;
+            p->resp_head = 1;
+            session_set_timer(&p->s, px_hello_timeout, cfg->header_timeout);
+            conn_want_read(&p->s.client, 1);
+            conn_want_write(&p->s.client, p->cout.bytes > 0);
+            px_hello_try(p, px_hello_sent);
+            return;
+        }
+        px_start_tunnel(p, b);
+        return;
+    }
+    /* The head was validated already. A pooled connection is used at once
+     * and gets the parsed form; after DNS or a connect, parsing again is
+     * cheaper than keeping the parsed form for every waiting session. */
+    if (hp == NULL) {
+        if (http_parse_request(p->cin.data + p->cin.start, p->head_len, &local) != 0) {
+            px_answer(p, 500, "internal error re-reading the request");
+            return;
+        }
+        hp = &local;
+    }
+    if (http_parse_target(hp, &t) != 0) {
+        px_answer(p, 500, "internal error re-reading the request");
+        return;
+    }
+    memset(&o, 0, sizeof(o));
+    o.target = &t;
+    o.host_override = cfg->mode == MODE_REVERSE && cfg->upstream_host_header[0]
+                          ? cfg->upstream_host_header
+                          : NULL;
+    o.body_out = hp->body;
+    o.content_length = hp->content_length;
+    o.via = cfg->via;
+    o.upgrade = hp->upgrade;
+    http_request_out(hp, &o, &out);
+    if (!http_out_fits(&out, hp->nfields, cfg->max_header_size)) {
+        px_answer(p, 431, "request head too large once forwarded (the fields warpd adds)");
+        return;
+    }
+    /* Keep the head bytes while a retry on a fresh connection is possible. */
+    p->head_kept = px_may_retry(p);
+    if (!px_shape_head(p, &out, px_head_sent) &&
+        outq_send(&p->s.up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
+        px_upstream_failed(p, "could not send the request upstream");
+        return;
+    }
+    p->bytes_in = p->head_len;
+    p->bytes_up = 0;
+    if (!p->head_kept)
+        p->cin.start += p->head_len;
+
+    p->phase = PX_EXCHANGE;
+    p->req_done = 0;
+    p->resp_head = p->resp_done = 0;
+    p->uscan = 0;
+    p->up_eof = p->up_err = 0;
+    body_init(&p->reqc, p->req_body, p->req_len, p->req_body);
+    p->req_done = p->reqc.done;
+    if (p->req_done)
+        session_set_timer(&p->s, px_response_timeout, cfg->response_timeout);
+    else
+        session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
+    p->last_io = ev_now(p->s.env->loop);
+    px_pump_request(p);
+}
+
+/* The upstream connection is open (s.up_name names it): fresh, or reused
+ * from the pool. */
+static void
+px_use_upstream(struct px *p, int reused, const struct http_head *parsed)
+{
+    p->s.up.on_read = px_up_read;
+    p->s.up.on_write = px_up_write;
+    p->reused = reused;
+    px_send_head(p, parsed);
+}
+
+static void
+px_connected(struct session *s, int err)
+{
+    struct px *p = (struct px *)s;
+    char what[ADDR_HOSTMAX + 96];
+
+    if (err != 0) {
+        snprintf(what, sizeof(what), "cannot connect to %s:%u: %s", p->host, (unsigned)p->port,
+                 err == ETIMEDOUT ? "connect timed out" : strerror(err));
+        px_answer(p, err == ETIMEDOUT ? 504 : 502, what);
+        return;
+    }
+    px_use_upstream(p, 0, NULL);
+}
+
+static void
+px_resolved(struct session *s, int status, const struct resolve_result *res)
+{
+    struct px *p = (struct px *)s;
+    char what[ADDR_HOSTMAX + 64];
+
+    if (status != RESOLVE_OK) {
+        snprintf(what, sizeof(what), "cannot resolve %s: %s", p->host, resolve_strerror(status));
+        px_answer(p, status == RESOLVE_ETIMEOUT ? 504 : 502, what);
+        return;
+    }
+    for (int i = 0; i < res->n; i++) {
+        if (px_is_self(s->env->cfg, (const struct sockaddr *)&res->addr[i])) {
+            px_answer(p, 508, "the request targets warpd itself");
+            return;
+        }
+    }
+    p->phase = PX_CONNECTING;
+    if (session_connect(s, res, px_connected) < 0)
+        px_answer(p, 503, "out of memory");
+}
+
+void
+px_exchange_start(struct px *p, int allow_pool, const struct http_head *parsed)
+{
+    if (allow_pool && pool_get(p->host, p->port, &p->s.up, p, p->s.up_name)) {
+        px_use_upstream(p, 1, parsed);
+        return;
+    }
+    p->phase = PX_RESOLVING;
+    session_stop_timer(&p->s);
+    px_update_watchers(p);
+    if (session_resolve(&p->s, p->host, p->port, px_resolved) < 0)
+        px_answer(p, 503, "resolver unavailable");
+}
+
+/* Request body: client -> upstream, while the upstream queue is empty. */
+void
+px_pump_request(struct px *p)
+{
+    /* Each round consumes bytes or stops, so this is bounded by cin's size.
+     * A head still being sent shaped holds the body back. */
+    while (!p->req_done && p->uout.bytes == 0 && p->shp == NULL) {
+        struct body_out o;
+        ssize_t n;
+
+        if (xbuf_len(&p->cin) == 0)
+            break;
+        body_out_reset(&o);
+        n = body_transcode(&p->reqc, p->cin.data + p->cin.start, xbuf_len(&p->cin), &o);
+        if (n < 0) {
+            px_answer(p, 400, "malformed request body framing");
+            return;
+        }
+        p->cin.start += (uint32_t)n;
+        p->bytes_in += (uint64_t)n;
+        if (o.n > 0 && outq_send(&p->s.up, &p->uout, o.iov, o.n, o.bytes, &p->bytes_up) < 0) {
+            px_answer(p, 502, "upstream write failed");
+            return;
+        }
+        p->last_io = ev_now(p->s.env->loop);
+        if (p->reqc.done) {
+            p->req_done = 1;
+            if (!p->resp_head)
+                session_set_timer(&p->s, px_response_timeout, p->s.env->cfg->response_timeout);
+        }
+        if (n == 0)
+            break;
+    }
+    px_update_watchers(p);
+}
+
+/* The request and the response are both complete. */
+static void
+px_exchange_end(struct px *p)
+{
+    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->s.up.fd >= 0 && !p->s.env->stopping;
+
+    if (p->head_kept) {
+        p->cin.start += p->head_len;
+        p->head_kept = 0;
+    }
+    px_log_request(p, NULL);
+    if (reuse)
+        pool_put(p->host, p->port, &p->s.up, p->s.up_name); /* moves it: p->s.up is left closed */
+    px_drop_upstream(p);
+    p->on_end(p);
+}
+
+static void
+px_response_complete(struct px *p)
+{
+    p->resp_done = 1;
+    if (!p->req_done) {
+        /* The upstream answered before taking the whole body: the client
+         * connection cannot carry another request. */
+        p->keep = 0;
+        p->up_close = 1;
+    }
+    px_exchange_end(p);
+}
+
+/* A response head is complete in uin. Returns 0 to go on with the body, 1
+ * when the head was an interim one (parse again), -1 when the session ended
+ * or changed phase. */
+static int
+px_response_head(struct px *p, size_t len)
+{
+    const struct config *cfg = p->s.env->cfg;
+    struct http_head h;
+    struct http_resp_opts o;
+    struct http_out out;
+    struct body_out bo; /* may hold framing bytes that out.iov points to */
+    enum body_framing cout;
+
+    if (http_parse_response(p->uin.data + p->uin.start, len, p->method, &h) != 0) {
+        p->up_close = 1;
+        px_answer(p, 502, "invalid response from the upstream");
+        return -1;
+    }
+    if (p->head_kept) { /* an answer came: no retry any more */
+        p->cin.start += p->head_len;
+        p->head_kept = 0;
+    }
+    memset(&o, 0, sizeof(o));
+
+    o.via = cfg->via;
+    if (h.status >= 100 && h.status < 200 && h.status != 101) {
+        /* Interim: passed on to HTTP/1.1 clients, never to 1.0 ones. */
+        p->uin.start += (uint32_t)len;
+        p->uscan = 0;
+        if (p->minor >= 1) {
+            o.body_out = BODY_NONE;
+            http_response_out(&h, &o, &out);
+            if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+                session_close(&p->s, "client write failed");
+                return -1;
+            }
+        }
+        return 1;
+    }
+    if (h.status == 101) {
+        struct buf *b;
+        size_t rest;
+
+        if (!p->upgrade || !p->req_done) {
+            p->up_close = 1;
+            px_answer(p, 502, "the upstream switched protocols without being asked");
+            return -1;
+        }
+        o.upgrade = 1;
+        o.body_out = BODY_NONE;
+        http_response_out(&h, &o, &out);
+        rest = xbuf_len(&p->uin) - len;
+        b = buf_get();
+        if (b == NULL || out.bytes + rest > BUF_SIZE) {
+            buf_put(b);
+            px_answer(p, 502, "upgrade response too large");
+            return -1;
+        }
+        for (int i = 0; i < out.n; i++) {
+            memcpy(b->data + b->end, out.iov[i].iov_base, out.iov[i].iov_len);
+            b->end += (uint32_t)out.iov[i].iov_len;
+        }
+        memcpy(b->data + b->end, p->uin.data + p->uin.start + len, rest);
+        b->end += (uint32_t)rest;
+        xbuf_release(&p->uin, 1);
+        p->status = 101;
+        p->t_first = ev_now(p->s.env->loop);
+        px_start_tunnel(p, b);
+        return -1;
+    }
+
+    if (h.te_coded) {
+        /* TE is hop-by-hop and regenerated: a coding other than chunked
+         * could not be passed on truthfully. */
+        p->up_close = 1;
+        px_answer(p, 502, "the upstream used a transfer coding warpd does not decode");
+        return -1;
+    }
+    /* The final response. How it is framed towards the client: */
+    if (h.body == BODY_NONE)
+        cout = BODY_NONE;
+    else if (h.body == BODY_LENGTH)
+        cout = BODY_LENGTH;
+    else if (p->minor >= 1)
+        cout = BODY_CHUNKED; /* chunked, or read-until-close re-chunked: keeps keep-alive */
+    else
+        cout = BODY_CLOSE; /* HTTP/1.0 client: de-chunk, end with the close */
+    if (cout == BODY_CLOSE)
+        p->keep = 0;
+    if (h.close || h.body == BODY_CLOSE)
+        p->up_close = 1;
+    o.body_out = cout;
+    o.content_length = h.content_length;
+    o.keep_length = h.body == BODY_NONE && (p->method == HTTP_HEAD || h.status == 304);
+    o.close = !p->keep || !p->req_done || p->s.env->stopping;
+    if (o.close)
+        p->keep = 0;
+    o.keep_alive = p->keep && p->minor == 0;
+    http_response_out(&h, &o, &out);
+    if (!http_out_fits(&out, h.nfields, cfg->max_header_size)) {
+        p->up_close = 1;
+        px_answer(p, 502, "response head too large once forwarded (the fields warpd adds)");
+        return -1;
+    }
+    p->status = h.status;
+    p->t_first = ev_now(p->s.env->loop);
+    p->uin.start += (uint32_t)len;
+    p->resp_head = 1;
+    body_init(&p->respc, h.body, h.content_length, cout);
+    /* Body bytes that came with the head leave in the same writev: a small
+     * response costs one system call, not two. */
+    if (xbuf_len(&p->uin) > 0 && !p->respc.done) {
+        ssize_t n;
+
+        body_out_reset(&bo);
+        n = body_transcode(&p->respc, p->uin.data + p->uin.start, xbuf_len(&p->uin), &bo);
+        if (n < 0) {
+            /* The head is only queued below: nothing of this response
+             * reached the client yet, so it gets a 502 like for any other
+             * broken answer rather than a bare close. */
+            p->resp_head = 0;
+            p->up_close = 1;
+            px_answer(p, 502, "malformed response body framing from the upstream");
+            return -1;
+        }
+        if (out.n + bo.n <= HTTP_OUT_IOV) {
+            memcpy(out.iov + out.n, bo.iov, (size_t)bo.n * sizeof(bo.iov[0]));
+            out.n += bo.n;
+            out.bytes += bo.bytes;
+            p->uin.start += (uint32_t)n;
+        } else {
+            body_init(&p->respc, h.body, h.content_length, cout); /* not taken: undo */
+        }
+    }
+    if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+        session_close(&p->s, "client write failed");
+        return -1;
+    }
+    p->last_io = ev_now(p->s.env->loop);
+    session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
+    return 0;
+}
+
+/* Response: upstream -> client, while the client queue is empty. */
+void
+px_pump_response(struct px *p)
+{
+    /* Each round consumes bytes or stops, so this is bounded by uin's size. */
+    while (p->cout.bytes == 0) {
+        struct body_out o;
+        ssize_t n;
+
+        if (!p->resp_head) {
+            long len = http_head_end(p->uin.data + p->uin.start, xbuf_len(&p->uin),
+                                     p->s.env->cfg->max_header_size, 0, &p->uscan);
+            int r;
+
+            if (len < 0) {
+                p->up_close = 1;
+                px_answer(p, 502, "invalid or oversized response head from the upstream");
+                return;
+            }
+            if (len == 0)
+                break;
+            r = px_response_head(p, (size_t)len);
+            if (r < 0)
+                return;
+            if (r == 1)
+                continue;
+            if (p->respc.done) {
+                px_response_complete(p);
+                return;
+            }
+        }
+        if (xbuf_len(&p->uin) == 0 && !(p->respc.in == BODY_LENGTH && p->respc.left == 0))
+            break;
+        body_out_reset(&o);
+        n = body_transcode(&p->respc, p->uin.data + p->uin.start, xbuf_len(&p->uin), &o);
+        if (n < 0) {
+            p->up_close = 1;
+            session_close(&p->s, "malformed response body framing from the upstream");
+            return;
+        }
+        p->uin.start += (uint32_t)n;
+        if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
+            session_close(&p->s, "client write failed");
+            return;
+        }
+        p->last_io = ev_now(p->s.env->loop);
+        if (p->respc.done) {
+            px_response_complete(p);
+            return;
+        }
+        if (n == 0)
+            break;
+    }
+    if (p->up_eof && p->cout.bytes == 0) {
+        px_up_ended(p);
+        return;
+    }
+    px_update_watchers(p);
+}
+
+/* Reads from a connection into its input buffer. Returns bytes read, 0 on
+ * EOF, WD_AGAIN, or WD_ERROR. Grows the buffer for a head up to max. */
+ssize_t
+px_fill(struct conn *c, struct xbuf *x, size_t head_max, int *drained)
+{
+    size_t space;
+
+    *drained = 0;
+
+    if (xbuf_reserve(x) < 0) {
+        errno = ENOMEM;
+        return WD_ERROR;
+    }
+    space = xbuf_space(x);
+    if (space == 0 && head_max > 0 && xbuf_grow(x, head_max) == 0)
+        space = xbuf_space(x);
+    if (space == 0)
+        return WD_AGAIN; /* full: the caller's parser decides */
+    {
+        ssize_t n = conn_read(c, x->data + x->end, space);
+        if (n > 0)
+            x->end += (uint32_t)n;
+        /* A short read drained the socket: reading again would only
+         * return EAGAIN (the watcher says when more arrives). */
+        *drained = n > 0 && (size_t)n < space;
+        return n;
+    }
+}
+
+/* The upstream closed and everything it sent was processed. */
+static void
+px_up_ended(struct px *p)
+{
+    struct body_out o;
+
+    if (!p->resp_head) {
+        px_upstream_failed(p, p->up_err ? "upstream read error before answering"
+                                        : "the upstream closed the connection before answering");
+        return;
+    }
+    body_out_reset(&o);
+    if (p->up_err || xbuf_len(&p->uin) > 0 || body_eof(&p->respc, &o) < 0) {
+        session_close(&p->s, "the upstream closed in the middle of the response body");
+        return;
+    }
+    if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
+        session_close(&p->s, "client write failed");
+        return;
+    }
+    px_response_complete(p);
+}
+
+static void
+px_up_read(struct conn *c)
+{
+    struct px *p = c->data;
+
+    for (int i = 0; i < PX_MAX_READS && p->cout.bytes == 0 && !p->up_eof; i++) {
+        int drained;
+        ssize_t n =
+            px_fill(c, &p->uin, p->resp_head ? 0 : p->s.env->cfg->max_header_size, &drained);
+
+        if (n == WD_AGAIN)
+            break;
+        if (n == WD_ERROR || n == 0) {
+            p->up_eof = 1;
+            p->up_err = n == WD_ERROR;
+            p->up_close = 1;
+            conn_want_read(c, 0);
+        }
+        if (drained)
+            break;
+    }
+    px_pump_response(p);
+}
+
+static void
+px_up_write(struct conn *c)
+{
+    struct px *p = c->data;
+    int r;
+
+    if (p->shp != NULL) {
+        shape_exec_writable(&p->shp->x);
+        return;
+    }
+    r = outq_flush(c, &p->uout);
+
+    if (r < 0) {
+        p->up_close = 1;
+        px_answer(p, 502, "upstream write failed");
+        return;
+    }
+    if (r == 0)
+        return;
+    conn_want_write(c, 0);
+    px_pump_request(p);
+}
+
+/* Which watchers should run, from the state: the one place that decides. */
+void
+px_update_watchers(struct px *p)
+{
+    int client_rd = 0, up_rd = 0;
+
+    /* The client is read whenever there is room: a pipelined request or
+     * early body bytes simply wait in cin. Keeping the watcher on saves
+     * re-arming it in the kernel for every request. */
+    int room = p->cin.data == NULL || xbuf_len(&p->cin) < p->cin.cap;
+
+    switch (p->phase) {
+    case PX_IDLE:
+    case PX_HEAD:
+        client_rd = p->cout.bytes == 0 && !p->client_eof;
+        break;
+    case PX_RESOLVING:
+    case PX_CONNECTING:
+        client_rd = room && !p->client_eof;
+        break;
+    case PX_EXCHANGE:
+        client_rd = room && !p->client_eof && (p->req_done || p->uout.bytes == 0);
+        up_rd = !p->resp_done && p->cout.bytes == 0 && !p->up_eof;
+        break;
+    default:
+        return;
+    }
+    conn_want_read(&p->s.client, client_rd);
+    if (p->s.up.fd >= 0) {
+        conn_want_read(&p->s.up, up_rd);
+        conn_want_write(&p->s.up, p->uout.bytes > 0 || (p->shp != NULL && p->shp->x.waiting_write));
+    }
+    conn_want_write(&p->s.client, p->cout.bytes > 0);
+}
+
+/* The shaped ClientHello is out: relay the rest. */
+static void
+px_hello_sent(struct px *p, int err)
+{
+    if (err != 0) {
+        px_upstream_failed(p, "could not send the request upstream");
+        return;
+    }
+    px_start_tunnel(p, NULL);
+}
+
+void
+px_hello_more(struct px *p)
+{
+    px_hello_try(p, px_hello_sent);
+}
+
+/* The shaped request head is out: the body follows. */
+static void
+px_head_sent(struct px *p, int err)
+{
+    if (err != 0) {
+        px_upstream_failed(p, "could not send the request upstream");
+        return;
+    }
+    px_pump_request(p);
+}
