@@ -1,13 +1,15 @@
-/* Unit tests for src/config.c and src/cli.c: defaults, every directive good
+/* Unit tests for src/config*.c and src/cli.c: defaults, every directive good
  * and bad, exact "file:line: message" errors from real files in a temporary
- * directory, the whole-config checks, file-then-command-line precedence, and
- * getopt handling of argv arrays including the -h/-V and error paths. */
+ * directory, the whole-config checks, file-then-command-line precedence,
+ * getopt handling of argv arrays including the -h/-V and error paths, and
+ * the defaults that conf/warpd.conf and warpd.conf(5) show against the table. */
 #include <check.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -2226,6 +2228,243 @@ START_TEST(test_cli_then_build)
 }
 END_TEST
 
+/* ---- the documentation against the table ---------------------------------- */
+
+/* conf/warpd.conf and warpd.conf(5) list every directive with its default; a
+ * default changed in the table but not in the documents (or the reverse)
+ * fails here. The files come from the source tree, which make check names in
+ * WARPD_SRCDIR (the current directory when run by hand from the top). */
+
+#define DOC_MAXLINES 4096
+
+/* A document split into lines, in one buffer. */
+struct doc {
+    char *text;
+    char *line[DOC_MAXLINES];
+    int n;
+};
+
+static void
+doc_read(struct doc *d, const char *rel)
+{
+    const char *top = getenv("WARPD_SRCDIR");
+    char path[1024], *p;
+    FILE *f;
+    long size;
+
+    snprintf(path, sizeof(path), "%s/%s", top != NULL && top[0] != '\0' ? top : ".", rel);
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s (is WARPD_SRCDIR the source tree?)", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    size = ftell(f);
+    rewind(f);
+    d->text = malloc((size_t)size + 1);
+    ck_assert_ptr_nonnull(d->text);
+    ck_assert_uint_eq(fread(d->text, 1, (size_t)size, f), (size_t)size);
+    d->text[size] = '\0';
+    fclose(f);
+    d->n = 0;
+    for (p = d->text; *p != '\0' && d->n < DOC_MAXLINES;) {
+        d->line[d->n++] = p;
+        p += strcspn(p, "\n");
+        if (*p == '\n')
+            *p++ = '\0';
+    }
+    ck_assert_int_lt(d->n, DOC_MAXLINES);
+}
+
+/* Whether s starts with the directive name followed by nothing that could
+ * continue a name ("listen" in "listen 1", not in "listen_x"). */
+static int
+starts_with_name(const char *s, const char *name)
+{
+    size_t n = strlen(name);
+    char next = s[n];
+
+    return strncmp(s, name, n) == 0 &&
+           !((next >= 'a' && next <= 'z') || next == '_' || (next >= '0' && next <= '9'));
+}
+
+/* Whether s holds word, ignoring letter case. */
+static int
+has_words(const char *s, const char *word)
+{
+    for (; *s != '\0'; s++)
+        if (strncasecmp(s, word, strlen(word)) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether a document's text around a directive says it has no default:
+ * "No default: ...", "No users (the default): ...", "Default: no rules". */
+static int
+says_no_default(const char *s)
+{
+    return has_words(s, "no default") || has_words(s, "(the default)") ||
+           has_words(s, "default: no");
+}
+
+/* Whether a conf line is a commented-out directive ("#listen ..."), as opposed
+ * to a comment ("# text"). */
+static int
+conf_is_directive(const char *l)
+{
+    return l[0] == '#' && l[1] >= 'a' && l[1] <= 'z';
+}
+
+/* conf/warpd.conf: the first "#NAME VALUE" line is the default (or, for a
+ * directive without one, an example); the comment paragraph above it says
+ * when there is no default. Returns 0 when the directive is not there. */
+static int
+conf_find(const struct doc *d, const char *name, char *val, size_t vallen, int *nodef)
+{
+    char para[4096] = "";
+    int i, j, k;
+
+    for (i = 0; i < d->n; i++)
+        if (conf_is_directive(d->line[i]) && starts_with_name(d->line[i] + 1, name))
+            break;
+    if (i == d->n)
+        return 0;
+    snprintf(val, vallen, "%s",
+             d->line[i] + 1 + strlen(name) + (d->line[i][1 + strlen(name)] == ' '));
+    /* Up over the example lines just above, then the comment paragraph,
+     * which is read top down without its "# ". */
+    for (j = i - 1; j >= 0 && conf_is_directive(d->line[j]); j--)
+        ;
+    for (k = j; k >= 0 && d->line[k][0] == '#' && !conf_is_directive(d->line[k]); k--)
+        ;
+    for (k++; k <= j; k++) {
+        strncat(para, " ", sizeof(para) - strlen(para) - 1);
+        strncat(para, d->line[k] + 1 + (d->line[k][1] == ' '), sizeof(para) - strlen(para) - 1);
+    }
+    *nodef = says_no_default(para);
+    return 1;
+}
+
+/* The directive named by the heading line of a man page item (the line after
+ * .TP or .TQ): ".BI name ...", ".BR name ...", ".B name" or "\fBname...". */
+static const char *
+man_heading(const char *l)
+{
+    static const char *const macros[] = {".BI ", ".BR ", ".B ", "\\fB"};
+    size_t i;
+
+    for (i = 0; i < WD_ARRAY_SIZE(macros); i++)
+        if (strncmp(l, macros[i], strlen(macros[i])) == 0)
+            return l + strlen(macros[i]);
+    return NULL;
+}
+
+/* Whether line i of the man page is the heading of an item for a directive of
+ * the table; *tp says whether the item starts there (.TP) or continues the
+ * one above (.TQ, a second heading such as deny after allow). */
+static const char *
+man_item(const struct doc *d, int i, int *tp)
+{
+    const char *h, *name, *def;
+    size_t k;
+
+    if (i == 0 || (strcmp(d->line[i - 1], ".TP") != 0 && strcmp(d->line[i - 1], ".TQ") != 0))
+        return NULL;
+    if ((h = man_heading(d->line[i])) == NULL)
+        return NULL;
+    *tp = strcmp(d->line[i - 1], ".TP") == 0;
+    for (k = 0; config_directive(k, &name, &def); k++)
+        if (starts_with_name(h, name))
+            return name;
+    return NULL;
+}
+
+/* Turns a man page value into plain text: groff's \- and \~ become - and a
+ * space, and "listen 127.0.0.1:8800" (the name repeated) loses the name. */
+static void
+man_plain(const char *in, const char *name, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    if (starts_with_name(in, name) && in[strlen(name)] == ' ')
+        in += strlen(name) + 1;
+    for (; *in != '\0' && o + 1 < outlen; in++) {
+        if (in[0] == '\\' && (in[1] == '-' || in[1] == '~')) {
+            out[o++] = in[1] == '-' ? '-' : ' ';
+            in++;
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* warpd.conf(5): the item whose heading names the directive, up to the next
+ * directive's item or section; in it, "Default:" followed by a line
+ * ".BR value ." or ".BR \"two words\" .". *nodef when the item says there is
+ * none instead. Returns 0 when the directive has no item. */
+static int
+man_find(const struct doc *d, const char *name, char *val, size_t vallen, int *nodef)
+{
+    char item[16384] = "", raw[256];
+    const char *other, *v;
+    int i, j, tp;
+
+    for (i = 0; i < d->n; i++)
+        if ((other = man_item(d, i, &tp)) != NULL && strcmp(other, name) == 0)
+            break;
+    if (i == d->n)
+        return 0;
+    val[0] = '\0';
+    for (j = i + 1; j < d->n; j++) {
+        if (strncmp(d->line[j], ".SS", 3) == 0 || strncmp(d->line[j], ".SH", 3) == 0 ||
+            ((other = man_item(d, j, &tp)) != NULL && tp && strcmp(other, name) != 0))
+            break;
+        strncat(item, d->line[j], sizeof(item) - strlen(item) - 2);
+        strcat(item, "\n");
+        if (strcmp(d->line[j], "Default:") == 0 && j + 1 < d->n &&
+            strncmp(d->line[j + 1], ".BR ", 4) == 0) {
+            v = d->line[j + 1] + 4;
+            if (*v == '"')
+                snprintf(raw, sizeof(raw), "%.*s", (int)strcspn(v + 1, "\""), v + 1);
+            else
+                snprintf(raw, sizeof(raw), "%.*s", (int)strcspn(v, " "), v);
+            man_plain(raw, name, val, vallen);
+        }
+    }
+    *nodef = says_no_default(item);
+    return 1;
+}
+
+START_TEST(test_docs_match_table)
+{
+    struct doc conf, man;
+    char cv[256], mv[256];
+    const char *name, *def;
+    int cnodef, mnodef;
+    size_t i;
+
+    doc_read(&conf, "conf/warpd.conf");
+    doc_read(&man, "man/warpd.conf.5");
+    for (i = 0; config_directive(i, &name, &def); i++) {
+        ck_assert_msg(conf_find(&conf, name, cv, sizeof(cv), &cnodef),
+                      "conf/warpd.conf has no '#%s' line", name);
+        ck_assert_msg(man_find(&man, name, mv, sizeof(mv), &mnodef),
+                      "warpd.conf(5) has no item for %s", name);
+        if (def != NULL) {
+            ck_assert_msg(strcmp(cv, def) == 0,
+                          "%s: default '%s' in the table, '%s' in conf/warpd.conf", name, def, cv);
+            ck_assert_msg(strcmp(mv, def) == 0,
+                          "%s: default '%s' in the table, '%s' in warpd.conf(5)", name, def, mv);
+        } else {
+            ck_assert_msg(cnodef, "%s has no default, but conf/warpd.conf does not say so", name);
+            ck_assert_msg(mnodef && mv[0] == '\0',
+                          "%s has no default, but warpd.conf(5) does not say so (or shows '%s')",
+                          name, mv);
+        }
+    }
+    free(conf.text);
+    free(man.text);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -2287,6 +2526,10 @@ config_suite(void)
     tcase_add_loop_test(tc, test_cli_bad, 0, (int)WD_ARRAY_SIZE(cli_bad));
     tcase_add_test(tc, test_cli_too_many_listen);
     tcase_add_test(tc, test_cli_then_build);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("docs");
+    tcase_add_test(tc, test_docs_match_table);
     suite_add_tcase(s, tc);
     return s;
 }
