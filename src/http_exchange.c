@@ -36,17 +36,8 @@
 static void px_up_read(struct conn *c);
 static void px_up_write(struct conn *c);
 static void px_up_ended(struct px *p);
-static void px_start_tunnel(struct px *p, struct buf *pre_ba);
 static void px_upstream_failed(struct px *p, const char *what);
-static void px_hello_sent(struct px *p, int err);
 static void px_head_sent(struct px *p, int err);
-
-/* The ClientHello after a CONNECT did not come within header_timeout. */
-static void
-px_hello_timeout(struct session *s)
-{
-    px_answer((struct px *)s, 408, "the request head did not arrive in time");
-}
 
 /* Does addr reach one of our own listening sockets? */
 static int
@@ -127,64 +118,6 @@ px_idle_timeout(struct session *s)
         px_answer(p, 504, "the upstream did not answer in time");
 }
 
-/* Moves the unread bytes of x into a pooled buffer the relay can own. */
-static struct buf *
-px_leftover(struct xbuf *x, int *err)
-{
-    struct buf *b;
-    size_t n = xbuf_len(x);
-
-    *err = 0;
-    if (n == 0) {
-        xbuf_release(x, 1);
-        return NULL;
-    }
-    if (x->pooled != NULL) {
-        b = x->pooled;
-        b->start = x->start;
-        b->end = x->end;
-        x->pooled = NULL;
-        x->data = NULL;
-        x->start = x->end = x->cap = 0;
-        return b;
-    }
-    if (n > BUF_SIZE || (b = buf_get()) == NULL) {
-        *err = 1;
-        return NULL;
-    }
-    memcpy(b->data, x->data + x->start, n);
-    b->end = (uint32_t)n;
-    xbuf_release(x, 1);
-    return b;
-}
-
-/* Switches to relaying. pre_ba holds what the client gets first (the 200 or
- * 101 head and any bytes the upstream already sent). */
-static void
-px_start_tunnel(struct px *p, struct buf *pre_ba)
-{
-    struct buf *pre_ab;
-    int err;
-
-    if (pre_ba == NULL && p->cout.first != NULL) {
-        /* The 200 of a CONNECT that waited for a ClientHello, not yet all
-         * written: the relay sends it first. It is small: one buffer. */
-        pre_ba = p->cout.first;
-        p->cout.first = p->cout.last = NULL;
-        p->cout.bytes = 0;
-        p->bytes_out -= buf_len(pre_ba); /* the relay counts what it sends */
-    }
-    pre_ab = px_leftover(&p->cin, &err);
-    if (err) {
-        buf_put(pre_ba);
-        session_close(&p->s, "too much early data");
-        return;
-    }
-    p->phase = PX_TUNNEL;
-    p->resp_head = 1;
-    session_relay(&p->s, pre_ab, pre_ba, "tunnel closed");
-}
-
 /* The upstream connection is ready: send the regenerated head (or, for
  * CONNECT, tell the client and start the tunnel). */
 static void
@@ -200,38 +133,7 @@ px_send_head(struct px *p, const struct http_head *parsed)
     conn_want_read(&p->s.up, 0);
     p->s.up.data = p;
     if (p->method == HTTP_CONNECT) {
-        static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-        struct buf *b = buf_get();
-
-        if (b == NULL) {
-            px_answer(p, 503, "out of memory");
-            return;
-        }
-        memcpy(b->data, ok, sizeof(ok) - 1);
-        b->end = sizeof(ok) - 1;
-        p->status = 200;
-        p->t_first = ev_now(p->s.env->loop);
-        p->bytes_in += p->head_len;
-        p->cin.start += p->head_len;
-        if (cfg->tls_split != 0 && config_tls_split_port(cfg, p->port) &&
-            config_shape_for(cfg, p->host) != SHAPE_OFF) {
-            struct iovec iov = {b->data, buf_len(b)};
-            int r = outq_send(&p->s.client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out);
-
-            buf_put(b);
-            if (r < 0) {
-                session_close(&p->s, "client write failed");
-                return;
-            }
-            p->phase = PX_HELLO;
-            p->resp_head = 1;
-            session_set_timer(&p->s, px_hello_timeout, cfg->header_timeout);
-            conn_want_read(&p->s.client, 1);
-            conn_want_write(&p->s.client, p->cout.bytes > 0);
-            px_hello_try(p, px_hello_sent);
-            return;
-        }
-        px_start_tunnel(p, b);
+        px_connect_established(p);
         return;
     }
     /* The head was validated already. A pooled connection is used at once
@@ -417,88 +319,81 @@ px_response_complete(struct px *p)
     px_exchange_end(p);
 }
 
-/* A response head is complete in uin. Returns 0 to go on with the body, 1
- * when the head was an interim one (parse again), -1 when the session ended
- * or changed phase. */
+/* An interim response (1xx but 101): passed on to HTTP/1.1 clients, never
+ * to 1.0 ones. Returns 1 (read the next head), or -1 when the session
+ * closed. */
 static int
-px_response_head(struct px *p, size_t len)
+px_response_interim(struct px *p, const struct http_head *h, size_t len)
 {
-    const struct config *cfg = p->s.env->cfg;
-    struct http_head h;
     struct http_resp_opts o;
     struct http_out out;
-    struct body_out bo; /* may hold framing bytes that out.iov points to */
-    enum body_framing cout;
 
-    if (http_parse_response(p->uin.data + p->uin.start, len, p->method, &h) != 0) {
-        p->up_close = 1;
-        px_answer(p, 502, "invalid response from the upstream");
+    p->uin.start += (uint32_t)len;
+    p->uscan = 0;
+    if (p->minor < 1)
+        return 1;
+    memset(&o, 0, sizeof(o));
+    o.via = p->s.env->cfg->via;
+    o.body_out = BODY_NONE;
+    http_response_out(h, &o, &out);
+    if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+        session_close(&p->s, "client write failed");
         return -1;
     }
-    if (p->head_kept) { /* an answer came: no retry any more */
-        p->cin.start += p->head_len;
-        p->head_kept = 0;
+    return 1;
+}
+
+/* 101 Switching Protocols to a request that asked for it: its head, and
+ * whatever the upstream sent after it, go to the client first, then both
+ * sides are relayed. Returns -1: the phase changed or the session ended. */
+static int
+px_response_upgrade(struct px *p, const struct http_head *h, size_t len)
+{
+    struct http_resp_opts o;
+    struct http_out out;
+    struct buf *b;
+    size_t rest;
+
+    if (!p->upgrade || !p->req_done) {
+        p->up_close = 1;
+        px_answer(p, 502, "the upstream switched protocols without being asked");
+        return -1;
     }
     memset(&o, 0, sizeof(o));
-
-    o.via = cfg->via;
-    if (h.status >= 100 && h.status < 200 && h.status != 101) {
-        /* Interim: passed on to HTTP/1.1 clients, never to 1.0 ones. */
-        p->uin.start += (uint32_t)len;
-        p->uscan = 0;
-        if (p->minor >= 1) {
-            o.body_out = BODY_NONE;
-            http_response_out(&h, &o, &out);
-            if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
-                session_close(&p->s, "client write failed");
-                return -1;
-            }
-        }
-        return 1;
-    }
-    if (h.status == 101) {
-        struct buf *b;
-        size_t rest;
-
-        if (!p->upgrade || !p->req_done) {
-            p->up_close = 1;
-            px_answer(p, 502, "the upstream switched protocols without being asked");
-            return -1;
-        }
-        o.upgrade = 1;
-        o.body_out = BODY_NONE;
-        http_response_out(&h, &o, &out);
-        rest = xbuf_len(&p->uin) - len;
-        b = buf_get();
-        if (b == NULL || out.bytes + rest > BUF_SIZE) {
-            buf_put(b);
-            px_answer(p, 502, "upgrade response too large");
-            return -1;
-        }
-        for (int i = 0; i < out.n; i++) {
-            memcpy(b->data + b->end, out.iov[i].iov_base, out.iov[i].iov_len);
-            b->end += (uint32_t)out.iov[i].iov_len;
-        }
-        memcpy(b->data + b->end, p->uin.data + p->uin.start + len, rest);
-        b->end += (uint32_t)rest;
-        xbuf_release(&p->uin, 1);
-        p->status = 101;
-        p->t_first = ev_now(p->s.env->loop);
-        px_start_tunnel(p, b);
+    o.via = p->s.env->cfg->via;
+    o.upgrade = 1;
+    o.body_out = BODY_NONE;
+    http_response_out(h, &o, &out);
+    rest = xbuf_len(&p->uin) - len;
+    b = buf_get();
+    if (b == NULL || out.bytes + rest > BUF_SIZE) {
+        buf_put(b);
+        px_answer(p, 502, "upgrade response too large");
         return -1;
     }
-
-    if (h.te_coded) {
-        /* TE is hop-by-hop and regenerated: a coding other than chunked
-         * could not be passed on truthfully. */
-        p->up_close = 1;
-        px_answer(p, 502, "the upstream used a transfer coding warpd does not decode");
-        return -1;
+    for (int i = 0; i < out.n; i++) {
+        memcpy(b->data + b->end, out.iov[i].iov_base, out.iov[i].iov_len);
+        b->end += (uint32_t)out.iov[i].iov_len;
     }
-    /* The final response. How it is framed towards the client: */
-    if (h.body == BODY_NONE)
+    memcpy(b->data + b->end, p->uin.data + p->uin.start + len, rest);
+    b->end += (uint32_t)rest;
+    xbuf_release(&p->uin, 1);
+    p->status = 101;
+    p->t_first = ev_now(p->s.env->loop);
+    px_start_tunnel(p, b);
+    return -1;
+}
+
+/* How the final response is framed towards the client, and what that
+ * means for keep-alive on both sides; fills o. */
+static enum body_framing
+px_response_framing(struct px *p, const struct http_head *h, struct http_resp_opts *o)
+{
+    enum body_framing cout;
+
+    if (h->body == BODY_NONE)
         cout = BODY_NONE;
-    else if (h.body == BODY_LENGTH)
+    else if (h->body == BODY_LENGTH)
         cout = BODY_LENGTH;
     else if (p->minor >= 1)
         cout = BODY_CHUNKED; /* chunked, or read-until-close re-chunked: keeps keep-alive */
@@ -506,28 +401,51 @@ px_response_head(struct px *p, size_t len)
         cout = BODY_CLOSE; /* HTTP/1.0 client: de-chunk, end with the close */
     if (cout == BODY_CLOSE)
         p->keep = 0;
-    if (h.close || h.body == BODY_CLOSE)
+    if (h->close || h->body == BODY_CLOSE)
         p->up_close = 1;
-    o.body_out = cout;
-    o.content_length = h.content_length;
-    o.keep_length = h.body == BODY_NONE && (p->method == HTTP_HEAD || h.status == 304);
-    o.close = !p->keep || !p->req_done || p->s.env->stopping;
-    if (o.close)
+    memset(o, 0, sizeof(*o));
+    o->via = p->s.env->cfg->via;
+    o->body_out = cout;
+    o->content_length = h->content_length;
+    o->keep_length = h->body == BODY_NONE && (p->method == HTTP_HEAD || h->status == 304);
+    o->close = !p->keep || !p->req_done || p->s.env->stopping;
+    if (o->close)
         p->keep = 0;
-    o.keep_alive = p->keep && p->minor == 0;
-    http_response_out(&h, &o, &out);
-    if (!http_out_fits(&out, h.nfields, cfg->max_header_size)) {
+    o->keep_alive = p->keep && p->minor == 0;
+    return cout;
+}
+
+/* The final response head, re-framed, and the body bytes that came with it
+ * in the same writev: a small response costs one system call, not two.
+ * Returns 0 to go on with the body, -1 when the session ended. */
+static int
+px_response_final(struct px *p, const struct http_head *h, size_t len)
+{
+    const struct config *cfg = p->s.env->cfg;
+    struct http_resp_opts o;
+    struct http_out out;
+    struct body_out bo; /* may hold framing bytes that out.iov points to */
+    enum body_framing cout;
+
+    if (h->te_coded) {
+        /* TE is hop-by-hop and regenerated: a coding other than chunked
+         * could not be passed on truthfully. */
+        p->up_close = 1;
+        px_answer(p, 502, "the upstream used a transfer coding warpd does not decode");
+        return -1;
+    }
+    cout = px_response_framing(p, h, &o);
+    http_response_out(h, &o, &out);
+    if (!http_out_fits(&out, h->nfields, cfg->max_header_size)) {
         p->up_close = 1;
         px_answer(p, 502, "response head too large once forwarded (the fields warpd adds)");
         return -1;
     }
-    p->status = h.status;
+    p->status = h->status;
     p->t_first = ev_now(p->s.env->loop);
     p->uin.start += (uint32_t)len;
     p->resp_head = 1;
-    body_init(&p->respc, h.body, h.content_length, cout);
-    /* Body bytes that came with the head leave in the same writev: a small
-     * response costs one system call, not two. */
+    body_init(&p->respc, h->body, h->content_length, cout);
     if (xbuf_len(&p->uin) > 0 && !p->respc.done) {
         ssize_t n;
 
@@ -548,7 +466,7 @@ px_response_head(struct px *p, size_t len)
             out.bytes += bo.bytes;
             p->uin.start += (uint32_t)n;
         } else {
-            body_init(&p->respc, h.body, h.content_length, cout); /* not taken: undo */
+            body_init(&p->respc, h->body, h->content_length, cout); /* not taken: undo */
         }
     }
     if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
@@ -558,6 +476,30 @@ px_response_head(struct px *p, size_t len)
     p->last_io = ev_now(p->s.env->loop);
     session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
     return 0;
+}
+
+/* A response head is complete in uin: one of three cases. Returns 0 to go
+ * on with the body, 1 when it was an interim one (read the next head), -1
+ * when the session ended or changed phase. */
+static int
+px_response_head(struct px *p, size_t len)
+{
+    struct http_head h;
+
+    if (http_parse_response(p->uin.data + p->uin.start, len, p->method, &h) != 0) {
+        p->up_close = 1;
+        px_answer(p, 502, "invalid response from the upstream");
+        return -1;
+    }
+    if (p->head_kept) { /* an answer came: no retry any more */
+        p->cin.start += p->head_len;
+        p->head_kept = 0;
+    }
+    if (h.status >= 100 && h.status < 200 && h.status != 101)
+        return px_response_interim(p, &h, len);
+    if (h.status == 101)
+        return px_response_upgrade(p, &h, len);
+    return px_response_final(p, &h, len);
 }
 
 /* Response: upstream -> client, while the client queue is empty. */
@@ -752,23 +694,6 @@ px_update_watchers(struct px *p)
         conn_want_write(&p->s.up, p->uout.bytes > 0 || (p->shp != NULL && p->shp->x.waiting_write));
     }
     conn_want_write(&p->s.client, p->cout.bytes > 0);
-}
-
-/* The shaped ClientHello is out: relay the rest. */
-static void
-px_hello_sent(struct px *p, int err)
-{
-    if (err != 0) {
-        px_upstream_failed(p, "could not send the request upstream");
-        return;
-    }
-    px_start_tunnel(p, NULL);
-}
-
-void
-px_hello_more(struct px *p)
-{
-    px_hello_try(p, px_hello_sent);
 }
 
 /* The shaped request head is out: the body follows. */

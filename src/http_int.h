@@ -5,6 +5,7 @@
  * given):
  *   http_session.c   the intake: reading heads, keep-alive, watchers, stop
  *   http_exchange.c  one request: upstream, head out, bodies, response head
+ *   http_connect.c   CONNECT, the ClientHello wait, the tunnels
  *   http_reply.c     warpd's own answers, the access line, the close after
  *   http_shape.c     the glue to request shaping
  * with http_route.c (where a request goes) a pure function beside them.
@@ -100,11 +101,17 @@ void px_exchange_start(struct px *p, int allow_pool, const struct http_head *par
 void px_pump_request(struct px *p);
 void px_pump_response(struct px *p);
 void px_update_watchers(struct px *p);
-/* CONNECT to a TLS port: more of the ClientHello arrived. */
-void px_hello_more(struct px *p);
 /* Reads from c into x (up to head_max while a head is read, 0: the buffer's
  * room); *drained: the socket had no more. The WD_* contract. */
 ssize_t px_fill(struct conn *c, struct xbuf *x, size_t head_max, int *drained);
+
+/* http_connect.c: CONNECT and the tunnels (also after a 101). */
+void px_connect_established(struct px *p);
+/* CONNECT to a TLS port: more of the ClientHello arrived. */
+void px_hello_more(struct px *p);
+/* Switches to relaying. pre_ba holds what the client gets first (the 200 or
+ * 101 head and any bytes the upstream already sent). */
+void px_start_tunnel(struct px *p, struct buf *pre_ba);
 
 /* http_reply.c: what warpd answers itself, the access line, and the closing
  * that follows. */
