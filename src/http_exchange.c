@@ -26,7 +26,7 @@
 #include "http_int.h"
 #include "log.h"
 #include "outq.h"
-#include "pool.h"
+#include "upstream_pool.h"
 #include "relay.h"
 #include "shape_exec.h"
 #include "xbuf.h"
@@ -242,7 +242,7 @@ px_resolved(struct session *s, int status, const struct resolve_result *res)
 void
 px_exchange_start(struct px *p, int allow_pool, const struct http_head *parsed)
 {
-    if (allow_pool && pool_get(p->host, p->port, &p->s.up, p, p->s.up_name)) {
+    if (allow_pool && upstream_pool_get(p->host, p->port, &p->s.up, p, p->s.up_name)) {
         px_use_upstream(p, 1, parsed);
         return;
     }
@@ -301,7 +301,8 @@ px_exchange_end(struct px *p)
     }
     px_log_request(p, NULL);
     if (reuse)
-        pool_put(p->host, p->port, &p->s.up, p->s.up_name); /* moves it: p->s.up is left closed */
+        upstream_pool_put(p->host, p->port, &p->s.up,
+                          p->s.up_name); /* moves it: p->s.up is left closed */
     px_drop_upstream(p);
     p->on_end(p);
 }

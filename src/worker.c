@@ -19,7 +19,7 @@
 #include "buf.h"
 #include "listener.h"
 #include "log.h"
-#include "pool.h"
+#include "upstream_pool.h"
 #include "proto_tcp.h"
 #include "http_session.h"
 #include "resolve.h"
@@ -157,7 +157,7 @@ worker_begin_stop(struct worker *w, const char *why)
      * once every old worker said so. */
     if (w->ctl_fd >= 0 && write(w->ctl_fd, "S", 1) != 1)
         log_debug("supervisor pipe closed");
-    pool_clear();
+    upstream_pool_clear();
     session_stop_all(&w->env);
     if (w->env.active == 0) {
         ev_break(w->loop, EVBREAK_ALL);
@@ -343,7 +343,7 @@ worker_run(const struct config *cfg, int slot, struct worker_socks *socks, int c
         status = WD_EXIT_FATAL;
         goto out;
     }
-    pool_init(w.loop, cfg->upstream_keepalive, cfg->upstream_keepalive_timeout);
+    upstream_pool_init(w.loop, cfg->upstream_keepalive, cfg->upstream_keepalive_timeout);
     session_env_init(&w.env, w.loop, cfg);
     w.proto = cfg->mode == MODE_TCP ? &proto_tcp : &proto_http;
     w.env.on_count_change = worker_count_change;
@@ -369,7 +369,7 @@ out:
     listener_close(w.listener);
     worker_drop_cover(&w);
     session_close_all(&w.env, "worker exit");
-    pool_clear();
+    upstream_pool_clear();
     resolve_shutdown();
     buf_pool_clear();
     if (w.sig_fd >= 0)

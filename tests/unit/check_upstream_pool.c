@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pool.h"
+#include "upstream_pool.h"
 #include "tutil.h"
 
 static struct ev_loop *loop;
@@ -29,7 +29,7 @@ put_fd(const char *host, uint16_t port, int fd)
     struct conn c;
 
     conn_init(&c, loop, fd, NULL);
-    pool_put(host, port, &c, "192.0.2.1:80");
+    upstream_pool_put(host, port, &c, "192.0.2.1:80");
     ck_assert_int_eq(c.fd, -1); /* moved into the pool */
 }
 
@@ -38,7 +38,7 @@ get_fd(const char *host, uint16_t port)
 {
     struct conn c;
 
-    if (!pool_get(host, port, &c, NULL, NULL))
+    if (!upstream_pool_get(host, port, &c, NULL, NULL))
         return -1;
     ck_assert(!ev_is_active(&c.rd)); /* handed over stopped */
     return c.fd;
@@ -47,18 +47,18 @@ get_fd(const char *host, uint16_t port)
 static void
 teardown(void)
 {
-    pool_clear();
+    upstream_pool_clear();
     ev_loop_destroy(loop);
     loop = NULL;
 }
 
-/* Runs the loop until pool_count() == want or max seconds passed. */
+/* Runs the loop until upstream_pool_count() == want or max seconds passed. */
 static void
 run_until_count(int want, double max)
 {
     double deadline = ev_time() + max;
 
-    while (pool_count() != want && ev_time() < deadline)
+    while (upstream_pool_count() != want && ev_time() < deadline)
         tu_run_once(loop, 0.02);
 }
 
@@ -106,16 +106,16 @@ START_TEST(test_round_trip_real_socket)
     int mine, peer, fd;
     char b[8];
 
-    pool_init(loop, 4, 60.);
+    upstream_pool_init(loop, 4, 60.);
     tcp_pair(&mine, &peer);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     put_fd("origin.test", 8080, mine);
-    ck_assert_int_eq(pool_count(), 1);
+    ck_assert_int_eq(upstream_pool_count(), 1);
     tu_run_once(loop, 0.05); /* idle and quiet: nothing happens to it */
-    ck_assert_int_eq(pool_count(), 1);
+    ck_assert_int_eq(upstream_pool_count(), 1);
     fd = get_fd("origin.test", 8080);
     ck_assert_int_eq(fd, mine);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     ck_assert(tu_fd_is_open(fd));
     /* The connection still works both ways after the round trip. */
     ck_assert_int_eq(write(fd, "req", 3), 3);
@@ -137,10 +137,10 @@ END_TEST
 
 START_TEST(test_get_empty)
 {
-    pool_init(loop, 4, 60.);
+    upstream_pool_init(loop, 4, 60.);
     ck_assert_int_eq(get_fd("origin.test", 80), -1);
     ck_assert_int_eq(get_fd("", 0), -1);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
 }
 END_TEST
 
@@ -148,25 +148,25 @@ START_TEST(test_keys_host_caseless_and_port)
 {
     int m1, p1, m2, p2, m3, p3;
 
-    pool_init(loop, 4, 60.);
+    upstream_pool_init(loop, 4, 60.);
     tcp_pair(&m1, &p1);
     tcp_pair(&m2, &p2);
     tcp_pair(&m3, &p3);
     put_fd("Example.COM", 80, m1);
     put_fd("example.com", 8080, m2);
     put_fd("example.org", 80, m3);
-    ck_assert_int_eq(pool_count(), 3);
+    ck_assert_int_eq(upstream_pool_count(), 3);
     /* Wrong host or wrong port finds nothing. */
     ck_assert_int_eq(get_fd("example.net", 80), -1);
     ck_assert_int_eq(get_fd("example.com", 81), -1);
     ck_assert_int_eq(get_fd("example.co", 80), -1);
-    ck_assert_int_eq(pool_count(), 3);
+    ck_assert_int_eq(upstream_pool_count(), 3);
     /* Host names compare without case; the port must match exactly. */
     ck_assert_int_eq(get_fd("eXample.com", 80), m1);
     ck_assert_int_eq(get_fd("example.com", 80), -1);
     ck_assert_int_eq(get_fd("EXAMPLE.COM", 8080), m2);
     ck_assert_int_eq(get_fd("example.org", 80), m3);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     close(m1);
     close(m2);
     close(m3);
@@ -180,15 +180,15 @@ START_TEST(test_per_key_cap_evicts_oldest)
 {
     int m[4], p[4], i, a, b;
 
-    pool_init(loop, 2, 60.);
+    upstream_pool_init(loop, 2, 60.);
     for (i = 0; i < 4; i++)
         tcp_pair(&m[i], &p[i]);
     put_fd("h", 1, m[3]); /* another key: not counted against "h":80 */
     put_fd("h", 80, m[0]);
     put_fd("h", 80, m[1]);
-    ck_assert_int_eq(pool_count(), 3);
+    ck_assert_int_eq(upstream_pool_count(), 3);
     put_fd("H", 80, m[2]); /* same key: the oldest (m[0]) goes */
-    ck_assert_int_eq(pool_count(), 3);
+    ck_assert_int_eq(upstream_pool_count(), 3);
     ck_assert(peer_sees_close(p[0]));
     ck_assert(!tu_fd_is_open(m[0]));
     ck_assert(peer_still_connected(p[1]));
@@ -210,10 +210,10 @@ START_TEST(test_disabled_closes_at_once)
 {
     int mine, peer;
 
-    pool_init(loop, 0, 60.);
+    upstream_pool_init(loop, 0, 60.);
     tcp_pair(&mine, &peer);
     put_fd("origin.test", 80, mine);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     ck_assert(!tu_fd_is_open(mine));
     ck_assert(peer_sees_close(peer));
     ck_assert_int_eq(get_fd("origin.test", 80), -1);
@@ -226,12 +226,12 @@ START_TEST(test_overlong_host_closes)
     char host[400];
     int mine, peer;
 
-    pool_init(loop, 4, 60.);
+    upstream_pool_init(loop, 4, 60.);
     memset(host, 'a', sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
     tcp_pair(&mine, &peer);
     put_fd(host, 80, mine);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     ck_assert(peer_sees_close(peer));
     close(peer);
 }
@@ -241,15 +241,15 @@ START_TEST(test_peer_close_drops_idle)
 {
     int m1, p1, m2, p2;
 
-    pool_init(loop, 4, 60.);
+    upstream_pool_init(loop, 4, 60.);
     tcp_pair(&m1, &p1);
     tcp_pair(&m2, &p2);
     put_fd("origin.test", 80, m1);
     put_fd("origin.test", 80, m2);
-    ck_assert_int_eq(pool_count(), 2);
+    ck_assert_int_eq(upstream_pool_count(), 2);
     close(p1); /* the upstream closes one idle connection */
     run_until_count(1, 2.0);
-    ck_assert_int_eq(pool_count(), 1);
+    ck_assert_int_eq(upstream_pool_count(), 1);
     ck_assert(!tu_fd_is_open(m1));
     /* The other one is untouched and is the one handed out. */
     ck_assert_int_eq(get_fd("origin.test", 80), m2);
@@ -263,13 +263,13 @@ START_TEST(test_peer_data_drops_idle)
 {
     int mine, peer;
 
-    pool_init(loop, 4, 60.);
+    upstream_pool_init(loop, 4, 60.);
     tcp_pair(&mine, &peer);
     put_fd("origin.test", 80, mine);
     /* Bytes on an idle connection would be read as the next response. */
     ck_assert_int_eq(write(peer, "junk", 4), 4);
     run_until_count(0, 2.0);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     ck_assert(!tu_fd_is_open(mine));
     ck_assert(peer_sees_close(peer));
     ck_assert_int_eq(get_fd("origin.test", 80), -1);
@@ -282,15 +282,15 @@ START_TEST(test_idle_timeout)
     int mine, peer;
     double t0;
 
-    pool_init(loop, 4, 0.2);
+    upstream_pool_init(loop, 4, 0.2);
     ev_now_update(loop);
     t0 = ev_time();
     tcp_pair(&mine, &peer);
     put_fd("origin.test", 80, mine);
     tu_run_once(loop, 0.05);
-    ck_assert_int_eq(pool_count(), 1); /* not yet */
+    ck_assert_int_eq(upstream_pool_count(), 1); /* not yet */
     run_until_count(0, 2.0);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     ck_assert_double_ge(ev_time() - t0, 0.15);
     ck_assert_double_lt(ev_time() - t0, 1.5);
     ck_assert(!tu_fd_is_open(mine));
@@ -303,14 +303,14 @@ START_TEST(test_clear_closes_everything)
 {
     int m[5], p[5], i;
 
-    pool_init(loop, 3, 60.);
+    upstream_pool_init(loop, 3, 60.);
     for (i = 0; i < 5; i++) {
         tcp_pair(&m[i], &p[i]);
         put_fd(i < 3 ? "a.test" : "b.test", (uint16_t)(80 + i % 2), m[i]);
     }
-    ck_assert_int_eq(pool_count(), 5);
-    pool_clear();
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 5);
+    upstream_pool_clear();
+    ck_assert_int_eq(upstream_pool_count(), 0);
     for (i = 0; i < 5; i++) {
         ck_assert(!tu_fd_is_open(m[i]));
         ck_assert(peer_sees_close(p[i]));
@@ -320,7 +320,7 @@ START_TEST(test_clear_closes_everything)
     /* The pool is usable again after a clear (recycled entries were freed). */
     tcp_pair(&m[0], &p[0]);
     put_fd("a.test", 80, m[0]);
-    ck_assert_int_eq(pool_count(), 1);
+    ck_assert_int_eq(upstream_pool_count(), 1);
     ck_assert_int_eq(get_fd("a.test", 80), m[0]);
     close(m[0]);
     close(p[0]);
@@ -333,11 +333,11 @@ START_TEST(test_recycled_entries_stay_consistent)
 
     /* Many put/get cycles reuse entries from the free list; each must come
      * back with its own fd, key and a fresh watcher. */
-    pool_init(loop, 2, 60.);
+    upstream_pool_init(loop, 2, 60.);
     tcp_pair(&mine, &peer);
     for (i = 0; i < 1000; i++) {
         put_fd(i % 2 ? "odd.test" : "even.test", (uint16_t)i, mine);
-        ck_assert_int_eq(pool_count(), 1);
+        ck_assert_int_eq(upstream_pool_count(), 1);
         ck_assert_int_eq(get_fd(i % 2 ? "even.test" : "odd.test", (uint16_t)i), -1);
         ck_assert_int_eq(get_fd(i % 2 ? "odd.test" : "even.test", (uint16_t)i), mine);
     }
@@ -345,7 +345,7 @@ START_TEST(test_recycled_entries_stay_consistent)
     put_fd("odd.test", 1, mine);
     close(peer);
     run_until_count(0, 2.0);
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     ck_assert(!tu_fd_is_open(mine));
 }
 END_TEST
@@ -356,13 +356,13 @@ START_TEST(test_many_keys_share_buckets)
     int m[N], p[N], i;
     char host[32];
 
-    pool_init(loop, 4, 60.);
+    upstream_pool_init(loop, 4, 60.);
     for (i = 0; i < N; i++) {
         tcp_pair(&m[i], &p[i]);
         snprintf(host, sizeof(host), "host%d.test", i);
         put_fd(host, (uint16_t)(i % 3 ? 80 : 443), m[i]);
     }
-    ck_assert_int_eq(pool_count(), N);
+    ck_assert_int_eq(upstream_pool_count(), N);
     /* Taken back in another order, each key gives its own connection; the
      * keys emptied along the way leave the other chains intact. */
     for (i = N - 1; i >= 0; i -= 2) {
@@ -375,7 +375,7 @@ START_TEST(test_many_keys_share_buckets)
         ck_assert_int_eq(get_fd(host, (uint16_t)(i % 3 ? 80 : 443)), m[i]);
         ck_assert_int_eq(get_fd(host, (uint16_t)(i % 3 ? 80 : 443)), -1);
     }
-    ck_assert_int_eq(pool_count(), 0);
+    ck_assert_int_eq(upstream_pool_count(), 0);
     for (i = 0; i < N; i++) {
         ck_assert(peer_still_connected(p[i]));
         close(m[i]);
@@ -392,20 +392,20 @@ START_TEST(test_peer_name_travels)
 
     /* The address a connection was made to comes back with it, for the
      * access log of the requests that reuse it; an over-long one is cut. */
-    pool_init(loop, 4, 60.);
+    upstream_pool_init(loop, 4, 60.);
     tcp_pair(&m0, &p0);
     tcp_pair(&m1, &p1);
     conn_init(&c, loop, m0, NULL);
-    pool_put("named.test", 80, &c, "[2001:db8::1]:80");
+    upstream_pool_put("named.test", 80, &c, "[2001:db8::1]:80");
     memset(longname, 'x', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     conn_init(&c, loop, m1, NULL);
-    pool_put("long.test", 80, &c, longname);
+    upstream_pool_put("long.test", 80, &c, longname);
     memset(peer, '?', sizeof(peer));
-    ck_assert(pool_get("named.test", 80, &c, NULL, peer));
+    ck_assert(upstream_pool_get("named.test", 80, &c, NULL, peer));
     ck_assert_int_eq(c.fd, m0);
     ck_assert_str_eq(peer, "[2001:db8::1]:80");
-    ck_assert(pool_get("long.test", 80, &c, NULL, peer));
+    ck_assert(upstream_pool_get("long.test", 80, &c, NULL, peer));
     ck_assert_uint_eq(strlen(peer), WD_ADDRSTRLEN - 1);
     close(m0);
     close(m1);
@@ -418,12 +418,12 @@ START_TEST(test_cap_of_one_replaces)
 {
     int m0, p0, m1, p1;
 
-    pool_init(loop, 1, 60.);
+    upstream_pool_init(loop, 1, 60.);
     tcp_pair(&m0, &p0);
     tcp_pair(&m1, &p1);
     put_fd("one.test", 80, m0);
     put_fd("one.test", 80, m1); /* the key is full: m0 goes, the key stays */
-    ck_assert_int_eq(pool_count(), 1);
+    ck_assert_int_eq(upstream_pool_count(), 1);
     ck_assert(peer_sees_close(p0));
     ck_assert_int_eq(get_fd("one.test", 80), m1);
     ck_assert_int_eq(get_fd("one.test", 80), -1);
@@ -439,7 +439,7 @@ START_TEST(test_idle_timeout_each_its_own)
 
     /* One sweep timer serves every entry: the second connection, put back
      * later, must outlive the first by that much. */
-    pool_init(loop, 4, 0.4);
+    upstream_pool_init(loop, 4, 0.4);
     tcp_pair(&m0, &p0);
     tcp_pair(&m1, &p1);
     ev_now_update(loop);
@@ -448,7 +448,7 @@ START_TEST(test_idle_timeout_each_its_own)
     ev_now_update(loop);
     put_fd("origin.test", 81, m1);
     run_until_count(1, 2.0);
-    ck_assert_int_eq(pool_count(), 1);
+    ck_assert_int_eq(upstream_pool_count(), 1);
     ck_assert(!tu_fd_is_open(m0));
     ck_assert(peer_still_connected(p1));
     run_until_count(0, 2.0);

@@ -6,7 +6,7 @@
  * keys' entries and no timer heap operation per request (a reverse proxy
  * does both for every request it forwards). Entries and keys are recycled
  * through free lists, so a warm pool allocates nothing. */
-#include "pool.h"
+#include "upstream_pool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +149,7 @@ pool_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 void
-pool_init(struct ev_loop *loop, int per_key, double idle_timeout)
+upstream_pool_init(struct ev_loop *loop, int per_key, double idle_timeout)
 {
     pool_loop = loop;
     per_key_max = per_key;
@@ -158,7 +158,7 @@ pool_init(struct ev_loop *loop, int per_key, double idle_timeout)
 }
 
 int
-pool_get(const char *host, uint16_t port, struct conn *dst, void *data, char *peer)
+upstream_pool_get(const char *host, uint16_t port, struct conn *dst, void *data, char *peer)
 {
     struct pool_key *k;
     struct pool_entry *e;
@@ -196,7 +196,7 @@ key_get(const char *host, size_t hostlen, uint16_t port)
 }
 
 void
-pool_put(const char *host, uint16_t port, struct conn *c, const char *peer)
+upstream_pool_put(const char *host, uint16_t port, struct conn *c, const char *peer)
 {
     size_t hostlen = strlen(host), plen;
     struct pool_key *k;
@@ -251,7 +251,7 @@ pool_put(const char *host, uint16_t port, struct conn *c, const char *peer)
 }
 
 void
-pool_clear(void)
+upstream_pool_clear(void)
 {
     while (newest != NULL)
         pool_remove(newest, 1);
@@ -270,7 +270,7 @@ pool_clear(void)
 }
 
 int
-pool_count(void)
+upstream_pool_count(void)
 {
     return total;
 }
