@@ -252,11 +252,11 @@ px_client_write(struct conn *c)
         return;
     }
     r = outq_flush(c, &p->cout);
-    if (r < 0) {
+    if (r == WD_ERROR) {
         session_close(&p->s, "client write failed");
         return;
     }
-    if (r == 0)
+    if (r == WD_AGAIN)
         return;
     conn_want_write(c, 0);
     if (p->phase == PX_EXCHANGE)
