@@ -17,28 +17,8 @@
 #include "config_int.h"
 #include "log.h"
 
-#define DAY_SECONDS 86400.0
-
-/* Enumerated fields are set through an int pointer by cfg_set_keyword. */
-_Static_assert(sizeof(enum cfg_mode) == sizeof(int), "enum cfg_mode is not int-sized");
-_Static_assert(sizeof(enum cfg_shape) == sizeof(int), "enum cfg_shape is not int-sized");
-
-/* How a path directive treats its special words. */
-#define PATH_STDERR    0x1 /* "stderr" is kept as is */
-#define PATH_OFF_KEEP  0x2 /* "off" is kept as is (the access log reads it) */
-#define PATH_OFF_EMPTY 0x4 /* "off" is stored as "" (no file) */
-
-/* How a duration directive treats 0. */
-#define DUR_ZERO_OK 0x1 /* 0 is allowed and means "disabled" (keepalive_timeout) */
-
-#define KIB           1024L
-#define HEAD_SIZE_MIN (1 * KIB)    /* max_header_size bounds */
-#define HEAD_SIZE_MAX (1024 * KIB) /* 1 MiB */
-
 static const struct keyword mode_words[] = {
     {"forward", MODE_FORWARD}, {"reverse", MODE_REVERSE}, {"tcp", MODE_TCP}, {NULL, 0}};
-const struct keyword cfg_shape_words[] = {
-    {"off", SHAPE_OFF}, {"split", SHAPE_SPLIT}, {"warp", SHAPE_WARP}, {NULL, 0}};
 static const struct keyword level_words[] = {{"error", LOG_LVL_ERROR},
                                              {"warn", LOG_LVL_WARN},
                                              {"info", LOG_LVL_INFO},
@@ -49,86 +29,6 @@ static const struct keyword tls_split_words[] = {{"off", CFG_TLS_SPLIT_OFF},
                                                  {"segment", CFG_TLS_SPLIT_SEGMENT},
                                                  {"record", CFG_TLS_SPLIT_RECORD},
                                                  {NULL, 0}};
-
-/* Writes "expected ..., got 'v'" with v quoted safely (capped, escaped). */
-int
-cfg_failv(char *err, size_t errlen, const char *what, const char *v)
-{
-    char q[ADDR_QUOTELEN];
-
-    addr_quote(v, q, sizeof(q));
-    snprintf(err, errlen, "%s, got '%s'", what, q);
-    return -1;
-}
-
-int
-cfg_fail_unknown(char *err, size_t errlen, const char *name)
-{
-    char q[ADDR_QUOTELEN];
-
-    addr_quote(name, q, sizeof(q));
-    snprintf(err, errlen, "unknown directive '%s'", q);
-    return -1;
-}
-
-/* Parses a plain decimal number in [min, max]: no sign, no spaces, no hex. */
-int
-cfg_parse_long(const char *s, long min, long max, long *out)
-{
-    long v = 0;
-    const char *p;
-
-    if (*s == '\0')
-        return -1;
-    for (p = s; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        if (v <= max)
-            v = v * 10 + (*p - '0');
-    }
-    if (v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int
-config_parse_duration(const char *s, double *out)
-{
-    double v = 0, frac = 0, scale = 1, mult;
-    const char *p = s;
-    int digits = 0, fdigits = 0;
-
-    /* Long inputs are refused outright, so the arithmetic below stays exact enough. */
-    if (s == NULL || strlen(s) > 32)
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++, digits++)
-        v = v * 10 + (*p - '0');
-    if (digits == 0)
-        return -1;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, fdigits++) {
-            if (fdigits < 9) {
-                frac = frac * 10 + (*p - '0');
-                scale *= 10;
-            }
-        }
-        if (fdigits == 0)
-            return -1;
-    }
-    if (*p == '\0' || strcmp(p, "s") == 0)
-        mult = 1;
-    else if (strcmp(p, "ms") == 0)
-        mult = 0.001;
-    else if (strcmp(p, "m") == 0)
-        mult = 60;
-    else if (strcmp(p, "h") == 0)
-        mult = 3600;
-    else
-        return -1;
-    *out = (v + frac / scale) * mult;
-    return 0;
-}
 
 static int
 set_workers(struct config *c, const struct directive *d, const char *v, int line, char *err,
@@ -147,122 +47,6 @@ set_workers(struct config *c, const struct directive *d, const char *v, int line
         return cfg_failv(err, errlen, what, v);
     }
     c->workers = (int)n;
-    return 0;
-}
-
-static int
-set_int(struct config *c, const struct directive *d, const char *v, int line, char *err,
-        size_t errlen)
-{
-    char what[64];
-    long n;
-
-    if (cfg_parse_long(v, d->min, d->max, &n) < 0) {
-        snprintf(what, sizeof(what), "expected %ld-%ld", d->min, d->max);
-        return cfg_failv(err, errlen, what, v);
-    }
-    *(int *)((char *)c + d->off) = (int)n;
-    return 0;
-}
-
-int
-cfg_set_keyword(struct config *c, const struct directive *d, const char *v, int line, char *err,
-                size_t errlen)
-{
-    char what[128];
-    size_t n = 0, i, count = 0;
-
-    for (i = 0; d->kw[i].name != NULL; i++) {
-        if (strcmp(v, d->kw[i].name) == 0) {
-            *(int *)((char *)c + d->off) = d->kw[i].value;
-            return 0;
-        }
-        count++;
-    }
-    /* "expected a, b or c" built from the table so the message never drifts. */
-    n = (size_t)snprintf(what, sizeof(what), "expected");
-    for (i = 0; i < count && n < sizeof(what); i++)
-        n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%s",
-                              i == 0 ? " " : (i + 1 == count ? " or " : ", "), d->kw[i].name);
-    return cfg_failv(err, errlen, what, v);
-}
-
-static int
-set_duration(struct config *c, const struct directive *d, const char *v, int line, char *err,
-             size_t errlen)
-{
-    double t;
-
-    if (config_parse_duration(v, &t) < 0)
-        return cfg_failv(err, errlen, "expected a duration such as 10, 1.5, 10s, 500ms, 2m or 1h",
-                         v);
-    if ((d->arg & DUR_ZERO_OK) && !(t >= 0 && t <= DAY_SECONDS))
-        return cfg_failv(err, errlen, "expected a duration from 0 to 1 day", v);
-    if (!(d->arg & DUR_ZERO_OK) && (!(t > 0) || t > DAY_SECONDS))
-        return cfg_failv(err, errlen, "expected a duration more than 0 and at most 1 day", v);
-    *(double *)((char *)c + d->off) = t;
-    return 0;
-}
-
-/* A head size: plain bytes, or KiB with a k/K suffix ("64k"). No other units:
- * heads are small, and "m" would read as minutes next to the durations. */
-static int
-set_size(struct config *c, const struct directive *d, const char *v, int line, char *err,
-         size_t errlen)
-{
-    char digits[16];
-    size_t n = strlen(v);
-    long x = 0;
-    int rc;
-
-    if (n > 0 && (v[n - 1] == 'k' || v[n - 1] == 'K')) {
-        if (n - 1 >= sizeof(digits))
-            rc = -1;
-        else {
-            memcpy(digits, v, n - 1);
-            digits[n - 1] = '\0';
-            rc = cfg_parse_long(digits, HEAD_SIZE_MIN / KIB, HEAD_SIZE_MAX / KIB, &x);
-            x *= KIB;
-        }
-    } else {
-        rc = cfg_parse_long(v, HEAD_SIZE_MIN, HEAD_SIZE_MAX, &x);
-    }
-    if (rc < 0)
-        return cfg_failv(err, errlen, "expected a size of 1024-1048576 bytes or 1k-1024k", v);
-    *(size_t *)((char *)c + d->off) = (size_t)x;
-    return 0;
-}
-
-static int
-set_path(struct config *c, const struct directive *d, const char *v, int line, char *err,
-         size_t errlen)
-{
-    char *field = (char *)c + d->off;
-    const char *what;
-
-    if ((d->arg & PATH_STDERR) && strcmp(v, "stderr") == 0) {
-        strcpy(field, "stderr");
-        return 0;
-    }
-    if ((d->arg & (PATH_OFF_KEEP | PATH_OFF_EMPTY)) && strcmp(v, "off") == 0) {
-        strcpy(field, (d->arg & PATH_OFF_KEEP) ? "off" : "");
-        return 0;
-    }
-    /* Relative paths would depend on the working directory of a daemon. */
-    if (v[0] != '/') {
-        if ((d->arg & PATH_STDERR) && (d->arg & PATH_OFF_KEEP))
-            what = "expected 'off', 'stderr' or an absolute path";
-        else if (d->arg & PATH_STDERR)
-            what = "expected 'stderr' or an absolute path";
-        else
-            what = "expected 'off' or an absolute path";
-        return cfg_failv(err, errlen, what, v);
-    }
-    if (strlen(v) >= CFG_PATHMAX) {
-        snprintf(err, errlen, "path too long (at most %d bytes)", CFG_PATHMAX - 1);
-        return -1;
-    }
-    strcpy(field, v);
     return 0;
 }
 
@@ -304,7 +88,7 @@ set_user(struct config *c, const struct directive *d, const char *v, int line, c
  * file (applied through the row's own setter by config_init, as Redis's
  * static_configs[] does). conf/warpd.conf and man/warpd.conf.5 describe the same
  * list for people; check_config compares their defaults with these. */
-const struct directive cfg_directives[] = {
+static const struct directive directives[] = {
     {.name = "listen",
      .set = cfg_set_listen,
      .def = "127.0.0.1:8800",
@@ -333,27 +117,27 @@ const struct directive cfg_directives[] = {
      .kw = cfg_shape_words,
      .help = "default strategy, or a strategy for host patterns (repeatable)"},
     {.name = "connect_timeout",
-     .set = set_duration,
+     .set = cfg_set_duration,
      .def = "10s",
      F(connect_timeout),
      .help = "TCP connect to one upstream address"},
     {.name = "resolve_timeout",
-     .set = set_duration,
+     .set = cfg_set_duration,
      .def = "5s",
      F(resolve_timeout),
      .help = "one DNS resolution"},
     {.name = "idle_timeout",
-     .set = set_duration,
+     .set = cfg_set_duration,
      .def = "300s",
      F(idle_timeout),
      .help = "silence either way in a session"},
     {.name = "shutdown_timeout",
-     .set = set_duration,
+     .set = cfg_set_duration,
      .def = "10s",
      F(shutdown_timeout),
      .help = "how long a stopping worker lets sessions finish"},
     {.name = "max_connections",
-     .set = set_int,
+     .set = cfg_set_int,
      .def = "4096",
      F(max_connections),
      .min = 1,
@@ -379,23 +163,23 @@ const struct directive cfg_directives[] = {
      .flags = DIR_MULTI,
      .help = "forward mode: the realm of the 407 challenge"},
     {.name = "header_timeout",
-     .set = set_duration,
+     .set = cfg_set_duration,
      .def = "30s",
      F(header_timeout),
      .help = "from a request's first byte to the end of its head (408)"},
     {.name = "keepalive_timeout",
-     .set = set_duration,
+     .set = cfg_set_duration,
      .def = "60s",
      F(keepalive_timeout),
      .arg = DUR_ZERO_OK,
      .help = "idle time between client requests; 0 disables client keep-alive"},
     {.name = "response_timeout",
-     .set = set_duration,
+     .set = cfg_set_duration,
      .def = "60s",
      F(response_timeout),
      .help = "wait for the upstream's response head after the request (504)"},
     {.name = "max_header_size",
-     .set = set_size,
+     .set = cfg_set_size,
      .def = "64k",
      F(max_header_size),
      .help = "largest request head (431) or response head (502): bytes or k"},
@@ -415,14 +199,14 @@ const struct directive cfg_directives[] = {
      .flags = DIR_NODEF,
      .help = "reverse mode: Host sent upstream instead of the client's"},
     {.name = "upstream_keepalive",
-     .set = set_int,
+     .set = cfg_set_int,
      .def = "16",
      F(upstream_keepalive),
      .min = 0,
      .max = 1024,
      .help = "idle upstream connections kept per host:port per worker; 0 = none"},
     {.name = "upstream_keepalive_timeout",
-     .set = set_duration,
+     .set = cfg_set_duration,
      .def = "30s",
      F(upstream_keepalive_timeout),
      .help = "how long an idle pooled upstream connection is kept"},
@@ -432,7 +216,7 @@ const struct directive cfg_directives[] = {
      .flags = DIR_MULTI,
      .help = "DNS servers, or 'system' for /etc/resolv.conf"},
     {.name = "log",
-     .set = set_path,
+     .set = cfg_set_path,
      .def = "stderr",
      F(log),
      .arg = PATH_STDERR,
@@ -444,13 +228,13 @@ const struct directive cfg_directives[] = {
      .kw = level_words,
      .help = "least severe messages logged"},
     {.name = "access_log",
-     .set = set_path,
+     .set = cfg_set_path,
      .def = "stderr",
      F(access_log),
      .arg = PATH_STDERR | PATH_OFF_KEEP,
      .help = "one line per session: off, stderr or a file"},
     {.name = "pidfile",
-     .set = set_path,
+     .set = cfg_set_path,
      .def = "off",
      F(pidfile),
      .arg = PATH_OFF_EMPTY,
@@ -465,21 +249,21 @@ const struct directive cfg_directives[] = {
      F(shape_delay_ms),
      .help = "warp: pause after the request line, 0-10s"},
     {.name = "shape_dummy_headers",
-     .set = set_int,
+     .set = cfg_set_int,
      .def = "32",
      F(shape_dummy_headers),
      .min = 0,
      .max = 256,
      .help = "warp: dummy header lines after the request line"},
     {.name = "shape_dummy_length",
-     .set = set_int,
+     .set = cfg_set_int,
      .def = "128",
      F(shape_dummy_length),
      .min = 1,
      .max = 1024,
      .help = "warp: bytes of a dummy header value"},
     {.name = "shape_dummy_name_length",
-     .set = set_int,
+     .set = cfg_set_int,
      .def = "16",
      F(shape_dummy_name_length),
      .min = 1,
@@ -496,7 +280,7 @@ const struct directive cfg_directives[] = {
      .flags = DIR_MULTI,
      .help = "warp: 1-4 pauses, one picked at random before each Host fragment"},
     {.name = "shape_split_pos",
-     .set = set_int,
+     .set = cfg_set_int,
      .def = "1",
      F(shape_split_pos),
      .min = 1,
@@ -509,7 +293,7 @@ const struct directive cfg_directives[] = {
      .kw = onoff_words,
      .help = "also split the request line after the method"},
     {.name = "shape_split_path",
-     .set = set_int,
+     .set = cfg_set_int,
      .def = "0",
      F(shape_split_path),
      .min = 0,
@@ -550,19 +334,7 @@ const struct directive cfg_directives[] = {
 
 #undef F
 
-const size_t cfg_ndirectives = WD_ARRAY_SIZE(cfg_directives);
-_Static_assert(WD_ARRAY_SIZE(cfg_directives) <= CFG_MAX_DIRECTIVES, "raise CFG_MAX_DIRECTIVES");
-
-const struct directive *
-cfg_find(const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < WD_ARRAY_SIZE(cfg_directives); i++)
-        if (strcmp(cfg_directives[i].name, name) == 0)
-            return &cfg_directives[i];
-    return NULL;
-}
+_Static_assert(WD_ARRAY_SIZE(directives) <= CFG_MAX_DIRECTIVES, "raise CFG_MAX_DIRECTIVES");
 
 /* Every field at its default: zero, then each row's default text through the
  * row's own setter. A default that its setter refuses, or a row with neither a
@@ -575,8 +347,8 @@ config_init(struct config *c)
     size_t i;
 
     memset(c, 0, sizeof(*c));
-    for (i = 0; i < WD_ARRAY_SIZE(cfg_directives); i++) {
-        d = &cfg_directives[i];
+    for (i = 0; i < WD_ARRAY_SIZE(directives); i++) {
+        d = &directives[i];
         if ((d->def == NULL) != ((d->flags & DIR_NODEF) != 0)) {
             fprintf(stderr, "warpd: directive '%s': a default or DIR_NODEF, not both or none\n",
                     d->name);
@@ -592,17 +364,17 @@ config_init(struct config *c)
 int
 config_directive(size_t i, const char **name, const char **def)
 {
-    if (i >= WD_ARRAY_SIZE(cfg_directives))
+    if (i >= WD_ARRAY_SIZE(directives))
         return 0;
-    *name = cfg_directives[i].name;
-    *def = cfg_directives[i].def;
+    *name = directives[i].name;
+    *def = directives[i].def;
     return 1;
 }
 
 int
 config_set(struct config *c, const char *name, const char *value, char *err, size_t errlen)
 {
-    const struct directive *d = cfg_find(name);
+    const struct directive *d = cfg_lookup(directives, WD_ARRAY_SIZE(directives), name);
     const char *p;
 
     if (d == NULL)
@@ -616,6 +388,31 @@ config_set(struct config *c, const char *name, const char *value, char *err, siz
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return cfg_failv(err, errlen, "control character in value", value);
     return d->set(c, d, value, 0, err, errlen);
+}
+
+/* auth_user outside forward mode. The mode may come later in the file, or
+ * from -m, so this is checked on the whole; the message still names the
+ * line of the first auth_user when there is a file. */
+static int
+check_auth_mode(const struct config *c, char *err, size_t errlen)
+{
+    char where[CFG_PATHMAX + 32] = "";
+
+    if (c->nauth_users == 0 || c->mode == MODE_FORWARD)
+        return 0;
+    if (c->path[0] != '\0' && c->auth_line > 0)
+        snprintf(where, sizeof(where), "%s:%d: ", c->path, c->auth_line);
+    snprintf(err, errlen,
+             "%sauth_user: proxy authentication works only in forward mode, and the mode is %s "
+             "(clients of a %s do not send Proxy-Authorization)",
+             where, config_mode_name(c->mode), c->mode == MODE_TCP ? "TCP relay" : "reverse proxy");
+    return -1;
+}
+
+int
+config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+    return cfg_file_read(c, path, directives, WD_ARRAY_SIZE(directives), err, errlen);
 }
 
 int
@@ -643,7 +440,7 @@ config_finish(struct config *c, char *err, size_t errlen)
         snprintf(err, errlen, "upstream_host is used only in reverse mode");
         return -1;
     }
-    return cfg_check_auth_mode(c, err, errlen);
+    return check_auth_mode(c, err, errlen);
 }
 
 /* Formats a command-line error as "option -x: problem". */
@@ -672,7 +469,7 @@ config_build(struct config *out, const struct cli_opts *o, char *err, size_t err
     int k;
 
     config_init(&c);
-    if (o->config_path != NULL && config_file_load(&c, o->config_path, err, errlen) < 0)
+    if (o->config_path != NULL && config_load_file(&c, o->config_path, err, errlen) < 0)
         return -1;
     /* -s sets the default strategy only; host rules belong in the file. */
     if (o->shape != NULL && strpbrk(o->shape, " \t") != NULL)
@@ -711,7 +508,7 @@ config_build(struct config *out, const struct cli_opts *o, char *err, size_t err
 
     /* auth_user in the wrong mode has a line to point at: checked first,
      * with its own location. */
-    if (cfg_check_auth_mode(&c, err, errlen) < 0)
+    if (check_auth_mode(&c, err, errlen) < 0)
         return -1;
     /* Whole-config problems name the file, when there is one, so that the
      * operator knows where to look; they have no single line to point at. */

@@ -135,9 +135,9 @@ int config_build(struct config *c, const struct cli_opts *o, char *err, size_t e
 
 /* The pieces config_build is made of, exposed for the unit tests.
  * config_init: every directive at the default its table row gives.
- * config_file_load (config_file.c): the file's lines applied in order. */
+ * config_load_file: the file's lines applied in order (by config_file.c). */
 void config_init(struct config *c);
-int config_file_load(struct config *c, const char *path, char *err, size_t errlen);
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
 int config_set(struct config *c, const char *name, const char *value, char *err, size_t errlen);
 int config_finish(struct config *c, char *err, size_t errlen);
 /* The i-th row of the directive table: its name and its default as written

@@ -1,6 +1,6 @@
 /* The configuration file reader: opens the file, reads it line by line,
  * refuses bytes that have no business there, splits each line into words and
- * hands the directive's value to its row of the table in config.c. Every
+ * hands the directive's value to its row of the table config.c passes in. Every
  * problem is reported as "file:line: message". Checks that need the whole
  * configuration are config.c's (config_finish). */
 #include <errno.h>
@@ -16,6 +16,8 @@
 
 /* What the reader remembers across the lines of one file, per table row. */
 struct reader {
+    const struct directive *table; /* config.c's, cfg_file_read's caller */
+    size_t n;
     int lineno;
     int once[CFG_MAX_DIRECTIVES]; /* line of the first line that may not repeat, or 0 */
     int seen[CFG_MAX_DIRECTIVES]; /* line of the first line of any kind, or 0 */
@@ -96,7 +98,7 @@ static int
 apply_line(struct config *c, struct reader *r, char **tok, int ntok, char *msg, size_t msglen)
 {
     char value[LINE_MAXBYTES + 1], why[512];
-    const struct directive *d = cfg_find(tok[0]);
+    const struct directive *d = cfg_lookup(r->table, r->n, tok[0]);
     size_t o, idx;
     int i, repeats;
 
@@ -107,7 +109,7 @@ apply_line(struct config *c, struct reader *r, char **tok, int ntok, char *msg, 
                  (d->flags & DIR_MULTI) ? "one or more values" : "one value");
         return -1;
     }
-    idx = (size_t)(d - cfg_directives);
+    idx = (size_t)(d - r->table);
     /* "shape warp *.example.com" and "allow 10.0.0.0/8" add rules, as many
      * lines as wanted; a one-value shape line is the default strategy and
      * counts for the duplicate check. */
@@ -169,7 +171,8 @@ read_lines(struct config *c, struct reader *r, FILE *f, char *msg, size_t msglen
  * On failure c holds a partial result; config_build works on a scratch copy
  * for that reason. */
 int
-config_file_load(struct config *c, const char *path, char *err, size_t errlen)
+cfg_file_read(struct config *c, const char *path, const struct directive *table, size_t n,
+              char *err, size_t errlen)
 {
     struct reader r;
     char msg[1024];
@@ -190,6 +193,8 @@ config_file_load(struct config *c, const char *path, char *err, size_t errlen)
     /* Of the file as opened, for the warning about readable passwords. */
     c->path_mode = fstat(fileno(f), &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0;
     memset(&r, 0, sizeof(r));
+    r.table = table;
+    r.n = n < CFG_MAX_DIRECTIVES ? n : CFG_MAX_DIRECTIVES;
     rc = read_lines(c, &r, f, msg, sizeof(msg));
     if (rc == -2)
         snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));

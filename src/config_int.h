@@ -1,7 +1,8 @@
 /* What the configuration's files share, and nothing else includes: the
- * directive table's row type, the value helpers the setters reuse, and the
- * setters that config_net.c and config_shape.c define for the table in config.c.
- * config_file.c reads files through the same table. The public interface is
+ * directive table's row type, and what each file below config.c offers it.
+ * Calls go one way: config.c (the table, the whole-config checks) uses
+ * config_file.c (the reader), config_net.c and config_shape.c (setters), and
+ * all of them use config_value.c (value helpers). The public interface is
  * config.h. */
 #ifndef WARPD_CONFIG_INT_H
 #define WARPD_CONFIG_INT_H
@@ -51,17 +52,35 @@ struct directive {
     const char *help;         /* one line for people reading this table */
 };
 
-/* config.c: the table, the words of shape (and -s), and value helpers
- * (commented there). */
-extern const struct directive cfg_directives[];
-extern const size_t cfg_ndirectives;
-extern const struct keyword cfg_shape_words[];
-const struct directive *cfg_find(const char *name);
-int cfg_fail_unknown(char *err, size_t errlen, const char *name);
+/* How a path directive treats its special words. */
+#define PATH_STDERR    0x1 /* "stderr" is kept as is */
+#define PATH_OFF_KEEP  0x2 /* "off" is kept as is (the access log reads it) */
+#define PATH_OFF_EMPTY 0x4 /* "off" is stored as "" (no file) */
+
+/* How a duration directive treats 0. */
+#define DUR_ZERO_OK 0x1 /* 0 is allowed and means "disabled" (keepalive_timeout) */
+
+/* config_value.c: value helpers (commented there) and the setters of plain
+ * values, which read the row's off, min, max, arg and kw. */
 int cfg_failv(char *err, size_t errlen, const char *what, const char *v);
+int cfg_fail_unknown(char *err, size_t errlen, const char *name);
 int cfg_parse_long(const char *s, long min, long max, long *out);
+const struct directive *cfg_lookup(const struct directive *table, size_t n, const char *name);
+int cfg_set_int(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                size_t errlen);
 int cfg_set_keyword(struct config *c, const struct directive *d, const char *v, int line, char *err,
                     size_t errlen);
+int cfg_set_duration(struct config *c, const struct directive *d, const char *v, int line,
+                     char *err, size_t errlen);
+int cfg_set_size(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                 size_t errlen);
+int cfg_set_path(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                 size_t errlen);
+
+/* config_file.c: reads a file through the given table (config.c's, which
+ * calls this from config_load_file). */
+int cfg_file_read(struct config *c, const char *path, const struct directive *table, size_t n,
+                  char *err, size_t errlen);
 
 /* config_net.c: listening, upstream, client access and authentication. */
 int cfg_listen_add(struct config *c, const char *v, int line, char *err, size_t errlen);
@@ -82,11 +101,12 @@ int cfg_set_auth_user(struct config *c, const struct directive *d, const char *v
                       char *err, size_t errlen);
 int cfg_set_auth_realm(struct config *c, const struct directive *d, const char *v, int line,
                        char *err, size_t errlen);
-int cfg_check_auth_mode(const struct config *c, char *err, size_t errlen);
 int cfg_ports_set(const char *v, struct cfg_port_range *list, int *nlist, char *err, size_t errlen);
 int cfg_ports_match(const struct cfg_port_range *r, int n, uint16_t port);
 
-/* config_shape.c: the setters of the request-shaping directives. */
+/* config_shape.c: the words of shape (and -s), the setters of the
+ * request-shaping directives. */
+extern const struct keyword cfg_shape_words[];
 int cfg_set_shape(struct config *c, const struct directive *d, const char *v, int line, char *err,
                   size_t errlen);
 int cfg_set_ms(struct config *c, const struct directive *d, const char *v, int line, char *err,

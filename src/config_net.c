@@ -328,25 +328,6 @@ config_auth_exposed(const struct config *c)
     return c->nauth_users > 0 && c->path[0] != '\0' && (c->path_mode & 044) != 0;
 }
 
-/* auth_user outside forward mode. The mode may come later in the file, or
- * from -m, so this is checked on the whole; the message still names the
- * line of the first auth_user when there is a file. */
-int
-cfg_check_auth_mode(const struct config *c, char *err, size_t errlen)
-{
-    char where[CFG_PATHMAX + 32] = "";
-
-    if (c->nauth_users == 0 || c->mode == MODE_FORWARD)
-        return 0;
-    if (c->path[0] != '\0' && c->auth_line > 0)
-        snprintf(where, sizeof(where), "%s:%d: ", c->path, c->auth_line);
-    snprintf(err, errlen,
-             "%sauth_user: proxy authentication works only in forward mode, and the mode is %s "
-             "(clients of a %s do not send Proxy-Authorization)",
-             where, config_mode_name(c->mode), c->mode == MODE_TCP ? "TCP relay" : "reverse proxy");
-    return -1;
-}
-
 /* The Host value sent upstream in reverse mode: a name, IPv4 or [IPv6]
  * literal, optionally with :port. Only the characters such hosts use, so the
  * value can go into a request head as is. */

@@ -12,6 +12,10 @@
 
 #define SHAPE_MS_MAX 10000 /* longest shaping pause: 10 s */
 
+/* The words of shape (and -s). */
+const struct keyword cfg_shape_words[] = {
+    {"off", SHAPE_OFF}, {"split", SHAPE_SPLIT}, {"warp", SHAPE_WARP}, {NULL, 0}};
+
 /* Copies the next space-separated word of *p into w (cut to wlen-1 bytes;
  * *cut says so) and moves *p past it. Returns 0 when no word is left. */
 static int

@@ -651,12 +651,12 @@ px_up_write(struct conn *c)
     }
     r = outq_flush(c, &p->uout);
 
-    if (r == WD_ERROR) {
+    if (r < 0) {
         p->up_close = 1;
         px_answer(p, 502, "upstream write failed");
         return;
     }
-    if (r == WD_AGAIN)
+    if (r == 0)
         return;
     conn_want_write(c, 0);
     px_pump_request(p);

@@ -89,11 +89,11 @@ px_finish_closing(struct px *p)
 {
     int r = outq_flush(&p->s.client, &p->cout);
 
-    if (r == WD_ERROR) {
+    if (r < 0) {
         session_close(&p->s, "client write failed");
         return;
     }
-    if (r == WD_AGAIN) {
+    if (r == 0) {
         conn_want_write(&p->s.client, 1);
         return;
     }

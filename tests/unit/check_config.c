@@ -1018,7 +1018,7 @@ START_TEST(test_file_acl)
                                   "allow 10.0.0.0/8\n"
                                   "deny all\n");
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     acl_text(&c, got, sizeof(got));
     ck_assert_str_eq(got, "allow 127.0.0.1,deny 127.0.0.2,allow ::1,allow 192.0.2.0/24,"
                           "deny 127.0.0.3,allow 10.0.0.0/8,deny all");
@@ -1032,14 +1032,14 @@ START_TEST(test_file_acl)
     snprintf(text + o, sizeof(text) - o, "deny 192.0.2.1 192.0.2.2\n");
     path = write_file("many.conf", text);
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s:%d: deny: too many allow and deny addresses (at most %d)",
              path, CFG_MAX_ACL_RULES + 1, CFG_MAX_ACL_RULES);
     ck_assert_str_eq(err, want);
     text[o] = '\0';
     path = write_file("full.conf", text);
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.nacl, CFG_MAX_ACL_RULES);
     ck_assert_str_eq(acl_format(&c.acl[CFG_MAX_ACL_RULES - 1], got, sizeof(got)),
                      "deny 10.0.127.0/24");
@@ -1116,7 +1116,7 @@ START_TEST(test_file_auth)
                                    "auth_user bob #notacomment\n"
                                    "auth_user bob2 p#ss\n");
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     /* "#notacomment" starts a comment: bob has no password. */
     snprintf(want, sizeof(want),
              "%s:4: auth_user: expected a user name and a password, one word each (no spaces in "
@@ -1128,7 +1128,7 @@ START_TEST(test_file_auth)
                                     "auth_realm Corporate proxy\n"
                                     "auth_user bob2 p#ss\n");
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.nauth_users, 2);
     ck_assert_int_eq(c.auth_line, 2);
     ck_assert_str_eq(c.auth_users[0].name, "alice");
@@ -1168,7 +1168,7 @@ START_TEST(test_file_auth)
         o += (size_t)snprintf(text + o, sizeof(text) - o, "auth_user u%d pw%d\n", i, i);
     path = write_file("many.conf", text);
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s:%d: auth_user: too many users (at most %d)", path,
              AUTH_MAX_USERS + 1, AUTH_MAX_USERS);
     ck_assert_str_eq(err, want);
@@ -1225,27 +1225,27 @@ START_TEST(test_auth_exposed)
 
     ck_assert_int_eq(chmod(path, 0600), 0);
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(c.path_mode, 0600);
     ck_assert_int_eq(config_auth_exposed(&c), 0);
     ck_assert_int_eq(chmod(path, 0640), 0);
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(config_auth_exposed(&c), 1);
     ck_assert_int_eq(chmod(path, 0604), 0);
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(config_auth_exposed(&c), 1);
     /* Write bits alone are another matter (not about reading passwords). */
     ck_assert_int_eq(chmod(path, 0622), 0);
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(config_auth_exposed(&c), 0);
     /* No users, no warning. */
     path = write_file("q.conf", "workers 1\n");
     ck_assert_int_eq(chmod(path, 0644), 0);
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(config_auth_exposed(&c), 0);
 }
 END_TEST
@@ -1399,7 +1399,7 @@ START_TEST(test_file_bad)
     const char *path = write_file("bad.conf", file_bad[_i].text);
 
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s:%d: %s", path, file_bad[_i].line, file_bad[_i].msg);
     ck_assert_str_eq(err, want);
     ck_assert_ptr_null(strchr(err, '\n'));
@@ -1414,7 +1414,7 @@ START_TEST(test_file_nul_byte)
     const char *path = write_file_n("nul.conf", text, sizeof(text) - 1);
 
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s:2: NUL byte in line", path);
     ck_assert_str_eq(err, want);
 }
@@ -1433,7 +1433,7 @@ START_TEST(test_file_long_line)
     strcpy(text + 9 + 4096, "\nupstream a:1\n");
     path = write_file("long.conf", text);
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.mode, MODE_TCP);
     ck_assert_str_eq(c.upstream_host, "a");
 
@@ -1442,7 +1442,7 @@ START_TEST(test_file_long_line)
     strcpy(text + 9 + 4097, "\nupstream a:1\n");
     path = write_file("long.conf", text);
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s:2: line too long (more than 4096 bytes)", path);
     ck_assert_str_eq(err, want);
 }
@@ -1455,14 +1455,14 @@ START_TEST(test_file_cannot_open)
 
     snprintf(path, sizeof(path), "%s/missing.conf", tu_tmpdir());
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
     ck_assert_str_eq(err, want);
 
     /* A directory opens but cannot be read. */
     snprintf(path, sizeof(path), "%s/sub", tu_tmpdir());
     ck_assert_int_eq(mkdir(path, 0700), 0);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s: cannot read: Is a directory", path);
     ck_assert_str_eq(err, want);
 }
@@ -1484,7 +1484,7 @@ START_TEST(test_file_layout)
                                              "log_level debug");
 
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     /* "8080#" is one token: '#' starts a comment only after whitespace. */
     ck_assert_ptr_nonnull(strstr(err, ":6: upstream: invalid port in 'origin.test:8080#'"));
 
@@ -1498,7 +1498,7 @@ START_TEST(test_file_layout)
                                  "resolver 192.0.2.1  192.0.2.2:5353 # two\n"
                                  "log_level debug");
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_str_eq(c.path, path);
     ck_assert_int_eq(c.mode, MODE_REVERSE);
     ck_assert_str_eq(c.upstream_host, "origin.test");
@@ -1520,7 +1520,7 @@ START_TEST(test_file_empty)
 
     config_init(&c);
     config_init(&d);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), 0);
     ck_assert_str_eq(c.path, path);
     memset(c.path, 0, sizeof(c.path));
     c.path_mode = 0; /* what the file is, not what it says */
@@ -1538,7 +1538,7 @@ START_TEST(test_file_listen_replaces)
                                             "listen 8800\n");
 
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.nlisten, 3);
     ck_assert_str_eq(c.listen[0].text, "192.0.2.7:80");
     ck_assert_str_eq(c.listen[1].text, "[::1]:81");
@@ -1569,7 +1569,7 @@ START_TEST(test_file_every_directive)
                                               "user root\n");
 
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
     ck_assert_str_eq(c.listen[0].text, "127.0.0.1:0");
     ck_assert_int_eq(c.workers, 3);
@@ -1610,7 +1610,7 @@ START_TEST(test_file_http_directives)
                                                "upstream_keepalive_timeout 500ms\n");
 
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
     ck_assert_double_eq(c.header_timeout, 10);
     ck_assert_double_eq(c.keepalive_timeout, 0);
@@ -1650,7 +1650,7 @@ START_TEST(test_file_shaping)
                                                 "shape_seed 42\n");
 
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.shape, SHAPE_OFF);
     ck_assert_int_eq(c.nshape_rules, 4);
@@ -1697,7 +1697,7 @@ START_TEST(test_file_shape_rules_only)
                                             "shape off a.b.test\n");
 
     config_init(&c);
-    ck_assert_msg(config_file_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.shape, SHAPE_SPLIT);
     ck_assert_int_eq(c.nshape_rules, 3);
     ck_assert_int_eq(config_shape_for(&c, "b.test"), SHAPE_WARP);
@@ -1717,7 +1717,7 @@ START_TEST(test_file_too_many_listen)
         snprintf(text + strlen(text), sizeof(text) - strlen(text), "listen %d\n", 9000 + i);
     path = write_file("many.conf", text);
     config_init(&c);
-    ck_assert_int_eq(config_file_load(&c, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "%s:17: listen: too many addresses (at most 16)", path);
     ck_assert_str_eq(err, want);
 }
