@@ -10,6 +10,12 @@
  * end of file (never an error), or one of these. On WD_ERROR errno is kept. */
 #define WD_AGAIN (-2)
 #define WD_ERROR (-1)
+/* The same codes for the functions that move no byte count: WD_OK, it
+ * worked; WD_DONE, a step that may take several calls has finished (a queue
+ * drained), where WD_AGAIN says it waits for the socket; WD_ERROR, it
+ * failed. Nothing in warpd invents its own 1/0/-1 beside these. */
+#define WD_OK   0
+#define WD_DONE 1
 
 /* Exit statuses shared by the supervisor and the workers (DESIGN.md section 2). */
 #define WD_EXIT_OK      0 /* stop requested */

@@ -1,8 +1,10 @@
-/* HTTP/1.x message heads: finding the end of a head, strict validation (the
- * Debian http-parser build is lenient, see shared/reference), parsing with
- * http-parser into an order-preserving field vector that points into the
- * caller's buffer (http.c), and regenerating a rewritten head as iovec
- * slices (http_out.c). Pure code: no sockets, no allocation. */
+/* HTTP/1.x message heads: finding the end of a head and strict validation
+ * into an order-preserving field vector that points into the caller's
+ * buffer (http.c), with http-parser's second opinion (http_check.c; the
+ * Debian http-parser build is lenient, see shared/reference), field
+ * semantics (http_fields.c) and request-targets (http_target.c), and
+ * regenerating a rewritten head as iovec slices (http_out.c). Pure code: no
+ * sockets, no allocation. */
 #ifndef WARPD_HTTP_H
 #define WARPD_HTTP_H
 

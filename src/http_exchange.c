@@ -651,12 +651,12 @@ px_up_write(struct conn *c)
     }
     r = outq_flush(c, &p->uout);
 
-    if (r < 0) {
+    if (r == WD_ERROR) {
         p->up_close = 1;
         px_answer(p, 502, "upstream write failed");
         return;
     }
-    if (r == 0)
+    if (r == WD_AGAIN)
         return;
     conn_want_write(c, 0);
     px_pump_request(p);

@@ -89,11 +89,11 @@ px_finish_closing(struct px *p)
 {
     int r = outq_flush(&p->s.client, &p->cout);
 
-    if (r < 0) {
+    if (r == WD_ERROR) {
         session_close(&p->s, "client write failed");
         return;
     }
-    if (r == 0) {
+    if (r == WD_AGAIN) {
         conn_want_write(&p->s.client, 1);
         return;
     }

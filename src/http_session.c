@@ -252,11 +252,11 @@ px_client_write(struct conn *c)
         return;
     }
     r = outq_flush(c, &p->cout);
-    if (r < 0) {
+    if (r == WD_ERROR) {
         session_close(&p->s, "client write failed");
         return;
     }
-    if (r == 0)
+    if (r == WD_AGAIN)
         return;
     conn_want_write(c, 0);
     if (p->phase == PX_EXCHANGE)
@@ -394,10 +394,9 @@ px_client_read(struct conn *c)
         px_update_watchers(p);
 }
 
-/* A client was accepted: its first request has header_timeout from the
- * connection's start. */
-static void
-px_start(struct session *s)
+/* The HTTP state of a new session, before its first byte is read. */
+static struct px *
+px_init(struct session *s)
 {
     struct px *p = (struct px *)s;
 
@@ -407,6 +406,16 @@ px_start(struct session *s)
     p->on_end = px_next_request;
     s->client.on_read = px_client_read;
     s->client.on_write = px_client_write;
+    return p;
+}
+
+/* A client was accepted: its first request has header_timeout from the
+ * connection's start. */
+static void
+px_start(struct session *s)
+{
+    struct px *p = px_init(s);
+
     session_set_timer(s, px_header_timeout, s->env->cfg->header_timeout);
     p->phase = PX_HEAD;
     conn_want_read(&s->client, 1);
@@ -421,15 +430,9 @@ px_start(struct session *s)
 static void
 px_deny(struct session *s)
 {
-    struct px *p = (struct px *)s;
+    struct px *p = px_init(s);
 
-    p->method = -1;
-    p->user = -1;
-    p->t_start = s->t_start;
-    p->on_end = px_next_request;
     p->phase = PX_IDLE;
-    s->client.on_read = px_client_read;
-    s->client.on_write = px_client_write;
     px_answer(p, 403, "client address not allowed (allow/deny)");
 }
 

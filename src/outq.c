@@ -26,7 +26,7 @@ outq_append(struct outq *q, const char *p, size_t len)
         if (b == NULL || b->end == BUF_SIZE) {
             b = buf_get();
             if (b == NULL)
-                return -1;
+                return WD_ERROR;
             if (q->last != NULL)
                 q->last->next = b;
             else
@@ -40,11 +40,10 @@ outq_append(struct outq *q, const char *p, size_t len)
         p += n;
         len -= n;
     }
-    return 0;
+    return WD_OK;
 }
 
-/* Writes what is queued. Returns 1 when drained, 0 when bytes remain, -1 on
- * a write error (errno kept). */
+/* Writes what is queued (the contract is in outq.h). */
 int
 outq_flush(struct conn *c, struct outq *q)
 {
@@ -52,10 +51,8 @@ outq_flush(struct conn *c, struct outq *q)
         struct buf *b = q->first;
         ssize_t n = conn_write(c, b->data + b->start, buf_len(b));
 
-        if (n == WD_AGAIN)
-            return 0;
-        if (n == WD_ERROR)
-            return -1;
+        if (n == WD_AGAIN || n == WD_ERROR)
+            return (int)n;
         b->start += (uint32_t)n;
         q->bytes -= (size_t)n;
         if (buf_len(b) == 0) {
@@ -65,11 +62,11 @@ outq_flush(struct conn *c, struct outq *q)
             buf_put(b);
         }
     }
-    return 1;
+    return WD_DONE;
 }
 
 /* Sends iov: straight to the socket when nothing is queued, the rest copied
- * into the queue. Returns 0, or -1 on a write error or out of memory. */
+ * into the queue. */
 int
 outq_send(struct conn *c, struct outq *q, const struct iovec *iov, int n, size_t total,
           uint64_t *counter)
@@ -81,7 +78,7 @@ outq_send(struct conn *c, struct outq *q, const struct iovec *iov, int n, size_t
     if (q->bytes == 0 && total > 0) {
         ssize_t w = conn_writev(c, iov, n);
         if (w == WD_ERROR)
-            return -1;
+            return WD_ERROR;
         if (w > 0)
             done = (size_t)w;
     }
@@ -91,10 +88,10 @@ outq_send(struct conn *c, struct outq *q, const struct iovec *iov, int n, size_t
             total -= iov[i].iov_len;
             continue;
         }
-        if (outq_append(q, (const char *)iov[i].iov_base + done, iov[i].iov_len - done) < 0)
-            return -1;
+        if (outq_append(q, (const char *)iov[i].iov_base + done, iov[i].iov_len - done) != WD_OK)
+            return WD_ERROR;
         total -= iov[i].iov_len;
         done = 0;
     }
-    return 0;
+    return WD_OK;
 }

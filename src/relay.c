@@ -45,12 +45,33 @@ dir_flush(struct relay *r, struct relay_dir *d, int di)
     return 0;
 }
 
+/* What a read from d->src returned (n, the WD_* contract): 1 when bytes
+ * came (last_active moves), 0 when there is nothing more for now or the
+ * source ended (eof set), -1 after relay_fail on an error. Both the
+ * buffered and the splice path read through this. */
+static int
+dir_took(struct relay *r, struct relay_dir *d, int di, ssize_t n)
+{
+    if (n == WD_AGAIN)
+        return 0;
+    if (n == WD_ERROR) {
+        relay_fail(r, r->name[di], "read", errno);
+        return -1;
+    }
+    if (n == 0) {
+        d->eof = 1;
+        return 0;
+    }
+    r->last_active = ev_now(d->src->loop);
+    return 1;
+}
+
 /* Reads from src into free space, at most RELAY_MAX_READS times, flushing
  * after each read. Returns 0, or -1 after relay_fail. */
 static int
 dir_fill(struct relay *r, struct relay_dir *d, int di)
 {
-    int i;
+    int i, took;
 
     for (i = 0; i < RELAY_MAX_READS && !d->eof; i++) {
         size_t space;
@@ -64,18 +85,12 @@ dir_fill(struct relay *r, struct relay_dir *d, int di)
         if (space == 0)
             break;
         n = conn_read(d->src, d->b->data + d->b->end, space);
-        if (n == WD_AGAIN)
-            break;
-        if (n == WD_ERROR) {
-            relay_fail(r, r->name[di], "read", errno);
-            return -1;
-        }
-        if (n == 0) {
-            d->eof = 1;
+        if ((took = dir_took(r, d, di, n)) <= 0) {
+            if (took < 0)
+                return -1;
             break;
         }
         d->b->end += (uint32_t)n;
-        r->last_active = ev_now(d->src->loop);
         if (dir_flush(r, d, di) < 0)
             return -1;
         /* A short read drained the socket: another would be EAGAIN. */
@@ -141,18 +156,13 @@ dir_splice(struct relay *r, struct relay_dir *d, int di)
             break;
         {
             ssize_t n = conn_splice_in(d->src, d->pipe[1], RELAY_PIPE_CHUNK);
-            if (n == WD_AGAIN)
-                break;
-            if (n == WD_ERROR) {
-                relay_fail(r, r->name[di], "read", errno);
+            int took = dir_took(r, d, di, n);
+
+            if (took < 0)
                 return -1;
-            }
-            if (n == 0) {
-                d->eof = 1;
+            if (took == 0)
                 break;
-            }
             d->piped += (size_t)n;
-            r->last_active = ev_now(d->src->loop);
         }
     }
     if (d->piped > 0) { /* the loop's bound was hit with bytes in the pipe */

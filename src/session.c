@@ -147,10 +147,10 @@ session_resolve(struct session *s, const char *host, uint16_t port, session_reso
     s->on_resolved = cb;
     if (resolve_now(host, port, &res)) {
         cb(s, RESOLVE_OK, &res);
-        return 0;
+        return WD_OK;
     }
     s->rq = resolve_start(host, port, session_lookup_done, s);
-    return s->rq != NULL ? 0 : -1;
+    return s->rq != NULL ? WD_OK : WD_ERROR;
 }
 
 static void
@@ -173,11 +173,11 @@ session_connect(struct session *s, const struct resolve_result *res, session_con
 {
     s->uc = malloc(sizeof(*s->uc));
     if (s->uc == NULL)
-        return -1;
+        return WD_ERROR;
     s->on_connected = cb;
     upstream_connect_start(s->uc, s->env->loop, res, s->env->cfg->connect_timeout,
                            session_connect_done, s);
-    return 0;
+    return WD_OK;
 }
 
 /* ---- relaying ---------------------------------------------------------- */
@@ -213,13 +213,13 @@ session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, const c
         buf_put(pre_ab);
         buf_put(pre_ba);
         session_close(s, "out of memory");
-        return -1;
+        return WD_ERROR;
     }
     relay_start(s->relay, &s->client, &s->up, pre_ab, pre_ba, "client", "upstream",
                 session_relay_done, s);
     relay_use_splice(s->relay); /* blind bytes: zero-copy when pipes can be had */
     session_set_timer(s, session_relay_idle, s->env->cfg->idle_timeout);
-    return 0;
+    return WD_OK;
 }
 
 /* ---- kept alive between requests --------------------------------------- */

@@ -110,15 +110,15 @@ void session_set_timer(struct session *s, session_timer_cb cb, double after);
 void session_stop_timer(struct session *s);
 
 /* Looks host up (from the cache at once when it can: the callback then runs
- * inside this call). Returns 0, or -1 when the resolver is unavailable. */
+ * inside this call). Returns WD_OK, or WD_ERROR when the resolver is unavailable. */
 int session_resolve(struct session *s, const char *host, uint16_t port, session_resolved_cb cb);
-/* Connects to the addresses in turn (connect_timeout each). Returns 0, or
- * -1 when out of memory. */
+/* Connects to the addresses in turn (connect_timeout each). Returns WD_OK,
+ * or WD_ERROR when out of memory. */
 int session_connect(struct session *s, const struct resolve_result *res, session_connected_cb cb);
 /* Relays bytes both ways until both sides are done, then closes the
- * session with the reason end (or what went wrong); idle_timeout applies. pre_ab/pre_ba: bytes for
- * the upstream and the client, sent first (owned by the relay). Returns 0, or -1 after closing the
- * session. */
+ * session with the reason end (or what went wrong); idle_timeout applies.
+ * pre_ab/pre_ba: bytes for the upstream and the client, sent first (owned
+ * by the relay). Returns WD_OK, or WD_ERROR after closing the session. */
 int session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, const char *end);
 
 /* The session now waits, kept alive, for its next request, or no longer. */
