@@ -16,42 +16,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "listener.h"
 #include "log.h"
+#include "lset.h"
 #include "notify.h"
+#include "startup.h"
 #include "worker.h"
 
 #define SUP_MAX_PROCS    (2 * CFG_MAX_WORKERS + 8)
-#define SUP_BACKLOG      511
 #define SUP_BACKOFF_MIN  0.1 /* respawn delay after a second quick crash */
 #define SUP_BACKOFF_MAX  5.0
 #define SUP_SHORT_LIFE   5.0  /* a worker that lived less than this crashed "fast" */
 #define SUP_CRASH_WINDOW 60.0 /* more than SUP_CRASH_LIMIT crashes in this window... */
 #define SUP_CRASH_LIMIT  10   /* ...stop everything */
 #define SUP_KILL_GRACE   5.0  /* after shutdown_timeout, before SIGKILL */
-
-/* One listen address with its per-slot sockets. */
-struct lsock {
-    struct sockaddr_storage addr; /* with the port actually bound */
-    socklen_t len;
-    char text[WD_ADDRSTRLEN];
-    int fds[CFG_MAX_WORKERS]; /* -1 where not open */
-};
-
-/* The listeners of one configuration. Two sets may share descriptors during a
- * reload (same address, same slot). */
-struct lset {
-    struct lsock ls[CFG_MAX_LISTEN];
-    int n;
-    int nslots;
-};
 
 struct proc {
     pid_t pid; /* 0 = free entry */
@@ -100,86 +83,6 @@ now_mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---- listeners ------------------------------------------------------- */
-
-static int
-lset_has_fd(const struct lset *s, int fd)
-{
-    for (int i = 0; i < s->n; i++)
-        for (int j = 0; j < CFG_MAX_WORKERS; j++)
-            if (s->ls[i].fds[j] == fd)
-                return 1;
-    return 0;
-}
-
-/* Closes the descriptors of a that other does not share. */
-static void
-lset_close(struct lset *a, const struct lset *other)
-{
-    for (int i = 0; i < a->n; i++)
-        for (int j = 0; j < CFG_MAX_WORKERS; j++) {
-            int fd = a->ls[i].fds[j];
-            if (fd >= 0 && (other == NULL || !lset_has_fd(other, fd)))
-                close(fd);
-            a->ls[i].fds[j] = -1;
-        }
-    a->n = 0;
-}
-
-static const struct lsock *
-lset_find(const struct lset *s, const struct sockaddr *sa)
-{
-    for (int i = 0; i < s->n; i++)
-        if (addr_equal((const struct sockaddr *)&s->ls[i].addr, sa))
-            return &s->ls[i];
-    return NULL;
-}
-
-/* Builds the listener set for cfg, reusing the sockets of prev (may be NULL)
- * for addresses and slots that did not change, so their accept queues
- * survive. Returns 0, or -1 after logging (nothing new left open). */
-static int
-lset_open(struct lset *s, const struct config *cfg, const struct lset *prev, char *err,
-          size_t errlen)
-{
-    memset(s, 0, sizeof(*s));
-    s->nslots = cfg->workers;
-    for (int i = 0; i < cfg->nlisten; i++) {
-        struct lsock *l = &s->ls[i];
-        const struct lsock *p = NULL;
-
-        for (int j = 0; j < CFG_MAX_WORKERS; j++)
-            l->fds[j] = -1;
-        s->n = i + 1;
-        memcpy(&l->addr, &cfg->listen[i].addr, cfg->listen[i].addrlen);
-        l->len = cfg->listen[i].addrlen;
-        if (prev != NULL)
-            p = lset_find(prev, (struct sockaddr *)&l->addr);
-        if (p == NULL && listener_probe((struct sockaddr *)&l->addr, l->len) < 0) {
-            snprintf(err, errlen, "listen %s: %s", cfg->listen[i].text, strerror(errno));
-            goto fail;
-        }
-        for (int j = 0; j < cfg->workers; j++) {
-            if (p != NULL && p->fds[j] >= 0) {
-                l->fds[j] = p->fds[j];
-                continue;
-            }
-            /* With port 0 the first bind writes the chosen port back into
-             * l->addr, so the other slots join that port. */
-            l->fds[j] = listener_open((struct sockaddr *)&l->addr, l->len, SUP_BACKLOG);
-            if (l->fds[j] < 0) {
-                snprintf(err, errlen, "listen %s: %s", cfg->listen[i].text, strerror(errno));
-                goto fail;
-            }
-        }
-        addr_format((struct sockaddr *)&l->addr, l->text, sizeof(l->text));
-    }
-    return 0;
-fail:
-    lset_close(s, prev);
-    return -1;
 }
 
 /* ---- workers --------------------------------------------------------- */
@@ -355,105 +258,7 @@ signal_procs(struct sup *s, int sig, int which, int gen)
     }
 }
 
-/* ---- pidfile --------------------------------------------------------- */
-
-static int
-pidfile_write(const char *path)
-{
-    char b[32];
-    int fd, n;
-
-    if (path[0] == '\0')
-        return 0;
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    n = snprintf(b, sizeof(b), "%d\n", (int)getpid());
-    if (write(fd, b, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    return close(fd);
-}
-
-/* Removes the pidfile only if it still names us. */
-static void
-pidfile_remove(const char *path)
-{
-    char b[32] = "";
-    int fd;
-    ssize_t n;
-
-    if (path[0] == '\0')
-        return;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    n = read(fd, b, sizeof(b) - 1);
-    close(fd);
-    if (n > 0 && atoi(b) == (int)getpid())
-        unlink(path);
-}
-
 /* ---- lifecycle ------------------------------------------------------- */
-
-static void
-listening_text(const struct sup *s, char *b, size_t len)
-{
-    size_t off = 0;
-
-    b[0] = '\0';
-    for (int i = 0; i < s->cur.n && off < len; i++)
-        off += (size_t)snprintf(b + off, len - off, "%s%s", i ? " " : "", s->cur.ls[i].text);
-}
-
-/* An open forward proxy is found and abused within hours: say so loudly,
- * unless allow or deny rules or auth_user users show that the operator chose
- * who may use it. */
-static void
-warn_open_proxy(const struct config *cfg)
-{
-    for (int i = 0; i < cfg->nlisten; i++)
-        if (config_listen_open(cfg, i))
-            log_warnx(
-                "forward proxy listening on non-loopback address %s with no client "
-                "restriction (allow/deny) and no proxy authentication (auth_user): anyone who "
-                "can reach it can use it as an open proxy",
-                cfg->listen[i].text);
-}
-
-/* Passwords in a file others can read are not secret: say so once per
- * load of the file (at start, at each reload), not once per worker. */
-static void
-warn_auth_file(const struct config *cfg)
-{
-    if (config_auth_exposed(cfg))
-        log_warnx("%s holds auth_user passwords and can be read by %s (mode %04o): "
-                  "make it readable by its owner only (chmod 600)",
-                  cfg->path, (cfg->path_mode & 004) ? "every user" : "its group", cfg->path_mode);
-}
-
-/* Each connection may hold a client and an upstream socket, and each worker
- * also holds the listening sockets of its generation, its control and
- * signal descriptors, the resolver's and a few more: with an open-file limit
- * below that, clients past it get 502 (EMFILE) long before max_connections.
- * raise_nofile already took the soft limit up to the hard one; if even that
- * is too low, say so, with the numbers. */
-static void
-check_fd_limit(const struct config *cfg)
-{
-    struct rlimit rl;
-    rlim_t extra = (rlim_t)(cfg->nlisten * cfg->workers) + 64;
-    rlim_t need = 2 * (rlim_t)cfg->max_connections + extra;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-        return;
-    log_warnx("the open-file limit (%llu) is below the %llu descriptors that max_connections %d "
-              "needs (2 per connection + %llu): clients past it get 502; raise it (ulimit -n, "
-              "systemd LimitNOFILE=) or lower max_connections",
-              (unsigned long long)rl.rlim_cur, (unsigned long long)need, cfg->max_connections,
-              (unsigned long long)extra);
-}
 
 static void
 begin_stop(struct sup *s, const char *why, int status)
@@ -527,9 +332,7 @@ reload_begin(struct sup *s)
     if (log_open(ncfg.log, ncfg.access_log, &failed) < 0)
         log_warn("reload: cannot open %s, logging stays where it was", failed);
     log_set_level(ncfg.log_level);
-    warn_open_proxy(&ncfg);
-    warn_auth_file(&ncfg);
-    check_fd_limit(&ncfg);
+    startup_warnings(&ncfg);
 
     s->old_cfg = s->cfg;
     s->old = s->cur;
@@ -605,7 +408,7 @@ check_ready(struct sup *s)
         return;
     if (!s->started) {
         s->started = 1;
-        listening_text(s, text, sizeof(text));
+        lset_text(&s->cur, text, sizeof(text));
         log_info("listening on %s (%s mode, %d worker(s))", text, config_mode_name(s->cfg.mode),
                  s->cfg.workers);
         notify_send("READY=1\nSTATUS=listening on %s, %d worker(s)\nMAINPID=%d", text,
@@ -863,17 +666,6 @@ supervisor_loop(struct sup *s)
     }
 }
 
-static void
-raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 int
 supervisor_run(const struct config *cfg, const struct cli_opts *cli)
 {
@@ -899,7 +691,7 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
         return WD_EXIT_RUNTIME;
     }
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile();
+    startup_raise_nofile();
 
     /* Signals stay blocked for good here and in the workers, which inherit
      * the mask: both read them from a signalfd. */
@@ -923,10 +715,8 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
         close(s->sig_fd);
         return WD_EXIT_RUNTIME;
     }
-    warn_open_proxy(&s->cfg);
-    warn_auth_file(&s->cfg);
-    check_fd_limit(&s->cfg);
-    if (pidfile_write(cfg->pidfile) < 0) {
+    startup_warnings(&s->cfg);
+    if (startup_pidfile_write(cfg->pidfile) < 0) {
         log_error("pidfile %s", cfg->pidfile);
         lset_close(&s->cur, NULL);
         close(s->sig_fd);
@@ -943,7 +733,7 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
     /* Everything is reaped (SIGKILL cannot be ignored). */
     lset_close(&s->old, &s->cur);
     lset_close(&s->cur, NULL);
-    pidfile_remove(s->cfg.pidfile);
+    startup_pidfile_remove(s->cfg.pidfile);
     close(s->sig_fd);
     log_info("exiting with status %d", s->exit_status);
     log_close();
