@@ -167,12 +167,11 @@ px_send_head(struct px *p, const struct http_head *parsed)
     /* Keep the head bytes while a retry on a fresh connection is possible. */
     p->head_kept = px_may_retry(p);
     if (!px_shape_head(p, &out, px_head_sent) &&
-        outq_send(&p->s.up, &p->uout, out.iov, out.n, out.bytes, &p->bytes_up) < 0) {
+        outq_send(&p->s.up, &p->uout, out.iov, out.n, out.bytes, NULL) < 0) {
         px_upstream_failed(p, "could not send the request upstream");
         return;
     }
     p->bytes_in = p->head_len;
-    p->bytes_up = 0;
     if (!p->head_kept)
         p->cin.start += p->head_len;
 
@@ -273,7 +272,7 @@ px_pump_request(struct px *p)
         }
         p->cin.start += (uint32_t)n;
         p->bytes_in += (uint64_t)n;
-        if (o.n > 0 && outq_send(&p->s.up, &p->uout, o.iov, o.n, o.bytes, &p->bytes_up) < 0) {
+        if (o.n > 0 && outq_send(&p->s.up, &p->uout, o.iov, o.n, o.bytes, NULL) < 0) {
             px_answer(p, 502, "upstream write failed");
             return;
         }
@@ -676,14 +675,14 @@ px_update_watchers(struct px *p)
     switch (p->phase) {
     case PX_IDLE:
     case PX_HEAD:
-        client_rd = p->cout.bytes == 0 && !p->client_eof;
+        client_rd = p->cout.bytes == 0 && !p->s.client.eof_seen;
         break;
     case PX_RESOLVING:
     case PX_CONNECTING:
-        client_rd = room && !p->client_eof;
+        client_rd = room && !p->s.client.eof_seen;
         break;
     case PX_EXCHANGE:
-        client_rd = room && !p->client_eof && (p->req_done || p->uout.bytes == 0);
+        client_rd = room && !p->s.client.eof_seen && (p->req_done || p->uout.bytes == 0);
         up_rd = !p->resp_done && p->cout.bytes == 0 && !p->up_eof;
         break;
     default:

@@ -74,13 +74,12 @@ struct px {
     unsigned req_done : 1;  /* request fully sent upstream */
     unsigned resp_head : 1; /* final response head sent to the client */
     unsigned resp_done : 1;
-    unsigned up_close : 1;   /* upstream connection not reusable */
-    unsigned reused : 1;     /* upstream came from the pool */
-    unsigned retried : 1;    /* already retried on a fresh connection */
-    unsigned head_kept : 1;  /* request head still in cin (for a retry) */
-    unsigned client_eof : 1; /* the client shut its sending side */
-    unsigned up_eof : 1;     /* the upstream closed (or failed): read nothing more */
-    unsigned up_err : 1;     /* ...with an error rather than an EOF */
+    unsigned up_close : 1;  /* upstream connection not reusable */
+    unsigned reused : 1;    /* upstream came from the pool */
+    unsigned retried : 1;   /* already retried on a fresh connection */
+    unsigned head_kept : 1; /* request head still in cin (for a retry) */
+    unsigned up_eof : 1;    /* the upstream closed (or failed): read nothing more */
+    unsigned up_err : 1;    /* ...with an error rather than an EOF */
     uint32_t head_len;
     struct body_codec reqc, respc;
     char host[ADDR_HOSTMAX];
@@ -88,7 +87,6 @@ struct px {
     int status;
     int user;                     /* auth_user index of the request's authenticated user, or -1 */
     uint64_t bytes_in, bytes_out; /* from / to the client, this request */
-    uint64_t bytes_up;            /* sent upstream (regenerated), not logged */
     unsigned logme : 1;           /* a request started and is not logged yet */
     ev_tstamp t_start, t_first;
     char target[96]; /* start of the request-target, for the access log */

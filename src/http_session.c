@@ -202,7 +202,7 @@ px_reset_request(struct px *p)
     p->scan = p->uscan = 0;
     p->t_start = ev_now(p->s.env->loop);
     p->t_first = 0;
-    p->bytes_in = p->bytes_out = p->bytes_up = 0;
+    p->bytes_in = p->bytes_out = 0;
     p->status = 0;
     p->user = -1;
     p->method = -1;
@@ -220,7 +220,7 @@ px_reset_request(struct px *p)
 static int
 px_ready_next(struct px *p)
 {
-    if (!p->keep || (p->client_eof && xbuf_len(&p->cin) == 0)) {
+    if (!p->keep || (p->s.client.eof_seen && xbuf_len(&p->cin) == 0)) {
         px_begin_closing(p);
         return 0;
     }
@@ -302,7 +302,7 @@ px_try_head(struct px *p)
             return;
         }
         if (len == 0) {
-            if (p->client_eof) {
+            if (p->s.client.eof_seen) {
                 session_close(&p->s, "client closed mid-head");
                 return;
             }
@@ -363,9 +363,9 @@ px_client_read(struct conn *c)
                 session_close(&p->s, "client closed mid-head");
                 return;
             }
-            /* EOF between requests or after this one's body: the exchange
-             * goes on, and the connection ends once cin is used up. */
-            p->client_eof = 1;
+            /* EOF between requests or after this one's body (the conn
+             * keeps it: eof_seen): the exchange goes on, and the
+             * connection ends once cin is used up. */
             conn_want_read(c, 0);
             if (p->phase != PX_EXCHANGE)
                 return;

@@ -74,7 +74,8 @@ outq_send(struct conn *c, struct outq *q, const struct iovec *iov, int n, size_t
     size_t done = 0;
     int i;
 
-    *counter += total;
+    if (counter != NULL)
+        *counter += total;
     if (q->bytes == 0 && total > 0) {
         ssize_t w = conn_writev(c, iov, n);
         if (w == WD_ERROR)

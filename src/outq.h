@@ -24,7 +24,7 @@ int outq_append(struct outq *q, const char *p, size_t len);
 /* Writes what is queued: WD_DONE drained, WD_AGAIN bytes remain, WD_ERROR
  * write error (errno). */
 int outq_flush(struct conn *c, struct outq *q);
-/* Sends iov (total bytes, added to *counter): straight to the socket when
+/* Sends iov (total bytes, added to *counter unless NULL): straight to the socket when
  * nothing is queued, the rest copied into the queue. Returns WD_OK, or
  * WD_ERROR on a write error or out of memory. */
 int outq_send(struct conn *c, struct outq *q, const struct iovec *iov, int n, size_t total,
