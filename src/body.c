@@ -340,41 +340,63 @@ hexval(unsigned char ch)
     return -1;
 }
 
-/* Advances the chunk-size line parser by one byte (RFC 9112 section 7.1:
- * chunk-size [ chunk-ext ] CRLF). Returns 0, or -1 when the byte is not
- * allowed here. The CH_LF state is handled by the caller. */
+/* The chunk-size digits and the whitespace after them (CH_SIZE,
+ * CH_SIZE_BWS). Returns 0, or -1 when the byte is not allowed here. */
 static int
-size_byte(struct body_codec *c, unsigned char ch)
+size_digit_byte(struct body_codec *c, unsigned char ch)
 {
     int d, ws = ch == ' ' || ch == '\t';
-    unsigned cls = body_cls[ch];
 
-    switch (c->state) {
-    case CH_SIZE:
-        if ((d = hexval(ch)) >= 0) {
-            /* At most 16 digits, so the value cannot overflow a uint64_t. */
-            if (c->line == 16)
-                return -1;
-            c->left = c->left << 4 | (uint64_t)d;
-            return 0;
-        }
-        if (c->line == 0)
-            return -1; /* no digit: " 5", "x5", ";", CRLF */
-        if (ch == '\r')
-            c->state = CH_LF;
-        else if (ch == ';')
-            c->state = CH_EXT_BWS1;
-        else if (ws)
-            c->state = CH_SIZE_BWS;
-        else
-            return -1; /* "0x5", "5z" */
-        return 0;
-    case CH_SIZE_BWS: /* BWS is only allowed before ";" ("5 \r\n" is not) */
+    if (c->state == CH_SIZE_BWS) { /* BWS is only allowed before ";" ("5 \r\n" is not) */
         if (ch == ';')
             c->state = CH_EXT_BWS1;
         else if (!ws)
             return -1;
         return 0;
+    }
+    if ((d = hexval(ch)) >= 0) {
+        /* At most 16 digits, so the value cannot overflow a uint64_t. */
+        if (c->line == 16)
+            return -1;
+        c->left = c->left << 4 | (uint64_t)d;
+        return 0;
+    }
+    if (c->line == 0)
+        return -1; /* no digit: " 5", "x5", ";", CRLF */
+    if (ch == '\r')
+        c->state = CH_LF;
+    else if (ch == ';')
+        c->state = CH_EXT_BWS1;
+    else if (ws)
+        c->state = CH_SIZE_BWS;
+    else
+        return -1; /* "0x5", "5z" */
+    return 0;
+}
+
+/* After an extension name or value: ";" starts another extension, CR ends
+ * the line. Returns 0 or -1. */
+static int
+ext_next(struct body_codec *c, unsigned char ch)
+{
+    if (ch == ';')
+        c->state = CH_EXT_BWS1;
+    else if (ch == '\r')
+        c->state = CH_LF;
+    else
+        return -1;
+    return 0;
+}
+
+/* A chunk extension's name and what may follow it (CH_EXT_BWS1,
+ * CH_EXT_NAME, CH_EXT_BWS2). Returns 0 or -1. */
+static int
+ext_name_byte(struct body_codec *c, unsigned char ch)
+{
+    int ws = ch == ' ' || ch == '\t';
+    unsigned cls = body_cls[ch];
+
+    switch (c->state) {
     case CH_EXT_BWS1:
         if (cls & C_TCHAR)
             c->state = CH_EXT_NAME;
@@ -388,14 +410,10 @@ size_byte(struct body_codec *c, unsigned char ch)
             c->state = CH_EXT_BWS2;
         else if (ch == '=')
             c->state = CH_EXT_BWS3;
-        else if (ch == ';')
-            c->state = CH_EXT_BWS1;
-        else if (ch == '\r')
-            c->state = CH_LF;
         else
-            return -1;
+            return ext_next(c, ch);
         return 0;
-    case CH_EXT_BWS2:
+    default: /* CH_EXT_BWS2 */
         if (ch == '=')
             c->state = CH_EXT_BWS3;
         else if (ch == ';')
@@ -403,6 +421,19 @@ size_byte(struct body_codec *c, unsigned char ch)
         else if (!ws)
             return -1;
         return 0;
+    }
+}
+
+/* A chunk extension's value, a token or a quoted-string, and what may
+ * follow it (CH_EXT_BWS3, CH_EXT_TOKEN, CH_EXT_QEND, CH_EXT_QS, CH_EXT_QP).
+ * Returns 0 or -1. */
+static int
+ext_value_byte(struct body_codec *c, unsigned char ch)
+{
+    int ws = ch == ' ' || ch == '\t';
+    unsigned cls = body_cls[ch];
+
+    switch (c->state) {
     case CH_EXT_BWS3:
         if (ch == '"')
             c->state = CH_EXT_QS;
@@ -417,12 +448,8 @@ size_byte(struct body_codec *c, unsigned char ch)
             return 0;
         if (ws)
             c->state = CH_SIZE_BWS;
-        else if (ch == ';')
-            c->state = CH_EXT_BWS1;
-        else if (ch == '\r')
-            c->state = CH_LF;
         else
-            return -1;
+            return ext_next(c, ch);
         return 0;
     case CH_EXT_QS:
         if (ch == '"')
@@ -432,11 +459,34 @@ size_byte(struct body_codec *c, unsigned char ch)
         else if (!(cls & C_QDTEXT))
             return -1;
         return 0;
-    case CH_EXT_QP:
+    default: /* CH_EXT_QP */
         if (!(cls & C_VALUE))
             return -1;
         c->state = CH_EXT_QS;
         return 0;
+    }
+}
+
+/* Advances the chunk-size line parser by one byte (RFC 9112 section 7.1:
+ * chunk-size [ chunk-ext ] CRLF). Returns 0, or -1 when the byte is not
+ * allowed here. The CH_LF state is handled by the caller. */
+static int
+size_byte(struct body_codec *c, unsigned char ch)
+{
+    switch (c->state) {
+    case CH_SIZE:
+    case CH_SIZE_BWS:
+        return size_digit_byte(c, ch);
+    case CH_EXT_BWS1:
+    case CH_EXT_NAME:
+    case CH_EXT_BWS2:
+        return ext_name_byte(c, ch);
+    case CH_EXT_BWS3:
+    case CH_EXT_TOKEN:
+    case CH_EXT_QEND:
+    case CH_EXT_QS:
+    case CH_EXT_QP:
+        return ext_value_byte(c, ch);
     default:
         return -1;
     }
