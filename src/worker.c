@@ -283,13 +283,81 @@ worker_drop_privileges(const struct config *cfg)
     return 0;
 }
 
+/* The loop's watchers: the signalfd (for the signals in sigs), the
+ * supervisor's pipe, the stop timer. Returns 0, or -1 after logging. */
+static int
+worker_watch(struct worker *w, const sigset_t *sigs)
+{
+    w->sig_fd = signalfd(-1, sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (w->sig_fd < 0) {
+        log_error("signalfd");
+        return -1;
+    }
+    ev_io_init(&w->sig_io, worker_signal_cb, w->sig_fd, EV_READ);
+    w->sig_io.data = w;
+    ev_io_start(w->loop, &w->sig_io);
+    ev_io_init(&w->ctl_io, worker_ctl_cb, w->ctl_fd, EV_READ);
+    w->ctl_io.data = w;
+    ev_io_start(w->loop, &w->ctl_io);
+    ev_timer_init(&w->stop_timer, worker_stop_timeout_cb, 0., 0.);
+    w->stop_timer.data = w;
+    w->reclaim_logged = -1e9;
+    return 0;
+}
+
+/* What the worker needs before it accepts: root given up, the resolver, the
+ * upstream pool, the sessions' environment and the intake of the mode, and
+ * the listener of its own slot. Returns WD_EXIT_OK, or the exit status
+ * after logging. */
+static int
+worker_setup(struct worker *w)
+{
+    const struct config *cfg = w->cfg;
+    struct worker_socks *socks = w->socks;
+    char err[256];
+
+    if (worker_drop_privileges(cfg) < 0)
+        return WD_EXIT_FATAL;
+    if (resolve_init(w->loop, cfg->resolver, cfg->resolve_timeout, err, sizeof(err)) < 0) {
+        log_errorx("resolver: %s", err);
+        return WD_EXIT_FATAL;
+    }
+    upstream_pool_init(w->loop, cfg->upstream_keepalive, cfg->upstream_keepalive_timeout);
+    session_env_init(&w->env, w->loop, cfg);
+    w->proto = cfg->mode == MODE_TCP ? &proto_tcp : &proto_http;
+    w->env.on_count_change = worker_count_change;
+    w->listener = listener_new(w->loop, socks->fd[w->slot], socks->nlisten, worker_accept, w);
+    if (w->listener == NULL) {
+        log_errorx("out of memory");
+        return WD_EXIT_RUNTIME;
+    }
+    for (int i = 0; i < socks->nlisten; i++)
+        socks->fd[w->slot][i] = -1; /* owned by the listener now */
+    return WD_EXIT_OK;
+}
+
+/* Closes what worker_run opened, whether or not the loop ran. */
+static void
+worker_teardown(struct worker *w)
+{
+    listener_close(w->listener);
+    worker_drop_cover(w);
+    session_close_all(&w->env, "worker exit");
+    upstream_pool_clear();
+    resolve_shutdown();
+    buf_pool_clear();
+    if (w->sig_fd >= 0)
+        close(w->sig_fd);
+    close(w->ctl_fd);
+    ev_loop_destroy(w->loop);
+}
+
 int
 worker_run(const struct config *cfg, int slot, struct worker_socks *socks, int ctl_fd)
 {
     struct worker w;
     sigset_t sigs;
-    char err[256];
-    int status = WD_EXIT_OK;
+    int status;
 
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
@@ -316,45 +384,14 @@ worker_run(const struct config *cfg, int slot, struct worker_socks *socks, int c
         log_errorx("cannot create the event loop");
         return WD_EXIT_RUNTIME;
     }
-    w.sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (w.sig_fd < 0) {
-        log_error("signalfd");
+    if (worker_watch(&w, &sigs) < 0) {
         status = WD_EXIT_RUNTIME;
         goto out;
     }
-    ev_io_init(&w.sig_io, worker_signal_cb, w.sig_fd, EV_READ);
-    w.sig_io.data = &w;
-    ev_io_start(w.loop, &w.sig_io);
-    ev_io_init(&w.ctl_io, worker_ctl_cb, ctl_fd, EV_READ);
-    w.ctl_io.data = &w;
-    ev_io_start(w.loop, &w.ctl_io);
-    ev_timer_init(&w.stop_timer, worker_stop_timeout_cb, 0., 0.);
-    w.stop_timer.data = &w;
-    w.reclaim_logged = -1e9;
     /* Everything but our own signals may be delivered normally again. */
     sigprocmask(SIG_SETMASK, &sigs, NULL);
-
-    if (worker_drop_privileges(cfg) < 0) {
-        status = WD_EXIT_FATAL;
+    if ((status = worker_setup(&w)) != WD_EXIT_OK)
         goto out;
-    }
-    if (resolve_init(w.loop, cfg->resolver, cfg->resolve_timeout, err, sizeof(err)) < 0) {
-        log_errorx("resolver: %s", err);
-        status = WD_EXIT_FATAL;
-        goto out;
-    }
-    upstream_pool_init(w.loop, cfg->upstream_keepalive, cfg->upstream_keepalive_timeout);
-    session_env_init(&w.env, w.loop, cfg);
-    w.proto = cfg->mode == MODE_TCP ? &proto_tcp : &proto_http;
-    w.env.on_count_change = worker_count_change;
-    w.listener = listener_new(w.loop, socks->fd[slot], socks->nlisten, worker_accept, &w);
-    if (w.listener == NULL) {
-        log_errorx("out of memory");
-        status = WD_EXIT_RUNTIME;
-        goto out;
-    }
-    for (int i = 0; i < socks->nlisten; i++)
-        socks->fd[slot][i] = -1; /* owned by the listener now */
 
     /* The supervisor may already be gone (PDEATHSIG was set after fork). */
     if (getppid() == 1)
@@ -366,15 +403,6 @@ worker_run(const struct config *cfg, int slot, struct worker_socks *socks, int c
     log_debug("exiting");
 
 out:
-    listener_close(w.listener);
-    worker_drop_cover(&w);
-    session_close_all(&w.env, "worker exit");
-    upstream_pool_clear();
-    resolve_shutdown();
-    buf_pool_clear();
-    if (w.sig_fd >= 0)
-        close(w.sig_fd);
-    close(ctl_fd);
-    ev_loop_destroy(w.loop);
+    worker_teardown(&w);
     return status;
 }
