@@ -4,13 +4,13 @@
  * round trip. User callbacks always run from their own zero-delay timer, never
  * from inside c-ares and never from resolve_start. */
 #include <ares.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "log.h"
 #include "resolve.h"
 
@@ -89,36 +89,24 @@ result_set_port(struct resolve_result *res, uint16_t port)
 static int
 parse_literal(const char *host, struct resolve_result *res)
 {
-    struct sockaddr_in sin;
-    struct sockaddr_in6 sin6;
     char buf[INET6_ADDRSTRLEN + 2];
+    uint8_t ip[16];
     size_t len = strlen(host);
+    const char *lit = host;
 
     memset(res, 0, sizeof(*res));
-    memset(&sin, 0, sizeof(sin));
-    if (inet_pton(AF_INET, host, &sin.sin_addr) == 1) {
-        sin.sin_family = AF_INET;
-        memcpy(&res->addr[0], &sin, sizeof(sin));
-        res->len[0] = sizeof(sin);
-        res->n = 1;
-        return 1;
-    }
+    /* "[v6]" is IPv6 only; unbracketed, either family (addr_parse_ip). */
     if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
-        if (len - 2 >= sizeof(buf))
+        if (len - 2 >= sizeof(buf) || addr_parse_ip(host + 1, len - 2, AF_INET6, ip) < 0)
             return 0;
         memcpy(buf, host + 1, len - 2);
         buf[len - 2] = '\0';
-        host = buf;
+        lit = buf;
     }
-    memset(&sin6, 0, sizeof(sin6));
-    if (inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1) {
-        sin6.sin6_family = AF_INET6;
-        memcpy(&res->addr[0], &sin6, sizeof(sin6));
-        res->len[0] = sizeof(sin6);
-        res->n = 1;
-        return 1;
-    }
-    return 0;
+    if (addr_from_literal(lit, 0, &res->addr[0], &res->len[0]) != 0)
+        return 0;
+    res->n = 1;
+    return 1;
 }
 
 static struct resolve_cache_ent *

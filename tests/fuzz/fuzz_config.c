@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cli.h"
 #include "fuzz.h"
 
 static int conf_fd = -1;
