@@ -1,9 +1,10 @@
 /* Request-targets (RFC 9112 3.2): the four forms, the http scheme of
  * absolute-form, and the uri-host [":" port] that both a target and a Host
  * field hold. No sockets, no allocation. */
-#include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "addr.h"
 #include "http_parse_int.h"
 
 /* uri-host [":" port] where uri-host is a reg-name, an IPv4 address (whose
@@ -19,20 +20,15 @@ http_target_hostport(const char *p, size_t n, int need_port, char *host, uint16_
     if (n == 0)
         return -1;
     if (p[0] == '[') {
-        char tmp[INET6_ADDRSTRLEN];
-        struct in6_addr a;
+        const char *close = memchr(p, ']', n);
+        uint8_t a[16];
 
-        while (++i < n && p[i] != ']')
-            if (!(is_digit(p[i]) || (lower(p[i]) >= 'a' && lower(p[i]) <= 'f') || p[i] == ':' ||
-                  p[i] == '.'))
-                return -1;
-        if (i >= n || i - 1 == 0 || i - 1 >= sizeof(tmp))
+        if (close == NULL)
             return -1;
         hs = 1;
-        he = i++;
-        memcpy(tmp, p + hs, he - hs);
-        tmp[he - hs] = '\0';
-        if (inet_pton(AF_INET6, tmp, &a) != 1)
+        he = (size_t)(close - p);
+        i = he + 1;
+        if (addr_parse_ip(p + hs, he - hs, AF_INET6, a) < 0)
             return -1;
     } else {
         i = class_span(p, n, CC_REGNAME);
@@ -45,15 +41,15 @@ http_target_hostport(const char *p, size_t n, int need_port, char *host, uint16_
             return -1;
         v = 80;
     } else {
-        size_t ds;
+        uint16_t pt;
 
         if (p[i] != ':')
             return -1;
-        ds = ++i;
-        for (; i < n && is_digit(p[i]) && i - ds < 5; i++)
-            v = v * 10 + (unsigned long)(p[i] - '0');
-        if (i != n || i == ds || v == 0 || v > 65535)
+        i++;
+        /* At most 5 digits: "x:000080" stays refused. */
+        if (n - i > 5 || addr_parse_port(p + i, n - i, 0, &pt) != 0)
             return -1;
+        v = pt;
     }
     if (host) {
         memcpy(host, p + hs, he - hs);
