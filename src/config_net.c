@@ -102,6 +102,21 @@ ports_insert(struct cfg_port_range *r, int *n, unsigned lo, unsigned hi)
     return 0;
 }
 
+/* The next blank-separated word of *p: its length (0 at the end), *p moved
+ * to its first byte; copied into w (cut to wlen, for messages) when given. */
+static size_t
+next_word(const char **p, char *w, size_t wlen)
+{
+    size_t len;
+
+    while (**p == ' ' || **p == '\t')
+        (*p)++;
+    len = strcspn(*p, " \t");
+    if (len > 0 && w != NULL)
+        snprintf(w, wlen, "%.*s", (int)len, *p); /* may be cut: it then fails as a word */
+    return len;
+}
+
 /* "443 8443 1024-65535" or "any" into r[0..*nr). Overlapping and adjacent
  * ranges are merged, so the stored list is sorted and lookups stay short. */
 static int
@@ -119,13 +134,7 @@ ports_parse(const char *v, struct cfg_port_range *r, int *nr, char *err, size_t 
         *nr = 1;
         return 0;
     }
-    for (;;) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0')
-            break;
-        len = strcspn(p, " \t");
-        snprintf(tok, sizeof(tok), "%.*s", (int)len, p); /* for messages; may be cut */
+    while ((len = next_word(&p, tok, sizeof(tok))) > 0) {
         if (len == 3 && memcmp(p, "any", 3) == 0)
             return cfg_failv(err, errlen, "'any' cannot be mixed with ports", v);
         dash = memchr(p, '-', len);
@@ -216,14 +225,7 @@ cfg_set_acl(struct config *c, const struct directive *d, const char *v, int line
     int nadd = 0, has_all = 0, is_all, i;
     size_t n;
 
-    for (;;) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0')
-            break;
-        n = strcspn(p, " \t");
-        /* A longer word is no address; cut, it still fails as one. */
-        snprintf(w, sizeof(w), "%.*s", (int)n, p);
+    while ((n = next_word(&p, w, sizeof(w))) > 0) {
         p += n;
         is_all = strcmp(w, "all") == 0;
         if (nadd > 0 && (is_all || has_all))
