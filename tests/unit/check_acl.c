@@ -1,4 +1,4 @@
-/* Unit tests for src/acl.c: every accepted address word with how it prints
+/* Unit tests for src/access/acl.c: every accepted address word with how it prints
  * back, every refused one with its exact message, and matching of IPv4, IPv6
  * and IPv4-mapped clients against rule lists: /0, /32, /128, prefixes that end
  * inside a byte, "all", first match wins, and default deny once rules exist. */

@@ -1,4 +1,4 @@
-/* Unit tests for src/addr.c: every accepted and refused listen and host:port
+/* Unit tests for src/core/addr.c: every accepted and refused listen and host:port
  * form with its exact message, the port and IP-literal parsers, printing and re-parsing, equality
  * and loopback detection. Table-driven; one loop iteration per row. */
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/auth.c: the strict base64 decoder against RFC 4648's
+/* Unit tests for src/access/auth.c: the strict base64 decoder against RFC 4648's
  * test vectors and every kind of bad input (characters, padding, leftover
  * bits, length, room); Basic credentials parsed from Proxy-Authorization
  * values (scheme case, spaces, colons, empty parts, control and non-ASCII

@@ -1,4 +1,4 @@
-/* Unit tests for src/body.c: every input -> output framing pair fed at once,
+/* Unit tests for src/http/body.c: every input -> output framing pair fed at once,
  * byte by byte and split at every offset the way the session code feeds it
  * (unconsumed tail kept, next bytes appended); strict chunked rejects; EOF
  * handling; output bounds and zero-copy slices. */

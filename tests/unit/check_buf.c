@@ -1,4 +1,4 @@
-/* Unit tests for src/buf.c: the per-process buffer pool and buf_space(). */
+/* Unit tests for src/core/buf.c: the per-process buffer pool and buf_space(). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/config*.c and src/cli.c: defaults, every directive good
+/* Unit tests for src/config*.c and src/proc/cli.c: defaults, every directive good
  * and bad, exact "file:line: message" errors from real files in a temporary
  * directory, the whole-config checks, file-then-command-line precedence,
  * getopt handling of argv arrays including the -h/-V and error paths, and

@@ -1,4 +1,4 @@
-/* Unit tests for src/conn.c: the I/O contract (>0, 0 on EOF, WD_AGAIN,
+/* Unit tests for src/net/conn.c: the I/O contract (>0, 0 on EOF, WD_AGAIN,
  * WD_ERROR with errno) on socketpairs and loopback TCP, writes to a full or
  * closed peer without SIGPIPE, idempotent watcher switches, handlers called
  * from the loop, half-close, double close, and SO_ERROR after a refused

@@ -1,4 +1,4 @@
-/* Unit tests for src/http.c: every request and response head the strict pass
+/* Unit tests for src/http/http.c: every request and response head the strict pass
  * must refuse (each leniency of Debian's http-parser build among them), the
  * parsed view of accepted heads, http_head_end at once and byte by byte,
  * request-target forms, and byte-exact regeneration with iovec provenance. */

@@ -1,4 +1,4 @@
-/* Unit tests for src/listener.c on loopback: listener_open and the port
+/* Unit tests for src/proc/listener.c on loopback: listener_open and the port
  * written back, SO_REUSEPORT slots, listener_probe, accepting with the peer
  * address and slot index, bounded batches, pause/resume, and the EMFILE
  * back-off (the test lowers RLIMIT_NOFILE in its own forked child). */

@@ -1,4 +1,4 @@
-/* Unit tests for src/log.c, writing to files in a private mkdtemp directory:
+/* Unit tests for src/core/log.c, writing to files in a private mkdtemp directory:
  * the line format, level filtering, strerror suffixes, escaping of control
  * bytes and the one-line guarantee, the separate access log, reopening after a
  * rotation, a failed log_open keeping the old destinations, file ownership,
@@ -369,7 +369,7 @@ START_TEST(test_failed_open_keeps_old)
 }
 END_TEST
 
-/* KNOWN BUG (reported to the lead, fails until src/log.c is fixed):
+/* KNOWN BUG (reported to the lead, fails until src/core/log.c is fixed):
  * log.h promises that "on failure the previous destinations stay in use", but
  * log_open() switches the error log before it tries the access log, so a bad
  * access_log path moves the error log anyway (and a reload then writes

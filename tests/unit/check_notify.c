@@ -1,4 +1,4 @@
-/* Unit tests for src/notify.c: the test binds its own AF_UNIX datagram socket
+/* Unit tests for src/proc/notify.c: the test binds its own AF_UNIX datagram socket
  * (a path in a private directory, or an abstract name) and points
  * NOTIFY_SOCKET at it, then checks the datagram byte for byte, the no-op when
  * the variable is unset, and the refusals (relative or overlong path). */

@@ -1,4 +1,4 @@
-/* Unit tests for src/outq.c over socketpairs: the fast path copies nothing,
+/* Unit tests for src/core/outq.c over socketpairs: the fast path copies nothing,
  * what the socket refuses is queued in order and flushed later, counters,
  * buffers given back, and write errors reported. */
 #include <check.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/relay.c over socketpairs: byte-exact transfer both ways
+/* Unit tests for src/net/relay.c over socketpairs: byte-exact transfer both ways
  * at once, backpressure (the source is paused while the sink does not read,
  * and buffers stay bounded), half-close, write errors, pre-buffered bytes. The
  * test drives its own two endpoints between non-blocking loop iterations. */

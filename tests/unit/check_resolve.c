@@ -1,4 +1,4 @@
-/* Unit tests for src/resolve.c. A fake DNS server on an ephemeral UDP port of
+/* Unit tests for src/net/resolve.c. A fake DNS server on an ephemeral UDP port of
  * 127.0.0.1, driven by the same libev loop, answers a few .test names (names
  * that /etc/hosts does not know), so lookups never leave the machine. */
 #include <arpa/inet.h>

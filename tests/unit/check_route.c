@@ -1,4 +1,4 @@
-/* Unit tests for src/http_route.c, routing as a pure function: a table of
+/* Unit tests for src/http/http_route.c, routing as a pure function: a table of
  * request heads under forward and reverse configurations, each with the
  * route it must get (the upstream host and port, or the status and text of
  * warpd's own answer), in the order a client sees them: a bad target first,

@@ -1,4 +1,4 @@
-/* Unit tests for src/shape.c, the shaping planner: byte-exact plans with fixed
+/* Unit tests for src/shape/shape.c, the shaping planner: byte-exact plans with fixed
  * seeds for off, split and warp and their knobs (golden values come from an
  * independent model of the documented draw order), the validity of every
  * shaped request as http.c parses it, and the TLS ClientHello split on

@@ -1,4 +1,4 @@
-/* Unit tests for src/shape_exec.c over a loopback TCP pair: a plan's
+/* Unit tests for src/shape/shape_exec.c over a loopback TCP pair: a plan's
  * segments arrive complete and in order, pauses are honoured, the callback
  * runs once and never from inside shape_exec_start, cancel silences it, a
  * run without pauses waits for room in a full socket, and a dead peer is

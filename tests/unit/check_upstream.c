@@ -1,4 +1,4 @@
-/* Unit tests for src/upstream.c: non-blocking connects on loopback to a
+/* Unit tests for src/net/upstream.c: non-blocking connects on loopback to a
  * listening socket, a bound but closed port (refused), and a listener whose
  * accept queue is full so that further SYNs are dropped (timeout). */
 #include <check.h>

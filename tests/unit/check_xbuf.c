@@ -1,4 +1,4 @@
-/* Unit tests for src/xbuf.c: the HTTP sessions' input buffers. */
+/* Unit tests for src/core/xbuf.c: the HTTP sessions' input buffers. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

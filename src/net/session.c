@@ -3,7 +3,7 @@
  * connect to each address in turn, the relay of the blind phases, the list
  * of connections kept alive between requests, and session_close(), the one
  * way out. What a mode does with its bytes is its struct proto's business
- * (proto_tcp.c, proxy.c). */
+ * (proto/proto_tcp.c, http/http_session.c). */
 #include "session.h"
 
 #include <errno.h>
