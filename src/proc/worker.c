@@ -20,8 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "upstream_pool.h"
-#include "proto_tcp.h"
-#include "http_session.h"
+#include "proto.h"
 #include "resolve.h"
 #include "session.h"
 
@@ -324,7 +323,7 @@ worker_setup(struct worker *w)
     }
     upstream_pool_init(w->loop, cfg->upstream_keepalive, cfg->upstream_keepalive_timeout);
     session_env_init(&w->env, w->loop, cfg);
-    w->proto = cfg->mode == MODE_TCP ? &proto_tcp : &proto_http;
+    w->proto = proto_for_mode(cfg->mode);
     w->env.on_count_change = worker_count_change;
     w->listener = listener_new(w->loop, socks->fd[w->slot], socks->nlisten, worker_accept, w);
     if (w->listener == NULL) {
