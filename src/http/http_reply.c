@@ -15,6 +15,7 @@
 #include "log.h"
 #include "outq.h"
 #include "http_int.h"
+#include "http_page.h"
 #include "http_route.h"
 #include "xbuf.h"
 
@@ -123,20 +124,15 @@ static int
 px_send_page(struct px *p, int status, const char *ctype, const char *extra, const char *body,
              size_t blen, const char *connection, const char *what)
 {
-    char head[512];
+    char head[HTTP_PAGE_HEAD_MAX];
     struct iovec iov[2];
-    int n;
+    size_t n = http_page_head(head, sizeof(head), status, ctype, extra, blen, connection);
 
-    n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%s%s\r\n",
-                 status, http_reason(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                 ctype ? "\r\n" : "", blen, extra, connection);
-    if (n < 0 || (size_t)n >= sizeof(head))
-        n = (int)sizeof(head) - 1;
     p->status = status;
     p->logme = 1;
     outq_clear(&p->cout);
     iov[0].iov_base = head;
-    iov[0].iov_len = (size_t)n;
+    iov[0].iov_len = n;
     iov[1].iov_base = (void *)(uintptr_t)body;
     iov[1].iov_len = blen;
     log_debug("%s: %d %s", p->s.peer, status, what);
@@ -167,13 +163,10 @@ px_reply(struct px *p, int status, const char *ctype, const char *extra, const c
 void
 px_answer_with(struct px *p, int status, const char *what, const char *extra)
 {
-    char body[256];
-    int blen;
+    char body[HTTP_PAGE_BODY_MAX];
+    size_t blen = http_page_text(body, sizeof(body), status, what);
 
-    blen = snprintf(body, sizeof(body), "warpd: %d %s: %s\r\n", status, http_reason(status), what);
-    if (blen < 0 || (size_t)blen >= sizeof(body))
-        blen = (int)sizeof(body) - 1;
-    px_reply(p, status, "text/plain", extra, body, (size_t)blen, what);
+    px_reply(p, status, "text/plain", extra, body, blen, what);
 }
 
 /* A TRACE or OPTIONS whose Max-Forwards is 0 ends here (RFC 9110 7.6.2):
@@ -215,19 +208,16 @@ px_answer(struct px *p, int status, const char *what)
 int
 px_answer_auth(struct px *p, const char *what, int keep)
 {
-    char body[256], extra[AUTH_REALM_MAX + 64];
-    int blen;
+    char body[HTTP_PAGE_BODY_MAX], extra[AUTH_REALM_MAX + 64];
+    size_t blen;
 
-    snprintf(extra, sizeof(extra), "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n",
-             p->s.env->cfg->auth_realm);
+    http_page_challenge(extra, sizeof(extra), p->s.env->cfg->auth_realm);
     if (!keep) {
         px_answer_with(p, 407, what, extra);
         return -1;
     }
-    blen = snprintf(body, sizeof(body), "warpd: 407 %s: %s\r\n", http_reason(407), what);
-    if (blen < 0 || (size_t)blen >= sizeof(body))
-        blen = (int)sizeof(body) - 1;
+    blen = http_page_text(body, sizeof(body), 407, what);
     /* An HTTP/1.0 client kept alive is told so (RFC 9112 C.2.2). */
-    return px_send_page(p, 407, "text/plain", extra, body, (size_t)blen,
+    return px_send_page(p, 407, "text/plain", extra, body, blen,
                         p->minor == 0 ? "Connection: keep-alive\r\n" : "", what);
 }

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "http.h"
+#include "http_page.h"
 #include "tutil.h"
 
 #define B(lit) lit, sizeof(lit) - 1
@@ -1465,6 +1466,26 @@ START_TEST(test_out_long_line_fits)
 }
 END_TEST
 
+/* http_page.c: warpd's own answers as bytes, and what a short buffer gets. */
+START_TEST(test_page_bytes)
+{
+    char b[HTTP_PAGE_HEAD_MAX];
+
+    ck_assert_uint_eq(http_page_text(b, sizeof(b), 502, "no"),
+                      strlen("warpd: 502 Bad Gateway: no\r\n"));
+    ck_assert_str_eq(b, "warpd: 502 Bad Gateway: no\r\n");
+    http_page_head(b, sizeof(b), 405, "text/plain", "Allow: GET\r\n", 7, "Connection: close\r\n");
+    ck_assert_str_eq(b, "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain\r\n"
+                        "Content-Length: 7\r\nAllow: GET\r\nConnection: close\r\n\r\n");
+    http_page_head(b, sizeof(b), 200, NULL, "", 0, "");
+    ck_assert_str_eq(b, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    http_page_challenge(b, sizeof(b), "warpd");
+    ck_assert_str_eq(b, "Proxy-Authenticate: Basic realm=\"warpd\", charset=\"UTF-8\"\r\n");
+    ck_assert_uint_eq(http_page_text(b, 10, 404, "long text"), 9);
+    ck_assert_uint_eq(strlen(b), 9);
+}
+END_TEST
+
 /* http_out_fits: the lines warpd adds (here Via and framing) can take a head
  * that arrived within the limits over them. */
 START_TEST(test_out_fits_limits)
@@ -1860,6 +1881,7 @@ http_suite(void)
     tcase_add_test(tc, test_response_out);
     tcase_add_test(tc, test_out_long_line_fits);
     tcase_add_test(tc, test_out_fits_limits);
+    tcase_add_test(tc, test_page_bytes);
     tcase_add_test(tc, test_out_never_longer);
     tcase_add_test(tc, test_reason);
     suite_add_tcase(s, tc);
