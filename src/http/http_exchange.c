@@ -644,10 +644,6 @@ px_up_write(struct conn *c)
     struct px *p = c->data;
     int r;
 
-    if (p->shp != NULL) {
-        shape_exec_writable(&p->shp->x);
-        return;
-    }
     r = outq_flush(c, &p->uout);
 
     if (r == WD_ERROR) {
@@ -691,7 +687,8 @@ px_update_watchers(struct px *p)
     conn_want_read(&p->s.client, client_rd);
     if (p->s.up.fd >= 0) {
         conn_want_read(&p->s.up, up_rd);
-        conn_want_write(&p->s.up, p->uout.bytes > 0 || (p->shp != NULL && p->shp->x.waiting_write));
+        if (p->shp == NULL) /* else the shaper owns the write side */
+            conn_want_write(&p->s.up, p->uout.bytes > 0);
     }
     conn_want_write(&p->s.client, p->cout.bytes > 0);
 }

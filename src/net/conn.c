@@ -38,6 +38,7 @@ conn_init(struct conn *c, struct ev_loop *loop, int fd, void *data)
     c->on_read = NULL;
     c->on_write = NULL;
     c->data = data;
+    c->wdata = NULL;
     c->eof_seen = 0;
     c->shut_wr = 0;
     ev_io_init(&c->rd, conn_rd_cb, fd, EV_READ);
@@ -197,6 +198,7 @@ conn_move(struct conn *dst, struct conn *src, void *data)
     dst->data = data;
     dst->on_read = NULL;
     dst->on_write = NULL;
+    dst->wdata = NULL;
     src->fd = -1;
 }
 

@@ -21,6 +21,7 @@ struct conn {
     conn_handler on_read; /* set by the owner of the current phase */
     conn_handler on_write;
     void *data;            /* owner (a session, a relay...) */
+    void *wdata;           /* the write side's owner while it is not data (a shaper running) */
     unsigned eof_seen : 1; /* a read returned 0 */
     unsigned shut_wr : 1;  /* shutdown(SHUT_WR) done */
 };

@@ -10,13 +10,32 @@
 
 static void shape_exec_step(struct shape_exec *x);
 
+/* Gives the conn's write side back to its owner. */
 static void
-shape_exec_finish(struct shape_exec *x, int err)
+shape_exec_release(struct shape_exec *x)
 {
     x->active = 0;
     ev_timer_stop(x->c->loop, &x->timer);
     conn_want_write(x->c, 0);
+    x->c->on_write = x->owner_write;
+    x->c->wdata = x->owner_wdata;
+}
+
+static void
+shape_exec_finish(struct shape_exec *x, int err)
+{
+    shape_exec_release(x);
     x->done(x, err);
+}
+
+/* The conn's write handler while the executor runs. */
+static void
+shape_exec_on_write(struct conn *c)
+{
+    struct shape_exec *x = c->wdata;
+
+    if (x->active && x->waiting_write)
+        shape_exec_step(x);
 }
 
 static void
@@ -161,6 +180,10 @@ shape_exec_start(struct shape_exec *x, struct conn *c, const struct shape_plan *
     x->done = done;
     x->data = data;
     x->active = 1;
+    x->owner_write = c->on_write;
+    x->owner_wdata = c->wdata;
+    c->on_write = shape_exec_on_write;
+    c->wdata = x;
     ev_timer_init(&x->timer, shape_exec_timer_cb, 0., 0.);
     x->timer.data = x;
     /* Start from the loop: the caller's state is complete before any I/O. */
@@ -168,17 +191,8 @@ shape_exec_start(struct shape_exec *x, struct conn *c, const struct shape_plan *
 }
 
 void
-shape_exec_writable(struct shape_exec *x)
-{
-    if (x->active && x->waiting_write)
-        shape_exec_step(x);
-}
-
-void
 shape_exec_cancel(struct shape_exec *x)
 {
-    if (!x->active)
-        return;
-    x->active = 0;
-    ev_timer_stop(x->c->loop, &x->timer);
+    if (x->active)
+        shape_exec_release(x);
 }

@@ -23,20 +23,24 @@ struct shape_exec {
     const struct shape_plan *plan; /* kept alive by the caller until done */
     int idx;                       /* segment being sent */
     uint32_t written;              /* bytes of it written so far */
-    int waiting_write;             /* blocked on the socket: the owner calls shape_exec_writable */
+    int waiting_write;             /* blocked on the socket, waiting for room */
     int polls;                     /* TCP_INFO polls for the current segment */
     ev_timer timer;                /* poll or pause */
     shape_exec_cb done;
     void *data;
     int active;
+    conn_handler owner_write; /* the conn's write handler, given back at the end */
+    void *owner_wdata;
 };
 
-/* Starts sending; done runs later from the loop (never from inside this call). */
+/* Starts sending; done runs later from the loop (never from inside this
+ * call). Until then the executor owns c's write side (its handler and its
+ * write interest, as relay_start takes over a conn); done is called after
+ * the conn's own write handler is back, with write interest off. */
 void shape_exec_start(struct shape_exec *x, struct conn *c, const struct shape_plan *plan,
                       shape_exec_cb done, void *data);
-/* The owner's write handler calls this while x->waiting_write is set. */
-void shape_exec_writable(struct shape_exec *x);
-/* Stops without calling done. Safe when not active. */
+/* Stops without calling done, giving the write side back. Safe when not
+ * active. */
 void shape_exec_cancel(struct shape_exec *x);
 
 #endif
