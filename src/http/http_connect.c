@@ -63,7 +63,6 @@ px_start_tunnel(struct px *p, struct buf *pre_ba)
         return;
     }
     p->phase = PX_TUNNEL;
-    p->resp_head = 1;
     session_relay(&p->s, pre_ab, pre_ba, "tunnel closed");
 }
 
@@ -124,7 +123,6 @@ px_connect_established(struct px *p)
             return;
         }
         p->phase = PX_HELLO;
-        p->resp_head = 1;
         session_set_timer(&p->s, px_hello_timeout, cfg->header_timeout);
         conn_want_read(&p->s.client, 1);
         conn_want_write(&p->s.client, p->cout.bytes > 0);

@@ -112,7 +112,7 @@ px_idle_timeout(struct session *s)
     }
     if (p->resp_head)
         session_close(s, "idle timeout");
-    else if (!p->req_done)
+    else if (!p->reqc.done)
         px_answer(p, 408, "the request body stalled");
     else
         px_answer(p, 504, "the upstream did not answer in time");
@@ -176,13 +176,11 @@ px_send_head(struct px *p, const struct http_head *parsed)
         p->cin.start += p->head_len;
 
     p->phase = PX_EXCHANGE;
-    p->req_done = 0;
     p->resp_head = p->resp_done = 0;
     p->uscan = 0;
     p->up_eof = p->up_err = 0;
     body_init(&p->reqc, p->req_body, p->req_len, p->req_body);
-    p->req_done = p->reqc.done;
-    if (p->req_done)
+    if (p->reqc.done)
         session_set_timer(&p->s, px_response_timeout, cfg->response_timeout);
     else
         session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
@@ -258,7 +256,7 @@ px_pump_request(struct px *p)
 {
     /* Each round consumes bytes or stops, so this is bounded by cin's size.
      * A head still being sent shaped holds the body back. */
-    while (!p->req_done && p->uout.bytes == 0 && p->shp == NULL) {
+    while (!p->reqc.done && p->uout.bytes == 0 && p->shp == NULL) {
         struct body_out o;
         ssize_t n;
 
@@ -278,7 +276,6 @@ px_pump_request(struct px *p)
         }
         p->last_io = ev_now(p->s.env->loop);
         if (p->reqc.done) {
-            p->req_done = 1;
             if (!p->resp_head)
                 session_set_timer(&p->s, px_response_timeout, p->s.env->cfg->response_timeout);
         }
@@ -310,7 +307,7 @@ static void
 px_response_complete(struct px *p)
 {
     p->resp_done = 1;
-    if (!p->req_done) {
+    if (!p->reqc.done) {
         /* The upstream answered before taking the whole body: the client
          * connection cannot carry another request. */
         p->keep = 0;
@@ -354,7 +351,7 @@ px_response_upgrade(struct px *p, const struct http_head *h, size_t len)
     struct buf *b;
     size_t rest;
 
-    if (!p->upgrade || !p->req_done) {
+    if (!p->upgrade || !p->reqc.done) {
         p->up_close = 1;
         px_answer(p, 502, "the upstream switched protocols without being asked");
         return -1;
@@ -408,7 +405,7 @@ px_response_framing(struct px *p, const struct http_head *h, struct http_resp_op
     o->body_out = cout;
     o->content_length = h->content_length;
     o->keep_length = h->body == BODY_NONE && (p->method == HTTP_HEAD || h->status == 304);
-    o->close = !p->keep || !p->req_done || p->s.env->stopping;
+    o->close = !p->keep || !p->reqc.done || p->s.env->stopping;
     if (o->close)
         p->keep = 0;
     o->keep_alive = p->keep && p->minor == 0;
@@ -678,7 +675,7 @@ px_update_watchers(struct px *p)
         client_rd = room && !p->s.client.eof_seen;
         break;
     case PX_EXCHANGE:
-        client_rd = room && !p->s.client.eof_seen && (p->req_done || p->uout.bytes == 0);
+        client_rd = room && !p->s.client.eof_seen && (p->reqc.done || p->uout.bytes == 0);
         up_rd = !p->resp_done && p->cout.bytes == 0 && !p->up_eof;
         break;
     default:

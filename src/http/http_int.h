@@ -71,7 +71,6 @@ struct px {
     uint64_t req_len;
     unsigned keep : 1;      /* client connection may carry another request */
     unsigned upgrade : 1;   /* request asked for a protocol upgrade */
-    unsigned req_done : 1;  /* request fully sent upstream */
     unsigned resp_head : 1; /* final response head sent to the client */
     unsigned resp_done : 1;
     unsigned up_close : 1;  /* upstream connection not reusable */

@@ -150,7 +150,9 @@ static void
 px_reply(struct px *p, int status, const char *ctype, const char *extra, const char *body,
          size_t blen, const char *what)
 {
-    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
+    /* A response head, or the 200 of a CONNECT (PX_HELLO, PX_TUNNEL), went
+     * out already: only a close can tell the client now. */
+    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_HELLO || p->phase == PX_TUNNEL) {
         session_close(&p->s, what);
         return;
     }

@@ -208,7 +208,8 @@ px_reset_request(struct px *p)
     p->method = -1;
     p->target[0] = '\0';
     p->s.up_name[0] = '\0';
-    p->upgrade = p->req_done = p->resp_head = p->resp_done = 0;
+    p->upgrade = p->resp_head = p->resp_done = 0;
+    p->reqc.done = 0;
     p->up_close = p->reused = p->retried = p->head_kept = 0;
     p->up_eof = p->up_err = 0;
     p->logme = 0;
@@ -344,7 +345,7 @@ px_client_read(struct conn *c)
         int drained;
         ssize_t n;
 
-        if (!in_head && p->phase == PX_EXCHANGE && !p->req_done && p->uout.bytes > 0)
+        if (!in_head && p->phase == PX_EXCHANGE && !p->reqc.done && p->uout.bytes > 0)
             break; /* the body waits for the upstream to drain */
         n = px_fill(c, &p->cin, in_head ? p->s.env->cfg->max_header_size : 0, &drained);
         if (n == WD_AGAIN)
@@ -370,7 +371,7 @@ px_client_read(struct conn *c)
             if (p->phase != PX_EXCHANGE)
                 return;
             px_pump_request(p);
-            if (p->phase == PX_EXCHANGE && !p->req_done)
+            if (p->phase == PX_EXCHANGE && !p->reqc.done)
                 session_close(&p->s, "client closed in the middle of the request body");
             return;
         }
@@ -378,7 +379,7 @@ px_client_read(struct conn *c)
             px_try_head(p);
             return;
         }
-        if (p->phase == PX_EXCHANGE && !p->req_done) {
+        if (p->phase == PX_EXCHANGE && !p->reqc.done) {
             px_pump_request(p);
             return;
         }
@@ -388,7 +389,7 @@ px_client_read(struct conn *c)
     }
     if (p->phase == PX_IDLE || p->phase == PX_HEAD)
         px_try_head(p);
-    else if (p->phase == PX_EXCHANGE && !p->req_done)
+    else if (p->phase == PX_EXCHANGE && !p->reqc.done)
         px_pump_request(p);
     else
         px_update_watchers(p);
