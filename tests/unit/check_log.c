@@ -369,13 +369,10 @@ START_TEST(test_failed_open_keeps_old)
 }
 END_TEST
 
-/* KNOWN BUG (reported to the lead, fails until src/core/log.c is fixed):
- * log.h promises that "on failure the previous destinations stay in use", but
- * log_open() switches the error log before it tries the access log, so a bad
- * access_log path moves the error log anyway (and a reload then writes
- * "logging stays where it was" into the new file). Fix: open both new files
- * first, then commit both, closing the new error-log fd if the access log
- * fails. */
+/* log.h promises that "on failure the previous destinations stay in use":
+ * log_open opens both new files before it switches to either, so a bad
+ * access_log path leaves the error log where it was too (a reload then
+ * writes "logging stays where it was" into the old file, not a new one). */
 START_TEST(test_failed_access_open_keeps_error_log)
 {
     const char *err = path_of("error.log"), *acc = path_of("access.log");
