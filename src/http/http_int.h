@@ -87,8 +87,8 @@ struct px {
     int user;                     /* auth_user index of the request's authenticated user, or -1 */
     uint64_t bytes_in, bytes_out; /* from / to the client, this request */
     unsigned logme : 1;           /* a request started and is not logged yet */
-    ev_tstamp t_start, t_first;
-    char target[96]; /* start of the request-target, for the access log */
+    ev_tstamp t_first;            /* the first response byte (s.t_start: the request's start) */
+    char target[96];              /* start of the request-target, for the access log */
 };
 
 /* http_exchange.c: one request through an upstream connection. */

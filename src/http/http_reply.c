@@ -44,8 +44,9 @@ px_log_request(struct px *p, const char *close_reason)
                               : "-",
                p->method >= 0 ? http_method_str(p->method) : "-", p->target[0] ? p->target : "-",
                p->status, (unsigned long long)p->bytes_in, (unsigned long long)p->bytes_out,
-               p->s.up_name[0] ? p->s.up_name : "-", p->t_first > 0 ? p->t_first - p->t_start : 0.0,
-               now - p->t_start, close_reason ? " close=\"" : "", close_reason ? close_reason : "",
+               p->s.up_name[0] ? p->s.up_name : "-",
+               p->t_first > 0 ? p->t_first - p->s.t_start : 0.0, now - p->s.t_start,
+               close_reason ? " close=\"" : "", close_reason ? close_reason : "",
                close_reason ? "\"" : "");
 }
 

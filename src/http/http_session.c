@@ -200,7 +200,7 @@ px_reset_request(struct px *p)
 {
     p->phase = PX_IDLE;
     p->scan = p->uscan = 0;
-    p->t_start = ev_now(p->s.env->loop);
+    p->s.t_start = ev_now(p->s.env->loop);
     p->t_first = 0;
     p->bytes_in = p->bytes_out = 0;
     p->status = 0;
@@ -289,7 +289,7 @@ px_try_head(struct px *p)
         if (p->phase == PX_IDLE) {
             session_idle_leave(&p->s);
             p->phase = PX_HEAD;
-            p->t_start = ev_now(p->s.env->loop);
+            p->s.t_start = ev_now(p->s.env->loop);
             session_set_timer(&p->s, px_header_timeout, cfg->header_timeout);
         }
         p->logme = 1;
@@ -403,7 +403,6 @@ px_init(struct session *s)
 
     p->method = -1;
     p->user = -1;
-    p->t_start = s->t_start;
     p->on_end = px_next_request;
     s->client.on_read = px_client_read;
     s->client.on_write = px_client_write;

@@ -44,6 +44,7 @@ struct relay {
     const char *name[2];   /* names of a and b for reasons: "client", "upstream" */
     ev_tstamp last_active; /* loop time of the last byte moved, for idle timers */
     char reason[128];      /* storage for the reason passed to on_done */
+    const char *end;       /* the owner's word for a clean end (the relay does not read it) */
     unsigned finished : 1; /* on_done was called; nothing more happens */
 };
 

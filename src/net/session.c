@@ -136,7 +136,7 @@ session_lookup_done(void *arg, int status, const struct resolve_result *res)
     struct session *s = arg;
 
     s->rq = NULL;
-    s->on_resolved(s, status, res);
+    s->then.resolved(s, status, res);
 }
 
 int
@@ -144,7 +144,7 @@ session_resolve(struct session *s, const char *host, uint16_t port, session_reso
 {
     struct resolve_result res;
 
-    s->on_resolved = cb;
+    s->then.resolved = cb;
     if (resolve_now(host, port, &res)) {
         cb(s, RESOLVE_OK, &res);
         return WD_OK;
@@ -165,7 +165,7 @@ session_connect_done(void *arg, int fd, int idx, int err)
     }
     free(s->uc); /* allowed from inside its callback */
     s->uc = NULL;
-    s->on_connected(s, err);
+    s->then.connected(s, err);
 }
 
 int
@@ -174,7 +174,7 @@ session_connect(struct session *s, const struct resolve_result *res, session_con
     s->uc = malloc(sizeof(*s->uc));
     if (s->uc == NULL)
         return WD_ERROR;
-    s->on_connected = cb;
+    s->then.connected = cb;
     upstream_connect_start(s->uc, s->env->loop, res, s->env->cfg->connect_timeout,
                            session_connect_done, s);
     return WD_OK;
@@ -187,7 +187,7 @@ session_relay_done(struct relay *r, const char *reason)
 {
     struct session *s = r->data;
 
-    session_close(s, reason != NULL ? reason : s->relay_end);
+    session_close(s, reason != NULL ? reason : r->end);
 }
 
 /* Idle timeout without re-arming on every byte: the relay stamps the time of
@@ -207,7 +207,6 @@ session_relay_idle(struct session *s)
 int
 session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, const char *end)
 {
-    s->relay_end = end;
     s->relay = malloc(sizeof(*s->relay));
     if (s->relay == NULL) {
         buf_put(pre_ab);
@@ -217,6 +216,7 @@ session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, const c
     }
     relay_start(s->relay, &s->client, &s->up, pre_ab, pre_ba, "client", "upstream",
                 session_relay_done, s);
+    s->relay->end = end;
     relay_use_splice(s->relay); /* blind bytes: zero-copy when pipes can be had */
     session_set_timer(s, session_relay_idle, s->env->cfg->idle_timeout);
     return WD_OK;

@@ -77,12 +77,13 @@ struct session {
     ev_tstamp deadline;          /* the current phase's timeout, absolute (ev_now) */
     ev_tstamp armed;             /* when the timer fires, while it is active */
     session_timer_cb on_timeout; /* the phase's handler */
-    session_resolved_cb on_resolved;
-    session_connected_cb on_connected;
-    const char *relay_end; /* the close reason when a relay ends cleanly */
-    ev_tstamp t_start;
-    unsigned closed : 1;         /* session_close ran: nothing more happens */
-    unsigned in_idle : 1;        /* on the idle list */
+    union {                      /* the step under way: a lookup, or a connect */
+        session_resolved_cb resolved;
+        session_connected_cb connected;
+    } then;
+    ev_tstamp t_start;    /* what the access line times from: the session, or (HTTP) the request */
+    unsigned closed : 1;  /* session_close ran: nothing more happens */
+    unsigned in_idle : 1; /* on the idle list */
     char peer[WD_ADDRSTRLEN];    /* client address as text */
     char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
 };
