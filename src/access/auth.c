@@ -233,25 +233,15 @@ ct_diff(const unsigned char *a, const unsigned char *b, size_t n)
 }
 
 enum auth_result
-auth_check(const struct auth_user *users, int n, const char *value, size_t len, int *who)
+auth_check_pair(const struct auth_user *users, int n, const unsigned char *u, size_t ul,
+                const unsigned char *p, size_t pl, int *who)
 {
-    unsigned char buf[AUTH_CRED_MAX];
     unsigned char name[AUTH_NAME_MAX], pass[AUTH_PASS_MAX];
-    const unsigned char *u, *p;
-    size_t ul, pl;
-    enum auth_result r;
     unsigned found = 0, idx = 0;
 
     *who = -1;
-    r = auth_parse_basic(value, len, buf, sizeof(buf), &u, &ul, &p, &pl);
-    if (r != AUTH_OK)
-        return r;
-    if (ul == 0 || ul > AUTH_NAME_MAX || pl == 0 || pl > AUTH_PASS_MAX) {
-        /* No configured user looks like that, and the limits are public:
-         * nothing to compare. */
-        explicit_bzero(buf, sizeof(buf));
-        return AUTH_DENIED;
-    }
+    if (ul == 0 || ul > AUTH_NAME_MAX || pl == 0 || pl > AUTH_PASS_MAX)
+        return AUTH_DENIED; /* no configured user looks like that, and the limits are public */
     /* Zero-padded copies, so that every comparison covers the same number
      * of bytes as the arrays of struct auth_user. */
     memset(name, 0, sizeof(name));
@@ -272,9 +262,24 @@ auth_check(const struct auth_user *users, int n, const char *value, size_t len, 
     /* Copies of a password do not outlive the check (a plain memset
      * before the end of the frame may be optimised away). */
     explicit_bzero(pass, sizeof(pass));
-    explicit_bzero(buf, sizeof(buf));
     if (!found)
         return AUTH_DENIED;
     *who = (int)idx;
     return AUTH_OK;
+}
+
+enum auth_result
+auth_check(const struct auth_user *users, int n, const char *value, size_t len, int *who)
+{
+    unsigned char buf[AUTH_CRED_MAX];
+    const unsigned char *u, *p;
+    size_t ul, pl;
+    enum auth_result r;
+
+    *who = -1;
+    r = auth_parse_basic(value, len, buf, sizeof(buf), &u, &ul, &p, &pl);
+    if (r == AUTH_OK)
+        r = auth_check_pair(users, n, u, ul, p, pl, who);
+    explicit_bzero(buf, sizeof(buf));
+    return r;
 }

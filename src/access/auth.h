@@ -65,6 +65,12 @@ enum auth_result auth_parse_basic(const char *value, size_t len, unsigned char *
                                   const unsigned char **user, size_t *ulen,
                                   const unsigned char **pass, size_t *plen);
 
+/* Checks a user name and password (SOCKS5's RFC 1929 exchange, or what
+ * auth_check decoded) against users[0..n), in constant time over every
+ * user as auth_check does. Returns AUTH_OK with *who the user's index, or
+ * AUTH_DENIED with *who -1. */
+enum auth_result auth_check_pair(const struct auth_user *users, int n, const unsigned char *u,
+                                 size_t ul, const unsigned char *p, size_t pl, int *who);
 /* Checks a Proxy-Authorization value against users[0..n). Every user is
  * compared, over the whole size of its name and password arrays, with no
  * early exit on a mismatching byte or length, so the time taken does not
