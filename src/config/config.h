@@ -88,8 +88,9 @@ struct config {
     double response_timeout;  /* request sent to the upstream's response head (504); 60 */
     size_t max_header_size;   /* bytes, request head (431) and response head (502); 64 KiB */
     struct cfg_port_range connect_ports[CFG_MAX_PORT_RANGES]; /* CONNECT may reach; sorted */
-    int nconnect_ports;                      /* ranges in connect_ports; default one: 443 */
-    int via;                                 /* 1: add a Via header to forwarded messages */
+    int nconnect_ports; /* ranges in connect_ports; default one: 443 */
+    int via;            /* 1: add a Via header to forwarded messages */
+    int socks;          /* forward mode: SOCKS clients too (first byte 4 or 5) */
     char upstream_host_header[ADDR_HOSTMAX]; /* upstream_host: Host sent upstream, "" = client's */
     int upstream_keepalive;            /* idle upstream conns kept per host:port per worker; 16 */
     double upstream_keepalive_timeout; /* how long a pooled idle upstream conn is kept; 30 */

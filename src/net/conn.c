@@ -122,6 +122,26 @@ conn_splice(int from, int to, size_t len)
 }
 
 ssize_t
+conn_peek(struct conn *c, void *p, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = recv(c->fd, p, len, MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+}
+
+int
+conn_local_addr(struct conn *c, struct sockaddr_storage *ss, socklen_t *len)
+{
+    *len = sizeof(*ss);
+    return getsockname(c->fd, (struct sockaddr *)ss, len) == 0 ? WD_OK : WD_ERROR;
+}
+
+ssize_t
 conn_splice_in(struct conn *c, int pipe_wr, size_t len)
 {
     ssize_t n = conn_splice(c->fd, pipe_wr, len);

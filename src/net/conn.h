@@ -5,6 +5,7 @@
 #define WARPD_CONN_H
 
 #include <ev.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -29,6 +30,11 @@ struct conn {
 /* Takes ownership of a non-blocking fd. Watchers start stopped. */
 void conn_init(struct conn *c, struct ev_loop *loop, int fd, void *data);
 ssize_t conn_read(struct conn *c, void *p, size_t len);
+/* Looks at up to len bytes without taking them (MSG_PEEK), for an intake
+ * told apart by its first bytes; the same contract (0: EOF). */
+ssize_t conn_peek(struct conn *c, void *p, size_t len);
+/* The socket's own address (getsockname): WD_OK or WD_ERROR. */
+int conn_local_addr(struct conn *c, struct sockaddr_storage *ss, socklen_t *len);
 ssize_t conn_write(struct conn *c, const void *p, size_t len);
 ssize_t conn_writev(struct conn *c, const struct iovec *iov, int iovcnt);
 /* Sends n buffers back to back, each marked MSG_EOR: the kernel never

@@ -6,7 +6,8 @@
 #include "config.h"
 #include "session.h"
 
-/* The intake of a mode; never NULL for a mode config.c accepts. */
-const struct proto *proto_for_mode(enum cfg_mode mode);
+/* The intake of a configuration's mode (forward with socks on: HTTP or
+ * SOCKS by the first byte); never NULL for a mode config.c accepts. */
+const struct proto *proto_for_config(const struct config *cfg);
 
 #endif
