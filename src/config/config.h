@@ -37,6 +37,7 @@ struct cfg_listen {
     socklen_t addrlen;
     char text[WD_ADDRSTRLEN]; /* as printed: "127.0.0.1:8800", "[::1]:8800" */
     int line;                 /* line of the config file it is on; 0: default or -l */
+    int proxy_protocol;       /* a PROXY protocol header comes first on every connection */
 };
 
 /* An inclusive range of TCP ports; a single port has lo == hi. */
@@ -72,6 +73,9 @@ struct config {
 
     /* Client access (allow, deny), every mode: checked at accept. */
     struct acl_rule acl[CFG_MAX_ACL_RULES]; /* in file order; the first match decides */
+    /* proxy_protocol_from: the peers that may send a PROXY header; none: any */
+    struct acl_rule pp_from[CFG_MAX_ACL_RULES];
+    int npp_from;
     int nacl; /* 0: every client allowed; otherwise a client no rule matches is denied */
 
     /* Basic proxy authentication (auth_user, auth_realm), forward mode only:

@@ -95,6 +95,8 @@ int cfg_set_resolver(struct config *c, const struct directive *d, const char *v,
                      char *err, size_t errlen);
 int cfg_set_connect_ports(struct config *c, const struct directive *d, const char *v, int line,
                           char *err, size_t errlen);
+int cfg_set_pp_from(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                    size_t errlen);
 int cfg_set_acl(struct config *c, const struct directive *d, const char *v, int line, char *err,
                 size_t errlen);
 int cfg_set_auth_user(struct config *c, const struct directive *d, const char *v, int line,

@@ -18,9 +18,32 @@ cfg_listen_add(struct config *c, const char *v, int line, char *err, size_t errl
     struct cfg_listen l;
     int i, n;
 
+    char word[WD_ADDRSTRLEN + 16];
+    const char *opt = strchr(v, ' ');
+    size_t alen = opt != NULL ? (size_t)(opt - v) : strlen(v);
+
     memset(&l, 0, sizeof(l));
-    if (addr_parse_listen(v, &l.addr, &l.addrlen, err, errlen) < 0)
+    if (alen >= sizeof(word))
+        alen = sizeof(word) - 1; /* too long for an address: it fails as one */
+    memcpy(word, v, alen);
+    word[alen] = '\0';
+    if (addr_parse_listen(word, &l.addr, &l.addrlen, err, errlen) < 0)
         return -1;
+    while (opt != NULL) {
+        size_t wl;
+
+        opt += strspn(opt, " ");
+        wl = strcspn(opt, " ");
+        if (wl == 0)
+            break;
+        if (wl == strlen("proxy_protocol") && memcmp(opt, "proxy_protocol", wl) == 0) {
+            l.proxy_protocol = 1;
+        } else {
+            snprintf(word, sizeof(word), "%.*s", (int)wl, opt);
+            return cfg_failv(err, errlen, "unknown listen option (expected proxy_protocol)", word);
+        }
+        opt += wl;
+    }
     addr_format((struct sockaddr *)&l.addr, l.text, sizeof(l.text));
     l.line = line;
     for (i = 0; i < c->nlisten; i++) {
@@ -253,6 +276,29 @@ cfg_set_acl(struct config *c, const struct directive *d, const char *v, int line
         return cfg_failv(err, errlen, "expected 'all' or addresses such as 192.0.2.0/24", v);
     memcpy(&c->acl[c->nacl], add, (size_t)nadd * sizeof(add[0]));
     c->nacl += nadd;
+    return 0;
+}
+
+/* proxy_protocol_from: addresses and networks (as allow takes them), or
+ * all; lines add up. */
+int
+cfg_set_pp_from(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                size_t errlen)
+{
+    char w[80];
+    const char *p = v;
+    size_t n;
+
+    while ((n = next_word(&p, w, sizeof(w))) > 0) {
+        p += n;
+        if (c->npp_from == CFG_MAX_ACL_RULES) {
+            snprintf(err, errlen, "too many addresses (at most %d)", CFG_MAX_ACL_RULES);
+            return -1;
+        }
+        if (acl_parse(w, ACL_ALLOW, &c->pp_from[c->npp_from], err, errlen) < 0)
+            return -1;
+        c->npp_from++;
+    }
     return 0;
 }
 

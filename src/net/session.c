@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "proxy_header.h"
 #include "log.h"
 #include "relay.h"
 #include "upstream.h"
@@ -66,7 +67,12 @@ session_close(struct session *s, const char *reason)
     if (s->relay != NULL)
         relay_stop(s->relay);
     /* The intake logs (the relay's counts and reason are still there). */
-    s->proto->close(s, reason);
+    if (s->hdr != NULL) { /* closed before its PROXY header was complete */
+        free(s->hdr);
+        s->hdr = NULL;
+    } else {
+        s->proto->close(s, reason);
+    }
     free(s->relay);
     s->relay = NULL;
     conn_close(&s->client);
@@ -319,6 +325,98 @@ session_log_denied(struct session_env *env, const char *peer, int rule)
     log_info("%s: client denied %s%s", peer, why, more);
 }
 
+/* The client is who it is (the socket's peer, or what a PROXY header
+ * said): allow/deny, then the intake. */
+static void
+session_begin(struct session *s, const struct sockaddr *peer)
+{
+    const struct config *cfg = s->env->cfg;
+    int rule;
+
+    /* With no rules (the default) this is the only cost: one branch. */
+    if (cfg->nacl > 0 && !acl_allows(cfg->acl, cfg->nacl, peer, &rule)) {
+        session_log_denied(s->env, s->peer, rule);
+        s->proto->deny(s);
+        return;
+    }
+    s->proto->start(s);
+}
+
+/* ---- a PROXY protocol header first (listen ... proxy_protocol) -------- */
+
+/* The bytes of the header are looked at (MSG_PEEK) and only those taken, so
+ * that whatever follows it stays for the intake, which reads the socket as
+ * if the connection were its own. Until the header is complete, what came
+ * is kept in s->hdr (all of it is header: the parser says "need more" only
+ * for a valid beginning). */
+static void
+session_header_read(struct conn *c)
+{
+    struct session *s = c->data;
+    unsigned char look[PROXY_HEADER_MAX];
+    struct proxy_header h;
+    ssize_t n = conn_peek(c, look, sizeof(look) - s->hdr_len);
+    long r;
+
+    if (n == WD_AGAIN)
+        return;
+    if (n <= 0) {
+        session_close(s, n == 0 ? "client closed before its PROXY header" : "client read error");
+        return;
+    }
+    memmove(look + s->hdr_len, look, (size_t)n);
+    memcpy(look, s->hdr, s->hdr_len);
+    r = proxy_header_parse(look, s->hdr_len + (size_t)n, &h);
+    if (r < 0) {
+        log_info("%s: PROXY protocol header refused (%s)", s->peer,
+                 r == PROXY_E_SIGNATURE ? "no PROXY header"
+                 : r == PROXY_E_FAMILY  ? "address family not taken"
+                                        : "malformed");
+        session_close(s, "bad PROXY protocol header");
+        return;
+    }
+    /* Take the header's bytes, and only those. */
+    n = r > 0 ? (ssize_t)((size_t)r - s->hdr_len) : n;
+    if (conn_read(c, s->hdr + s->hdr_len, (size_t)n) != n) {
+        session_close(s, "client read error");
+        return;
+    }
+    s->hdr_len += (size_t)n;
+    if (r == 0)
+        return;
+    free(s->hdr);
+    s->hdr = NULL;
+    conn_want_read(c, 0);
+    session_stop_timer(s);
+    if (h.local) { /* a health check of the balancer itself: the peer is who it is */
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+            memset(&ss, 0, sizeof(ss));
+        session_begin(s, (struct sockaddr *)&ss);
+        return;
+    }
+    addr_format((struct sockaddr *)&h.src, s->peer, sizeof(s->peer));
+    session_begin(s, (struct sockaddr *)&h.src);
+}
+
+static void
+session_header_timeout(struct session *s)
+{
+    log_info("%s: no PROXY protocol header within header_timeout", s->peer);
+    session_close(s, "no PROXY protocol header in time");
+}
+
+/* A peer proxy_protocol_from does not list may not say who the client is. */
+static int
+session_header_from_ok(const struct config *cfg, const struct sockaddr *peer)
+{
+    int rule;
+
+    return cfg->npp_from == 0 || acl_allows(cfg->pp_from, cfg->npp_from, peer, &rule);
+}
+
 /* ---- public --------------------------------------------------------- */
 
 void
@@ -333,17 +431,15 @@ session_env_init(struct session_env *env, struct ev_loop *loop, const struct con
 
 void
 session_start(struct session_env *env, const struct proto *proto, int fd,
-              const struct sockaddr *peer, socklen_t len)
+              const struct sockaddr *peer, socklen_t len, int proxy_header)
 {
-    const struct config *cfg = env->cfg;
     struct session *s;
-    int rule, one = 1;
-    /* With no rules (the default) this is the only cost: one branch. */
-    int denied = cfg->nacl > 0 && !acl_allows(cfg->acl, cfg->nacl, peer, &rule);
+    int one = 1;
 
     s = calloc(1, proto->size);
-    if (s == NULL) {
+    if (s == NULL || (proxy_header && (s->hdr = malloc(PROXY_HEADER_MAX)) == NULL)) {
         log_warnx("out of memory, dropping a client");
+        free(s);
         close(fd);
         return;
     }
@@ -362,12 +458,19 @@ session_start(struct session_env *env, const struct proto *proto, int fd,
         env->sessions->prev = s;
     env->sessions = s;
     env->active++;
-    if (denied) {
-        session_log_denied(env, s->peer, rule);
-        proto->deny(s);
+    if (!proxy_header) {
+        session_begin(s, peer);
         return;
     }
-    proto->start(s);
+    if (!session_header_from_ok(env->cfg, peer)) {
+        log_info("%s: PROXY protocol header not accepted from this peer (proxy_protocol_from)",
+                 s->peer);
+        session_close(s, "PROXY protocol peer not allowed");
+        return;
+    }
+    s->client.on_read = session_header_read;
+    session_set_timer(s, session_header_timeout, env->cfg->header_timeout);
+    conn_want_read(&s->client, 1);
 }
 
 void

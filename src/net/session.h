@@ -81,9 +81,11 @@ struct session {
         session_resolved_cb resolved;
         session_connected_cb connected;
     } then;
-    ev_tstamp t_start;    /* what the access line times from: the session, or (HTTP) the request */
-    unsigned closed : 1;  /* session_close ran: nothing more happens */
-    unsigned in_idle : 1; /* on the idle list */
+    ev_tstamp t_start;  /* what the access line times from: the session, or (HTTP) the request */
+    unsigned char *hdr; /* a PROXY header being read (listen ... proxy_protocol), or NULL */
+    size_t hdr_len;
+    unsigned closed : 1;         /* session_close ran: nothing more happens */
+    unsigned in_idle : 1;        /* on the idle list */
     char peer[WD_ADDRSTRLEN];    /* client address as text */
     char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
 };
@@ -91,9 +93,12 @@ struct session {
 /* Sets up the worker's context (the reaper). */
 void session_env_init(struct session_env *env, struct ev_loop *loop, const struct config *cfg);
 /* Starts a session of the intake proto on an accepted non-blocking client
- * socket (after the allow/deny check: proto->deny for a refused client). */
+ * socket (after the allow/deny check: proto->deny for a refused client).
+ * proxy_header: the listener expects a PROXY protocol header first; the
+ * address it carries is then the client's, for allow/deny, the log and all
+ * the rest. */
 void session_start(struct session_env *env, const struct proto *proto, int fd,
-                   const struct sockaddr *peer, socklen_t len);
+                   const struct sockaddr *peer, socklen_t len, int proxy_header);
 /* The one way out: stops every watcher, cancels the lookup and the connect,
  * stops the relay, lets the intake log and release, closes both sockets.
  * Safe from inside any of the session's callbacks and more than once: the

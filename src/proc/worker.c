@@ -222,7 +222,7 @@ worker_accept(void *arg, int fd, const struct sockaddr *peer, socklen_t len, int
 
     if (env->active >= w->cfg->max_connections && !env->stopping)
         worker_make_room(w);
-    session_start(env, w->proto, fd, peer, len);
+    session_start(env, w->proto, fd, peer, len, w->cfg->listen[idx].proxy_protocol);
     if (!env->accept_paused && !env->stopping && env->active >= w->cfg->max_connections &&
         w->listener != NULL && !session_have_idle(env)) {
         env->accept_paused = 1;
