@@ -25,6 +25,7 @@ static const struct keyword level_words[] = {{"error", LOG_LVL_ERROR},
                                              {"debug", LOG_LVL_DEBUG},
                                              {NULL, 0}};
 static const struct keyword onoff_words[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
+static const struct keyword pp_words[] = {{"off", 0}, {"v1", 1}, {"v2", 2}, {NULL, 0}};
 static const struct keyword tls_split_words[] = {{"off", CFG_TLS_SPLIT_OFF},
                                                  {"segment", CFG_TLS_SPLIT_SEGMENT},
                                                  {"record", CFG_TLS_SPLIT_RECORD},
@@ -192,6 +193,12 @@ static const struct directive directives[] = {
      .def = "443",
      .flags = DIR_MULTI,
      .help = "ports and ranges CONNECT may reach, or 'any'"},
+    {.name = "upstream_proxy_protocol",
+     .set = cfg_set_keyword,
+     .def = "off",
+     F(upstream_pp),
+     .kw = pp_words,
+     .help = "tcp and reverse modes: send a PROXY protocol header (v1 or v2) upstream"},
     {.name = "socks",
      .set = cfg_set_keyword,
      .def = "on",
@@ -436,6 +443,12 @@ config_finish(struct config *c, char *err, size_t errlen)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
 
         c->workers = n < 1 ? 1 : n > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : (int)n;
+    }
+    if (c->upstream_pp != 0 && c->mode == MODE_FORWARD) {
+        snprintf(err, errlen,
+                 "upstream_proxy_protocol works in tcp and reverse modes only (forward mode has no "
+                 "one upstream)");
+        return -1;
     }
     if (c->mode != MODE_FORWARD && c->upstream_host[0] == '\0') {
         snprintf(err, errlen, "mode %s needs an upstream (directive 'upstream' or option -u)",

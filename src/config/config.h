@@ -94,6 +94,7 @@ struct config {
     struct cfg_port_range connect_ports[CFG_MAX_PORT_RANGES]; /* CONNECT may reach; sorted */
     int nconnect_ports; /* ranges in connect_ports; default one: 443 */
     int via;            /* 1: add a Via header to forwarded messages */
+    int upstream_pp;    /* 0, or the PROXY header version sent upstream */
     int socks;          /* forward mode: SOCKS clients too (first byte 4 or 5) */
     char upstream_host_header[ADDR_HOSTMAX]; /* upstream_host: Host sent upstream, "" = client's */
     int upstream_keepalive;            /* idle upstream conns kept per host:port per worker; 16 */

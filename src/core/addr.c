@@ -368,3 +368,14 @@ addr_reaches(const struct sockaddr *listener, const struct sockaddr *sa)
                IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
     return 0;
 }
+
+int
+addr_from_text(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[ADDR_HOSTMAX], err[128];
+    uint16_t port;
+
+    if (addr_parse_hostport(text, host, sizeof(host), &port, err, sizeof(err)) < 0)
+        return -1;
+    return addr_from_literal(host, port, ss, len);
+}

@@ -26,6 +26,7 @@
 #include "http_int.h"
 #include "log.h"
 #include "outq.h"
+#include "proxy_header.h"
 #include "upstream_pool.h"
 #include "relay.h"
 #include "shape_exec.h"
@@ -118,6 +119,21 @@ px_idle_timeout(struct session *s)
         px_answer(p, 504, "the upstream did not answer in time");
 }
 
+/* upstream_proxy_protocol: a fresh connection starts with the header. A few
+ * dozen bytes to a socket that has sent nothing: the kernel takes them. */
+static int
+px_send_proxy_header(struct px *p)
+{
+    unsigned char b[PROXY_HEADER_MAX];
+    size_t n = session_proxy_header(&p->s, p->s.env->cfg->upstream_pp, b, sizeof(b));
+
+    if (conn_write(&p->s.up, b, n) != (ssize_t)n) {
+        px_upstream_failed(p, "could not send the PROXY protocol header upstream");
+        return -1;
+    }
+    return 0;
+}
+
 /* The upstream connection is ready: send the regenerated head (or, for
  * CONNECT, tell the client and start the tunnel). */
 static void
@@ -166,6 +182,8 @@ px_send_head(struct px *p, const struct http_head *parsed)
     }
     /* Keep the head bytes while a retry on a fresh connection is possible. */
     p->head_kept = px_may_retry(p);
+    if (cfg->upstream_pp != 0 && !p->reused && px_send_proxy_header(p) < 0)
+        return;
     if (!px_shape_head(p, &out, px_head_sent) &&
         outq_send(&p->s.up, &p->uout, out.iov, out.n, out.bytes, NULL) < 0) {
         px_upstream_failed(p, "could not send the request upstream");
@@ -289,7 +307,8 @@ px_pump_request(struct px *p)
 static void
 px_exchange_end(struct px *p)
 {
-    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->s.up.fd >= 0 && !p->s.env->stopping;
+    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->s.up.fd >= 0 && !p->s.env->stopping &&
+                p->s.env->cfg->upstream_pp == 0;
 
     if (p->head_kept) {
         p->cin.start += p->head_len;

@@ -190,7 +190,9 @@ px_route(struct px *p, const struct http_head *h)
     }
     memcpy(p->host, r.host, strlen(r.host) + 1); /* both ADDR_HOSTMAX */
     p->port = r.port;
-    px_exchange_start(p, !r.connect, h);
+    /* A pooled connection may have told its upstream about another client
+     * (upstream_proxy_protocol): then every request gets a fresh one. */
+    px_exchange_start(p, !r.connect && cfg->upstream_pp == 0, h);
     return 0;
 }
 

@@ -417,6 +417,18 @@ session_header_from_ok(const struct config *cfg, const struct sockaddr *peer)
     return cfg->npp_from == 0 || acl_allows(cfg->pp_from, cfg->npp_from, peer, &rule);
 }
 
+size_t
+session_proxy_header(struct session *s, int version, unsigned char *out, size_t cap)
+{
+    struct sockaddr_storage src, dst;
+    socklen_t slen, dlen;
+
+    if (addr_from_text(s->peer, &src, &slen) < 0 ||
+        conn_local_addr(&s->client, &dst, &dlen) != WD_OK)
+        return proxy_header_build(out, cap, version, NULL, NULL); /* UNKNOWN / AF_UNSPEC */
+    return proxy_header_build(out, cap, version, (struct sockaddr *)&src, (struct sockaddr *)&dst);
+}
+
 /* ---- public --------------------------------------------------------- */
 
 void

@@ -127,6 +127,11 @@ int session_connect(struct session *s, const struct resolve_result *res, session
  * by the relay). Returns WD_OK, or WD_ERROR after closing the session. */
 int session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, const char *end);
 
+/* A PROXY protocol header (version 1 or 2) telling an upstream who the
+ * client is (the socket's peer, or what a PROXY header in front said) and
+ * the address it connected to. Returns its length (0: cap too small). */
+size_t session_proxy_header(struct session *s, int version, unsigned char *out, size_t cap);
+
 /* The session now waits, kept alive, for its next request, or no longer. */
 void session_idle_enter(struct session *s);
 void session_idle_leave(struct session *s);

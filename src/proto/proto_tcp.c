@@ -27,6 +27,19 @@ tcp_connected(struct session *s, int err)
         session_close(s, reason);
         return;
     }
+    /* upstream_proxy_protocol: the header goes first. */
+    if (s->env->cfg->upstream_pp != 0) {
+        struct buf *b = buf_get();
+
+        if (b == NULL) {
+            session_close(s, "out of memory");
+            return;
+        }
+        b->end = (uint32_t)session_proxy_header(s, s->env->cfg->upstream_pp,
+                                                (unsigned char *)b->data, BUF_SIZE);
+        session_relay(s, b, NULL, "done");
+        return;
+    }
     session_relay(s, NULL, NULL, "done");
 }
 

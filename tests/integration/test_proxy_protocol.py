@@ -143,5 +143,66 @@ def test_tcp_and_forward_modes(t):
     check(wd.recv_exact(c, 2, 5) == b"\x05\x00", "SOCKS5 behind a PROXY header")
 
 
+def test_upstream_proxy_protocol_tcp(t):
+    """tcp mode: the upstream gets the header first (v1 and v2), naming the
+    client and the address it connected to, then the client's bytes."""
+    for version in ("v1", "v2"):
+        e = ht.RecordingEcho(t)
+        port = wd.free_port()
+        cfg = t.tcp_config(port, wd.addr_text(e.addr), workers=1, extra="upstream_proxy_protocol %s" % version,
+                           name="tcp-%s.conf" % version)
+        w = t.warpd(config=cfg, nworkers=1)
+        c = t.connect(("127.0.0.1", port))
+        c.sendall(b"data")
+        mine = c.getsockname()
+        wd.wait_until(lambda: e.raw and len(e.raw[0]) >= 4 and bytes(e.raw[0]).endswith(b"data"), 5, "the upstream's bytes")
+        raw = bytes(e.raw[0])
+        if version == "v1":
+            want = ("PROXY TCP4 %s 127.0.0.1 %d %d\r\ndata" % (mine[0], mine[1], port)).encode()
+            check(raw == want, "upstream got %r, expected %r" % (raw, want))
+        else:
+            want = v2(mine[0], mine[1], "127.0.0.1", port) + b"data"
+            check(raw == want, "upstream got %r, expected %r" % (raw, want))
+        c.close()
+        w.stop()
+
+
+def test_upstream_proxy_protocol_reverse_carries_the_front_header(t):
+    """reverse mode behind a balancer: the client address of the PROXY header
+    in front goes on in the header warpd sends upstream, each request on a
+    fresh upstream connection."""
+    got = []
+
+    def handler(sock, srv):
+        rd = ht.Reader(sock, timeout=5)
+        try:
+            while True:
+                line = rd.read_line()
+                head = rd.read_until(b"\r\n\r\n")
+                got.append(line)
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except Exception:
+            pass
+
+    srv = t.server(handler, name="pp-origin")
+    port = wd.free_port()
+    w, _ = ht.start_http(t, mode="reverse", upstream=wd.addr_text(srv.addr),
+                         extra="listen 127.0.0.1:%d proxy_protocol\nupstream_proxy_protocol v1" % port)
+    c = ht.Client(t, ("127.0.0.1", port))
+    c.send(v1("192.0.2.44", 4444) + ht.request("GET", "/1", [("Host", "b")]))
+    check(c.response().status == 200, "first request")
+    c.send(ht.request("GET", "/2", [("Host", "b")]))
+    check(c.response().status == 200, "second request")
+    wd.wait_until(lambda: len(got) >= 2, 5, "two upstream connections")
+    check(all(l.startswith(b"PROXY TCP4 192.0.2.44 127.0.0.1 4444 %d" % port) for l in got[:2]), "upstream headers %r" % got)
+    check(srv.accepted >= 2, "the two requests shared an upstream connection")
+
+
+def test_upstream_proxy_protocol_refused_in_forward_mode(t):
+    cfg = t.config("listen 127.0.0.1:%d\nmode forward\nupstream_proxy_protocol v2\n" % wd.free_port())
+    r = t.run(["-t", "-c", cfg])
+    check(r.returncode == 2 and "upstream_proxy_protocol works in tcp and reverse modes only" in r.stderr, "%s" % r)
+
+
 if __name__ == "__main__":
     wd.main(globals())
