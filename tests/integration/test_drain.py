@@ -107,11 +107,11 @@ def keepalive_client(t, addr, req):
     return c
 
 
-def expect_fin(t, c, lo, hi):
-    """The server's FIN (recv gives b"") between lo and hi seconds from now,
-    not a reset."""
-    t0 = time.monotonic()
-    c.sock.settimeout(hi + 1)
+def expect_fin(t, c, lo, hi, t0=None):
+    """The server's FIN (recv gives b"") between lo and hi seconds from t0
+    (default: now), not a reset."""
+    t0 = time.monotonic() if t0 is None else t0
+    c.sock.settimeout(max(0.1, t0 + hi + 1 - time.monotonic()))
     try:
         b = c.sock.recv(100)
     except ConnectionResetError:
@@ -143,6 +143,7 @@ def test_stop_answers_what_the_kernel_holds(t):
         wd.wait_until(lambda: sigterm_pending(worker), 5, "SIGTERM pending for the frozen worker")
     finally:
         os.kill(worker, signal.SIGCONT)
+        resumed = time.monotonic()
     # Once the worker runs again, libev may hand it the signal or the
     # clients' bytes first: either way each request is answered, and the
     # connection then ends with a FIN (at once after Connection: close, or
@@ -152,7 +153,8 @@ def test_stop_answers_what_the_kernel_holds(t):
         check(r.status == 200, "%s client: %r" % (name, r))
         how, _ = wd.expect_closed(c.sock, 3)
         check(how == "eof", "%s client: its connection ended with a %s" % (name, how))
-    expect_fin(t, silent, 0.5, 2.5)
+    # Its grace started when the worker went on with the stop.
+    expect_fin(t, silent, 0.5, 2.5, t0=resumed)
     check(w.wait_exit(10) == 0, "exit status after SIGTERM")
     w.assert_gone()
 
