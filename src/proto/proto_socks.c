@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "flight.h"
 #include "log.h"
 #include "relay.h"
 #include "socks.h"
@@ -33,9 +34,10 @@ enum socks_stage {
 struct socks_session {
     struct session s; /* first: a struct session * of this proto is one of these */
     enum socks_stage stage;
-    int version; /* 4 or 5 once the first byte is read */
-    int user;    /* the auth_user index, or -1 */
-    int rep;     /* the reply sent (SOCKS5 code; SOCKS4: 0x5A/0x5B), -1 before */
+    int version;           /* 4 or 5 once the first byte is read */
+    int user;              /* the auth_user index, or -1 */
+    int rep;               /* the reply sent (SOCKS5 code; SOCKS4: 0x5A/0x5B), -1 before */
+    struct flight *flight; /* the first flight being shaped, or NULL */
     struct socks_request req;
     size_t inlen;
     unsigned char in[SOCKS_IN_MAX];
@@ -104,6 +106,24 @@ socks_connected(struct session *s, int err)
     }
     if (conn_local_addr(&s->up, &bound, &blen) != WD_OK)
         memset(&bound, 0, sizeof(bound));
+    ss->rep = ss->version == 4 ? 0x5a : SOCKS5_REP_OK;
+    if (config_shape_for(s->env->cfg, ss->req.host) != SHAPE_OFF) {
+        /* The reply goes out now (a few bytes to a socket that took the
+         * request: the kernel takes them); the client's first flight is
+         * then shaped by what it is. */
+        unsigned char r[SOCKS5_REPLY_MAX];
+        size_t n = ss->version == 4 ? socks4_reply(r, 1, (struct sockaddr *)&bound)
+                                    : socks5_reply(r, SOCKS5_REP_OK, (struct sockaddr *)&bound);
+
+        ss->stage = SOCKS_REPLIED;
+        if (conn_write(&s->client, r, n) != (ssize_t)n) {
+            session_close(s, "client write failed");
+            return;
+        }
+        ss->flight = flight_start(s, ss->req.host, ss->in, ss->inlen, "done");
+        ss->inlen = 0;
+        return;
+    }
     pre_ba = buf_get();
     if (pre_ba == NULL || (ss->inlen > 0 && (pre_ab = buf_get()) == NULL)) {
         buf_put(pre_ba);
@@ -124,7 +144,6 @@ socks_connected(struct session *s, int err)
         pre_ab->end = (uint32_t)ss->inlen;
         ss->inlen = 0;
     }
-    ss->rep = ss->version == 4 ? 0x5a : SOCKS5_REP_OK;
     ss->stage = SOCKS_REPLIED;
     session_relay(s, pre_ab, pre_ba, "done");
 }
@@ -361,6 +380,8 @@ socks_close(struct session *s, const char *reason)
     uint64_t in = 0, out = 0;
     char target[SOCKS_MAX_NAME + 16] = "-";
 
+    flight_free(ss->flight);
+    ss->flight = NULL;
     if (s->relay != NULL) {
         in = s->relay->dir[0].bytes;
         out = s->relay->dir[1].bytes;

@@ -9,6 +9,7 @@ rules, `-s` overriding the file, IPv6, and each strategy's extra latency.
 Needs root (AF_PACKET); exits 77 otherwise."""
 
 import os
+import struct
 import re
 import statistics
 import sys
@@ -241,6 +242,36 @@ def test_split_passes_segment_dpi_only(t):
     check(f.verdict == "blocked" and len(head_segments(f)) >= 3, "shape split via reassemble: %s" % f.describe())
     check(len(o.requests(False)) == 1, "origin saw %d requests, expected 1" % len(o.requests(False)))
     report(seg, rea)
+    seg.check_clean()
+    rea.check_clean()
+
+
+def socks5_fetch(t, addr, host, port, path="/x"):
+    """The same GET as fetch, in origin-form, through a SOCKS5 tunnel that
+    warpd opens to host:port (by name); returns the response."""
+    c = ht.Client(t, addr, timeout=20)
+    c.send(b"\x05\x01\x00")
+    check(c.rd.read_exact(2, timeout=5) == b"\x05\x00", "SOCKS5 method choice")
+    c.send(b"\x05\x01\x00\x03" + bytes([len(host)]) + host.encode() + struct.pack(">H", port))
+    rep = c.rd.read_exact(10, timeout=10)
+    check(rep[:2] == b"\x05\x00", "SOCKS5 reply %r" % rep)
+    c.send(ht.request("GET", path, client_fields("%s:%d" % (host, port))))
+    return c.response(timeout=20)
+
+
+def test_socks_http_flight_split(t):
+    """A SOCKS5 client's first bytes are an HTTP head: they get the
+    destination's HTTP strategy (split) as through the HTTP proxy, so the
+    per-segment DPI lets them pass and the reassembling one does not."""
+    o = ht.Origin(t)
+    dns = names_dns(t)
+    seg = dpisim.DPI(t, o.addr, "segment")
+    rea = dpisim.DPI(t, o.addr, "reassemble")
+    w, addr = start(t, dns, "split", extra="connect_ports any\n")
+    check_passed(socks5_fetch(t, addr, NAME, seg.port), "SOCKS5, shape split via segment")
+    f = seg.wait_flows(1)[0]
+    check(f.verdict == "allowed" and len(head_segments(f)) >= 3, "SOCKS5 split via segment: %s" % f.describe())
+    check_blocked(socks5_fetch(t, addr, NAME, rea.port), "SOCKS5, shape split via reassemble")
     seg.check_clean()
     rea.check_clean()
 

@@ -94,6 +94,23 @@ def curl(t, proxy, port):
     return r.returncode, r.stdout.decode("latin-1").strip(), body, time.monotonic() - t0
 
 
+def curl_socks(t, proxy, port):
+    """The same through SOCKS5 (warpd resolves blocked.test): (exit status,
+    HTTP code, body)."""
+    out = t.path("curl-socks.out")
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    argv = ["curl", "-s", "-k", "--socks5-hostname", wd.addr_text(proxy), "--max-time", "10",
+            "-o", out, "-w", "%{http_code}", "https://blocked.test:%d/" % port]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                       timeout=20)
+    body = b""
+    if os.path.exists(out):
+        with open(out, "rb") as f:
+            body = f.read()
+        os.unlink(out)
+    return r.returncode, r.stdout.decode("latin-1").strip(), body
+
+
 def records(stream):
     """(type, payload offset, payload) of the complete TLS records at the
     start of stream."""
@@ -195,6 +212,29 @@ def test_tls_split_record(t):
           % (len(first), at, at + len(NAME)))
     report(sim, "tls_split record", secs)
     sim.check_clean()
+
+
+def test_socks_tls_split_segment(t):
+    """SOCKS5 carries no port convention: the first bytes the client sends
+    are looked at, and a ClientHello is cut inside the SNI as for CONNECT."""
+    sim, w, addr = setup(t, "segment")
+    rc, code, body = curl_socks(t, addr, sim.port)
+    f = check_handshake(sim, rc, code, body, "SOCKS5, tls_split segment")
+    hello, nrec = client_hello(f.stream)
+    at = bytes(f.stream).find(NAME)
+    starts = [off for off, _, _ in f.in_range(0, 5 + len(hello))]
+    check(len(starts) == 2 and at < starts[1] < at + len(NAME),
+          "SOCKS5: the ClientHello came in segments at %r, the name spans %d-%d (%s)"
+          % (starts, at, at + len(NAME), f.describe()))
+    sim.check_clean()
+
+
+def test_socks_tls_split_off_reset(t):
+    sim, w, addr = setup(t, "off")
+    rc, code, body = curl_socks(t, addr, sim.port)
+    check(rc != 0 and code == "000", "SOCKS5 with tls_split off: curl status %d, HTTP code %r" % (rc, code))
+    f = sim.wait_flows(1)[0]
+    check(f.verdict == "blocked", "SOCKS5 with tls_split off: %s" % f.describe())
 
 
 if __name__ == "__main__":

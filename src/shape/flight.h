@@ -1,0 +1,23 @@
+/* Shaping the first flight of a blind tunnel (SOCKS today): warpd does not
+ * know the protocol, so it looks at what the client sends first. A TLS
+ * ClientHello gets the TLS split (tls_split) and an HTTP/1.x request head
+ * the destination's HTTP strategy, as for the HTTP proxy; anything else, or
+ * a server that speaks first, is relayed as is. */
+#ifndef WARPD_FLIGHT_H
+#define WARPD_FLIGHT_H
+
+#include "session.h"
+
+struct flight;
+
+/* Takes over s (both conns' read sides) until the first flight is out, then
+ * relays (session_relay, with end as the clean close reason). host is the
+ * destination's name as the client gave it, for the per-destination rules;
+ * early[0..elen) what the client sent already. Returns the flight, which the
+ * caller frees with flight_free when the session closes (NULL: shaping was
+ * not needed or not possible, and the relay runs already). */
+struct flight *flight_start(struct session *s, const char *host, const void *early, size_t elen,
+                            const char *end);
+void flight_free(struct flight *f);
+
+#endif
