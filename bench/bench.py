@@ -351,11 +351,13 @@ class Bench:
 
     # ---- measuring ----
 
-    def curl(self, url, proxy=None, tunnel=False, out="/dev/null", max_time=60):
+    def curl(self, url, proxy=None, tunnel=False, out="/dev/null", max_time=60, socks=None):
         argv = ["curl", "-s", "-o", out, "--max-time", str(max_time),
                 "-w", "%{http_code} %{size_download} %{time_total}"]
         if proxy:
             argv += ["-x", "http://127.0.0.1:%d" % proxy]
+        if socks:
+            argv += ["--socks5", "127.0.0.1:%d" % socks]
         if tunnel:
             argv.append("-p")
         r = subprocess.run(argv + [url], capture_output=True, text=True, timeout=max_time + 5)
@@ -474,7 +476,7 @@ class Bench:
     def bulk_once(self, path):
         ticks = sum(cpu_ticks(p) for p in path["cpu_pids"])
         code, size, t = self.curl("http://127.0.0.1:%d/64m" % path["port"], path.get("proxy"),
-                                  path.get("tunnel", False))
+                                  path.get("tunnel", False), socks=path.get("socks"))
         ticks = sum(cpu_ticks(p) for p in path["cpu_pids"]) - ticks
         if code != 200 or size != FILES["64m"]:
             raise RuntimeError("%s: 64m gave %d, %d bytes" % (path["name"], code, size))
@@ -808,6 +810,8 @@ def run_traffic(b, a, res, parts):
             {"key": "direct", "name": "direct (the limit)", "port": o, "cpu_pids": []},
             {"key": "connect", "name": "warpd CONNECT tunnel", "port": o, "proxy": fwd.port,
              "tunnel": True, "cpu_pids": fwd.workers},
+            {"key": "socks5", "name": "warpd SOCKS5 tunnel", "port": o, "socks": fwd.port,
+             "cpu_pids": fwd.workers},
             {"key": "tcp", "name": "warpd tcp mode", "port": tcp.port, "cpu_pids": tcp.workers},
             {"key": "haproxy_tcp", "name": "HAProxy mode tcp", "port": hap.tcp_port,
              "cpu_pids": [hap.pid]},

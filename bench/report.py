@@ -139,7 +139,7 @@ def budgets(rps, bulk, mem, floor=None):
                                      rps["warpd_fwd"]["us_per_req"],
                                      rps["warpd_split"]["us_per_req"]), "the floor"))
     if "haproxy_tcp" in bulk:
-        for k, text in (("connect", "CONNECT"), ("tcp", "TCP mode")):
+        for k, text in (("connect", "CONNECT"), ("socks5", "SOCKS5"), ("tcp", "TCP mode")):
             if k in bulk:
                 r = bulk[k]["mbs"] / bulk["haproxy_tcp"]["mbs"]
                 # Downloads were made in turns, so the i-th of each path are neighbours.
@@ -287,7 +287,7 @@ def write(res, outdir, workdir):
         L.append("")
         L.append("MB/s is 10^6 bytes per second, from curl's total time (connect and CONNECT "
                  "included); proxy CPU: the mean over all downloads. The CONNECT path goes through warpd in forward mode "
-                 "(`curl -p -x`), TCP mode through warpd `mode tcp`.")
+                 "(`curl -p -x`), SOCKS5 through the same port (`curl --socks5`), TCP mode through warpd `mode tcp`.")
         L.append("")
     if mem:
         n = info["conns"]
@@ -403,10 +403,11 @@ def chart(rps, bulk, mem, outdir, workdir, info):
             f.write('"%s" %s %.0f %.0f %.0f\n' % (lab, color(lab), r["rps"], min(r["per_round"]),
                                                  max(r["per_round"])))
     with open(os.path.join(workdir, "bulk.dat"), "w") as f:
-        lab = {"direct": "direct", "connect": "warpd CONNECT", "tcp": "warpd tcp",
-               "haproxy_tcp": "HAProxy tcp"}
+        lab = {"direct": "direct", "connect": "warpd CONNECT", "socks5": "warpd SOCKS5",
+               "tcp": "warpd tcp", "haproxy_tcp": "HAProxy tcp"}
         for k, r in bulk.items():
-            f.write('"%s" %s %.0f %.0f %.0f\n' % (lab[k], color(lab[k]), r["mbs"], r["q1"], r["q3"]))
+            name = lab.get(k, k)
+            f.write('"%s" %s %.0f %.0f %.0f\n' % (name, color(name), r["mbs"], r["q1"], r["q3"]))
     with open(os.path.join(workdir, "mem.dat"), "w") as f:
         for r in mem:
             f.write('"%s" %.0f %.0f\n' % (r["name"], r["idle"]["per_conn"], r["half"]["per_conn"]))
