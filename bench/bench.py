@@ -454,6 +454,25 @@ class Bench:
                 "us_per_req": r["cpu_s"] * 1e6 / n, "segs": segs / n,
                 "origin_us_per_req": (o1 - o0) / CLK_TCK * 1e6 / n}
 
+    def tunnels(self, kind, proxy, duration):
+        """bench/tunnels.c: new tunnels per second through proxy (socks5 or
+        connect), 20 at a time, each carrying one GET /small; with the
+        proxy's CPU time per tunnel."""
+        exe = os.path.join(self.work, "tunnels")
+        if not os.path.exists(exe):
+            subprocess.run([os.environ.get("CC", "cc"), "-O2", "-Wall", "-o", exe,
+                            os.path.join(BENCH, "tunnels.c")], check=True)
+        wait_quiet(self.quiet_budget(10))
+        p0 = sum(cpu_ticks(p) for p in proxy.workers)
+        out = subprocess.run([exe, str(proxy.port), str(self.origin.port), kind, "20",
+                              str(duration)], check=True, capture_output=True, text=True,
+                             timeout=duration + 20).stdout
+        p1 = sum(cpu_ticks(p) for p in proxy.workers)
+        r = json.loads(out)
+        n = max(r["tunnels"], 1)
+        return {"kind": kind, "per_sec": r["per_sec"], "failed": r["failed"],
+                "us_per_tunnel": (p1 - p0) / CLK_TCK * 1e6 / n}
+
     def wrk_quiet(self, c, duration):
         """A wrk run, repeated (twice at most) when other processes took more
         than 30% of a CPU during it; waits for a quiet moment first."""
@@ -639,7 +658,7 @@ def main():
     ap.add_argument("--max-wait", type=float, default=150,
                     help="seconds in all to wait for other processes to calm down")
     ap.add_argument("--rows", help="requests/s rows to run, by key (e.g. warpd_rev,nginx,haproxy)")
-    ap.add_argument("--only", default="rps,bulk,mem,profile",
+    ap.add_argument("--only", default="rps,bulk,tunnels,mem,profile",
                     help="parts to run, of rps,bulk,mem,profile (profile needs rps or bulk)")
     a = ap.parse_args()
     # Loopback figures on this kind of VM swing by tens of percent from one
@@ -805,6 +824,14 @@ def run_traffic(b, a, res, parts):
                                      floor[3][-1]["us_per_req"]))
             res["floor"] = {str(k): v for k, v in floor.items()}
 
+    if "tunnels" in parts:
+        tun = {"socks5": [], "connect": []}
+        for rnd in range(a.rounds):
+            for kind in (("socks5", "connect") if rnd % 2 == 0 else ("connect", "socks5")):
+                tun[kind].append(b.tunnels(kind, fwd, a.duration))
+            log("round %d/%d tunnels: socks5 %.0f/s, connect %.0f/s" % (
+                rnd + 1, a.rounds, tun["socks5"][-1]["per_sec"], tun["connect"][-1]["per_sec"]))
+        res["tunnels"] = tun
     if "bulk" in parts:
         paths = [
             {"key": "direct", "name": "direct (the limit)", "port": o, "cpu_pids": []},

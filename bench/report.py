@@ -272,6 +272,25 @@ def write(res, outdir, workdir):
                 rps["warpd_fwd"]["us_per_req"], rps["warpd_split"]["us_per_req"]))
         L.append(text)
         L.append("")
+    if res.get("tunnels"):
+        L.append("## New tunnels per second (bench/tunnels.c)")
+        L.append("")
+        L.append("| tunnel | tunnels/s | spread | proxy CPU µs per tunnel | failed |")
+        L.append("|---|--:|--:|--:|--:|")
+        for kind, name in (("socks5", "warpd SOCKS5"), ("connect", "warpd CONNECT")):
+            xs = res["tunnels"].get(kind, [])
+            if xs:
+                v = [x["per_sec"] for x in xs]
+                m = statistics.median(v)
+                L.append("| %s | %s | %.0f%% | %.1f | %d |" % (
+                    name, fmt_int(m), (max(v) - min(v)) / m * 100 if m else 0,
+                    statistics.median([x["us_per_tunnel"] for x in xs]),
+                    sum(x["failed"] for x in xs)))
+        L.append("")
+        L.append("20 connections at a time, each opening a tunnel to the origin (SOCKS5 with an "
+                 "IPv4 address, or CONNECT), sending one GET /small through it, reading the answer "
+                 "and closing; medians of the rounds.")
+        L.append("")
     if bulk:
         L.append("## Bulk: one 64 MiB download (curl -o /dev/null), %d per path"
                  % next(iter(bulk.values()))["n"])
