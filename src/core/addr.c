@@ -83,9 +83,8 @@ addr_parse_ip(const char *s, size_t len, int family, void *out)
     return -1;
 }
 
-/* Fills ss with an address addr_parse_ip found and a port. */
-static void
-set_sockaddr(int family, const void *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+socklen_t
+addr_set(struct sockaddr_storage *ss, int family, const void *ip, uint16_t port)
 {
     memset(ss, 0, sizeof(*ss));
     if (family == AF_INET) {
@@ -94,14 +93,14 @@ set_sockaddr(int family, const void *ip, uint16_t port, struct sockaddr_storage 
         sin->sin_family = AF_INET;
         sin->sin_port = htons(port);
         memcpy(&sin->sin_addr, ip, 4);
-        *len = sizeof(*sin);
+        return sizeof(*sin);
     } else {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons(port);
         memcpy(&sin6->sin6_addr, ip, 16);
-        *len = sizeof(*sin6);
+        return sizeof(*sin6);
     }
 }
 
@@ -204,7 +203,7 @@ addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, ch
                 return fail(err, errlen, "not a numeric address (names are not allowed here)", s);
         return fail(err, errlen, "invalid IPv4 address", s);
     }
-    set_sockaddr(bracketed ? AF_INET6 : AF_INET, ip, port, ss, len);
+    *len = addr_set(ss, bracketed ? AF_INET6 : AF_INET, ip, port);
     return 0;
 }
 
@@ -254,7 +253,7 @@ addr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ss, 
 
     if (family < 0)
         return -1;
-    set_sockaddr(family, ip, port, ss, len);
+    *len = addr_set(ss, family, ip, port);
     return 0;
 }
 

@@ -39,6 +39,9 @@ int addr_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *por
 /* The reverse of addr_format: "a.b.c.d:port" or "[v6]:port" back into ss.
  * Returns 0, or -1 (a name, or no port). */
 int addr_from_text(const char *text, struct sockaddr_storage *ss, socklen_t *len);
+/* Fills ss with an IPv4 (4 bytes at ip) or IPv6 (16 bytes) address and a
+ * port; returns the length of the sockaddr. */
+socklen_t addr_set(struct sockaddr_storage *ss, int family, const void *ip, uint16_t port);
 /* Parses a numeric IPv4/IPv6 literal (no brackets) into ss with the port. */
 int addr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
 /* "1.2.3.4:80" or "[::1]:80" into buf (WD_ADDRSTRLEN bytes). Returns buf. */

@@ -29,28 +29,6 @@
 static const unsigned char v2_sig[V2_SIGLEN] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
                                                 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
 
-/* Fills ss with an IPv4 (4 bytes) or IPv6 (16 bytes) address and a port. */
-static socklen_t
-fill(struct sockaddr_storage *ss, int family, const void *ip, uint16_t port)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        memcpy(&sin->sin_addr, ip, 4);
-        return sizeof(*sin);
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(port);
-        memcpy(&sin6->sin6_addr, ip, 16);
-        return sizeof(*sin6);
-    }
-}
-
 /* ---- v1 ------------------------------------------------------------------ */
 
 /* Whether s[0..n) may be the start of a v1 field (0-1 addresses, 2-3 ports)
@@ -116,8 +94,8 @@ v1_tcp(const char *s, size_t n, int family, int done, struct proxy_header *h)
     }
     if (f != 4)
         return PROXY_E_MALFORMED;
-    h->srclen = fill(&h->src, family, ip[0], port[0]);
-    h->dstlen = fill(&h->dst, family, ip[1], port[1]);
+    h->srclen = addr_set(&h->src, family, ip[0], port[0]);
+    h->dstlen = addr_set(&h->dst, family, ip[1], port[1]);
     return 1;
 }
 
@@ -218,11 +196,11 @@ v2_parse(const unsigned char *b, size_t len, struct proxy_header *h)
     if (!v2_tlvs_ok(b + V2_FIXED + need, total - V2_FIXED - need))
         return PROXY_E_MALFORMED;
     if (fam == V2_TCP4) {
-        h->srclen = fill(&h->src, AF_INET, b + 16, (uint16_t)(b[24] << 8 | b[25]));
-        h->dstlen = fill(&h->dst, AF_INET, b + 20, (uint16_t)(b[26] << 8 | b[27]));
+        h->srclen = addr_set(&h->src, AF_INET, b + 16, (uint16_t)(b[24] << 8 | b[25]));
+        h->dstlen = addr_set(&h->dst, AF_INET, b + 20, (uint16_t)(b[26] << 8 | b[27]));
     } else {
-        h->srclen = fill(&h->src, AF_INET6, b + 16, (uint16_t)(b[48] << 8 | b[49]));
-        h->dstlen = fill(&h->dst, AF_INET6, b + 32, (uint16_t)(b[50] << 8 | b[51]));
+        h->srclen = addr_set(&h->src, AF_INET6, b + 16, (uint16_t)(b[48] << 8 | b[49]));
+        h->dstlen = addr_set(&h->dst, AF_INET6, b + 32, (uint16_t)(b[50] << 8 | b[51]));
     }
     return (long)total;
 }
