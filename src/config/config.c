@@ -17,8 +17,11 @@
 #include "config_int.h"
 #include "log.h"
 
-static const struct keyword mode_words[] = {
-    {"forward", MODE_FORWARD}, {"reverse", MODE_REVERSE}, {"tcp", MODE_TCP}, {NULL, 0}};
+static const struct keyword mode_words[] = {{"forward", MODE_FORWARD},
+                                            {"reverse", MODE_REVERSE},
+                                            {"tcp", MODE_TCP},
+                                            {"transparent", MODE_TRANSPARENT},
+                                            {NULL, 0}};
 static const struct keyword level_words[] = {{"error", LOG_LVL_ERROR},
                                              {"warn", LOG_LVL_WARN},
                                              {"info", LOG_LVL_INFO},
@@ -193,6 +196,13 @@ static const struct directive directives[] = {
      .def = "443",
      .flags = DIR_MULTI,
      .help = "ports and ranges CONNECT may reach, or 'any'"},
+    {.name = "upstream_mark",
+     .set = cfg_set_int,
+     .def = "0",
+     F(upstream_mark),
+     .min = 0,
+     .max = 2147483647,
+     .help = "SO_MARK on upstream sockets, for the nft rule that skips them (0: none)"},
     {.name = "upstream_proxy_protocol",
      .set = cfg_set_keyword,
      .def = "off",
@@ -444,18 +454,18 @@ config_finish(struct config *c, char *err, size_t errlen)
 
         c->workers = n < 1 ? 1 : n > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : (int)n;
     }
-    if (c->upstream_pp != 0 && c->mode == MODE_FORWARD) {
+    if (c->upstream_pp != 0 && (c->mode == MODE_FORWARD || c->mode == MODE_TRANSPARENT)) {
         snprintf(err, errlen,
                  "upstream_proxy_protocol works in tcp and reverse modes only (forward mode has no "
                  "one upstream)");
         return -1;
     }
-    if (c->mode != MODE_FORWARD && c->upstream_host[0] == '\0') {
+    if ((c->mode == MODE_REVERSE || c->mode == MODE_TCP) && c->upstream_host[0] == '\0') {
         snprintf(err, errlen, "mode %s needs an upstream (directive 'upstream' or option -u)",
                  config_mode_name(c->mode));
         return -1;
     }
-    if (c->mode == MODE_FORWARD && c->upstream_host[0] != '\0') {
+    if ((c->mode == MODE_FORWARD || c->mode == MODE_TRANSPARENT) && c->upstream_host[0] != '\0') {
         snprintf(err, errlen, "upstream is used only in reverse and tcp modes");
         return -1;
     }
@@ -556,6 +566,8 @@ config_mode_name(enum cfg_mode m)
         return "reverse";
     case MODE_TCP:
         return "tcp";
+    case MODE_TRANSPARENT:
+        return "transparent";
     }
     return "?";
 }

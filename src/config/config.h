@@ -24,7 +24,7 @@
 #define CFG_MAX_FRAG_DELAYS 4   /* values of shape_fragment_delay */
 #define CFG_MAX_ACL_RULES   128 /* allow and deny addresses, all lines together */
 
-enum cfg_mode { MODE_FORWARD = 0, MODE_REVERSE, MODE_TCP };
+enum cfg_mode { MODE_FORWARD = 0, MODE_REVERSE, MODE_TCP, MODE_TRANSPARENT };
 enum cfg_shape { SHAPE_OFF = 0, SHAPE_SPLIT, SHAPE_WARP };
 
 /* Values of tls_split (an int in struct config, as shape_policy.tls_mode reads it). */
@@ -94,8 +94,9 @@ struct config {
     struct cfg_port_range connect_ports[CFG_MAX_PORT_RANGES]; /* CONNECT may reach; sorted */
     int nconnect_ports; /* ranges in connect_ports; default one: 443 */
     int via;            /* 1: add a Via header to forwarded messages */
-    int upstream_pp;    /* 0, or the PROXY header version sent upstream */
-    int socks;          /* forward mode: SOCKS clients too (first byte 4 or 5) */
+    int upstream_mark; /* SO_MARK on upstream sockets (transparent mode's nft exception); 0: none */
+    int upstream_pp;   /* 0, or the PROXY header version sent upstream */
+    int socks;         /* forward mode: SOCKS clients too (first byte 4 or 5) */
     char upstream_host_header[ADDR_HOSTMAX]; /* upstream_host: Host sent upstream, "" = client's */
     int upstream_keepalive;            /* idle upstream conns kept per host:port per worker; 16 */
     double upstream_keepalive_timeout; /* how long a pooled idle upstream conn is kept; 30 */

@@ -141,6 +141,23 @@ conn_local_addr(struct conn *c, struct sockaddr_storage *ss, socklen_t *len)
     return getsockname(c->fd, (struct sockaddr *)ss, len) == 0 ? WD_OK : WD_ERROR;
 }
 
+int
+conn_original_dst(struct conn *c, struct sockaddr_storage *ss, socklen_t *len)
+{
+    /* netfilter's constants (linux/netfilter_ipv4.h, ip6_tables.h): both 80. */
+    const int so_original_dst = 80;
+
+    *len = sizeof(struct sockaddr_in);
+    if (getsockopt(c->fd, SOL_IP, so_original_dst, ss, len) == 0)
+        return WD_OK;
+    *len = sizeof(struct sockaddr_in6);
+    if (getsockopt(c->fd, SOL_IPV6, so_original_dst, ss, len) == 0)
+        return WD_OK;
+    /* Not redirected by NAT: TPROXY (or nothing), where the socket's own
+     * address is where the client was going. */
+    return conn_local_addr(c, ss, len);
+}
+
 ssize_t
 conn_splice_in(struct conn *c, int pipe_wr, size_t len)
 {

@@ -33,6 +33,10 @@ ssize_t conn_read(struct conn *c, void *p, size_t len);
 /* Looks at up to len bytes without taking them (MSG_PEEK), for an intake
  * told apart by its first bytes; the same contract (0: EOF). */
 ssize_t conn_peek(struct conn *c, void *p, size_t len);
+/* Where a client redirected to warpd by NAT (nftables/iptables redirect)
+ * was going (SO_ORIGINAL_DST, IPv4 or IPv6); without NAT, the socket's own
+ * address (TPROXY). WD_OK or WD_ERROR. */
+int conn_original_dst(struct conn *c, struct sockaddr_storage *ss, socklen_t *len);
 /* The socket's own address (getsockname): WD_OK or WD_ERROR. */
 int conn_local_addr(struct conn *c, struct sockaddr_storage *ss, socklen_t *len);
 ssize_t conn_write(struct conn *c, const void *p, size_t len);

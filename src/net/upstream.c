@@ -14,6 +14,14 @@
 /* Outcome of starting attempts from u->idx on. */
 enum { TRY_PENDING, TRY_CONNECTED, TRY_FAILED };
 
+static int upstream_mark; /* SO_MARK for every upstream socket; 0: none */
+
+void
+upstream_set_mark(int mark)
+{
+    upstream_mark = mark;
+}
+
 static void
 up_stop(struct upstream_connect *u)
 {
@@ -59,6 +67,14 @@ up_try(struct upstream_connect *u)
         /* Shaped requests are written in small timed segments; Nagle would
          * merge them. A failure here only costs that, not the connection. */
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* upstream_mark: the nft rule that redirects clients to warpd
+         * (transparent mode) skips sockets with this mark. */
+        if (upstream_mark != 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_MARK, &upstream_mark, sizeof(upstream_mark)) < 0) {
+            u->last_err = errno;
+            close(fd);
+            continue;
+        }
         if (connect(fd, sa, len) == 0) {
             u->fd = fd;
             return TRY_CONNECTED;

@@ -32,6 +32,9 @@ struct upstream_connect {
 void upstream_connect_start(struct upstream_connect *u, struct ev_loop *loop,
                             const struct resolve_result *addrs, double timeout, upstream_cb cb,
                             void *arg);
+/* The SO_MARK every upstream socket of this worker gets from now on (0:
+ * none): upstream_mark, set once at the worker's start. */
+void upstream_set_mark(int mark);
 /* Closes the socket of an attempt in progress and stops the watchers; the
  * callback will not run. A no-op after the callback, on a second call, and on
  * a zero-filled struct that was never started. */

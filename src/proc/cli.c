@@ -27,7 +27,7 @@ static const char usage_text[] =
     "  -H, --host ADDR          WARP alias: listen on ADDR (default 127.0.0.1)\n"
     "  -p, --port PORT          WARP alias: listen on PORT (default 8800)\n"
     "  -w, --workers N|auto     worker processes, 1-64 (default: one per CPU)\n"
-    "  -m, --mode MODE          forward (HTTP proxy, default), reverse or tcp\n"
+    "  -m, --mode MODE          forward (HTTP proxy, default), reverse, tcp or transparent\n"
     "  -u, --upstream HOST:PORT the server behind warpd in reverse and tcp modes\n"
     "  -s, --shape SHAPE        request shaping: off, split (default) or warp\n"
     "  -v, --verbose            log more (log_level debug)\n"

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "listener.h"
 #include "log.h"
+#include "upstream.h"
 #include "upstream_pool.h"
 #include "proto.h"
 #include "resolve.h"
@@ -324,6 +325,7 @@ worker_setup(struct worker *w)
     upstream_pool_init(w->loop, cfg->upstream_keepalive, cfg->upstream_keepalive_timeout);
     session_env_init(&w->env, w->loop, cfg);
     w->proto = proto_for_config(cfg);
+    upstream_set_mark(cfg->upstream_mark);
     w->env.on_count_change = worker_count_change;
     w->listener = listener_new(w->loop, socks->fd[w->slot], socks->nlisten, worker_accept, w);
     if (w->listener == NULL) {

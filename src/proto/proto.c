@@ -10,6 +10,7 @@
 #include "http_session.h"
 #include "proto_forward.h"
 #include "proto_tcp.h"
+#include "proto_transparent.h"
 
 static const struct {
     enum cfg_mode mode;
@@ -18,6 +19,7 @@ static const struct {
     {MODE_FORWARD, &proto_http},
     {MODE_REVERSE, &proto_http},
     {MODE_TCP, &proto_tcp},
+    {MODE_TRANSPARENT, &proto_transparent},
 };
 
 const struct proto *

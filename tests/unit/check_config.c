@@ -450,9 +450,9 @@ static const struct {
     {"workers", "AUTO", "expected 1-64 or 'auto', got 'AUTO'"},
     {"workers", "99999999999999999999999",
      "expected 1-64 or 'auto', got '99999999999999999999999'"},
-    {"mode", "fast", "expected forward, reverse or tcp, got 'fast'"},
-    {"mode", "forward;", "expected forward, reverse or tcp, got 'forward;'"},
-    {"mode", "Forward", "expected forward, reverse or tcp, got 'Forward'"},
+    {"mode", "fast", "expected forward, reverse, tcp or transparent, got 'fast'"},
+    {"mode", "forward;", "expected forward, reverse, tcp or transparent, got 'forward;'"},
+    {"mode", "Forward", "expected forward, reverse, tcp or transparent, got 'Forward'"},
     {"shape", "on", "expected off, split or warp, got 'on'"},
     {"log_level", "verbose", "expected error, warn, info or debug, got 'verbose'"},
     {"upstream", "example.com", "missing port in 'example.com'"},
@@ -1260,7 +1260,7 @@ START_TEST(test_set_quotes_value)
     memset(v, 'x', 200);
     v[200] = '\0';
     ck_assert_int_eq(config_set(&c, "mode", v, err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "expected forward, reverse or tcp, got "
+    ck_assert_str_eq(err, "expected forward, reverse, tcp or transparent, got "
                           "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'");
     ck_assert_int_eq(config_set(&c, "shape", "\xff\xfe", err, sizeof(err)), -1);
     ck_assert_str_eq(err, "expected off, split or warp, got '\\xff\\xfe'");
@@ -1323,7 +1323,7 @@ static const struct {
      "duplicate directive 'upstream' (first on line 2)"},
     {"listen 8800\nlisten 9000\nlisten 127.0.0.1:8800\n", 3,
      "listen: duplicate address 127.0.0.1:8800 (first on line 1)"},
-    {"mode forward;\n", 1, "mode: expected forward, reverse or tcp, got 'forward;'"},
+    {"mode forward;\n", 1, "mode: expected forward, reverse, tcp or transparent, got 'forward;'"},
     {"mode forward\nmode\001 x\n", 2, "control character 0x01 in line"},
     {"mode forward\r\n", 1, "carriage return in line (DOS line endings?)"},
     {"# \x7f\n", 1, "control character 0x7f in line"},
@@ -1917,7 +1917,7 @@ static const struct {
     const char *opt, *value, *err;
 } build_bad[] = {
     {"w", "x", "option -w: expected 1-64 or 'auto', got 'x'"},
-    {"m", "fast", "option -m: expected forward, reverse or tcp, got 'fast'"},
+    {"m", "fast", "option -m: expected forward, reverse, tcp or transparent, got 'fast'"},
     {"u", "example.com", "option -u: missing port in 'example.com'"},
     {"s", "max", "option -s: expected off, split or warp, got 'max'"},
     {"s", "warp *.a.test",
