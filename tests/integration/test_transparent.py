@@ -97,7 +97,31 @@ def rules(port):
 """ % (MARK, port)
 
 
-def setup(t):
+SNIFF_PY = r"""
+import socket, struct, sys
+iface, path = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0800))
+s.bind((iface, 0))
+out = open(path, "w")
+while True:
+    pkt, addr = s.recvfrom(65535)
+    if addr[2] == socket.PACKET_OUTGOING:
+        continue
+    ip = pkt[14:]
+    if len(ip) < 20 or ip[9] != 6:
+        continue
+    ihl, total = (ip[0] & 15) * 4, struct.unpack("!H", ip[2:4])[0]
+    tcp = ip[ihl:]
+    if struct.unpack("!H", tcp[2:4])[0] != 443:
+        continue
+    payload = ip[ihl + (tcp[12] >> 4) * 4 : total]
+    if payload:
+        out.write("%d %s\n" % (struct.unpack("!I", tcp[4:8])[0], payload.hex()))
+        out.flush()
+"""
+
+
+def setup(t, extra="shape off\n"):
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
         raise wd.Skip("needs root, ip and nft")
     net = Net(t)
@@ -105,8 +129,8 @@ def setup(t):
     port = 18800
     nft = t.write("rules.nft", rules(port))
     sh(*net.ex(net.c), "nft", "-f", nft)
-    cfg = t.config("listen 127.0.0.1:%d\nmode transparent\nworkers 1\nupstream_mark %d\nshape off\n"
-                   "header_timeout 3s\n" % (port, MARK))
+    cfg = t.config("listen 127.0.0.1:%d\nmode transparent\nworkers 1\nupstream_mark %d\n%s"
+                   "header_timeout 3s\n" % (port, MARK, extra))
     w = t.warpd(config=cfg, nworkers=1, wrap=net.ex(net.c))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -132,6 +156,43 @@ def test_loop_refused(t):
     r = sh(*net.ex(net.c), "curl", "-s", "-m", "5", "http://127.0.0.1:%d/" % port, check_rc=False)
     check(r.returncode != 0, "a connection straight to warpd was relayed")
     wd.wait_until(lambda: any("own listener" in l for l in w.text()), 5, "the loop's log line")
+
+
+@wd.timeout(90)
+def test_tls_split_through_the_redirect(t):
+    """HTTPS through the redirect: the ClientHello reaches the origin cut
+    inside its SNI (two TCP segments, neither holding the whole name), and
+    the handshake completes."""
+    if not shutil.which("openssl"):
+        raise wd.Skip("needs openssl")
+    net, w, port = setup(t, "shape split\ntls_split segment\n")
+    cert, key = t.path("cert.pem"), t.path("key.pem")
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=blocked.test")
+    Proc(t, net.ex(net.o) + ["openssl", "s_server", "-accept", "198.18.0.2:443", "-cert", cert, "-key", key,
+                             "-www"])
+    capture = t.path("capture.txt")
+    Proc(t, net.ex(net.o) + [sys.executable, "-c", SNIFF_PY, "wdto%d" % os.getpid(), capture])
+    deadline = time.monotonic() + 10
+    r = None
+    while time.monotonic() < deadline:
+        r = sh(*net.ex(net.c), "curl", "-s", "-k", "-m", "5", "--noproxy", "*", "--resolve",
+               "blocked.test:443:198.18.0.2", "https://blocked.test/", check_rc=False)
+        if r.returncode == 0:
+            break
+        time.sleep(0.2)
+    check(r.returncode == 0 and "s_server" in r.stdout, "HTTPS through the redirect: %r %r" % (r.returncode, r.stderr))
+    wd.wait_until(lambda: os.path.exists(capture) and os.path.getsize(capture) > 0, 5, "the capture")
+    segs = {}
+    with open(capture) as f:
+        for line in f:
+            seq, data = line.split()
+            segs.setdefault(int(seq), bytes.fromhex(data))
+    ordered = [segs[k] for k in sorted(segs)]
+    stream = b"".join(ordered)
+    name = b"blocked.test"
+    check(name in stream, "no SNI in the captured stream")
+    check(not any(name in seg for seg in ordered), "a segment holds the whole name: %r" % [len(x) for x in ordered])
 
 
 if __name__ == "__main__":
