@@ -107,7 +107,7 @@ socks_connected(struct session *s, int err)
     if (conn_local_addr(&s->up, &bound, &blen) != WD_OK)
         memset(&bound, 0, sizeof(bound));
     ss->rep = ss->version == 4 ? 0x5a : SOCKS5_REP_OK;
-    if (config_shape_for(s->env->cfg, ss->req.host) != SHAPE_OFF) {
+    if (flight_wanted(s->env->cfg, ss->req.host)) {
         /* The reply goes out now (a few bytes to a socket that took the
          * request: the kernel takes them); the client's first flight is
          * then shaped by what it is. */

@@ -9,9 +9,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "config.h"
 #include "log.h"
@@ -24,6 +27,7 @@ struct flight {
     const char *end; /* the relay's clean close reason */
     size_t flight;   /* bytes of in the plan covers */
     enum cfg_shape strategy;
+    unsigned by_bytes : 1; /* the client gave an address: rules see the SNI or Host */
     struct shape_exec x;
     struct shape_plan plan;
     unsigned running : 1; /* the executor has the upstream's write side */
@@ -106,6 +110,29 @@ flight_http_head(const char *b, size_t len)
     return 0;
 }
 
+/* The client gave an address: the Host of its request head picks the
+ * per-destination rule, if the head has one. */
+static void
+flight_host_strategy(struct flight *f, const char *b, size_t len)
+{
+    char host[256];
+    size_t i, n = 0;
+
+    for (i = 0; i + 7 < len; i++) {
+        if (b[i] == '\n' && strncasecmp(b + i + 1, "host:", 5) == 0) {
+            i += 6;
+            while (i < len && (b[i] == ' ' || b[i] == '\t'))
+                i++;
+            while (i < len && n < sizeof(host) - 1 && b[i] != '\r' && b[i] != ':' && b[i] != ' ')
+                host[n++] = b[i++];
+            host[n] = '\0';
+            if (n > 0)
+                f->strategy = config_shape_for(f->s->env->cfg, host);
+            return;
+        }
+    }
+}
+
 /* What is in f->in: 1 planned (f->plan, f->flight), 0 wait for more, -1
  * send as is. */
 static int
@@ -117,9 +144,9 @@ flight_plan(struct flight *f)
     struct shape_policy pol;
     long head;
 
-    shape_policy_init(cfg, f->strategy, &pol);
     if ((unsigned char)b[0] == 0x16) {
         size_t rec;
+        char sni[256];
 
         if (len < 5)
             return 0;
@@ -128,11 +155,21 @@ flight_plan(struct flight *f)
             return -1;
         if (len < rec)
             return 0;
+        if (f->by_bytes && shape_tls_sni(b, rec, sni, sizeof(sni)) > 0)
+            f->strategy = config_shape_for(cfg, sni);
+        if (f->strategy == SHAPE_OFF)
+            return -1;
+        shape_policy_init(cfg, f->strategy, &pol);
         f->flight = rec;
         return shape_plan_tls(b, rec, &pol, &f->plan) == 0 ? 1 : -1;
     }
     if ((head = flight_http_head(b, len)) <= 0)
         return (int)head;
+    if (f->by_bytes)
+        flight_host_strategy(f, b, (size_t)head);
+    if (f->strategy == SHAPE_OFF)
+        return -1;
+    shape_policy_init(cfg, f->strategy, &pol);
     if (shape_plan_size((size_t)head, &pol) > f->plan.cap)
         return -1;
     f->flight = (size_t)head;
@@ -197,6 +234,22 @@ flight_timeout(struct session *s)
     flight_relay(f);
 }
 
+/* A name decides the strategy at once; an address only once the first
+ * bytes show the SNI or Host that the per-destination rules may name. */
+static int
+flight_by_bytes(const struct config *cfg, const char *host)
+{
+    unsigned char ip[16];
+
+    return cfg->nshape_rules > 0 && addr_parse_ip(host, strlen(host), AF_UNSPEC, ip) >= 0;
+}
+
+int
+flight_wanted(const struct config *cfg, const char *host)
+{
+    return config_shape_for(cfg, host) != SHAPE_OFF || flight_by_bytes(cfg, host);
+}
+
 struct flight *
 flight_start(struct session *s, const char *host, const void *early, size_t elen, const char *end)
 {
@@ -205,15 +258,16 @@ flight_start(struct session *s, const char *host, const void *early, size_t elen
     struct shape_policy pol;
     size_t cap;
     struct flight *f = NULL;
-    int r;
+    int r, by_bytes;
 
     shape_policy_init(cfg, strategy, &pol);
     /* Room for a 16 KiB first flight, as planned for the larger of the two. */
     cap = shape_plan_size(BUF_SIZE, &pol);
     if (cap < BUF_SIZE + SHAPE_TLS_GROWTH)
         cap = BUF_SIZE + SHAPE_TLS_GROWTH;
-    if (strategy == SHAPE_OFF || elen > BUF_SIZE || (f = calloc(1, sizeof(*f) + cap)) == NULL ||
-        (f->in = buf_get()) == NULL) {
+    by_bytes = flight_by_bytes(cfg, host);
+    if ((strategy == SHAPE_OFF && !by_bytes) || elen > BUF_SIZE ||
+        (f = calloc(1, sizeof(*f) + cap)) == NULL || (f->in = buf_get()) == NULL) {
         struct buf *b = elen > 0 && elen <= BUF_SIZE ? buf_get() : NULL;
 
         free(f);
@@ -229,6 +283,7 @@ flight_start(struct session *s, const char *host, const void *early, size_t elen
     f->s = s;
     f->end = end;
     f->strategy = strategy;
+    f->by_bytes = by_bytes;
     f->plan.buf = f->bytes;
     f->plan.cap = cap;
     s->client.data = f;

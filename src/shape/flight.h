@@ -10,6 +10,11 @@
 
 struct flight;
 
+/* Whether a tunnel to host (a name, or an address as text) may need its
+ * first flight shaped: the destination's strategy is not off, or host is an
+ * address and per-destination rules may match the SNI or Host it carries. */
+int flight_wanted(const struct config *cfg, const char *host);
+
 /* Takes over s (both conns' read sides) until the first flight is out, then
  * relays (session_relay, with end as the clean close reason). host is the
  * destination's name as the client gave it, for the per-destination rules;

@@ -433,6 +433,22 @@ find_sni(const unsigned char *p, size_t n, size_t *name_off, size_t *name_len)
 }
 
 int
+shape_tls_sni(const char *data, size_t len, char *name, size_t cap)
+{
+    const unsigned char *d = (const unsigned char *)data;
+    size_t rec_len, off, n;
+
+    if (len < 5 || d[0] != 22 || d[1] != 3)
+        return -1;
+    rec_len = rd16(d + 3);
+    if (rec_len > len - 5 || find_sni(d + 5, rec_len, &off, &n) < 0 || n == 0 || n >= cap)
+        return -1;
+    memcpy(name, d + 5 + off, n);
+    name[n] = '\0';
+    return (int)n;
+}
+
+int
 shape_plan_tls(const char *data, size_t len, const struct shape_policy *pol,
                struct shape_plan *plan)
 {

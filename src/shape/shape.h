@@ -68,6 +68,10 @@ size_t shape_plan_size(size_t head_len, const struct shape_policy *pol);
  * drawn is documented in shape.c; the unit tests pin it byte for byte. */
 int shape_plan_request(const char *head, size_t len, const struct shape_policy *pol, uint64_t *rng,
                        struct shape_plan *plan);
+/* The server_name of a complete TLS ClientHello record at data (the name's
+ * bytes, NUL-terminated, in name[cap]). Returns its length, or -1 when there
+ * is none or it does not fit. */
+int shape_tls_sni(const char *data, size_t len, char *name, size_t cap);
 /* Plans the first bytes a client sent through a CONNECT tunnel. When they
  * start with a complete TLS ClientHello carrying a server_name, splits inside
  * the host name (pol->tls_mode 1: two TCP segments of the same bytes; 2: the

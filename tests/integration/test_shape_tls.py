@@ -237,6 +237,28 @@ def test_socks_tls_split_off_reset(t):
     check(f.verdict == "blocked", "SOCKS5 with tls_split off: %s" % f.describe())
 
 
+def test_socks_address_rule_by_sni(t):
+    """A SOCKS5 client that gives an address (curl --socks5 resolves the
+    name itself): with shape off by default and a rule for blocked.test, the
+    rule is found by the SNI of the ClientHello, which is then cut."""
+    srv = tls_server(t)
+    sim = dpisim.DPI(t, srv, "segment", "tls", names=[NAME])
+    port = wd.free_port()
+    cfg = ht.http_config(t, port, "forward", 1, "shape_seed 4242\nconnect_ports any\ntls_split segment\n")
+    with open(cfg, "a") as f:
+        f.write("shape split blocked.test\n")
+    t.warpd(config=cfg, nworkers=1)
+    out = t.path("curl-ip.out")
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    r = subprocess.run(["curl", "-s", "-k", "--socks5", "127.0.0.1:%d" % port, "--resolve",
+                        "blocked.test:%d:127.0.0.1" % sim.port, "--max-time", "10", "-o", out, "-w",
+                        "%{http_code}", "https://blocked.test:%d/" % sim.port],
+                       stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=20)
+    body = open(out, "rb").read() if os.path.exists(out) else b""
+    check_handshake(sim, r.returncode, r.stdout.decode().strip(), body, "SOCKS5 by address, rule by SNI")
+    sim.check_clean()
+
+
 if __name__ == "__main__":
     why = dpisim.capture_unavailable()
     missing = [b for b in ("openssl", "curl") if not shutil.which(b)]
