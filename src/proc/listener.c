@@ -85,6 +85,16 @@ fail:
     return -1;
 }
 
+int
+listener_transparent(int fd, int family)
+{
+    int one = 1;
+
+    if (family == AF_INET6)
+        return setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one));
+    return setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one));
+}
+
 static void
 listener_update(struct listener *l)
 {

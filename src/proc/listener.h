@@ -18,6 +18,11 @@ int listener_probe(const struct sockaddr *sa, socklen_t len);
  * kernel chose is written back into sa. Returns the fd, or -1 with errno set. */
 int listener_open(struct sockaddr *sa, socklen_t len, int backlog);
 
+/* Marks a listening socket IP_TRANSPARENT (IPV6_TRANSPARENT), so that
+ * TPROXY can hand it connections for addresses that are not the machine's
+ * own (transparent mode). Needs CAP_NET_ADMIN. Returns 0, or -1 with errno. */
+int listener_transparent(int fd, int family);
+
 /* Worker side: accepts from a set of listening fds. */
 struct listener;
 typedef void (*listener_accept_cb)(void *arg, int fd, const struct sockaddr *peer,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "listener.h"
+#include "log.h"
 
 #define LSET_BACKLOG 511
 
@@ -78,6 +79,12 @@ lset_open(struct lset *s, const struct config *cfg, const struct lset *prev, cha
                 snprintf(err, errlen, "listen %s: %s", cfg->listen[i].text, strerror(errno));
                 goto fail;
             }
+            /* Transparent mode: TPROXY hands over connections for addresses
+             * that are not the machine's own; a redirect needs nothing. */
+            if (cfg->mode == MODE_TRANSPARENT &&
+                listener_transparent(l->fds[j], l->addr.ss_family) < 0 && j == 0)
+                log_warn("listen %s: IP_TRANSPARENT (for TPROXY; a redirect works without it)",
+                         cfg->listen[i].text);
         }
         addr_format((struct sockaddr *)&l->addr, l->text, sizeof(l->text));
     }
