@@ -278,7 +278,8 @@ flight_start(struct session *s, const char *host, const void *early, size_t elen
         session_relay(s, b, NULL, end);
         return NULL;
     }
-    memcpy(f->in->data, early, elen);
+    if (elen > 0)
+        memcpy(f->in->data, early, elen);
     f->in->end = (uint32_t)elen;
     f->s = s;
     f->end = end;
