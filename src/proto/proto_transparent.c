@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr.h"
 #include "flight.h"
 #include "log.h"
 #include "relay.h"
@@ -27,7 +28,7 @@ transparent_connected(struct session *s, int err)
     struct transparent_session *ts = (struct transparent_session *)s;
     char reason[128];
     char host[WD_ADDRSTRLEN];
-    char *colon;
+    uint16_t port;
 
     if (err != 0) {
         snprintf(reason, sizeof(reason), "upstream connect: %s",
@@ -36,10 +37,8 @@ transparent_connected(struct session *s, int err)
         return;
     }
     /* The per-destination rules see the address (without the port). */
-    snprintf(host, sizeof(host), "%s", ts->target[0] == '[' ? ts->target + 1 : ts->target);
-    colon = strrchr(host, ts->target[0] == '[' ? ']' : ':');
-    if (colon != NULL)
-        *colon = '\0';
+    if (addr_parse_hostport(ts->target, host, sizeof(host), &port, NULL, 0) < 0)
+        host[0] = '\0';
     ts->flight = flight_start(s, host, NULL, 0, "done");
 }
 
