@@ -757,7 +757,7 @@ def run_traffic(b, a, res, parts):
         absolute = base + "/small"
         # /varied is /small with an X-Request-Id field that differs in every
         # response: no two response heads are equal, the worst case for
-        # warpd's memory of http-parser verdicts (src/http.c).
+        # warpd's memory of http-parser verdicts (src/http/http_check.c).
         rows = [
             ("direct", "origin (direct, the limit)", at(b.origin), b.origin, "", 1, 50, "/small"),
             ("warpd_rev", "warpd reverse", at(rev), rev, "", 1, 50, "/small"),

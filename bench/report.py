@@ -202,7 +202,7 @@ def write(res, outdir, workdir):
                  "in every response, so that no two response heads are equal: warpd then parses "
                  "every head twice (its own strict pass and http-parser's second opinion), while "
                  "on /small it recognises the repeated head and asks http-parser once per new "
-                 "head (src/http.c, 'remembering the second opinion').")
+                 "head (src/http/http_check.c, 'remembering the second opinion').")
         L.append("")
         L.append("| contender | wrk | req/s | spread | p50 ms | p99 ms | errors | server closes "
                  "| CPU% proxy | proxy CPU µs/req | CPU% origin | CPU% wrk | CPU% other "

@@ -1,4 +1,4 @@
-/* Unit tests for src/proto/proxy_header.c: good v1 and v2 headers with the
+/* Unit tests for src/net/proxy_header.c: good v1 and v2 headers with the
  * exact addresses they carry, every proper prefix of each waiting for more,
  * the client's bytes after a header left alone, each broken header with its
  * code (and its prefixes never taken), and headers written by

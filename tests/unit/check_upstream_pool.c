@@ -1,4 +1,4 @@
-/* Unit tests for src/pool.c with real loopback TCP connections: put/get round
+/* Unit tests for src/net/upstream_pool.c with real loopback TCP connections: put/get round
  * trip, keys (host case-insensitive, port), the per-key cap, a disabled pool,
  * idle connections dropped when the upstream closes or talks, the idle
  * timeout (one sweep timer for every entry), pool_clear, many keys. The test plays the upstream and
