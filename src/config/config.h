@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "common.h"
+#include "shape_step.h"
 
 #define CFG_MAX_LISTEN      16
 #define CFG_MAX_WORKERS     64
@@ -25,7 +26,22 @@
 #define CFG_MAX_ACL_RULES   128 /* allow and deny addresses, all lines together */
 
 enum cfg_mode { MODE_FORWARD = 0, MODE_REVERSE, MODE_TCP, MODE_TRANSPARENT };
-enum cfg_shape { SHAPE_OFF = 0, SHAPE_SPLIT, SHAPE_WARP };
+/* Strategy numbers: the built-ins, then SHAPE_USER + i for the configuration's
+ * strategy line i. shape_policy_init turns a number into steps. */
+enum cfg_shape {
+    SHAPE_OFF = 0,
+    SHAPE_SPLIT,
+    SHAPE_WARP,
+    SHAPE_DISORDER,
+    SHAPE_FAKE,
+    SHAPE_OOB,
+    SHAPE_TLSREC,
+    SHAPE_AUTO,
+    SHAPE_USER = 16,
+};
+#define CFG_MAX_STRATEGIES  16 /* strategy lines */
+#define CFG_MAX_AUTO        16 /* strategies shape_auto tries */
+#define CFG_MAX_BLOCK_HOSTS 16 /* shape_auto_block_hosts */
 
 /* Values of tls_split (an int in struct config, as shape_policy.tls_mode reads it). */
 #define CFG_TLS_SPLIT_OFF     0 /* send the ClientHello as the client did */
@@ -49,7 +65,7 @@ struct cfg_port_range {
  * pattern is lowercase: "example.com" (that host only), "*.example.com" (any
  * subdomain, not example.com itself) or "*" (every host). */
 struct cfg_shape_rule {
-    enum cfg_shape shape;
+    int shape; /* enum cfg_shape or SHAPE_USER + i */
     char pattern[CFG_SHAPE_PATTERN];
 };
 
@@ -62,7 +78,7 @@ struct config {
     enum cfg_mode mode;
     char upstream_host[ADDR_HOSTMAX]; /* upstream: "" when unset */
     uint16_t upstream_port;
-    enum cfg_shape shape; /* shape without patterns (and -s): the default strategy; split */
+    int shape; /* shape without patterns (and -s): the default strategy; split */
 
     double connect_timeout;  /* seconds, upstream TCP connect per address; default 10 */
     double resolve_timeout;  /* seconds, one DNS resolution; default 5 */
@@ -122,6 +138,21 @@ struct config {
     struct cfg_port_range tls_split_ports[CFG_MAX_PORT_RANGES]; /* CONNECT ports; sorted */
     int ntls_split_ports;                                       /* default one: 443 */
     uint64_t shape_seed; /* random generator seed; 0 = random per worker (tests set it) */
+    struct shape_strategy strategies[CFG_MAX_STRATEGIES]; /* strategy lines, in file order */
+    int nstrategies;
+    int shape_fake_ttl;                    /* TTL of fake pieces; 8 (1-255) */
+    int shape_disorder_ttl;                /* TTL of disordered pieces; 1 (1-255) */
+    char shape_fake_host[ADDR_HOSTMAX];    /* Host of fake HTTP requests; www.example.com */
+    char shape_fake_sni[ADDR_HOSTMAX];     /* SNI of fake ClientHellos; www.example.com */
+    int shape_auto[CFG_MAX_AUTO];          /* strategies auto tries, in order */
+    int nshape_auto;                       /* default: split tlsrec oob disorder fake warp */
+    double shape_auto_timeout;             /* no answer byte within: blocked; 5 s */
+    double shape_auto_ttl;                 /* a winner is remembered this long; 6 h */
+    double shape_auto_fail_ttl;            /* "nothing works" is remembered this long; 5 min */
+    int shape_auto_cache;                  /* entries of the shared table; 4096 */
+    char shape_auto_file[CFG_PATHMAX];     /* where the table is saved and loaded; "" none */
+    char shape_auto_block_hosts[CFG_MAX_BLOCK_HOSTS][CFG_SHAPE_PATTERN]; /* patterns */
+    int nshape_auto_block_hosts;
 
     char log[CFG_PATHMAX];        /* "stderr" or a file */
     int log_level;                /* enum log_level; default info */
@@ -161,7 +192,10 @@ int config_tls_split_port(const struct config *c, uint16_t port);
 /* The strategy for a destination host name (no port): the first shape rule
  * whose pattern matches, compared without regard to case and ignoring one
  * trailing dot on host, else the default c->shape. A NULL host gets the default. */
-enum cfg_shape config_shape_for(const struct config *c, const char *host);
+int config_shape_for(const struct config *c, const char *host);
+/* The number of the strategy called name (a built-in, or a strategy line's),
+ * or -1. */
+int config_shape_lookup(const struct config *c, const char *name);
 
 /* Whether listen address i makes warpd an open proxy: forward mode, an
  * address that is not loopback, no allow or deny rule and no auth_user. */
@@ -171,6 +205,7 @@ int config_listen_open(const struct config *c, int i);
 int config_auth_exposed(const struct config *c);
 
 const char *config_mode_name(enum cfg_mode m);
-const char *config_shape_name(enum cfg_shape s);
+/* A strategy's name ("?" for none); c may be NULL for the built-ins. */
+const char *config_shape_name(const struct config *c, int s);
 
 #endif

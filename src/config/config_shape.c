@@ -150,7 +150,7 @@ cfg_set_shape(struct config *c, const struct directive *d, const char *v, int li
             if (strcmp(q, add[nadd].pattern) == 0)
                 return cfg_failv(err, errlen, "host pattern already has a rule", w);
         }
-        add[nadd].shape = (enum cfg_shape)shape;
+        add[nadd].shape = shape;
         nadd++;
     }
     memcpy(&c->shape_rules[c->nshape_rules], add, (size_t)nadd * sizeof(add[0]));
@@ -175,7 +175,7 @@ pattern_match(const char *pat, const char *host, size_t len)
     return len == plen && strncasecmp(host, pat, plen) == 0;
 }
 
-enum cfg_shape
+int
 config_shape_for(const struct config *c, const char *host)
 {
     size_t len;
@@ -310,15 +310,28 @@ config_tls_split_port(const struct config *c, uint16_t port)
 }
 
 const char *
-config_shape_name(enum cfg_shape s)
+config_shape_name(const struct config *c, int s)
 {
-    switch (s) {
-    case SHAPE_OFF:
-        return "off";
-    case SHAPE_SPLIT:
-        return "split";
-    case SHAPE_WARP:
-        return "warp";
-    }
+    int i;
+
+    if (c != NULL && s >= SHAPE_USER && s - SHAPE_USER < c->nstrategies)
+        return c->strategies[s - SHAPE_USER].name;
+    for (i = 0; cfg_shape_words[i].name != NULL; i++)
+        if (cfg_shape_words[i].value == s)
+            return cfg_shape_words[i].name;
     return "?";
+}
+
+int
+config_shape_lookup(const struct config *c, const char *name)
+{
+    int i;
+
+    for (i = 0; cfg_shape_words[i].name != NULL; i++)
+        if (strcmp(cfg_shape_words[i].name, name) == 0)
+            return cfg_shape_words[i].value;
+    for (i = 0; c != NULL && i < c->nstrategies; i++)
+        if (strcmp(c->strategies[i].name, name) == 0)
+            return SHAPE_USER + i;
+    return -1;
 }

@@ -56,7 +56,7 @@ int
 px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
 {
     const struct config *cfg = p->s.env->cfg;
-    enum cfg_shape strategy = config_shape_for(cfg, p->host);
+    int strategy = config_shape_for(cfg, p->host);
     struct shape_policy pol;
     struct px_shape *sh;
     size_t cap, off = 0;

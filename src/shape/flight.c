@@ -26,7 +26,7 @@ struct flight {
     struct buf *in;  /* the client's first bytes */
     const char *end; /* the relay's clean close reason */
     size_t flight;   /* bytes of in the plan covers */
-    enum cfg_shape strategy;
+    int strategy;
     unsigned by_bytes : 1; /* the client gave an address: rules see the SNI or Host */
     struct shape_exec x;
     struct shape_plan plan;
@@ -254,7 +254,7 @@ struct flight *
 flight_start(struct session *s, const char *host, const void *early, size_t elen, const char *end)
 {
     const struct config *cfg = s->env->cfg;
-    enum cfg_shape strategy = config_shape_for(cfg, host);
+    int strategy = config_shape_for(cfg, host);
     struct shape_policy pol;
     size_t cap;
     struct flight *f = NULL;

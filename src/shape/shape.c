@@ -512,7 +512,7 @@ shape_plan_tls(const char *data, size_t len, const struct shape_policy *pol,
 /* The policy for one destination: the configuration's knobs with the
  * strategy that the destination's rule chose. */
 void
-shape_policy_init(const struct config *cfg, enum cfg_shape strategy, struct shape_policy *pol)
+shape_policy_init(const struct config *cfg, int strategy, struct shape_policy *pol)
 {
     size_t hn;
 

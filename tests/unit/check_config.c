@@ -113,7 +113,7 @@ START_TEST(test_defaults)
     ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.workers, cpus > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : cpus);
     ck_assert_str_eq(config_mode_name(c.mode), "forward");
-    ck_assert_str_eq(config_shape_name(c.shape), "split");
+    ck_assert_str_eq(config_shape_name(&c, c.shape), "split");
 }
 END_TEST
 
@@ -122,9 +122,9 @@ START_TEST(test_names)
     ck_assert_str_eq(config_mode_name(MODE_REVERSE), "reverse");
     ck_assert_str_eq(config_mode_name(MODE_TCP), "tcp");
     ck_assert_str_eq(config_mode_name((enum cfg_mode)42), "?");
-    ck_assert_str_eq(config_shape_name(SHAPE_OFF), "off");
-    ck_assert_str_eq(config_shape_name(SHAPE_WARP), "warp");
-    ck_assert_str_eq(config_shape_name((enum cfg_shape)42), "?");
+    ck_assert_str_eq(config_shape_name(NULL, SHAPE_OFF), "off");
+    ck_assert_str_eq(config_shape_name(NULL, SHAPE_WARP), "warp");
+    ck_assert_str_eq(config_shape_name(NULL, 42), "?");
 }
 END_TEST
 
@@ -160,10 +160,10 @@ shape_text(const struct config *c, char *buf, size_t len)
     size_t o;
     int i;
 
-    o = (size_t)snprintf(buf, len, "%s", config_shape_name(c->shape));
+    o = (size_t)snprintf(buf, len, "%s", config_shape_name(c, c->shape));
     for (i = 0; i < c->nshape_rules && o < len; i++)
         o += (size_t)snprintf(buf + o, len - o, " %s=%s", c->shape_rules[i].pattern,
-                              config_shape_name(c->shape_rules[i].shape));
+                              config_shape_name(c, c->shape_rules[i].shape));
 }
 
 /* The allow and deny rules in order, as "allow 10.0.0.0/8,deny all". */

@@ -1,0 +1,2 @@
+/* The shared auto-shaping table. Being written. */
+#include "auto_cache.h"

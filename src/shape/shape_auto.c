@@ -1,0 +1,2 @@
+/* auto shaping. Being written. */
+#include "shape_auto.h"

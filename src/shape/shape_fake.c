@@ -1,0 +1,2 @@
+/* Fake first pieces (an HTTP request, a TLS ClientHello). Being written. */
+#include "shape.h"

@@ -1,0 +1,1 @@
+"""Inline censor simulator (being written)."""

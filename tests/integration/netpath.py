@@ -1,0 +1,1 @@
+"""Network path of namespaces (being written)."""
