@@ -140,17 +140,17 @@ struct config {
     uint64_t shape_seed; /* random generator seed; 0 = random per worker (tests set it) */
     struct shape_strategy strategies[CFG_MAX_STRATEGIES]; /* strategy lines, in file order */
     int nstrategies;
-    int shape_fake_ttl;                    /* TTL of fake pieces; 8 (1-255) */
-    int shape_disorder_ttl;                /* TTL of disordered pieces; 1 (1-255) */
-    char shape_fake_host[ADDR_HOSTMAX];    /* Host of fake HTTP requests; www.example.com */
-    char shape_fake_sni[ADDR_HOSTMAX];     /* SNI of fake ClientHellos; www.example.com */
-    int shape_auto[CFG_MAX_AUTO];          /* strategies auto tries, in order */
-    int nshape_auto;                       /* default: split tlsrec oob disorder fake warp */
-    double shape_auto_timeout;             /* no answer byte within: blocked; 5 s */
-    double shape_auto_ttl;                 /* a winner is remembered this long; 6 h */
-    double shape_auto_fail_ttl;            /* "nothing works" is remembered this long; 5 min */
-    int shape_auto_cache;                  /* entries of the shared table; 4096 */
-    char shape_auto_file[CFG_PATHMAX];     /* where the table is saved and loaded; "" none */
+    int shape_fake_ttl;                 /* TTL of fake pieces; 8 (1-255) */
+    int shape_disorder_ttl;             /* TTL of disordered pieces; 1 (1-255) */
+    char shape_fake_host[ADDR_HOSTMAX]; /* Host of fake HTTP requests; www.example.com */
+    char shape_fake_sni[ADDR_HOSTMAX];  /* SNI of fake ClientHellos; www.example.com */
+    int shape_auto[CFG_MAX_AUTO];       /* strategies auto tries, in order */
+    int nshape_auto;                    /* default: split tlsrec oob disorder fake warp */
+    double shape_auto_timeout;          /* no answer byte within: blocked; 5 s */
+    double shape_auto_ttl;              /* a winner is remembered this long; 6 h */
+    double shape_auto_fail_ttl;         /* "nothing works" is remembered this long; 5 min */
+    int shape_auto_cache;               /* entries of the shared table; 4096 */
+    char shape_auto_file[CFG_PATHMAX];  /* where the table is saved and loaded; "" none */
     char shape_auto_block_hosts[CFG_MAX_BLOCK_HOSTS][CFG_SHAPE_PATTERN]; /* patterns */
     int nshape_auto_block_hosts;
 

@@ -22,10 +22,10 @@ struct shape_policy {
     /* The steps, for every strategy but the legacy off, split and warp
      * (shape_policy_init builds them for disorder, fake, oob and tlsrec). */
     struct shape_strategy strat;
-    int fake_ttl;           /* TTL of fake pieces (shape_fake_ttl, 8) */
-    int disorder_ttl;       /* TTL of disordered pieces (shape_disorder_ttl, 1) */
-    char fake_host[256];    /* the Host of a fake HTTP request (shape_fake_host) */
-    char fake_sni[256];     /* the SNI of a fake ClientHello (shape_fake_sni) */
+    int fake_ttl;        /* TTL of fake pieces (shape_fake_ttl, 8) */
+    int disorder_ttl;    /* TTL of disordered pieces (shape_disorder_ttl, 1) */
+    char fake_host[256]; /* the Host of a fake HTTP request (shape_fake_host) */
+    char fake_sni[256];  /* the SNI of a fake ClientHello (shape_fake_sni) */
     /* split (split_pos also places the TLS split inside the SNI name) */
     int split_pos;    /* split inside the Host value after this many bytes (>= 1) */
     int split_method; /* also split the request line after "METHOD " */
@@ -46,18 +46,20 @@ struct shape_policy {
     int tls_mode; /* 0 off, 1 two TCP segments, 2 two TLS records */
 };
 
-#define SHAPE_SEG_OOB  0x01 /* sent with MSG_OOB: its last byte is urgent, and the receiving
-                              * kernel takes it out of the stream */
-#define SHAPE_SEG_FAKE 0x02 /* first buf[fake_off, +len) goes out with TTL ttl; then the real
-                              * bytes take its place for the kernel's retransmission */
+#define SHAPE_SEG_OOB                                                                              \
+    0x01 /* sent with MSG_OOB: its last byte is urgent, and the receiving                          \
+          * kernel takes it out of the stream */
+#define SHAPE_SEG_FAKE                                                                             \
+    0x02 /* first buf[fake_off, +len) goes out with TTL ttl; then the real                         \
+          * bytes take its place for the kernel's retransmission */
 
 struct shape_seg {
-    uint32_t off, len;  /* slice of the plan's byte buffer, as sent (with an OOB byte) */
-    uint32_t delay_ms;  /* pause after this segment has left the socket */
-    uint32_t fake_off;  /* SHAPE_SEG_FAKE: where the fake bytes are in buf */
-    uint8_t ttl;        /* 0: the socket's own; else IP TTL / hop limit of this segment only
-                         * (with SHAPE_SEG_FAKE: of the fake) */
-    uint8_t flags;      /* SHAPE_SEG_* */
+    uint32_t off, len; /* slice of the plan's byte buffer, as sent (with an OOB byte) */
+    uint32_t delay_ms; /* pause after this segment has left the socket */
+    uint32_t fake_off; /* SHAPE_SEG_FAKE: where the fake bytes are in buf */
+    uint8_t ttl;       /* 0: the socket's own; else IP TTL / hop limit of this segment only
+                        * (with SHAPE_SEG_FAKE: of the fake) */
+    uint8_t flags;     /* SHAPE_SEG_* */
 };
 
 struct shape_plan {

@@ -64,8 +64,8 @@ enum shape_mark {
 };
 
 struct shape_pos {
-    int8_t mark;  /* enum shape_mark */
-    int32_t off;  /* added to the marker; for ABS, negative counts from the end */
+    int8_t mark; /* enum shape_mark */
+    int32_t off; /* added to the marker; for ABS, negative counts from the end */
 };
 
 enum shape_step_kind {
