@@ -193,6 +193,9 @@ int config_tls_split_port(const struct config *c, uint16_t port);
  * whose pattern matches, compared without regard to case and ignoring one
  * trailing dot on host, else the default c->shape. A NULL host gets the default. */
 int config_shape_for(const struct config *c, const char *host);
+/* Whether host matches one of shape_auto_block_hosts (a redirect there is
+ * a block page). */
+int config_block_host(const struct config *c, const char *host);
 /* The number of the strategy called name (a built-in, or a strategy line's),
  * or -1. */
 int config_shape_lookup(const struct config *c, const char *name);

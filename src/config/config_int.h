@@ -121,6 +121,14 @@ int cfg_set_host_name(struct config *c, const struct directive *d, const char *v
                       char *err, size_t errlen);
 int cfg_set_seed(struct config *c, const struct directive *d, const char *v, int line, char *err,
                  size_t errlen);
+int cfg_set_strategy(struct config *c, const struct directive *d, const char *v, int line,
+                     char *err, size_t errlen);
+int cfg_set_shape_auto(struct config *c, const struct directive *d, const char *v, int line,
+                       char *err, size_t errlen);
+int cfg_set_block_hosts(struct config *c, const struct directive *d, const char *v, int line,
+                        char *err, size_t errlen);
+int cfg_set_fake_name(struct config *c, const struct directive *d, const char *v, int line,
+                      char *err, size_t errlen);
 int cfg_set_tls_split_ports(struct config *c, const struct directive *d, const char *v, int line,
                             char *err, size_t errlen);
 

@@ -14,7 +14,9 @@
 
 /* The words of shape (and -s). */
 const struct keyword cfg_shape_words[] = {
-    {"off", SHAPE_OFF}, {"split", SHAPE_SPLIT}, {"warp", SHAPE_WARP}, {NULL, 0}};
+    {"off", SHAPE_OFF},           {"split", SHAPE_SPLIT}, {"warp", SHAPE_WARP},
+    {"disorder", SHAPE_DISORDER}, {"fake", SHAPE_FAKE},   {"oob", SHAPE_OOB},
+    {"tlsrec", SHAPE_TLSREC},     {"auto", SHAPE_AUTO},   {NULL, 0}};
 
 /* Copies the next space-separated word of *p into w (cut to wlen-1 bytes;
  * *cut says so) and moves *p past it. Returns 0 when no word is left. */
@@ -107,7 +109,24 @@ shape_pattern(const char *w, char *out)
     return 0;
 }
 
-/* "off|split|warp" sets the default strategy; "STRATEGY PATTERN..." appends
+/* The refusal of a word that names no strategy, listing what would do. */
+static int
+unknown_strategy(const struct config *c, const char *w, char *err, size_t errlen)
+{
+    char what[256];
+    size_t o = 0;
+    int i;
+
+    (void)c;
+    o = (size_t)snprintf(what, sizeof(what), "expected");
+    for (i = 0; cfg_shape_words[i].name != NULL; i++)
+        o += (size_t)snprintf(what + o, sizeof(what) - o, "%s %s", i > 0 ? "," : "",
+                              cfg_shape_words[i].name);
+    snprintf(what + o, sizeof(what) - o, " or the name of a strategy line above");
+    return cfg_failv(err, errlen, what, w);
+}
+
+/* "off|split|warp|..." sets the default strategy; "STRATEGY PATTERN..." appends
  * one rule per pattern. Rules are checked in full before any is added, so a
  * refused line changes nothing. */
 int
@@ -119,15 +138,17 @@ cfg_set_shape(struct config *c, const struct directive *d, const char *v, int li
     const char *p = v;
     int shape, nadd = 0, cut, i;
 
-    if (!next_word(&p, w, sizeof(w), &cut))
-        return cfg_set_keyword(c, d, v, line, err, errlen); /* refuses "" with the usual words */
-    if (p[strspn(p, " \t")] == '\0')
-        return cfg_set_keyword(c, d, v, line, err, errlen); /* one word: the default strategy */
-    for (i = 0; cfg_shape_words[i].name != NULL && strcmp(w, cfg_shape_words[i].name) != 0; i++)
-        ;
-    if (cfg_shape_words[i].name == NULL)
-        return cfg_set_keyword(c, d, w, line, err, errlen); /* refuses it, naming the word */
-    shape = cfg_shape_words[i].value;
+    if (!next_word(&p, w, sizeof(w), &cut) || cut)
+        return unknown_strategy(c, v, err, errlen);
+    if (p[strspn(p, " \t")] == '\0') {
+        /* One word: the default strategy (trailing blanks are refused). */
+        if (strcmp(v, w) != 0 || (shape = config_shape_lookup(c, w)) < 0)
+            return unknown_strategy(c, v, err, errlen);
+        c->shape = shape;
+        return 0;
+    }
+    if ((shape = config_shape_lookup(c, w)) < 0)
+        return unknown_strategy(c, w, err, errlen);
     while (next_word(&p, w, sizeof(w), &cut)) {
         if (cut || strlen(w) >= CFG_SHAPE_PATTERN) {
             snprintf(err, errlen, "host pattern too long (at most %d bytes)",
@@ -334,4 +355,154 @@ config_shape_lookup(const struct config *c, const char *name)
         if (strcmp(c->strategies[i].name, name) == 0)
             return SHAPE_USER + i;
     return -1;
+}
+
+/* A strategy name: 1-31 of [a-z0-9_-], starting with a letter. */
+static int
+strategy_name_ok(const char *w)
+{
+    size_t n = strlen(w);
+
+    if (n == 0 || n >= SHAPE_NAME_MAX || !(w[0] >= 'a' && w[0] <= 'z'))
+        return 0;
+    return strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* "strategy NAME STEP...": a named list of steps (shape_step.h), usable by
+ * shape, -s and shape_auto on the lines after it. */
+int
+cfg_set_strategy(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                 size_t errlen)
+{
+    struct shape_strategy st;
+    char w[256], why[160];
+    const char *p = v;
+    int cut;
+
+    (void)d;
+    (void)line;
+    memset(&st, 0, sizeof(st));
+    if (!next_word(&p, w, sizeof(w), &cut) || cut || !strategy_name_ok(w))
+        return cfg_failv(err, errlen,
+                         "expected a strategy name (a-z, 0-9, _ and -, at most 31, a letter first)",
+                         w);
+    if (config_shape_lookup(c, w) >= 0)
+        return cfg_failv(err, errlen,
+                         config_shape_lookup(NULL, w) >= 0 ? "a built-in strategy has this name"
+                                                           : "strategy already defined",
+                         w);
+    if (c->nstrategies == CFG_MAX_STRATEGIES) {
+        snprintf(err, errlen, "too many strategies (at most %d)", CFG_MAX_STRATEGIES);
+        return -1;
+    }
+    strcpy(st.name, w);
+    while (next_word(&p, w, sizeof(w), &cut)) {
+        if (st.nstep == SHAPE_MAX_STEPS) {
+            snprintf(err, errlen, "too many steps (at most %d)", SHAPE_MAX_STEPS);
+            return -1;
+        }
+        if (cut || shape_step_parse(w, &st.step[st.nstep], why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "step '%.64s%s': %s", w, cut ? "..." : "",
+                     cut ? "too long" : why);
+            return -1;
+        }
+        st.nstep++;
+    }
+    if (st.nstep == 0)
+        return cfg_failv(err, errlen, "expected one or more steps after the name", st.name);
+    c->strategies[c->nstrategies++] = st;
+    return 0;
+}
+
+/* "shape_auto NAME...": the strategies auto tries, in order; any but auto. */
+int
+cfg_set_shape_auto(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                   size_t errlen)
+{
+    int add[CFG_MAX_AUTO], n = 0, id, cut, i;
+    char w[CFG_SHAPE_PATTERN];
+    const char *p = v;
+
+    (void)d;
+    (void)line;
+    while (next_word(&p, w, sizeof(w), &cut)) {
+        if ((id = config_shape_lookup(c, w)) < 0)
+            return unknown_strategy(c, w, err, errlen);
+        if (id == SHAPE_AUTO)
+            return cfg_failv(err, errlen, "auto cannot try itself", w);
+        for (i = 0; i < n; i++)
+            if (add[i] == id)
+                return cfg_failv(err, errlen, "strategy listed twice", w);
+        if (n == CFG_MAX_AUTO) {
+            snprintf(err, errlen, "too many strategies (at most %d)", CFG_MAX_AUTO);
+            return -1;
+        }
+        add[n++] = id;
+    }
+    memcpy(c->shape_auto, add, sizeof(add[0]) * (size_t)n);
+    c->nshape_auto = n;
+    return 0;
+}
+
+/* "shape_auto_block_hosts PATTERN...": a redirect to one of these hosts is
+ * a block page. Replaces the list (the directive appears once). */
+int
+cfg_set_block_hosts(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                    size_t errlen)
+{
+    char pat[CFG_MAX_BLOCK_HOSTS][CFG_SHAPE_PATTERN], w[CFG_SHAPE_PATTERN];
+    const char *p = v;
+    int n = 0, cut;
+
+    (void)d;
+    (void)line;
+    if (strcmp(v, "off") == 0) {
+        c->nshape_auto_block_hosts = 0;
+        return 0;
+    }
+    while (next_word(&p, w, sizeof(w), &cut)) {
+        if (n == CFG_MAX_BLOCK_HOSTS) {
+            snprintf(err, errlen, "too many hosts (at most %d)", CFG_MAX_BLOCK_HOSTS);
+            return -1;
+        }
+        if (cut || shape_pattern(w, pat[n]) < 0)
+            return cfg_failv(err, errlen,
+                             "expected a host pattern such as warning.example, *.example or off",
+                             w);
+        n++;
+    }
+    memcpy(c->shape_auto_block_hosts, pat, sizeof(pat[0]) * (size_t)n);
+    c->nshape_auto_block_hosts = n;
+    return 0;
+}
+
+/* shape_fake_host, shape_fake_sni: a host name (the shape pattern rules
+ * without the wildcard) for the fake pieces. */
+int
+cfg_set_fake_name(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                  size_t errlen)
+{
+    char name[CFG_SHAPE_PATTERN];
+
+    (void)line;
+    if (strlen(v) >= ADDR_HOSTMAX || strlen(v) >= sizeof(name) || v[0] == '*' ||
+        shape_pattern(v, name) < 0)
+        return cfg_failv(err, errlen, "expected a host name such as www.example.com", v);
+    strcpy((char *)c + d->off, name);
+    return 0;
+}
+
+/* Whether host (a name, no port) matches one of shape_auto_block_hosts. */
+int
+config_block_host(const struct config *c, const char *host)
+{
+    size_t len = strlen(host);
+    int i;
+
+    if (len > 0 && host[len - 1] == '.')
+        len--;
+    for (i = 0; i < c->nshape_auto_block_hosts; i++)
+        if (len > 0 && pattern_match(c->shape_auto_block_hosts[i], host, len))
+            return 1;
+    return 0;
 }

@@ -18,6 +18,10 @@
 #include "log.h"
 #include "tutil.h"
 
+/* What a word that names no strategy is told it should have been. */
+#define STRATEGIES                                                                                 \
+    "off, split, warp, disorder, fake, oob, tlsrec, auto or the name of a strategy line above"
+
 /* Writes len bytes of text to tu_tmpdir()/name and returns the path (static). */
 static const char *
 write_file_n(const char *name, const char *text, size_t len)
@@ -453,7 +457,7 @@ static const struct {
     {"mode", "fast", "expected forward, reverse, tcp or transparent, got 'fast'"},
     {"mode", "forward;", "expected forward, reverse, tcp or transparent, got 'forward;'"},
     {"mode", "Forward", "expected forward, reverse, tcp or transparent, got 'Forward'"},
-    {"shape", "on", "expected off, split or warp, got 'on'"},
+    {"shape", "on", "expected " STRATEGIES ", got 'on'"},
     {"log_level", "verbose", "expected error, warn, info or debug, got 'verbose'"},
     {"upstream", "example.com", "missing port in 'example.com'"},
     {"upstream", "example.com:0", "port out of range in 'example.com:0'"},
@@ -580,10 +584,10 @@ static const struct {
     {"upstream_keepalive", "1025", "expected 0-1024, got '1025'"},
     {"upstream_keepalive", "many", "expected 0-1024, got 'many'"},
     /* shaping */
-    {"shape", "", "expected off, split or warp, got ''"},
-    {"shape", "warp ", "expected off, split or warp, got 'warp '"},
-    {"shape", "max a.test", "expected off, split or warp, got 'max'"},
-    {"shape", "WARP a.test", "expected off, split or warp, got 'WARP'"},
+    {"shape", "", "expected " STRATEGIES ", got ''"},
+    {"shape", "warp ", "expected " STRATEGIES ", got 'warp '"},
+    {"shape", "max a.test", "expected " STRATEGIES ", got 'max'"},
+    {"shape", "WARP a.test", "expected " STRATEGIES ", got 'WARP'"},
     {"shape", "warp a_b.test",
      "expected a host pattern such as example.com, *.example.com or *, got 'a_b.test'"},
     {"shape", "warp a.test b/c",
@@ -1263,7 +1267,7 @@ START_TEST(test_set_quotes_value)
     ck_assert_str_eq(err, "expected forward, reverse, tcp or transparent, got "
                           "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'");
     ck_assert_int_eq(config_set(&c, "shape", "\xff\xfe", err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "expected off, split or warp, got '\\xff\\xfe'");
+    ck_assert_str_eq(err, "expected " STRATEGIES ", got '\\xff\\xfe'");
 }
 END_TEST
 
@@ -1367,7 +1371,7 @@ static const struct {
     {"shape warp a.test\nshape off\nshape split b.test\n\nshape split\n", 5,
      "duplicate directive 'shape' (first on line 2)"},
     {"shape\n", 1, "'shape' takes one or more values"},
-    {"shape warp a.test\nshape fast b.test\n", 2, "shape: expected off, split or warp, got 'fast'"},
+    {"shape warp a.test\nshape fast b.test\n", 2, "shape: expected " STRATEGIES ", got 'fast'"},
     {"shape warp a.test\nshape off b.test A.test\n", 2,
      "shape: host pattern already has a rule, got 'A.test'"},
     {"shape warp a.test:80\n", 1,
@@ -1919,9 +1923,8 @@ static const struct {
     {"w", "x", "option -w: expected 1-64 or 'auto', got 'x'"},
     {"m", "fast", "option -m: expected forward, reverse, tcp or transparent, got 'fast'"},
     {"u", "example.com", "option -u: missing port in 'example.com'"},
-    {"s", "max", "option -s: expected off, split or warp, got 'max'"},
-    {"s", "warp *.a.test",
-     "option -s: expected one of off, split or warp (host rules go in the file)"},
+    {"s", "max", "option -s: expected " STRATEGIES ", got 'max'"},
+    {"s", "warp *.a.test", "option -s: expected one strategy name (host rules go in the file)"},
     {"m", "tcp", "mode tcp needs an upstream (directive 'upstream' or option -u)"},
     {"u", "example.com:80", "upstream is used only in reverse and tcp modes"},
 };
