@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "flight.h"
 #include "http_int.h"
 #include "outq.h"
 #include "xbuf.h"
@@ -66,68 +67,47 @@ px_start_tunnel(struct px *p, struct buf *pre_ba)
     session_relay(&p->s, pre_ab, pre_ba, "tunnel closed");
 }
 
-/* The ClientHello after a CONNECT did not come within header_timeout. */
-static void
-px_hello_timeout(struct session *s)
-{
-    px_answer((struct px *)s, 408, "the request head did not arrive in time");
-}
-
-/* The shaped ClientHello is out (or was let through as is): relay the rest. */
-static void
-px_hello_sent(struct px *p, int err)
-{
-    if (err != 0) {
-        /* The 200 went out already: this closes the connection. */
-        p->up_close = 1;
-        px_answer(p, 502, "could not send the request upstream");
-        return;
-    }
-    px_start_tunnel(p, NULL);
-}
-
-void
-px_hello_more(struct px *p)
-{
-    px_hello_try(p, px_hello_sent);
-}
-
-/* The upstream of a CONNECT is connected: the 200, then the tunnel; on a
- * tls_split port with shaping on, the tunnel waits for the client's TLS
- * ClientHello first, to send it split (px_hello_more). */
+/* The upstream of a CONNECT is connected: the 200, then the tunnel. When
+ * the destination's first flight may be shaped (a tls_split_ports port and
+ * a strategy other than off), the tunnel starts with flight.c, which waits
+ * for the client's first bytes (a ClientHello, an HTTP head) and sends them
+ * shaped, or judged and replayed with auto. */
 void
 px_connect_established(struct px *p)
 {
     const struct config *cfg = p->s.env->cfg;
     static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-    struct buf *b = buf_get();
+    struct buf *b;
 
+    p->status = 200;
+    p->t_first = ev_now(p->s.env->loop);
+    p->bytes_in += p->head_len;
+    p->cin.start += p->head_len;
+    if (config_tls_split_port(cfg, p->port) && flight_wanted(cfg, p->host)) {
+        size_t elen = xbuf_len(&p->cin);
+
+        /* A few bytes to a socket that just sent its request: the kernel
+         * takes them, as the SOCKS reply is sent. */
+        if (conn_write(&p->s.client, ok, sizeof(ok) - 1) != (ssize_t)(sizeof(ok) - 1)) {
+            session_close(&p->s, "client write failed");
+            return;
+        }
+        p->bytes_out += sizeof(ok) - 1;
+        p->phase = PX_TUNNEL;
+        if (elen > BUF_SIZE) {
+            session_close(&p->s, "too much early data");
+            return;
+        }
+        p->flight = flight_start(&p->s, p->host, p->cin.data + p->cin.start, elen, "tunnel closed");
+        xbuf_release(&p->cin, 1);
+        return;
+    }
+    b = buf_get();
     if (b == NULL) {
         px_answer(p, 503, "out of memory");
         return;
     }
     memcpy(b->data, ok, sizeof(ok) - 1);
     b->end = sizeof(ok) - 1;
-    p->status = 200;
-    p->t_first = ev_now(p->s.env->loop);
-    p->bytes_in += p->head_len;
-    p->cin.start += p->head_len;
-    if (cfg->tls_split != 0 && config_tls_split_port(cfg, p->port) &&
-        config_shape_for(cfg, p->host) != SHAPE_OFF) {
-        struct iovec iov = {b->data, buf_len(b)};
-        int r = outq_send(&p->s.client, &p->cout, &iov, 1, iov.iov_len, &p->bytes_out);
-
-        buf_put(b);
-        if (r < 0) {
-            session_close(&p->s, "client write failed");
-            return;
-        }
-        p->phase = PX_HELLO;
-        session_set_timer(&p->s, px_hello_timeout, cfg->header_timeout);
-        conn_want_read(&p->s.client, 1);
-        conn_want_write(&p->s.client, p->cout.bytes > 0);
-        px_hello_try(p, px_hello_sent);
-        return;
-    }
     px_start_tunnel(p, b);
 }

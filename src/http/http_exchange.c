@@ -73,7 +73,36 @@ px_idempotent(int method)
 static int
 px_may_retry(const struct px *p)
 {
-    return p->reused && !p->retried && p->req_body == BODY_NONE && px_idempotent(p->method);
+    return p->req_body == BODY_NONE && px_idempotent(p->method) &&
+           ((p->reused && !p->retried) || (p->au != NULL && shape_auto_more(p->au)));
+}
+
+/* auto: this try was blocked; the next strategy goes on a fresh connection
+ * when the request may be sent again. Returns 1 when it does. */
+static int
+px_auto_retry(struct px *p, const char *why)
+{
+    if (p->au == NULL || !p->head_kept || p->resp_head || !shape_auto_more(p->au))
+        return 0;
+    log_debug("auto: %s blocked with %s (%s)", p->host,
+              config_shape_name(p->s.env->cfg, shape_auto_current(p->au)), why);
+    shape_auto_next(p->au);
+    p->head_kept = 0;
+    px_drop_upstream(p);
+    px_exchange_start(p, 0, NULL);
+    return 1;
+}
+
+/* How long to wait for the response head: auto's judging time while
+ * another try may follow, else response_timeout. */
+static double
+px_response_wait(const struct px *p)
+{
+    const struct config *cfg = p->s.env->cfg;
+
+    if (p->au != NULL && p->head_kept && shape_auto_more(p->au))
+        return cfg->shape_auto_timeout;
+    return cfg->response_timeout;
 }
 
 /* The upstream connection failed before answering: on a reused connection
@@ -85,12 +114,18 @@ static void
 px_upstream_failed(struct px *p, const char *what)
 {
     if (p->head_kept && !p->resp_head && p->uin.end == 0) {
-        p->retried = 1;
-        p->head_kept = 0;
-        px_drop_upstream(p);
-        px_exchange_start(p, 0, NULL);
-        return;
+        if (p->reused && !p->retried) {
+            p->retried = 1;
+            p->head_kept = 0;
+            px_drop_upstream(p);
+            px_exchange_start(p, 0, NULL);
+            return;
+        }
+        if (px_auto_retry(p, what))
+            return;
     }
+    if (p->au != NULL && !p->resp_head)
+        shape_auto_failed(p->au, p->s.env->cfg);
     p->up_close = 1;
     px_answer(p, 502, what);
 }
@@ -98,7 +133,13 @@ px_upstream_failed(struct px *p, const char *what)
 static void
 px_response_timeout(struct session *s)
 {
-    px_answer((struct px *)s, 504, "the upstream did not answer in time");
+    struct px *p = (struct px *)s;
+
+    if (p->uin.end == 0 && px_auto_retry(p, "no answer in shape_auto_timeout"))
+        return;
+    if (p->au != NULL && !p->resp_head)
+        shape_auto_failed(p->au, s->env->cfg);
+    px_answer(p, 504, "the upstream did not answer in time");
 }
 
 static void
@@ -181,6 +222,7 @@ px_send_head(struct px *p, const struct http_head *parsed)
         return;
     }
     /* Keep the head bytes while a retry on a fresh connection is possible. */
+    px_auto_prepare(p);
     p->head_kept = px_may_retry(p);
     if (cfg->upstream_pp != 0 && !p->reused && px_send_proxy_header(p) < 0)
         return;
@@ -199,7 +241,7 @@ px_send_head(struct px *p, const struct http_head *parsed)
     p->up_eof = p->up_err = 0;
     body_init(&p->reqc, p->req_body, p->req_len, p->req_body);
     if (p->reqc.done)
-        session_set_timer(&p->s, px_response_timeout, cfg->response_timeout);
+        session_set_timer(&p->s, px_response_timeout, px_response_wait(p));
     else
         session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
     p->last_io = ev_now(p->s.env->loop);
@@ -295,7 +337,7 @@ px_pump_request(struct px *p)
         p->last_io = ev_now(p->s.env->loop);
         if (p->reqc.done) {
             if (!p->resp_head)
-                session_set_timer(&p->s, px_response_timeout, p->s.env->cfg->response_timeout);
+                session_set_timer(&p->s, px_response_timeout, px_response_wait(p));
         }
         if (n == 0)
             break;
@@ -506,6 +548,18 @@ px_response_head(struct px *p, size_t len)
         p->up_close = 1;
         px_answer(p, 502, "invalid response from the upstream");
         return -1;
+    }
+    if (p->au != NULL && p->head_kept && !p->resp_head) {
+        const struct config *cfg = p->s.env->cfg;
+
+        if (cfg->nshape_auto_block_hosts > 0 &&
+            shape_auto_block_page(cfg, p->uin.data + p->uin.start, len) == 1) {
+            if (px_auto_retry(p, "a block page"))
+                return -1;
+            shape_auto_failed(p->au, cfg); /* the client gets the block page */
+        } else {
+            shape_auto_passed(p->au, cfg);
+        }
     }
     if (p->head_kept) { /* an answer came: no retry any more */
         p->cin.start += p->head_len;

@@ -26,6 +26,7 @@
 #include "resolve.h"
 #include "session.h"
 #include "shape.h"
+#include "shape_auto.h"
 #include "shape_exec.h"
 #include "upstream.h"
 #include "xbuf.h"
@@ -38,7 +39,6 @@ enum px_phase {
     PX_RESOLVING, /* upstream name lookup */
     PX_CONNECTING,
     PX_EXCHANGE, /* request body up, response down */
-    PX_HELLO,    /* CONNECT answered; waiting for the TLS ClientHello to shape */
     PX_TUNNEL,   /* CONNECT or Upgrade: relaying bytes */
     PX_CLOSING,  /* flushing the last answer, then lingering */
 };
@@ -61,6 +61,8 @@ struct px {
     struct outq cout, uout;
     ev_tstamp last_io;            /* body phases: last transfer, for idle_timeout */
     struct px_shape *shp;         /* shaping in progress towards the upstream, or NULL */
+    struct flight *flight;        /* a CONNECT tunnel's first flight (flight.c), or NULL */
+    struct shape_auto *au;        /* auto's tries for this request, or NULL */
     void (*on_end)(struct px *p); /* the exchange is over: the intake goes on */
     size_t scan, uscan;           /* http_head_end progress on cin/uin */
 
@@ -104,8 +106,6 @@ ssize_t px_fill(struct conn *c, struct xbuf *x, size_t head_max, int *drained);
 
 /* http_connect.c: CONNECT and the tunnels (also after a 101). */
 void px_connect_established(struct px *p);
-/* CONNECT to a TLS port: more of the ClientHello arrived. */
-void px_hello_more(struct px *p);
 /* Switches to relaying. pre_ba holds what the client gets first (the 200 or
  * 101 head and any bytes the upstream already sent). */
 void px_start_tunnel(struct px *p, struct buf *pre_ba);
@@ -128,6 +128,9 @@ int px_answer_auth(struct px *p, const char *what, int keep);
 typedef void (*px_then_cb)(struct px *p, int err);
 void px_shape_free(struct px *p);
 int px_shape_head(struct px *p, const struct http_out *out, px_then_cb then);
-void px_hello_try(struct px *p, px_then_cb then);
+/* auto: the request's tries (p->au), made when its destination's
+ * strategy is auto, freed after its access line. */
+void px_auto_prepare(struct px *p);
+void px_auto_free(struct px *p);
 
 #endif

@@ -27,7 +27,11 @@ px_log_request(struct px *p, const char *close_reason)
     const struct config *cfg = p->s.env->cfg;
     ev_tstamp now = ev_now(p->s.env->loop);
     int auth = cfg->mode == MODE_FORWARD && cfg->nauth_users > 0;
+    char note[96];
 
+    session_shape_note(&p->s, note, sizeof(note));
+    p->s.shape_tries = 0; /* the next request counts its own */
+    px_auto_free(p);
     if (!p->logme || !log_access_enabled()) {
         p->logme = 0;
         return;
@@ -37,7 +41,7 @@ px_log_request(struct px *p, const char *close_reason)
      * from the configuration, never what the client sent), as nginx's
      * $remote_user and squid's log do; "-" for none. */
     log_access("client=%s%s%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
-               "ttfb=%.3f time=%.3f%s%s%s",
+               "ttfb=%.3f time=%.3f%s%s%s%s",
                p->s.peer, auth ? " user=" : "",
                !auth          ? ""
                : p->user >= 0 ? cfg->auth_users[p->user].name
@@ -45,7 +49,7 @@ px_log_request(struct px *p, const char *close_reason)
                p->method >= 0 ? http_method_str(p->method) : "-", p->target[0] ? p->target : "-",
                p->status, (unsigned long long)p->bytes_in, (unsigned long long)p->bytes_out,
                p->s.up_name[0] ? p->s.up_name : "-",
-               p->t_first > 0 ? p->t_first - p->s.t_start : 0.0, now - p->s.t_start,
+               p->t_first > 0 ? p->t_first - p->s.t_start : 0.0, now - p->s.t_start, note,
                close_reason ? " close=\"" : "", close_reason ? close_reason : "",
                close_reason ? "\"" : "");
 }
@@ -151,9 +155,9 @@ static void
 px_reply(struct px *p, int status, const char *ctype, const char *extra, const char *body,
          size_t blen, const char *what)
 {
-    /* A response head, or the 200 of a CONNECT (PX_HELLO, PX_TUNNEL), went
-     * out already: only a close can tell the client now. */
-    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_HELLO || p->phase == PX_TUNNEL) {
+    /* A response head, or the 200 of a CONNECT (PX_TUNNEL), went out
+     * already: only a close can tell the client now. */
+    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
         session_close(&p->s, what);
         return;
     }

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "http.h"
+#include "flight.h"
 #include "http_int.h"
 #include "http_route.h"
 #include "log.h"
@@ -50,6 +51,8 @@ px_on_close(struct session *s, const char *reason)
         p->bytes_in += s->relay->dir[0].bytes;
         p->bytes_out += s->relay->dir[1].bytes;
     }
+    flight_free(p->flight);
+    p->flight = NULL;
     /* reason may point into the relay: it is still there. */
     px_log_request(p, reason);
     px_drop_upstream(p);
@@ -326,21 +329,6 @@ static void
 px_client_read(struct conn *c)
 {
     struct px *p = c->data;
-
-    if (p->phase == PX_HELLO) {
-        int drained;
-        ssize_t n = px_fill(c, &p->cin, 0, &drained);
-
-        if (n == WD_AGAIN)
-            return;
-        if (n <= 0) {
-            session_close(&p->s,
-                          n == 0 ? "client closed before its TLS hello" : "client read error");
-            return;
-        }
-        px_hello_more(p);
-        return;
-    }
 
     for (int i = 0; i < PX_MAX_READS; i++) {
         int in_head = p->phase == PX_IDLE || p->phase == PX_HEAD;

@@ -50,21 +50,76 @@ px_shape_done(struct shape_exec *x, int err)
     then(p, err);
 }
 
-/* Sends a regenerated head shaped as the destination's strategy says.
+/* auto: the tries of this request, kept from its first try to its access
+ * line (allocated only for requests whose destination's strategy is auto). */
+void
+px_auto_prepare(struct px *p)
+{
+    const struct config *cfg = p->s.env->cfg;
+
+    if (p->au != NULL || config_shape_for(cfg, p->host) != SHAPE_AUTO)
+        return;
+    p->au = malloc(sizeof(*p->au));
+    if (p->au != NULL)
+        shape_auto_begin(p->au, cfg, p->host);
+}
+
+void
+px_auto_free(struct px *p)
+{
+    free(p->au);
+    p->au = NULL;
+}
+
+/* Plans the head flat[0..len) with strategy st: 0 planned, 1 nothing to do,
+ * -1 not possible (then sent as it is). */
+static int
+px_plan(struct px_shape *sh, const char *flat, size_t len, const struct config *cfg, int st,
+        size_t cap)
+{
+    struct shape_policy pol;
+
+    shape_policy_init(cfg, st, &pol);
+    if (shape_plan_size(len, &pol) > cap)
+        return -1;
+    sh->plan.buf = sh->bytes + len;
+    sh->plan.cap = cap;
+    return shape_plan_flight(flat, len, &pol, px_rng_state(cfg), &sh->plan);
+}
+
+/* The largest plan buffer any strategy the request may try needs. */
+static size_t
+px_plan_cap(const struct config *cfg, const struct px *p, int st, size_t len)
+{
+    struct shape_policy pol;
+    size_t cap = 0, c;
+
+    for (int i = 0; p->au != NULL ? i < p->au->n : i < 1; i++) {
+        shape_policy_init(cfg, p->au != NULL ? p->au->order[i] : st, &pol);
+        if ((c = shape_plan_size(len, &pol)) > cap)
+            cap = c;
+    }
+    return cap;
+}
+
+/* Sends a regenerated head shaped as the destination's strategy says (for
+ * auto: the try under way, skipping strategies that do nothing to it).
  * Returns 1 when the executor took over, 0 to send it plainly. */
 int
 px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
 {
     const struct config *cfg = p->s.env->cfg;
-    int strategy = config_shape_for(cfg, p->host);
-    struct shape_policy pol;
+    int st = p->au != NULL ? shape_auto_current(p->au) : config_shape_for(cfg, p->host), r = -1;
     struct px_shape *sh;
     size_t cap, off = 0;
 
-    if (strategy == SHAPE_OFF || (p->reused && !cfg->shape_reused))
+    if (st == SHAPE_OFF && p->au == NULL)
         return 0;
-    shape_policy_init(cfg, strategy, &pol);
-    cap = shape_plan_size(out->bytes, &pol);
+    p->s.shape = st;
+    p->s.shape_tries++;
+    if (st == SHAPE_OFF || st == SHAPE_AUTO || (p->reused && !cfg->shape_reused))
+        return 0;
+    cap = px_plan_cap(cfg, p, st, out->bytes);
     sh = malloc(sizeof(*sh) + out->bytes + cap);
     if (sh == NULL)
         return 0;
@@ -72,9 +127,10 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
         memcpy(sh->bytes + off, out->iov[i].iov_base, out->iov[i].iov_len);
         off += out->iov[i].iov_len;
     }
-    sh->plan.buf = sh->bytes + out->bytes;
-    sh->plan.cap = cap;
-    if (shape_plan_request(sh->bytes, out->bytes, &pol, px_rng_state(cfg), &sh->plan) != 0) {
+    while ((r = px_plan(sh, sh->bytes, out->bytes, cfg, st, cap)) == 1 && p->au != NULL &&
+           shape_auto_more(p->au))
+        p->s.shape = st = shape_auto_next(p->au);
+    if (r != 0) {
         free(sh);
         return 0;
     }
@@ -82,48 +138,4 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
     p->shp = sh;
     shape_exec_start(&sh->x, &p->s.up, &sh->plan, px_shape_done, p);
     return 1;
-}
-
-/* CONNECT to a TLS port: once the ClientHello record is complete, send it
- * split inside the SNI name, then relay. Anything else goes through as is. */
-void
-px_hello_try(struct px *p, px_then_cb then)
-{
-    const struct config *cfg = p->s.env->cfg;
-    const unsigned char *d = (const unsigned char *)p->cin.data + p->cin.start;
-    size_t len = xbuf_len(&p->cin), need;
-    struct shape_policy pol;
-    struct px_shape *sh;
-
-    if (len == 0)
-        return;
-    if (d[0] != 0x16)
-        goto plain; /* not a TLS handshake record */
-    if (len < 5)
-        return;
-    need = 5 + ((size_t)d[3] << 8 | d[4]);
-    if (need > p->cin.cap)
-        goto plain; /* larger than we hold: let it through unshaped */
-    if (len < need)
-        return; /* the rest of the record is coming */
-    shape_policy_init(cfg, config_shape_for(cfg, p->host), &pol);
-    sh = malloc(sizeof(*sh) + len + 64);
-    if (sh == NULL)
-        goto plain;
-    sh->plan.buf = sh->bytes;
-    sh->plan.cap = len + 64;
-    if (shape_plan_tls(p->cin.data + p->cin.start, len, &pol, &sh->plan) != 0) {
-        free(sh);
-        goto plain;
-    }
-    p->cin.start += (uint32_t)len;
-    p->bytes_in += len;
-    sh->then = then;
-    p->shp = sh;
-    conn_want_read(&p->s.client, 0);
-    session_stop_timer(&p->s);
-    shape_exec_start(&sh->x, &p->s.up, &sh->plan, px_shape_done, p);
-    return;
-plain:
-    then(p, 0);
 }

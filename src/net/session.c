@@ -228,6 +228,18 @@ session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, const c
     return WD_OK;
 }
 
+const char *
+session_shape_note(const struct session *s, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return "";
+    buf[0] = '\0';
+    if (s->shape_tries > 0)
+        snprintf(buf, cap, " shape=%s tries=%d", config_shape_name(s->env->cfg, s->shape),
+                 s->shape_tries);
+    return buf;
+}
+
 /* ---- kept alive between requests --------------------------------------- */
 
 void

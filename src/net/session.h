@@ -84,6 +84,8 @@ struct session {
     ev_tstamp t_start;  /* what the access line times from: the session, or (HTTP) the request */
     unsigned char *hdr; /* a PROXY header being read (listen ... proxy_protocol), or NULL */
     size_t hdr_len;
+    int shape;                   /* strategy of the first flight's last try (access line) */
+    int shape_tries;             /* tries of the first flight; 0: not shaped */
     unsigned closed : 1;         /* session_close ran: nothing more happens */
     unsigned in_idle : 1;        /* on the idle list */
     char peer[WD_ADDRSTRLEN];    /* client address as text */
@@ -131,6 +133,10 @@ int session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, con
  * client is (the socket's peer, or what a PROXY header in front said) and
  * the address it connected to. Returns its length (0: cap too small). */
 size_t session_proxy_header(struct session *s, int version, unsigned char *out, size_t cap);
+
+/* " shape=NAME tries=N" for the access line when the first flight was
+ * shaped (s->shape_tries > 0), else "", written into buf. */
+const char *session_shape_note(const struct session *s, char *buf, size_t cap);
 
 /* The session now waits, kept alive, for its next request, or no longer. */
 void session_idle_enter(struct session *s);

@@ -378,7 +378,7 @@ socks_close(struct session *s, const char *reason)
     struct socks_session *ss = (struct socks_session *)s;
     const struct config *cfg = s->env->cfg;
     uint64_t in = 0, out = 0;
-    char target[SOCKS_MAX_NAME + 16] = "-";
+    char target[SOCKS_MAX_NAME + 16] = "-", note[96];
 
     flight_free(ss->flight);
     ss->flight = NULL;
@@ -390,13 +390,14 @@ socks_close(struct session *s, const char *reason)
         snprintf(target, sizeof(target), ss->req.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
                  ss->req.host, (unsigned)ss->req.port);
     log_access("client=%s proto=socks%d%s%s target=%s reply=%d upstream=%s in=%llu out=%llu "
-               "time=%.3f close=\"%s\"",
+               "time=%.3f%s close=\"%s\"",
                s->peer, ss->version ? ss->version : 5, cfg->nauth_users > 0 ? " user=" : "",
                cfg->nauth_users == 0 ? ""
                : ss->user >= 0       ? cfg->auth_users[ss->user].name
                                      : "-",
                target, ss->rep, s->up_name[0] ? s->up_name : "-", (unsigned long long)in,
-               (unsigned long long)out, ev_now(s->env->loop) - s->t_start, reason);
+               (unsigned long long)out, ev_now(s->env->loop) - s->t_start,
+               session_shape_note(s, note, sizeof(note)), reason);
 }
 
 /* A graceful stop: a client still in its greeting gets the same grace as an

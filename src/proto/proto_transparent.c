@@ -86,6 +86,7 @@ transparent_close(struct session *s, const char *reason)
 {
     struct transparent_session *ts = (struct transparent_session *)s;
     uint64_t in = 0, out = 0;
+    char note[96];
 
     flight_free(ts->flight);
     ts->flight = NULL;
@@ -93,11 +94,11 @@ transparent_close(struct session *s, const char *reason)
         in = s->relay->dir[0].bytes;
         out = s->relay->dir[1].bytes;
     }
-    log_access("client=%s proto=transparent target=%s upstream=%s in=%llu out=%llu time=%.3f "
+    log_access("client=%s proto=transparent target=%s upstream=%s in=%llu out=%llu time=%.3f%s "
                "close=\"%s\"",
                s->peer, ts->target[0] ? ts->target : "-", s->up_name[0] ? s->up_name : "-",
                (unsigned long long)in, (unsigned long long)out, ev_now(s->env->loop) - s->t_start,
-               reason);
+               session_shape_note(s, note, sizeof(note)), reason);
 }
 
 const struct proto proto_transparent = {

@@ -1,17 +1,25 @@
-/* The first flight of a blind tunnel, shaped by what it is (see flight.h).
+/* The first flight of a tunnel, shaped by what it is (see flight.h).
  * The client's first bytes are collected (at most one pooled buffer, within
  * header_timeout) until they are a complete TLS record or an HTTP head, or
  * clearly neither; the upstream is watched meanwhile, and if it speaks
  * first (SSH, SMTP) nothing is shaped. The plan goes out through the
  * shaping executor; the bytes after it, and everything else, through the
- * relay. */
+ * relay.
+ *
+ * With auto, after the plan is out the upstream's first answer is awaited
+ * (shape_auto_timeout): a reset, a close, silence or a redirect to a block
+ * page is a blocked try. When the flight may be sent again (a ClientHello;
+ * an idempotent HTTP request without a body), the upstream connection is
+ * dropped, a new one made to the same address and the same bytes planned
+ * with the next strategy. The client sees only the try that passed. */
 #include "flight.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -19,19 +27,26 @@
 #include "config.h"
 #include "log.h"
 #include "shape.h"
+#include "shape_auto.h"
 #include "shape_exec.h"
+
+enum flight_kind { FK_UNKNOWN, FK_TLS, FK_HTTP, FK_OTHER };
 
 struct flight {
     struct session *s;
-    struct buf *in;  /* the client's first bytes */
-    const char *end; /* the relay's clean close reason */
-    size_t flight;   /* bytes of in the plan covers */
-    int strategy;
-    unsigned by_bytes : 1; /* the client gave an address: rules see the SNI or Host */
+    struct buf *in;          /* the client's first bytes (kept whole for replays) */
+    struct buf *ans;         /* auto: the upstream's first answer bytes */
+    const char *end;         /* the relay's clean close reason */
+    size_t flight;           /* bytes of in the plan covers */
+    int strategy;            /* the destination's strategy (SHAPE_AUTO included) */
+    int kind;                /* enum flight_kind, once known */
+    unsigned by_bytes : 1;   /* the client gave an address: rules see the SNI or Host */
+    unsigned running : 1;    /* the executor has the upstream's write side */
+    unsigned is_auto : 1;    /* strategy is auto: judge and maybe replay */
+    unsigned replayable : 1; /* the flight may be sent again on a new connection */
+    struct shape_auto au;
     struct shape_exec x;
-    struct shape_plan plan;
-    unsigned running : 1; /* the executor has the upstream's write side */
-    char bytes[];         /* the plan's buffer */
+    struct shape_plan plan; /* plan.buf is malloc'd per try */
 };
 
 static uint64_t flight_rng; /* the worker's generator for warp's random parts */
@@ -57,13 +72,16 @@ flight_free(struct flight *f)
     if (f->running)
         shape_exec_cancel(&f->x);
     buf_put(f->in);
+    buf_put(f->ans);
+    free(f->plan.buf);
     free(f);
 }
 
-/* The flight is out (or was never shaped): relay the rest. The session
- * owns f until it closes; only the buffer moves to the relay here. */
+/* The flight is out (or was never shaped): relay the rest, with pre_ba (the
+ * answer read while judging) for the client first. The session owns f until
+ * it closes; only the buffers move to the relay here. */
 static void
-flight_relay(struct flight *f)
+flight_relay(struct flight *f, struct buf *pre_ba)
 {
     struct buf *rest = f->in;
 
@@ -76,20 +94,19 @@ flight_relay(struct flight *f)
             rest = NULL;
         }
     }
-    session_relay(f->s, rest, NULL, f->end);
+    session_relay(f->s, rest, pre_ba, f->end);
 }
 
+/* Both sides quiet while warpd sends or waits for an answer. */
 static void
-flight_sent(struct shape_exec *x, int err)
+flight_hold(struct flight *f)
 {
-    struct flight *f = x->data;
-
-    if (err != 0) {
-        session_close(f->s, "could not send the first flight upstream");
-        return;
-    }
-    flight_relay(f);
+    conn_want_read(&f->s->client, 0);
+    conn_want_read(&f->s->up, 0);
+    session_stop_timer(f->s);
 }
+
+/* ---- what the bytes are ----------------------------------------------- */
 
 /* The length of a complete HTTP/1.x head at the start of b, 0 while it may
  * still come, -1 when the bytes are no HTTP head. */
@@ -110,70 +127,330 @@ flight_http_head(const char *b, size_t len)
     return 0;
 }
 
-/* The client gave an address: the Host of its request head picks the
- * per-destination rule, if the head has one. */
-static void
-flight_host_strategy(struct flight *f, const char *b, size_t len)
+/* The value of the first field called name (with its colon) in head, into
+ * out[cap] up to a blank, CR or ':' (so a Host loses its port). */
+static size_t
+flight_field(const char *b, size_t len, const char *name, char *out, size_t cap)
 {
-    char host[256];
-    size_t i, n = 0;
+    size_t i, n = 0, nl = strlen(name);
 
-    for (i = 0; i + 7 < len; i++) {
-        if (b[i] == '\n' && strncasecmp(b + i + 1, "host:", 5) == 0) {
-            i += 6;
-            while (i < len && (b[i] == ' ' || b[i] == '\t'))
-                i++;
-            while (i < len && n < sizeof(host) - 1 && b[i] != '\r' && b[i] != ':' && b[i] != ' ')
-                host[n++] = b[i++];
-            host[n] = '\0';
-            if (n > 0)
-                f->strategy = config_shape_for(f->s->env->cfg, host);
-            return;
-        }
+    for (i = 0; i + nl + 1 < len; i++) {
+        if (b[i] != '\n' || strncasecmp(b + i + 1, name, nl) != 0)
+            continue;
+        i += nl + 1;
+        while (i < len && (b[i] == ' ' || b[i] == '\t'))
+            i++;
+        while (i < len && n < cap - 1 && b[i] != '\r' && b[i] != ':' && b[i] != ' ')
+            out[n++] = b[i++];
+        break;
     }
+    out[n] = '\0';
+    return n;
 }
 
-/* What is in f->in: 1 planned (f->plan, f->flight), 0 wait for more, -1
- * send as is. */
+/* May this HTTP head be sent again on a new connection? An idempotent
+ * method, no body, nothing after it (a body or a pipelined request). */
 static int
-flight_plan(struct flight *f)
+flight_http_replayable(const char *b, size_t head, size_t have)
+{
+    static const char *const safe[] = {"GET ", "HEAD ", "OPTIONS ", "TRACE ", NULL};
+    char v[32];
+    int i;
+
+    if (have != head)
+        return 0;
+    for (i = 0; safe[i] != NULL && strncmp(b, safe[i], strlen(safe[i])) != 0; i++)
+        ;
+    if (safe[i] == NULL || flight_field(b, head, "transfer-encoding:", v, sizeof(v)) > 0)
+        return 0;
+    return flight_field(b, head, "content-length:", v, sizeof(v)) == 0 || strcmp(v, "0") == 0;
+}
+
+/* Looks at f->in once it can tell what it is: sets f->kind and f->flight,
+ * the strategy by the SNI or Host when the client gave an address, and
+ * whether a replay is safe. Returns 1 known, 0 wait for more. */
+static int
+flight_classify(struct flight *f)
 {
     const struct config *cfg = f->s->env->cfg;
     const char *b = f->in->data + f->in->start;
-    size_t len = buf_len(f->in);
-    struct shape_policy pol;
+    size_t len = buf_len(f->in), rec;
+    char name[256];
     long head;
 
     if ((unsigned char)b[0] == 0x16) {
-        size_t rec;
-        char sni[256];
-
         if (len < 5)
             return 0;
         rec = 5 + ((size_t)(unsigned char)b[3] << 8 | (unsigned char)b[4]);
-        if (cfg->tls_split == 0 || rec + SHAPE_TLS_GROWTH > f->plan.cap)
-            return -1;
+        if (rec > BUF_SIZE) {
+            f->kind = FK_OTHER;
+            return 1;
+        }
         if (len < rec)
             return 0;
-        if (f->by_bytes && shape_tls_sni(b, rec, sni, sizeof(sni)) > 0)
-            f->strategy = config_shape_for(cfg, sni);
-        if (f->strategy == SHAPE_OFF)
-            return -1;
-        shape_policy_init(cfg, f->strategy, &pol);
+        f->kind = FK_TLS;
         f->flight = rec;
-        return shape_plan_tls(b, rec, &pol, &f->plan) == 0 ? 1 : -1;
+        f->replayable = 1; /* no application data has reached the server */
+        if (f->by_bytes && shape_tls_sni(b, rec, name, sizeof(name)) > 0)
+            f->strategy = config_shape_for(cfg, name);
+        return 1;
     }
-    if ((head = flight_http_head(b, len)) <= 0)
-        return (int)head;
-    if (f->by_bytes)
-        flight_host_strategy(f, b, (size_t)head);
-    if (f->strategy == SHAPE_OFF)
-        return -1;
-    shape_policy_init(cfg, f->strategy, &pol);
-    if (shape_plan_size((size_t)head, &pol) > f->plan.cap)
-        return -1;
+    if ((head = flight_http_head(b, len)) == 0)
+        return 0;
+    if (head < 0) {
+        f->kind = FK_OTHER;
+        return 1;
+    }
+    f->kind = FK_HTTP;
     f->flight = (size_t)head;
-    return shape_plan_request(b, (size_t)head, &pol, flight_rng_state(cfg), &f->plan) == 0 ? 1 : -1;
+    f->replayable = flight_http_replayable(b, (size_t)head, len);
+    if (f->by_bytes && flight_field(b, (size_t)head, "host:", name, sizeof(name)) > 0)
+        f->strategy = config_shape_for(cfg, name);
+    return 1;
+}
+
+/* ---- planning and sending --------------------------------------------- */
+
+/* Plans f's flight with strategy st into a fresh buffer: 0 planned, 1
+ * nothing to do for these bytes, -1 not possible. */
+static int
+flight_plan_with(struct flight *f, int st)
+{
+    const struct config *cfg = f->s->env->cfg;
+    struct shape_policy pol;
+    size_t cap;
+
+    free(f->plan.buf);
+    memset(&f->plan, 0, sizeof(f->plan));
+    if (st == SHAPE_OFF)
+        return 1;
+    shape_policy_init(cfg, st, &pol);
+    cap = shape_plan_size(f->flight, &pol);
+    f->plan.buf = malloc(cap);
+    if (f->plan.buf == NULL)
+        return -1;
+    f->plan.cap = cap;
+    return shape_plan_flight(f->in->data + f->in->start, f->flight, &pol, flight_rng_state(cfg),
+                             &f->plan);
+}
+
+static void flight_sent(struct shape_exec *x, int err);
+
+/* Sends the flight with the try's strategy: planned, or (off, nothing to
+ * do) as one plain segment through the same executor, so that the judging
+ * after it is the same. Skips auto's strategies that do nothing here. */
+static void
+flight_send(struct flight *f)
+{
+    struct session *s = f->s;
+    int st = f->is_auto ? shape_auto_current(&f->au) : f->strategy, r;
+
+    while ((r = flight_plan_with(f, st)) == 1 && f->is_auto && st != SHAPE_OFF &&
+           shape_auto_more(&f->au))
+        st = shape_auto_next(&f->au);
+    if (r != 0) {
+        /* As it is: one segment of the client's bytes. */
+        free(f->plan.buf);
+        memset(&f->plan, 0, sizeof(f->plan));
+        f->plan.buf = malloc(f->flight);
+        if (f->plan.buf == NULL) {
+            session_close(s, "out of memory");
+            return;
+        }
+        memcpy(f->plan.buf, f->in->data + f->in->start, f->flight);
+        f->plan.cap = f->plan.len = f->flight;
+        f->plan.seg[0].len = (uint32_t)f->flight;
+        f->plan.nseg = 1;
+        if (r < 0)
+            st = SHAPE_OFF;
+    }
+    s->shape = st;
+    s->shape_tries++;
+    f->running = 1;
+    shape_exec_start(&f->x, &s->up, &f->plan, flight_sent, f);
+}
+
+/* ---- auto: judging the answer and replaying ---------------------------- */
+
+static void flight_judge_read(struct conn *c);
+static void flight_judge_timeout(struct session *s);
+
+/* The answer is the one the client gets: relay it. */
+static void
+flight_pass(struct flight *f)
+{
+    struct buf *ans = f->ans;
+
+    f->ans = NULL;
+    flight_hold(f);
+    shape_auto_passed(&f->au, f->s->env->cfg);
+    if (ans != NULL && buf_len(ans) == 0) {
+        buf_put(ans);
+        ans = NULL;
+    }
+    flight_relay(f, ans);
+}
+
+static void
+flight_reconnected(struct session *s, int err)
+{
+    struct flight *f = s->client.data;
+
+    if (err != 0) {
+        session_close(s, "upstream connect failed while replaying the first flight");
+        return;
+    }
+    s->up.data = f;
+    s->up.on_read = flight_judge_read;
+    flight_send(f);
+}
+
+/* A blocked try (why says how). Replays with the next strategy when that
+ * is safe; else the client gets what the last try got. */
+static void
+flight_blocked(struct flight *f, const char *why)
+{
+    struct session *s = f->s;
+    struct resolve_result res;
+
+    flight_hold(f);
+    log_debug("auto: %s blocked with %s (%s)", f->au.key[0] ? f->au.key : s->up_name,
+              config_shape_name(s->env->cfg, shape_auto_current(&f->au)), why);
+    if (f->replayable && shape_auto_more(&f->au)) {
+        memset(&res, 0, sizeof(res));
+        res.len[0] = sizeof(res.addr[0]);
+        if (getpeername(s->up.fd, (struct sockaddr *)&res.addr[0], &res.len[0]) == 0) {
+            res.n = 1;
+            shape_auto_next(&f->au);
+            buf_put(f->ans);
+            f->ans = NULL;
+            session_drop_upstream(s);
+            if (session_connect(s, &res, flight_reconnected) != WD_OK)
+                session_close(s, "out of memory");
+            return;
+        }
+    }
+    if (!shape_auto_more(&f->au))
+        shape_auto_failed(&f->au, s->env->cfg);
+    if (f->ans != NULL && buf_len(f->ans) > 0) {
+        struct buf *ans = f->ans;
+
+        f->ans = NULL;
+        flight_relay(f, ans); /* a block page: the client sees it */
+        return;
+    }
+    session_close(s, why);
+}
+
+/* After the flight, the first answer bytes decide. */
+static void
+flight_judge_read(struct conn *c)
+{
+    struct flight *f = c->data;
+    const struct config *cfg = f->s->env->cfg;
+    ssize_t n;
+    int page = 0;
+
+    if (f->ans == NULL && (f->ans = buf_get()) == NULL) {
+        session_close(f->s, "out of memory");
+        return;
+    }
+    n = conn_read(c, f->ans->data + f->ans->end, BUF_SIZE - f->ans->end);
+    if (n == WD_AGAIN)
+        return;
+    if (n <= 0) {
+        flight_blocked(f, n == 0 ? "upstream closed before answering"
+                                 : "upstream reset before answering");
+        return;
+    }
+    f->ans->end += (uint32_t)n;
+    if (f->kind == FK_HTTP && cfg->nshape_auto_block_hosts > 0)
+        page = shape_auto_block_page(cfg, f->ans->data, f->ans->end);
+    if (page < 0 && f->ans->end < BUF_SIZE)
+        return; /* a redirect whose Location has not come yet */
+    if (page > 0) {
+        flight_blocked(f, "upstream answered with a block page");
+        return;
+    }
+    flight_pass(f);
+}
+
+static void
+flight_judge_timeout(struct session *s)
+{
+    struct flight *f = s->client.data;
+
+    if (!shape_auto_more(&f->au) || !f->replayable) {
+        /* The last try, or one that cannot be replayed: wait on as any
+         * tunnel would, with what came so far. */
+        struct buf *ans = f->ans;
+
+        f->ans = NULL;
+        flight_hold(f);
+        if (!shape_auto_more(&f->au))
+            shape_auto_failed(&f->au, s->env->cfg);
+        if (ans != NULL && buf_len(ans) == 0) {
+            buf_put(ans);
+            ans = NULL;
+        }
+        flight_relay(f, ans);
+        return;
+    }
+    flight_blocked(f, "no answer in shape_auto_timeout");
+}
+
+static void
+flight_sent(struct shape_exec *x, int err)
+{
+    struct flight *f = x->data;
+    struct session *s = f->s;
+
+    f->running = 0;
+    if (err != 0 && !(f->is_auto && f->replayable && shape_auto_more(&f->au))) {
+        session_close(s, "could not send the first flight upstream");
+        return;
+    }
+    if (err != 0) {
+        flight_blocked(f, "upstream write failed");
+        return;
+    }
+    if (!f->is_auto) {
+        flight_relay(f, NULL);
+        return;
+    }
+    s->up.on_read = flight_judge_read;
+    conn_want_read(&s->up, 1);
+    session_set_timer(s, flight_judge_timeout, s->env->cfg->shape_auto_timeout);
+}
+
+/* ---- collecting the first bytes ----------------------------------------- */
+
+/* f->in holds enough to decide: shape it, or relay it as it is. */
+static void
+flight_go(struct flight *f)
+{
+    const struct config *cfg = f->s->env->cfg;
+
+    flight_hold(f);
+    if (f->kind == FK_OTHER || f->strategy == SHAPE_OFF) {
+        f->flight = 0;
+        flight_relay(f, NULL);
+        return;
+    }
+    if (f->strategy == SHAPE_AUTO) {
+        char key[256];
+        const char *k = f->s->up_name;
+
+        if (f->kind == FK_TLS &&
+            shape_tls_sni(f->in->data + f->in->start, f->flight, key, sizeof(key)) > 0)
+            k = key;
+        else if (f->kind == FK_HTTP &&
+                 flight_field(f->in->data + f->in->start, f->flight, "host:", key, sizeof(key)) > 0)
+            k = key;
+        f->is_auto = 1;
+        shape_auto_begin(&f->au, cfg, k);
+    }
+    flight_send(f);
 }
 
 /* The client's bytes, while they may still become a flight to shape. The
@@ -185,7 +462,6 @@ flight_client_read(struct conn *c)
     struct flight *f = c->data;
     struct session *s = f->s;
     ssize_t n = conn_read(c, f->in->data + f->in->end, BUF_SIZE - f->in->end);
-    int r;
 
     if (n == WD_AGAIN)
         return;
@@ -194,19 +470,11 @@ flight_client_read(struct conn *c)
         return;
     }
     f->in->end += (uint32_t)n;
-    r = flight_plan(f);
-    if (r == 0 && f->in->end < BUF_SIZE)
+    if (flight_classify(f) == 0 && f->in->end < BUF_SIZE)
         return;
-    conn_want_read(c, 0);
-    conn_want_read(&s->up, 0);
-    session_stop_timer(s);
-    if (r <= 0) {
-        f->flight = 0;
-        flight_relay(f);
-        return;
-    }
-    f->running = 1;
-    shape_exec_start(&f->x, &s->up, &f->plan, flight_sent, f);
+    if (f->kind == FK_UNKNOWN)
+        f->kind = FK_OTHER; /* a full buffer that is still no flight */
+    flight_go(f);
 }
 
 /* The upstream speaks first (or closes): nothing to shape, relay at once. */
@@ -215,11 +483,9 @@ flight_up_read(struct conn *c)
 {
     struct flight *f = c->data;
 
-    conn_want_read(&f->s->client, 0);
-    conn_want_read(c, 0);
-    session_stop_timer(f->s);
+    flight_hold(f);
     f->flight = 0;
-    flight_relay(f);
+    flight_relay(f, NULL);
 }
 
 /* The client sent nothing in header_timeout: relay, unshaped. */
@@ -228,10 +494,9 @@ flight_timeout(struct session *s)
 {
     struct flight *f = s->client.data;
 
-    conn_want_read(&s->client, 0);
-    conn_want_read(&s->up, 0);
+    flight_hold(f);
     f->flight = 0;
-    flight_relay(f);
+    flight_relay(f, NULL);
 }
 
 /* A name decides the strategy at once; an address only once the first
@@ -254,20 +519,11 @@ struct flight *
 flight_start(struct session *s, const char *host, const void *early, size_t elen, const char *end)
 {
     const struct config *cfg = s->env->cfg;
-    int strategy = config_shape_for(cfg, host);
-    struct shape_policy pol;
-    size_t cap;
+    int strategy = config_shape_for(cfg, host), by_bytes = flight_by_bytes(cfg, host);
     struct flight *f = NULL;
-    int r, by_bytes;
 
-    shape_policy_init(cfg, strategy, &pol);
-    /* Room for a 16 KiB first flight, as planned for the larger of the two. */
-    cap = shape_plan_size(BUF_SIZE, &pol);
-    if (cap < BUF_SIZE + SHAPE_TLS_GROWTH)
-        cap = BUF_SIZE + SHAPE_TLS_GROWTH;
-    by_bytes = flight_by_bytes(cfg, host);
     if ((strategy == SHAPE_OFF && !by_bytes) || elen > BUF_SIZE ||
-        (f = calloc(1, sizeof(*f) + cap)) == NULL || (f->in = buf_get()) == NULL) {
+        (f = calloc(1, sizeof(*f))) == NULL || (f->in = buf_get()) == NULL) {
         struct buf *b = elen > 0 && elen <= BUF_SIZE ? buf_get() : NULL;
 
         free(f);
@@ -285,8 +541,6 @@ flight_start(struct session *s, const char *host, const void *early, size_t elen
     f->end = end;
     f->strategy = strategy;
     f->by_bytes = by_bytes;
-    f->plan.buf = f->bytes;
-    f->plan.cap = cap;
     s->client.data = f;
     s->client.on_read = flight_client_read;
     s->up.data = f;
@@ -295,17 +549,7 @@ flight_start(struct session *s, const char *host, const void *early, size_t elen
     conn_want_read(&s->up, 1);
     session_set_timer(s, flight_timeout, cfg->header_timeout);
     /* Bytes the client sent with its request may be the whole flight. */
-    if (elen > 0 && (r = flight_plan(f)) != 0) {
-        conn_want_read(&s->client, 0);
-        conn_want_read(&s->up, 0);
-        session_stop_timer(s);
-        if (r < 0) {
-            f->flight = 0;
-            flight_relay(f);
-        } else {
-            f->running = 1;
-            shape_exec_start(&f->x, &s->up, &f->plan, flight_sent, f);
-        }
-    }
+    if (elen > 0 && flight_classify(f) != 0)
+        flight_go(f);
     return f;
 }
