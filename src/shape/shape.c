@@ -433,17 +433,28 @@ find_sni(const unsigned char *p, size_t n, size_t *name_off, size_t *name_len)
 }
 
 int
-shape_tls_sni(const char *data, size_t len, char *name, size_t cap)
+shape_tls_name(const char *data, size_t len, size_t *off, size_t *name_len)
 {
     const unsigned char *d = (const unsigned char *)data;
-    size_t rec_len, off, n;
+    size_t rec_len;
 
     if (len < 5 || d[0] != 22 || d[1] != 3)
         return -1;
     rec_len = rd16(d + 3);
-    if (rec_len > len - 5 || find_sni(d + 5, rec_len, &off, &n) < 0 || n == 0 || n >= cap)
+    if (rec_len > len - 5 || find_sni(d + 5, rec_len, off, name_len) < 0 || *name_len == 0)
         return -1;
-    memcpy(name, d + 5 + off, n);
+    *off += 5;
+    return 0;
+}
+
+int
+shape_tls_sni(const char *data, size_t len, char *name, size_t cap)
+{
+    size_t off, n;
+
+    if (shape_tls_name(data, len, &off, &n) < 0 || n >= cap)
+        return -1;
+    memcpy(name, data + off, n);
     name[n] = '\0';
     return (int)n;
 }

@@ -110,4 +110,42 @@ int shape_step_parse(const char *word, struct shape_step *step, char *err, size_
 /* A step as the configuration spells it, into out[cap]. */
 void shape_step_format(const struct shape_step *step, char *out, size_t cap);
 
+/* The markers of one flight, found by shape_pos_marks. A flight is an HTTP
+ * head (a request line "METHOD SP ... SP HTTP/1.x" CRLF, fields, the blank
+ * line; bytes after it are a body) or a TLS handshake record (0x16 0x03,
+ * complete); anything else has no marker and only absolute positions. */
+enum shape_flight {
+    SHAPE_FLIGHT_OTHER = 0,
+    SHAPE_FLIGHT_HTTP,
+    SHAPE_FLIGHT_TLS,
+};
+
+#define SHAPE_NOMARK SIZE_MAX /* a marker the flight does not have */
+
+struct shape_marks {
+    int kind;   /* enum shape_flight */
+    size_t len; /* the flight's length */
+    /* Offset of each marker (index enum shape_mark; at[ABS] is 0), or
+     * SHAPE_NOMARK. host/endhost/sld/midsld are there only when the head has
+     * exactly one Host field with a non-empty value, or the hello a
+     * server_name; "the name" is the Host value without its ":port" (an
+     * IPv6 literal keeps its brackets), sld and midsld ignore one trailing
+     * dot of the name. */
+    size_t at[SHAPE_MARK_EOH + 1];
+    /* HTTP only (else 0): */
+    size_t method_end; /* the SP after the method */
+    size_t rl_end;     /* just after the request line's CRLF */
+    size_t field_off;  /* the Host field's name; SHAPE_NOMARK when at[HOST] is */
+    size_t colon;      /* the Host field's colon */
+    size_t value_end;  /* the end of the Host value, port included */
+};
+
+/* Finds the markers of data[0..len) (see struct shape_marks). Returns m->kind. */
+int shape_pos_marks(const char *data, size_t len, struct shape_marks *m);
+/* Resolves a position against a flight's markers: 0 with the byte offset in
+ * *at, or -1 when the marker is absent or the offset falls outside
+ * [1, len - 1] (that cut is dropped). "N" counts from the start, "-N" back
+ * from the end; a marker adds its offset. */
+int shape_pos_resolve(const struct shape_pos *pos, const struct shape_marks *m, size_t *at);
+
 #endif
