@@ -64,17 +64,23 @@ conn_read(struct conn *c, void *p, size_t len)
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
 }
 
-ssize_t
-conn_write(struct conn *c, const void *p, size_t len)
+static ssize_t
+conn_send_flags(struct conn *c, const void *p, size_t len, int flags)
 {
     ssize_t n;
 
     do {
-        n = send(c->fd, p, len, MSG_NOSIGNAL);
+        n = send(c->fd, p, len, flags | MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     if (n >= 0)
         return n;
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
+}
+
+ssize_t
+conn_write(struct conn *c, const void *p, size_t len)
+{
+    return conn_send_flags(c, p, len, 0);
 }
 
 ssize_t
@@ -248,6 +254,73 @@ conn_close(struct conn *c)
     ev_io_stop(c->loop, &c->wr);
     close(c->fd);
     c->fd = -1;
+}
+
+/* The option that holds the TTL of the socket's packets. A v4-mapped peer
+ * of an IPv6 socket is reached with IPv4 packets, whose TTL is IP_TTL
+ * (Linux passes SOL_IP options of an IPv6 TCP socket to the IPv4 code). */
+static int
+conn_ttl_opt(struct conn *c, int *level, int *name)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (c->fd < 0) {
+        errno = EBADF;
+        return WD_ERROR;
+    }
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+        return WD_ERROR;
+    if (ss.ss_family == AF_INET6 &&
+        !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+        *level = IPPROTO_IPV6;
+        *name = IPV6_UNICAST_HOPS;
+    } else {
+        *level = IPPROTO_IP;
+        *name = IP_TTL;
+    }
+    return WD_OK;
+}
+
+int
+conn_ttl(struct conn *c)
+{
+    int level, name, ttl = 0;
+    socklen_t len = sizeof(ttl);
+
+    if (conn_ttl_opt(c, &level, &name) < 0 || getsockopt(c->fd, level, name, &ttl, &len) < 0)
+        return WD_ERROR;
+    return ttl;
+}
+
+int
+conn_set_ttl(struct conn *c, int ttl)
+{
+    int level, name;
+
+    if (conn_ttl_opt(c, &level, &name) < 0 || setsockopt(c->fd, level, name, &ttl, sizeof(ttl)) < 0)
+        return WD_ERROR;
+    return WD_OK;
+}
+
+ssize_t
+conn_send_oob(struct conn *c, const void *p, size_t len)
+{
+    ssize_t n;
+
+    /* The kernel makes the last byte a call took urgent, so only the call
+     * carrying the true last byte has MSG_OOB. */
+    if (len > 1) {
+        n = conn_send_flags(c, p, len - 1, MSG_MORE);
+        if (n < (ssize_t)len - 1)
+            return n;
+    }
+    n = conn_send_flags(c, (const char *)p + len - 1, 1, MSG_OOB | MSG_EOR);
+    if (n == 1)
+        return (ssize_t)len;
+    if (len > 1 && n == WD_AGAIN)
+        return (ssize_t)len - 1;
+    return n;
 }
 
 int

@@ -67,6 +67,20 @@ void conn_close(struct conn *c);
 /* Bytes written to the socket that the kernel has not sent yet (TCP_INFO
  * tcpi_notsent_bytes), or -1 when the kernel cannot tell. */
 long conn_unsent(struct conn *c);
+/* The IP TTL (IPv6 hop limit) the socket's packets leave with: IP_TTL for
+ * IPv4 and for an IPv6 socket talking to a v4-mapped peer (its packets are
+ * IPv4), IPV6_UNICAST_HOPS otherwise. The kernel reads it as each packet is
+ * built, retransmissions included. Returns the value (1-255) or WD_ERROR. */
+int conn_ttl(struct conn *c);
+/* Sets that TTL (1-255) for the socket's next packets: WD_OK or WD_ERROR. */
+int conn_set_ttl(struct conn *c, int ttl);
+/* Sends p[0..len) (len >= 1) as one segment whose last byte is urgent
+ * (MSG_OOB): a receiver without SO_OOBINLINE takes that byte out of the
+ * stream. The bytes before it go first with MSG_MORE, so that a socket with
+ * little room can never make an earlier byte the urgent one; the last goes
+ * with MSG_OOB | MSG_EOR. The conn_write contract: after a partial return,
+ * call again with the rest. */
+ssize_t conn_send_oob(struct conn *c, const void *p, size_t len);
 /* The pending socket error (SO_ERROR), for a finished non-blocking connect. */
 int conn_socket_error(struct conn *c);
 

@@ -2,13 +2,22 @@
  * segments arrive complete and in order, pauses are honoured, the callback
  * runs once and never from inside shape_exec_start, cancel silences it, a
  * run without pauses waits for room in a full socket, and a dead peer is
- * reported as an error. */
+ * reported as an error. Segments with a TTL, an urgent byte or a fake:
+ * the TTL is put back exactly (IPv4, IPv6, v4-mapped), the urgent byte
+ * leaves the stream, a fake's pages and pipe are gone at the end and on
+ * cancel. Loopback never lowers a TTL, so a fake reaches the peer here: what
+ * it gets proves the sequencing; the routed proof is by hand (README). */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,19 +41,29 @@ on_done(struct shape_exec *x, int err)
     f->err = err;
 }
 
+/* The fixture over a connected pair: fd is the executor's side. */
 static void
-fixture_setup(struct fixture *f)
+fixture_setup_fds(struct fixture *f, int fd, int peer)
 {
-    int fd, one = 1;
+    int one = 1;
 
     memset(f, 0, sizeof(*f));
     signal(SIGPIPE, SIG_IGN);
     f->loop = ev_loop_new(EVFLAG_AUTO);
     ck_assert_ptr_nonnull(f->loop);
-    tu_tcp_pair(&fd, &f->peer);
+    f->peer = peer;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     tu_set_nonblock(fd);
     conn_init(&f->c, f->loop, fd, NULL);
+}
+
+static void
+fixture_setup(struct fixture *f)
+{
+    int fd, peer;
+
+    tu_tcp_pair(&fd, &peer);
+    fixture_setup_fds(f, fd, peer);
 }
 
 static void
@@ -241,6 +260,208 @@ START_TEST(test_dead_peer_is_an_error)
 }
 END_TEST
 
+/* Reads from the peer until want bytes came or secs passed; returns how many. */
+static size_t
+read_peer(int fd, char *got, size_t want, int ms)
+{
+    size_t total = 0;
+    ssize_t n;
+
+    while (total < want && tu_wait_readable(fd, ms) == 1) {
+        n = recv(fd, got + total, want - total, MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    return total;
+}
+
+/* The lowest free descriptor: unchanged after a fake means its pipe is closed. */
+static int
+lowest_free_fd(void)
+{
+    int fd = dup(0);
+
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    return fd;
+}
+
+/* text as segments of lens, then fake (if any) after it in buf, where
+ * seg[fake_seg] takes its fake bytes from, at ttl. */
+static void
+make_fake_plan(struct shape_plan *plan, char *buf, const char *text, const uint32_t *lens,
+               const uint32_t *delays, int n, const char *fake, int fake_seg, int ttl)
+{
+    make_plan(plan, buf, text, lens, delays, n);
+    strcpy(buf + plan->len, fake);
+    plan->cap = plan->len + strlen(fake);
+    plan->seg[fake_seg].flags = SHAPE_SEG_FAKE;
+    plan->seg[fake_seg].fake_off = (uint32_t)plan->len;
+    plan->seg[fake_seg].ttl = (uint8_t)ttl;
+    ck_assert_uint_eq(strlen(fake), plan->seg[fake_seg].len);
+}
+
+static int
+sock_int(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+
+    ck_assert_int_eq(getsockopt(fd, level, name, &v, &len), 0);
+    return v;
+}
+
+/* A disordered segment over the fixture's socket, whose TTL option is
+ * level/name and was set to 77 (not the usual 64) before: the peer gets
+ * every byte in order (loopback keeps a TTL of 1), and 77 is back. */
+static void
+check_disorder(struct fixture *f, int level, int name)
+{
+    struct shape_exec x;
+    struct shape_plan plan;
+    static char buf[64], got[64];
+    const uint32_t lens[] = {4, 4, 6}, delays[] = {0, 30, 0};
+    int ttl = 77;
+
+    ck_assert_int_eq(setsockopt(f->c.fd, level, name, &ttl, sizeof(ttl)), 0);
+    ck_assert_int_eq(conn_ttl(&f->c), 77);
+    make_plan(&plan, buf, "GET Host rest!", lens, delays, 3);
+    plan.seg[1].ttl = 1;
+    shape_exec_start(&x, &f->c, &plan, on_done, f);
+    tu_run_until(f->loop, &f->done, 1, 5.0);
+    ck_assert_int_eq(f->done, 1);
+    ck_assert_int_eq(f->err, 0);
+    ck_assert_int_eq(sock_int(f->c.fd, level, name), 77);
+    ck_assert_uint_eq(read_peer(f->peer, got, plan.len, 1000), plan.len);
+    ck_assert_int_eq(memcmp(got, "GET Host rest!", plan.len), 0);
+}
+
+START_TEST(test_disorder_restores_ttl)
+{
+    struct fixture f;
+
+    fixture_setup(&f);
+    check_disorder(&f, IPPROTO_IP, IP_TTL);
+    fixture_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_disorder_restores_hop_limit_ipv6)
+{
+    struct fixture f;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int lfd = tu_tcp_listener(AF_INET6, 4, &ss, &len), fd, peer;
+
+    if (lfd < 0)
+        return; /* no ::1 on this machine */
+    fd = tu_connect((struct sockaddr *)&ss, len);
+    peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_int_ge(peer, 0);
+    close(lfd);
+    fixture_setup_fds(&f, fd, peer);
+    check_disorder(&f, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
+    fixture_teardown(&f);
+}
+END_TEST
+
+/* An IPv6 socket talking to a v4-mapped address sends IPv4 packets: the
+ * TTL that counts is IP_TTL. */
+START_TEST(test_disorder_v4_mapped_uses_ip_ttl)
+{
+    struct fixture f;
+    struct sockaddr_storage ss;
+    struct sockaddr_in6 m;
+    socklen_t len;
+    int lfd = tu_tcp_listener(AF_INET, 4, &ss, &len), fd, peer;
+
+    ck_assert_int_ge(lfd, 0);
+    memset(&m, 0, sizeof(m));
+    m.sin6_family = AF_INET6;
+    m.sin6_port = ((struct sockaddr_in *)&ss)->sin_port;
+    ck_assert_int_eq(inet_pton(AF_INET6, "::ffff:127.0.0.1", &m.sin6_addr), 1);
+    fd = tu_connect((struct sockaddr *)&m, sizeof(m));
+    peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_int_ge(peer, 0);
+    close(lfd);
+    fixture_setup_fds(&f, fd, peer);
+    check_disorder(&f, IPPROTO_IP, IP_TTL);
+    fixture_teardown(&f);
+}
+END_TEST
+
+/* The urgent byte leaves the stream at a receiver without SO_OOBINLINE and
+ * is what recv(MSG_OOB) returns. */
+START_TEST(test_oob_byte_leaves_the_stream)
+{
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    static char buf[64], got[64];
+    const uint32_t lens[] = {2, 3, 2}, delays[] = {0, 0, 0};
+    struct pollfd pfd;
+    char oob = 0;
+
+    fixture_setup(&f);
+    make_plan(&plan, buf, "abcdXef", lens, delays, 3);
+    plan.seg[1].flags = SHAPE_SEG_OOB;
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    tu_run_until(f.loop, &f.done, 1, 5.0);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_int_eq(f.err, 0);
+    pfd.fd = f.peer;
+    pfd.events = POLLPRI;
+    ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
+    ck_assert_int_eq(recv(f.peer, &oob, 1, MSG_OOB), 1);
+    ck_assert_int_eq(oob, 'X');
+    ck_assert_uint_eq(read_peer(f.peer, got, 6, 1000), 6);
+    ck_assert_int_eq(memcmp(got, "abcdef", 6), 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
+/* Loopback delivers a fake at any TTL and ACKs it, so it is never
+ * retransmitted. The receiver's queue holds the very pages the fake was
+ * spliced from (no copy on loopback), and it reads them after the executor
+ * has put the real bytes in: it gets the real request, which proves the
+ * fake went out by reference and was overwritten in place. (Were the
+ * receiver's kernel to copy on arrival, it would get the fake instead;
+ * either is in order, nothing else is.) Then the TTL is back and the pages
+ * and the pipe are gone. */
+START_TEST(test_fake_takes_the_real_bytes_place)
+{
+    static const char real[] = "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
+    static const char fake[] = "Host: allowed.example";
+    static char buf[128], got[128], want[128];
+    const uint32_t lens[] = {16, 21, 4}, delays[] = {0, 0, 0};
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    int fd0, ttl = 77;
+
+    fixture_setup(&f);
+    ck_assert_int_eq(setsockopt(f.c.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)), 0);
+    fd0 = lowest_free_fd();
+    make_fake_plan(&plan, buf, real, lens, delays, 3, fake, 1, 3);
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    tu_run_until(f.loop, &f.done, 1, 5.0);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_int_eq(f.err, 0);
+    ck_assert_uint_eq(x.fake_plain, 0); /* it was spliced, not sent plainly */
+    ck_assert_ptr_null(x.fake.map);
+    ck_assert_int_eq(lowest_free_fd(), fd0);
+    ck_assert_int_eq(sock_int(f.c.fd, IPPROTO_IP, IP_TTL), 77);
+    memcpy(want, real, 16);
+    memcpy(want + 16, fake, 21);
+    memcpy(want + 37, real + 37, 4);
+    ck_assert_uint_eq(read_peer(f.peer, got, plan.len, 1000), plan.len);
+    ck_assert_msg(memcmp(got, real, plan.len) == 0 || memcmp(got, want, plan.len) == 0,
+                  "peer got %.*s", (int)plan.len, got);
+    fixture_teardown(&f);
+}
+END_TEST
+
 static Suite *
 shape_exec_suite(void)
 {
@@ -253,6 +474,11 @@ shape_exec_suite(void)
     tcase_add_test(tc, test_burst_waits_for_room);
     tcase_add_test(tc, test_cancel_silences);
     tcase_add_test(tc, test_dead_peer_is_an_error);
+    tcase_add_test(tc, test_disorder_restores_ttl);
+    tcase_add_test(tc, test_disorder_restores_hop_limit_ipv6);
+    tcase_add_test(tc, test_disorder_v4_mapped_uses_ip_ttl);
+    tcase_add_test(tc, test_oob_byte_leaves_the_stream);
+    tcase_add_test(tc, test_fake_takes_the_real_bytes_place);
     suite_add_tcase(s, tc);
     return s;
 }
