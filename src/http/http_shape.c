@@ -115,7 +115,7 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
 
     if (st == SHAPE_OFF && p->au == NULL)
         return 0;
-    p->s.shape = st;
+    p->s.shape = (unsigned char)st;
     p->s.shape_tries++;
     if (st == SHAPE_OFF || st == SHAPE_AUTO || (p->reused && !cfg->shape_reused))
         return 0;
@@ -129,7 +129,7 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
     }
     while ((r = px_plan(sh, sh->bytes, out->bytes, cfg, st, cap)) == 1 && p->au != NULL &&
            shape_auto_more(p->au))
-        p->s.shape = st = shape_auto_next(p->au);
+        p->s.shape = (unsigned char)(st = shape_auto_next(p->au));
     if (r != 0) {
         free(sh);
         return 0;

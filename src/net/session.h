@@ -84,10 +84,10 @@ struct session {
     ev_tstamp t_start;  /* what the access line times from: the session, or (HTTP) the request */
     unsigned char *hdr; /* a PROXY header being read (listen ... proxy_protocol), or NULL */
     size_t hdr_len;
-    int shape;                   /* strategy of the first flight's last try (access line) */
-    int shape_tries;             /* tries of the first flight; 0: not shaped */
     unsigned closed : 1;         /* session_close ran: nothing more happens */
     unsigned in_idle : 1;        /* on the idle list */
+    unsigned char shape;         /* strategy of the first flight's last try (access line) */
+    unsigned char shape_tries;   /* tries of the first flight; 0: not shaped */
     char peer[WD_ADDRSTRLEN];    /* client address as text */
     char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
 };

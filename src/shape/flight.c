@@ -264,7 +264,7 @@ flight_send(struct flight *f)
         if (r < 0)
             st = SHAPE_OFF;
     }
-    s->shape = st;
+    s->shape = (unsigned char)st;
     s->shape_tries++;
     f->running = 1;
     shape_exec_start(&f->x, &s->up, &f->plan, flight_sent, f);

@@ -887,6 +887,99 @@ START_TEST(test_tls_split_ports)
 }
 END_TEST
 
+/* ---- strategies and auto ------------------------------------------------------ */
+
+START_TEST(test_strategies)
+{
+    struct config c;
+    char err[512];
+
+    config_init(&c);
+    /* The defaults: the built-in auto list, no strategy lines. */
+    ck_assert_int_eq(c.nstrategies, 0);
+    ck_assert_int_eq(c.nshape_auto, 6);
+    ck_assert_int_eq(c.shape_auto[0], SHAPE_SPLIT);
+    ck_assert_int_eq(c.shape_auto[1], SHAPE_TLSREC);
+    ck_assert_int_eq(c.shape_auto[5], SHAPE_WARP);
+    ck_assert_int_eq(c.shape_fake_ttl, 8);
+    ck_assert_int_eq(c.shape_disorder_ttl, 1);
+    ck_assert_str_eq(c.shape_fake_host, "www.example.com");
+    ck_assert_int_eq(c.nshape_auto_block_hosts, 0);
+    ck_assert_int_eq(c.shape_auto_cache, 4096);
+    ck_assert_str_eq(c.shape_auto_file, "");
+    ck_assert_msg(config_set(&c, "strategy", "ru split:1 disorder:sni+1 tlsrec:sni fake:-1", err,
+                             sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_int_eq(c.nstrategies, 1);
+    ck_assert_str_eq(c.strategies[0].name, "ru");
+    ck_assert_int_eq(c.strategies[0].nstep, 4);
+    ck_assert_int_eq(c.strategies[0].step[1].kind, STEP_DISORDER);
+    ck_assert_int_eq(c.strategies[0].step[1].pos[0].mark, SHAPE_MARK_HOST);
+    ck_assert_int_eq(c.strategies[0].step[1].pos[0].off, 1);
+    ck_assert_int_eq(c.strategies[0].step[3].pos[0].mark, SHAPE_MARK_ABS);
+    ck_assert_int_eq(c.strategies[0].step[3].pos[0].off, -1);
+    ck_assert_int_eq(config_shape_lookup(&c, "ru"), SHAPE_USER);
+    ck_assert_str_eq(config_shape_name(&c, SHAPE_USER), "ru");
+    ck_assert_str_eq(config_shape_name(&c, SHAPE_DISORDER), "disorder");
+    ck_assert_str_eq(config_shape_name(NULL, SHAPE_USER), "?");
+    /* Used by shape (default and rules) and shape_auto after it. */
+    ck_assert_int_eq(config_set(&c, "shape", "ru", err, sizeof(err)), 0);
+    ck_assert_int_eq(c.shape, SHAPE_USER);
+    ck_assert_int_eq(config_set(&c, "shape", "auto *.blocked.test", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_shape_for(&c, "a.blocked.test"), SHAPE_AUTO);
+    ck_assert_int_eq(config_shape_for(&c, "other.test"), SHAPE_USER);
+    ck_assert_int_eq(config_set(&c, "shape_auto", "oob ru fake", err, sizeof(err)), 0);
+    ck_assert_int_eq(c.nshape_auto, 3);
+    ck_assert_int_eq(c.shape_auto[1], SHAPE_USER);
+    ck_assert_int_eq(config_set(&c, "strategy", "second hostdot hosttab pad:100", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(config_shape_lookup(&c, "second"), SHAPE_USER + 1);
+    /* Refusals, each naming the problem; none changes anything. */
+    ck_assert_int_eq(config_set(&c, "strategy", "ru oob:1", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "strategy already defined, got 'ru'");
+    ck_assert_int_eq(config_set(&c, "strategy", "fake oob:1", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "a built-in strategy has this name, got 'fake'");
+    ck_assert_int_eq(config_set(&c, "strategy", "Big oob:1", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&c, "strategy", "lonely", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "expected one or more steps after the name, got 'lonely'");
+    ck_assert_int_eq(config_set(&c, "strategy", "x split:1 nonsense", err, sizeof(err)), -1);
+    ck_assert_msg(strncmp(err, "step 'nonsense': ", 17) == 0, "%s", err);
+    ck_assert_int_eq(config_set(&c, "shape_auto", "split auto", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "auto cannot try itself, got 'auto'");
+    ck_assert_int_eq(config_set(&c, "shape_auto", "split split", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "strategy listed twice, got 'split'");
+    ck_assert_int_eq(config_set(&c, "shape_auto", "split later", err, sizeof(err)), -1);
+    ck_assert_int_eq(c.nshape_auto, 3);
+    ck_assert_int_eq(c.nstrategies, 2);
+    ck_assert_int_eq(config_set(&c, "shape_fake_ttl", "0", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&c, "shape_fake_host", "*.example.com", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&c, "shape_fake_sni", "Cdn.Example.NET", err, sizeof(err)), 0);
+    ck_assert_str_eq(c.shape_fake_sni, "cdn.example.net");
+}
+END_TEST
+
+START_TEST(test_block_hosts)
+{
+    struct config c;
+    char err[512];
+
+    config_init(&c);
+    ck_assert_int_eq(config_block_host(&c, "warning.or.kr"), 0);
+    ck_assert_int_eq(
+        config_set(&c, "shape_auto_block_hosts", "warning.or.kr *.block.test", err, sizeof(err)),
+        0);
+    ck_assert_int_eq(config_block_host(&c, "warning.or.kr"), 1);
+    ck_assert_int_eq(config_block_host(&c, "WARNING.or.kr."), 1);
+    ck_assert_int_eq(config_block_host(&c, "x.block.test"), 1);
+    ck_assert_int_eq(config_block_host(&c, "block.test"), 0);
+    ck_assert_int_eq(config_block_host(&c, "or.kr"), 0);
+    ck_assert_int_eq(config_set(&c, "shape_auto_block_hosts", "a b/c", err, sizeof(err)), -1);
+    ck_assert_int_eq(c.nshape_auto_block_hosts, 2);
+    ck_assert_int_eq(config_set(&c, "shape_auto_block_hosts", "off", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_block_host(&c, "warning.or.kr"), 0);
+}
+END_TEST
+
 /* ---- shape rules ----------------------------------------------------------- */
 
 START_TEST(test_shape_for)
@@ -2484,6 +2577,8 @@ config_suite(void)
     tcase_add_test(tc, test_set_quotes_value);
     tcase_add_test(tc, test_connect_ports);
     tcase_add_test(tc, test_tls_split_ports);
+    tcase_add_test(tc, test_strategies);
+    tcase_add_test(tc, test_block_hosts);
     tcase_add_test(tc, test_shape_for);
     tcase_add_test(tc, test_shape_rule_limits);
     tcase_add_test(tc, test_listen_open);
