@@ -1,6 +1,7 @@
 /* Request shaping, the planning half (see shape.h): turns a request head into
  * segments and pauses for the off, split and warp strategies, and a TLS
- * ClientHello into a split inside its SNI host name. Pure: the same input,
+ * ClientHello into a split inside its SNI host name; builds the policy
+ * (shape_plan.c plans the strategies made of steps). Pure: the same input,
  * policy and seed always give the same plan, byte for byte, which is what
  * the unit tests pin down. */
 #include <string.h>
@@ -72,20 +73,17 @@ dummy_line_len(const struct shape_policy *pol)
            (size_t)clampi(pol->dummy_value_len, 0, SHAPE_DUMMY_LEN_MAX) + 6;
 }
 
-static size_t
-dummy_bytes(const struct shape_policy *pol)
+size_t
+shape_warp_growth(const struct shape_policy *pol)
 {
-    if (pol->strategy != SHAPE_WARP)
-        return 0;
     return (size_t)clampi(pol->dummy_headers, 0, SHAPE_DUMMY_MAX) * dummy_line_len(pol);
 }
 
-size_t
-shape_plan_size(size_t head_len, const struct shape_policy *pol)
+/* The only growth of a legacy plan: warp's dummy lines. */
+static size_t
+dummy_bytes(const struct shape_policy *pol)
 {
-    /* The only growth is the dummy lines; the slack is for callers that
-     * round or add a terminator. */
-    return head_len + dummy_bytes(pol) + 16;
+    return pol->strategy == SHAPE_WARP ? shape_warp_growth(pol) : 0;
 }
 
 /* A split point inside n >= 2 bytes: after `want` bytes, kept within [1, n-1]
@@ -520,6 +518,57 @@ shape_plan_tls(const char *data, size_t len, const struct shape_policy *pol,
     return 0;
 }
 
+/* The steps of a built-in strategy beyond the legacy three: one step at the
+ * Host/SNI name + shape_split_pos. */
+static void
+builtin_steps(const char *name, int kind, int split_pos, struct shape_strategy *st)
+{
+    size_t n = strnlen(name, sizeof(st->name) - 1);
+
+    memcpy(st->name, name, n);
+    st->name[n] = '\0';
+    st->nstep = 1;
+    st->step[0].kind = (uint8_t)kind;
+    st->step[0].npos = 1;
+    st->step[0].pos[0].mark = SHAPE_MARK_HOST;
+    st->step[0].pos[0].off = clampi(split_pos, -SHAPE_POS_OFFSET_MAX, SHAPE_POS_OFFSET_MAX);
+}
+
+/* pol->strat and the knobs of the steps. */
+static void
+policy_steps(const struct config *cfg, int strategy, struct shape_policy *pol)
+{
+    size_t n;
+
+    pol->fake_ttl = cfg->shape_fake_ttl;
+    pol->disorder_ttl = cfg->shape_disorder_ttl;
+    n = strnlen(cfg->shape_fake_host, sizeof(pol->fake_host) - 1);
+    memcpy(pol->fake_host, cfg->shape_fake_host, n);
+    pol->fake_host[n] = '\0';
+    n = strnlen(cfg->shape_fake_sni, sizeof(pol->fake_sni) - 1);
+    memcpy(pol->fake_sni, cfg->shape_fake_sni, n);
+    pol->fake_sni[n] = '\0';
+    switch (strategy) {
+    case SHAPE_DISORDER:
+        builtin_steps("disorder", STEP_DISORDER, cfg->shape_split_pos, &pol->strat);
+        break;
+    case SHAPE_FAKE:
+        builtin_steps("fake", STEP_FAKE, cfg->shape_split_pos, &pol->strat);
+        break;
+    case SHAPE_OOB:
+        builtin_steps("oob", STEP_OOB, cfg->shape_split_pos, &pol->strat);
+        break;
+    case SHAPE_TLSREC:
+        builtin_steps("tlsrec", STEP_TLSREC, cfg->shape_split_pos, &pol->strat);
+        break;
+    default:
+        if (strategy >= SHAPE_USER && strategy - SHAPE_USER < cfg->nstrategies &&
+            strategy - SHAPE_USER < CFG_MAX_STRATEGIES)
+            pol->strat = cfg->strategies[strategy - SHAPE_USER];
+        break;
+    }
+}
+
 /* The policy for one destination: the configuration's knobs with the
  * strategy that the destination's rule chose. */
 void
@@ -529,6 +578,7 @@ shape_policy_init(const struct config *cfg, int strategy, struct shape_policy *p
 
     memset(pol, 0, sizeof(*pol));
     pol->strategy = strategy;
+    policy_steps(cfg, strategy, pol);
     pol->split_pos = cfg->shape_split_pos;
     pol->split_method = cfg->shape_split_method;
     pol->split_path = cfg->shape_split_path;
