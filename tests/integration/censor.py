@@ -438,21 +438,22 @@ class Censor:
         eth_to_server = bytes(seg.frame[0:6])
         eth_to_client = bytes(seg.frame[6:12])
         c, cp, s, sp = flow.key
+        told = "302 to the client" if self.block_page else "RST to the client"
+        # Logged first: a test that sees the reset finds the verdict written.
+        self.note(flow, "block", "%s (segment at +%d, %d bytes, ttl %d); %s and RST to the server"
+                  % (why, off, len(seg.payload), seg.ttl, told))
         # Towards the client, as if from the server: seq is what the client
-        # acknowledges, exactly what its kernel expects next.
+        # acknowledges, exactly what its kernel expects next; ack is all the
+        # client has sent.
         if self.block_page:
             self.out("left", build_tcp(eth_to_client, eth_to_server, s, c, sp, cp, seg.ack,
                                        flow.base + flow.sent_end, PSH | ACK | FIN, BLOCK_PAGE))
-            told = "302 to the client"
         else:
             self.out("left", build_tcp(eth_to_client, eth_to_server, s, c, sp, cp, seg.ack,
                                        flow.base + flow.sent_end, RST | ACK))
-            told = "RST to the client"
         # Towards the server: at the first byte it has not received in order.
         self.out("right", build_tcp(eth_to_server, eth_to_client, c, s, cp, sp, flow.base + flow.server_next(),
                                     seg.ack, RST | ACK))
-        self.note(flow, "block", "%s (segment at +%d, %d bytes, ttl %d); %s and RST to the server"
-                  % (why, off, len(seg.payload), seg.ttl, told))
 
 
 def main(argv=None):
