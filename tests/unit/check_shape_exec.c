@@ -462,6 +462,81 @@ START_TEST(test_fake_takes_the_real_bytes_place)
 }
 END_TEST
 
+/* Cancelled while the fake waits at its low TTL (the socket is full and
+ * the peer reads nothing, so it waits for room, or, once in, to leave):
+ * the TTL is back, the pipe closed, the pages unmapped. */
+START_TEST(test_fake_cancel_mid_plan)
+{
+    static char buf[64], chunk[65536];
+    const uint32_t lens[] = {4, 4}, delays[] = {0, 0};
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    int ttl = 77, small = 16384, p0, p1;
+    unsigned char vec[1];
+    char *map;
+
+    fixture_setup(&f);
+    ck_assert_int_eq(setsockopt(f.c.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)), 0);
+    ck_assert_int_eq(setsockopt(f.c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    ck_assert_int_eq(setsockopt(f.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    memset(chunk, 'q', sizeof(chunk));
+    /* Until the peer's window is shut and the socket full. */
+    for (int i = 0; i < 50; i++) {
+        while (conn_write(&f.c, chunk, sizeof(chunk)) > 0)
+            ;
+        tu_run_for(f.loop, 0.01);
+    }
+    ck_assert_int_eq(conn_write(&f.c, chunk, 1), WD_AGAIN);
+    make_fake_plan(&plan, buf, "realrest", lens, delays, 2, "fake", 0, 3);
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    tu_run_for(f.loop, 0.2);
+    ck_assert_int_eq(f.done, 0);
+    ck_assert(x.phase == SHAPE_PH_WRITE || x.phase == SHAPE_PH_LEFT);
+    ck_assert_int_eq(sock_int(f.c.fd, IPPROTO_IP, IP_TTL), 3);
+    ck_assert_ptr_nonnull(x.fake.map);
+    map = x.fake.map;
+    p0 = x.fake.pipe[0];
+    p1 = x.fake.pipe[1];
+    ck_assert(tu_fd_is_open(p0) && tu_fd_is_open(p1));
+    shape_exec_cancel(&x);
+    ck_assert_int_eq(sock_int(f.c.fd, IPPROTO_IP, IP_TTL), 77);
+    ck_assert(!tu_fd_is_open(p0) && !tu_fd_is_open(p1));
+    ck_assert_int_eq(mincore(map, 1, vec), -1); /* no longer mapped */
+    ck_assert_int_eq(errno, ENOMEM);
+    ck_assert_ptr_null(x.fake.map);
+    tu_run_for(f.loop, 0.1);
+    ck_assert_int_eq(f.done, 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
+/* A socket whose TTL cannot be set (here not IP at all) cannot carry a
+ * fake: the real bytes go instead, counted. */
+START_TEST(test_fake_falls_back_to_the_real_bytes)
+{
+    static char buf[64], got[64];
+    const uint32_t lens[] = {4, 4}, delays[] = {0, 0};
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    int sv[2];
+
+    tu_unix_pair(sv);
+    fixture_setup_fds(&f, sv[0], sv[1]);
+    make_fake_plan(&plan, buf, "realrest", lens, delays, 2, "fake", 0, 3);
+    shape_exec_start(&x, &f.c, &plan, on_done, &f);
+    tu_run_until(f.loop, &f.done, 1, 5.0);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_int_eq(f.err, 0);
+    ck_assert_uint_eq(x.fake_plain, 1);
+    ck_assert_uint_eq(shape_exec_fake_fallbacks(), 1);
+    ck_assert_uint_eq(read_peer(f.peer, got, 8, 1000), 8);
+    ck_assert_int_eq(memcmp(got, "realrest", 8), 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
 static Suite *
 shape_exec_suite(void)
 {
@@ -479,6 +554,8 @@ shape_exec_suite(void)
     tcase_add_test(tc, test_disorder_v4_mapped_uses_ip_ttl);
     tcase_add_test(tc, test_oob_byte_leaves_the_stream);
     tcase_add_test(tc, test_fake_takes_the_real_bytes_place);
+    tcase_add_test(tc, test_fake_cancel_mid_plan);
+    tcase_add_test(tc, test_fake_falls_back_to_the_real_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
