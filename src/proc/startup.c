@@ -1,16 +1,24 @@
 /* What the supervisor does around starting a configuration, besides its
  * sockets and workers: raising the open-file limit, the warnings a
  * configuration earns at start and at each reload (an open proxy, a readable
- * password file, too few descriptors), and the pidfile. */
+ * password file, too few descriptors), the pidfile, and the auto-shaping
+ * table shared by the workers. */
 #include "startup.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "auto_cache.h"
 #include "log.h"
+
+/* shape_auto_cache of the configuration the table was made for: a reload
+ * asking for another size is told it waits for a restart. */
+static int cache_entries;
 
 void
 startup_raise_nofile(void)
@@ -114,4 +122,65 @@ startup_pidfile_remove(const char *path)
     close(fd);
     if (n > 0 && atoi(b) == (int)getpid())
         unlink(path);
+}
+
+static void
+cache_load_file(const char *path)
+{
+    char err[512];
+
+    if (path[0] == '\0')
+        return;
+    if (auto_cache_load(auto_cache_shared(), path, time(NULL), err, sizeof(err)) < 0)
+        log_warnx("shape_auto_file: %s; the rest of the file is ignored", err);
+}
+
+void
+startup_auto_cache_open(const struct config *cfg)
+{
+    struct auto_cache *c;
+
+    if (cfg->shape_auto_cache <= 0)
+        return;
+    c = auto_cache_create((unsigned)cfg->shape_auto_cache);
+    if (c == NULL) {
+        log_warn("shape_auto_cache: cannot map a table of %d entries, auto shaping will "
+                 "remember nothing",
+                 cfg->shape_auto_cache);
+        return;
+    }
+    auto_cache_set_shared(c);
+    cache_entries = cfg->shape_auto_cache;
+    cache_load_file(cfg->shape_auto_file);
+}
+
+void
+startup_auto_cache_reload(const struct config *old, const struct config *cfg)
+{
+    /* Workers of the generation already running could not see a table made
+     * now, so only one that never had a table gets one at a reload. */
+    if (auto_cache_shared() == NULL) {
+        startup_auto_cache_open(cfg);
+        return;
+    }
+    if (cfg->shape_auto_cache != cache_entries)
+        log_info("shape_auto_cache %d takes effect at the next restart; the shared table keeps "
+                 "its %d entries",
+                 cfg->shape_auto_cache, cache_entries);
+    if (strcmp(old->shape_auto_file, cfg->shape_auto_file) != 0)
+        cache_load_file(cfg->shape_auto_file);
+}
+
+void
+startup_auto_cache_close(const struct config *cfg)
+{
+    struct auto_cache *c = auto_cache_shared();
+    char err[512];
+
+    if (c == NULL)
+        return;
+    if (cfg->shape_auto_file[0] != '\0' &&
+        auto_cache_save(c, cfg->shape_auto_file, time(NULL), err, sizeof(err)) < 0)
+        log_warnx("shape_auto_file: %s; what auto shaping learnt is lost", err);
+    auto_cache_destroy(c);
 }

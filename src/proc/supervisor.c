@@ -333,6 +333,7 @@ reload_begin(struct sup *s)
         log_warn("reload: cannot open %s, logging stays where it was", failed);
     log_set_level(ncfg.log_level);
     startup_warnings(&ncfg);
+    startup_auto_cache_reload(&s->cfg, &ncfg);
 
     s->old_cfg = s->cfg;
     s->old = s->cur;
@@ -722,6 +723,7 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
         close(s->sig_fd);
         return WD_EXIT_RUNTIME;
     }
+    startup_auto_cache_open(&s->cfg);
     for (int j = 0; j < s->cfg.workers; j++)
         if (spawn(s, j, s->gen, &s->cfg, &s->cur) < 0) {
             begin_stop(s, "start-up failed", WD_EXIT_RUNTIME);
@@ -733,6 +735,7 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
     /* Everything is reaped (SIGKILL cannot be ignored). */
     lset_close(&s->old, &s->cur);
     lset_close(&s->cur, NULL);
+    startup_auto_cache_close(&s->cfg);
     startup_pidfile_remove(s->cfg.pidfile);
     close(s->sig_fd);
     log_info("exiting with status %d", s->exit_status);
