@@ -123,12 +123,12 @@ int shape_tls_name(const char *data, size_t len, size_t *off, size_t *name_len);
 int shape_plan_tls(const char *data, size_t len, const struct shape_policy *pol,
                    struct shape_plan *plan);
 
-/* Fake templates (shape_fake.c): exactly len bytes at out, a request for
- * host ("GET / HTTP/1.1", Host, an "X-Pad" line filling up to the blank
- * line), or a ClientHello record for sni padded to len with the padding
- * extension; cut at len when len is shorter. An empty name is
- * www.example.com. No random draws. */
-void shape_fake_http(char *out, size_t len, const char *host);
-void shape_fake_tls(char *out, size_t len, const char *sni);
+/* Fake templates (shape_fake.c) of len bytes, of which the first keep (at
+ * most len) are written at out: a request for host ("GET / HTTP/1.1", Host,
+ * an "X-Pad" line filling up to the blank line), or a ClientHello record for
+ * sni padded to len with the padding extension; cut at len when len is
+ * shorter. An empty name is www.example.com. No random draws. */
+void shape_fake_http(char *out, size_t len, size_t keep, const char *host);
+void shape_fake_tls(char *out, size_t len, size_t keep, const char *sni);
 
 #endif

@@ -64,9 +64,9 @@ fake_name(const char *name, size_t *n)
  * cut at len (or followed by NULs up to len when the room is 1-8 bytes, less
  * than the shortest padding line). */
 void
-shape_fake_http(char *out, size_t len, const char *host)
+shape_fake_http(char *out, size_t len, size_t keep, const char *host)
 {
-    struct fw w = {(unsigned char *)out, 0, len};
+    struct fw w = {(unsigned char *)out, 0, keep < len ? keep : len};
     size_t hn, room;
     const char *h = fake_name(host, &hn);
 
@@ -163,9 +163,9 @@ put_hello(struct fw *w, const char *name, size_t nl, size_t pad)
  * is beyond the largest record, the record is the largest one and NULs fill
  * the rest. */
 void
-shape_fake_tls(char *out, size_t len, const char *sni)
+shape_fake_tls(char *out, size_t len, size_t keep, const char *sni)
 {
-    struct fw w = {(unsigned char *)out, 0, len};
+    struct fw w = {(unsigned char *)out, 0, keep < len ? keep : len};
     size_t nl, min, pad = 0;
     const char *name = fake_name(sni, &nl);
     struct fw dry = {NULL, 0, 0};
@@ -175,6 +175,6 @@ shape_fake_tls(char *out, size_t len, const char *sni)
     if (len > min)
         pad = (len < 5 + TLS_RECORD_MAX ? len : 5 + TLS_RECORD_MAX) - min;
     put_hello(&w, name, nl, pad);
-    if (w.n < len)
-        memset(out + w.n, 0, len - w.n);
+    if (w.n < w.cap)
+        memset(out + w.n, 0, w.cap - w.n);
 }

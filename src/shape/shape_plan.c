@@ -27,9 +27,10 @@
  * gives SHAPE_SEG_FAKE with ttl = fake_ttl and wins over the others on the
  * same piece (no urgent byte, no disorder: the real bytes go only by
  * retransmission). The piece after the last cut is plain. Fake bytes are a
- * template of the whole wire flight's length (shape_fake.c) stored right
- * after plan->len; a fake piece's fake_off points at the template's bytes at
- * the piece's offset in the stream (the wire bytes without urgent bytes).
+ * template of the whole wire flight's length (shape_fake.c), stored right
+ * after plan->len up to the end of the last fake piece; a fake piece's
+ * fake_off points at the template's bytes at the piece's offset in the
+ * stream (the wire bytes without urgent bytes).
  *
  * Draws of *rng (pinned by the unit tests): pad's lines in order, per line
  * the 16 name letters then the value characters (as warp's dummies), then
@@ -428,15 +429,16 @@ static int
 lay_out(int kind, const struct shape_policy *pol, const struct cut *cuts, int n,
         struct shape_plan *plan)
 {
-    size_t L = plan->len, noob = 0, wire, end = L, s = 0, b = 0;
-    int fake = 0;
+    size_t L = plan->len, noob = 0, wire, end = L, s = 0, b = 0, fake_end = 0;
 
     for (int i = 0; i < n; i++) {
-        fake |= (cuts[i].what & CUT_FAKE) != 0;
-        noob += (cuts[i].what & CUT_OOB) != 0 && (cuts[i].what & CUT_FAKE) == 0;
+        if (cuts[i].what & CUT_FAKE)
+            fake_end = cuts[i].at; /* the template is kept up to the last fake piece */
+        else if (cuts[i].what & CUT_OOB)
+            noob++;
     }
     wire = L + noob;
-    if (wire + (fake ? L : 0) > plan->cap || wire + L > UINT32_MAX)
+    if (wire + fake_end > plan->cap || wire + L > UINT32_MAX)
         return -1;
     for (int i = n - 1, shift = (int)noob; i >= 0; i--) {
         size_t c = cuts[i].at;
@@ -448,10 +450,10 @@ lay_out(int kind, const struct shape_policy *pol, const struct cut *cuts, int n,
         plan->buf[c + shift] = OOB_BYTE;
         end = c;
     }
-    if (fake && kind == SHAPE_FLIGHT_TLS)
-        shape_fake_tls(plan->buf + wire, L, pol->fake_sni);
-    else if (fake)
-        shape_fake_http(plan->buf + wire, L, pol->fake_host);
+    if (fake_end > 0 && kind == SHAPE_FLIGHT_TLS)
+        shape_fake_tls(plan->buf + wire, L, fake_end, pol->fake_sni);
+    else if (fake_end > 0)
+        shape_fake_http(plan->buf + wire, L, fake_end, pol->fake_host);
     for (int i = 0; i <= n; i++) {
         struct shape_seg *sg = &plan->seg[i];
         size_t c = i < n ? cuts[i].at : L;
