@@ -29,6 +29,7 @@ HTTP_ACCESS_RE = re.compile(
     r'client=(?P<client>\S+)(?: user=(?P<user>\S+))? method=(?P<method>\S+) target="(?P<target>[^"]*)" '
     r"status=(?P<status>\d+) in=(?P<inb>\d+) out=(?P<outb>\d+) upstream=(?P<upstream>\S+) "
     r"ttfb=(?P<ttfb>\d+(?:\.\d+)?) time=(?P<time>\d+(?:\.\d+)?)"
+    r"(?: shape=(?P<shape>\S+) tries=(?P<tries>\d+))?"
     r'(?: close="(?P<close>[^"]*)")?$'
 )
 

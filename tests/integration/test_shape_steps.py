@@ -2,7 +2,7 @@
 (hostcase, domcase, hostdot, hosttab, nospace, methodspace, pad) reaches a
 recording origin as the step says, with the client's fields otherwise
 intact, and reaches nginx, a strict server, which answers 200 for the right
-host; cuts at several positions and out-of-band bytes (oob, disoob) leave
+host (all but hosttab: nginx 1.22 refuses a tab in the Host line); cuts at several positions and out-of-band bytes (oob, disoob) leave
 the origin's bytes exactly the client's, the urgent byte taken out by the
 origin's kernel; a strategy line with a bad step is refused with its file
 and line. No censor here: test_censor.py runs the strategies against censors
@@ -79,7 +79,9 @@ def fields(port):
 def fetch(t, addr, port, path="/x"):
     c = ht.Client(t, addr, timeout=15)
     c.send(ht.request("GET", "http://%s:%d%s" % (NAME, port, path), fields(port)))
-    return c.response(timeout=15)
+    r = c.response(timeout=15)
+    c.sock.close()
+    return r
 
 
 def dns_for(t):
@@ -169,18 +171,25 @@ def test_spelling_steps_against_nginx(t):
     p = subprocess.Popen([nginx, "-c", os.path.join(d, "nginx.conf"), "-p", d],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        wd.wait_until(lambda: wd.connect_result(("127.0.0.1", port), 0.2) == 0 or p.poll() is not None,
+        wd.wait_until(lambda: wd.connect_result(("127.0.0.1", port), 0.2) == "ok" or p.poll() is not None,
                       10, "nginx listening")
         check(p.poll() is None, "nginx exited: %s" % p.stderr.read().decode(errors="replace"))
         dns = dns_for(t)
-        steps = [s for s, _ in SPELLINGS] + ["domcase", "pad:2048",
-                                             "hostcase hostdot hosttab domcase methodspace pad:512"]
+        # hosttab is left out: nginx 1.22 takes a tab after "Host:" as part
+        # of the value and answers 400 (RFC 9110 allows it as whitespace);
+        # checked below so that a change of nginx's mind is noticed.
+        steps = [s for s, _ in SPELLINGS if s != "hosttab"] + [
+            "domcase", "pad:2048", "hostcase hostdot nospace domcase methodspace pad:512"]
         for step in steps:
             w, addr = start(t, dns, ["s %s split:host+1,midsld" % step], "s")
             r = fetch(t, addr, port, "/ok")
             check(r.status == 200 and r.body == b"host=%s uri=/ok\n" % NAME.encode(),
                   "%s: nginx answered %d %r" % (step, r.status, r.body[:200]))
             w.stop()
+        w, addr = start(t, dns, ["s hosttab split:host+1"], "s")
+        r = fetch(t, addr, port, "/ok")
+        check(r.status == 400, "hosttab: nginx 1.22 refused a tab after Host: with 400; now %d" % r.status)
+        w.stop()
     finally:
         p.send_signal(signal.SIGTERM)
         try:
@@ -197,7 +206,7 @@ def test_cuts_and_oob_bytes_leave_the_request_exact(t):
     delivers even TTL 1, so disorder's piece arrives in order here."""
     dns = dns_for(t)
     for strat in ("split:method+2,host+1,midsld,endhost,eoh-2", "oob:host+1", "disoob:sld+1 split:-3",
-                  "disorder:host+3", "oob:2,midsld split:endhost"):
+                  "disorder:host+3", "oob:midsld split:2,endhost"):
         o = RawOrigin(t)
         w, addr = start(t, dns, ["s %s" % strat], "s")
         r = fetch(t, addr, o.port)
