@@ -27,6 +27,7 @@ Usage: censor.py --model M --name NAME [--name NAME...] --left IF --right IF
 sockets are bound and the interfaces promiscuous."""
 
 import argparse
+import mmap
 import os
 import random
 import selectors
@@ -42,6 +43,10 @@ SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_OUTGOING = 4
+PACKET_RX_RING = 5
+PACKET_VERSION = 10
+TPACKET_V2 = 1
+TP_STATUS_USER = 1
 
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
@@ -120,6 +125,39 @@ class Seg:
             return None
         s.payload = bytes(raw[t + doff : 14 + total])
         return s
+
+
+class Ring:
+    """A PACKET_RX_RING (TPACKET_V2) on an AF_PACKET socket. The kernel copies
+    each frame into the ring as it arrives. A plain recvfrom() copies it only
+    when called, from pages the frame may still share with its sender: warpd's
+    fake is sent from a page it rewrites with the real bytes right after the
+    fake has left, and on a veth path the censor would then read the real bytes
+    in the fake's frame, which no wire allows."""
+
+    FRAME = 1 << 17  # a whole frame of the 65000-byte MTU, and the header
+    NFRAMES = 64
+
+    def __init__(self, sock):
+        sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+        sock.setsockopt(SOL_PACKET, PACKET_RX_RING, struct.pack("IIII", self.FRAME, self.NFRAMES, self.FRAME,
+                                                                self.NFRAMES))
+        self.mm = mmap.mmap(sock.fileno(), self.FRAME * self.NFRAMES, mmap.MAP_SHARED,
+                            mmap.PROT_READ | mmap.PROT_WRITE)
+        self.i = 0
+
+    def frames(self, limit):
+        """Up to limit (pkttype, frame bytes) waiting in the ring, in order."""
+        for _ in range(limit):
+            base = self.i * self.FRAME
+            if not struct.unpack_from("I", self.mm, base)[0] & TP_STATUS_USER:
+                return
+            _, snaplen, mac, _ = struct.unpack_from("IIHH", self.mm, base + 4)
+            pkttype = self.mm[base + 32 + 10]  # sockaddr_ll.sll_pkttype, after the 32-byte header
+            frame = self.mm[base + mac : base + mac + snaplen]
+            struct.pack_into("I", self.mm, base, 0)  # the slot goes back to the kernel
+            self.i = (self.i + 1) % self.NFRAMES
+            yield pkttype, frame
 
 
 # ---- what a model keeps of a flow ------------------------------------------
@@ -345,6 +383,7 @@ class Censor:
         self.ports = set(ports)
         self.flows = {}
         self.socks = {}
+        self.rings = {}
 
     def open(self):
         for side, ifname in (("left", self.left_if), ("right", self.right_if)):
@@ -357,6 +396,7 @@ class Censor:
             s.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", idx, PACKET_MR_PROMISC, 0, b""))
             s.setblocking(False)
             self.socks[side] = s
+            self.rings[side] = Ring(s)
 
     def note(self, flow, verdict, why):
         self.log.write("%.6f flow=%s model=%s verdict=%s why=%s\n" % (time.time(), flow.name(), self.model, verdict, why))
@@ -369,12 +409,9 @@ class Censor:
         while True:
             for key, _ in sel.select():
                 side = key.data
-                for _ in range(64):  # bounded per wakeup; the other side gets its turn
-                    try:
-                        raw, addr = key.fileobj.recvfrom(1 << 17)
-                    except BlockingIOError:
-                        break
-                    if addr[2] == PACKET_OUTGOING:
+                # bounded per wakeup: the other side gets its turn
+                for pkttype, raw in self.rings[side].frames(64):
+                    if pkttype == PACKET_OUTGOING:
                         continue  # our own transmission, seen again
                     self.frame(side, raw)
 

@@ -693,12 +693,12 @@ def test_matrix(t):
 
 @wd.timeout(60)
 def test_auto_block_page(t):
-    """A censor that answers a 302 to warning.test instead of resetting: with
-    shape off the client gets the block page; with auto and
-    shape_auto_block_hosts warning.test the redirect marks the try as
-    blocked and the next strategy passes."""
+    """The in-order censor answering a 302 to warning.test instead of a
+    reset: with shape off the client gets the block page; with auto and
+    shape_auto_block_hosts warning.test the redirect marks the try (split,
+    which that censor blocks) as blocked, and the next strategy passes."""
     lad = Ladder(t)
-    lad.censor("per-packet", block_page=True)
+    lad.censor("in-order", block_page=True)
     w, addr = lad.warpd("off")
     out = lad.request(addr, "http", "/page/off")
     check(out.status == 302 and b"warning.test" in out.head, "shape off: the client got %r, expected the 302" % out)
