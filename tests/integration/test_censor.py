@@ -608,10 +608,20 @@ def check_auto(lad, w, waddr, model, proto, mx, letter, verdicts, wmark, serial)
         mx.notes.append("info: %s: shape=%s tries=%d, then shape=%s tries=%d"
                         % (where, shape, tries, again[0][0], again[0][1]))
     elif letter == "B":
-        if tries < 2:
-            mx.notes.append("%s: blocked after %d try (logged shape=%s)" % (where, tries, shape))
-        mx.notes.append("info: %s: every try blocked: shape=%s tries=%d, %d blocked flows"
-                        % (where, shape, tries, len(flows)))
+        # Every strategy tried, each on a connection of its own, each blocked;
+        # the failure is remembered: the next request makes one try.
+        if tries < 2 or len(flows) != tries or len(blocks) != tries:
+            mx.notes.append("%s: every try blocked, but %d tries logged for %d blocked flows"
+                            % (where, tries, len(flows)))
+        second = "/ladder/auto/%s/%s/%d/again" % (model, proto, serial)
+        mark, wmark2 = lad.log_mark(), w.mark()
+        out = lad.request(waddr, proto, second)
+        again = wait_access(w, wmark2)
+        if out.ok() or again[0][1] != 1:
+            mx.notes.append("%s: after every try failed, the second request got %r and logged %s, expected a "
+                            "failure in one try" % (where, out, again))
+        mx.notes.append("info: %s: every try blocked: shape=%s tries=%d, %d blocked flows; then shape=%s tries=%d"
+                        % (where, shape, tries, len(flows), again[0][0], again[0][1]))
 
 
 def run_matrix(t, lad, models=("none",) + MODELS, strategies=STRATEGIES, protos=PROTOS, on_strategy=None):
