@@ -414,6 +414,17 @@ collect_cuts(const struct shape_policy *pol, const struct shape_marks *m, const 
         else
             cuts[k++] = cuts[i];
     }
+    /* A TCP receiver keeps one urgent byte at a time: a second urgent
+     * pointer before the first byte is read leaves that byte in the stream
+     * (warpd's loopback test saw "GEaT"). So only the first oob cut of a
+     * flight gets its byte; later ones stay cuts (disoob keeps its TTL). */
+    for (int i = 0, seen = 0; i < k; i++) {
+        if ((cuts[i].what & CUT_OOB) == 0 || (cuts[i].what & CUT_FAKE) != 0)
+            continue;
+        if (seen)
+            cuts[i].what &= (uint8_t)~CUT_OOB;
+        seen = 1;
+    }
     return k < SHAPE_MAX_SEGS - 1 ? k : SHAPE_MAX_SEGS - 1;
 }
 
