@@ -544,6 +544,19 @@ class Matrix:
             lines.append(row)
         return "\n".join(lines)
 
+    def auto_ttfb_table(self):
+        """auto's time to first byte by censor model: the cost of its tries."""
+        cols = ("none",) + MODELS
+        lines = ["auto's time to first byte (ms) by censor model (- blocked)",
+                 "%-9s" % "proto" + "".join("%14s" % m for m in cols)]
+        for p in PROTOS:
+            row = "%-9s" % p
+            for m in cols:
+                v = self.ttfb.get(("auto", m, p))
+                row += "%14s" % ("-" if v is None else "%.1f" % (v * 1000))
+            lines.append(row)
+        return "\n".join(lines)
+
 
 def run_cell(lad, w, waddr, strategy, model, proto, mx, baseline, serial):
     """One request; records its letter in mx and checks what the origin got."""
@@ -603,16 +616,19 @@ def check_auto(lad, w, waddr, model, proto, mx, letter, verdicts, wmark, serial)
         again = wait_access(w, wmark2)
         v = [l for l in lad.verdicts(mark) if "verdict=block" in l]
         if not out.ok() or again[0] != (shape, 1) or v:
-            mx.notes.append("%s: the second request got %r, logged %s (first: shape=%s tries=%d), blocks %s"
-                            % (where, out, again, shape, tries, v))
+            mx.notes.append("%s: the second request went shape=%s tries=%d (%s, %d blocked), expected shape=%s "
+                            "tries=1: the winner was not remembered" % (where, again[0][0], again[0][1],
+                                                                        "passed" if out.ok() else out, len(v), shape))
         mx.notes.append("info: %s: shape=%s tries=%d, then shape=%s tries=%d"
                         % (where, shape, tries, again[0][0], again[0][1]))
     elif letter == "B":
         # Every strategy tried, each on a connection of its own, each blocked;
         # the failure is remembered: the next request makes one try.
         if tries < 2 or len(flows) != tries or len(blocks) != tries:
-            mx.notes.append("%s: every try blocked, but %d tries logged for %d blocked flows"
-                            % (where, tries, len(flows)))
+            close = re.findall(r'close="([^"]*)"', " ".join(w.logs_since(wmark)))
+            mx.notes.append("%s: the client got the failure after %d try (shape=%s, %d blocked flows, close=%s): "
+                            "auto did not replay with its next strategies" % (where, tries, shape, len(flows),
+                                                                              close[:1]))
         second = "/ladder/auto/%s/%s/%d/again" % (model, proto, serial)
         mark, wmark2 = lad.log_mark(), w.mark()
         out = lad.request(waddr, proto, second)
@@ -689,6 +705,7 @@ def test_matrix(t):
     mx = run_matrix(t, lad)
     print(mx.table())
     print(mx.ttfb_table())
+    print(mx.auto_ttfb_table())
     for n in mx.notes:
         print("note: " + n)
     bad = mismatches(mx) + [n for n in mx.notes if not n.startswith("info:")]
