@@ -18,6 +18,7 @@ that a retransmission (disorder, fake) costs tens of milliseconds, not 200."""
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,23 +47,19 @@ def unavailable():
         return "not root: network namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN"
     if not hasattr(socket, "AF_PACKET"):
         return "no AF_PACKET sockets on this system (the censor bridges with them)"
-    for tool in ("ip",):
-        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(":") + ["/usr/sbin", "/sbin"]):
-            return "no %s command (iproute2)" % tool
+    if not os.access(_ip_cmd(), os.X_OK):
+        return "no ip command (iproute2)"
     probe = "wdprobe-%d" % os.getpid()
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=10)
+    r = subprocess.run([_ip_cmd(), "netns", "add", probe], capture_output=True, text=True, timeout=10)
     if r.returncode != 0:
         return "cannot make a network namespace: %s" % r.stderr.strip()
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=10)
+    subprocess.run([_ip_cmd(), "netns", "del", probe], capture_output=True, timeout=10)
     return None
 
 
 def _ip_cmd():
-    for d in os.environ.get("PATH", "").split(":") + ["/usr/sbin", "/sbin"]:
-        p = os.path.join(d, "ip")
-        if os.access(p, os.X_OK):
-            return p
-    return "ip"
+    """The ip command: on PATH, or where Debian puts it."""
+    return shutil.which("ip") or shutil.which("ip", path="/usr/sbin:/sbin") or "/usr/sbin/ip"
 
 
 _libc = None
