@@ -322,7 +322,15 @@ def socks5_open(s, host, port):
     rep = wd.recv_exact(s, 4, 8)
     if rep[1] != 0:
         raise ValueError("SOCKS5 reply %d" % rep[1])
-    wd.recv_exact(s, {1: 4 + 2, 4: 16 + 2}.get(rep[3], 0) or (wd.recv_exact(s, 1, 5)[0] + 2), 5)
+    if rep[3] == 1:
+        n = 4
+    elif rep[3] == 4:
+        n = 16
+    elif rep[3] == 3:
+        n = wd.recv_exact(s, 1, 5)[0]
+    else:
+        raise ValueError("SOCKS5 reply with address type %d" % rep[3])
+    wd.recv_exact(s, n + 2, 5)  # the bound address and port
 
 
 def tls_request(path, proxy, how, host, target, ctx, timeout=8.0):
@@ -396,7 +404,6 @@ class Ladder:
         self.model = None
         self.log = t.path("censor.log")
         self.port = WARPD_PORT0
-        self.capture = None
         t.add(self)
         self.cert, self.key = make_cert(t.tmp)
         self.client_ctx = ssl.create_default_context(cafile=self.cert)
@@ -421,7 +428,8 @@ class Ladder:
                 "--left", self.path.censor_ifs[0], "--right", self.path.censor_ifs[1], "--log", self.log]
         if block_page:
             argv.append("--block-page")
-        p = self.path.popen("censor", argv, stdout=subprocess.PIPE, stderr=open(self.log + ".err", "ab"))
+        with open(self.log + ".err", "ab") as err:
+            p = self.path.popen("censor", argv, stdout=subprocess.PIPE, stderr=err)
         r, _, _ = select.select([p.stdout], [], [], 10)
         line = p.stdout.readline() if r else b""
         check(line.strip() == b"ready", "censor %s did not start: %r (see %s.err)" % (model, line, self.log))
@@ -470,11 +478,21 @@ class Ladder:
         w = self.t.warpd(config=cfg, nworkers=1, wrap=self.path.exec_argv("client"))
         return w, ("127.0.0.1", self.port)
 
+    def censor_alive(self):
+        """Fails the test, with the censor's last words, if it has died."""
+        if self.censor_proc is not None and self.censor_proc.poll() is not None:
+            with open(self.log + ".err", errors="replace") as f:
+                tail = f.read()[-1500:]
+            raise wd.Fail("the censor (%s) exited with status %s:\n%s" % (self.model, self.censor_proc.returncode, tail))
+
     # -- one request
     def request(self, proxy, proto, target, host=NAME):
         if proto == "http":
-            return http_request(self.path, proxy, host, target)
-        return tls_request(self.path, proxy, proto, host, target, self.client_ctx)
+            out = http_request(self.path, proxy, host, target)
+        else:
+            out = tls_request(self.path, proxy, proto, host, target, self.client_ctx)
+        self.censor_alive()
+        return out
 
     def judge(self, out, mark):
         """P when the client got the origin's answer, B when the censor blocked
