@@ -549,7 +549,7 @@ px_response_head(struct px *p, size_t len)
         px_answer(p, 502, "invalid response from the upstream");
         return -1;
     }
-    if (p->au != NULL && p->head_kept && !p->resp_head) {
+    if (p->au != NULL && !p->resp_head) {
         const struct config *cfg = p->s.env->cfg;
 
         if (cfg->nshape_auto_block_hosts > 0 &&

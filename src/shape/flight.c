@@ -45,6 +45,10 @@ struct flight {
     unsigned is_auto : 1;    /* strategy is auto: judge and maybe replay */
     unsigned replayable : 1; /* the flight may be sent again on a new connection */
     struct shape_auto au;
+    /* auto: the upstream's address, for the replays (a reset socket no
+     * longer says whom it was connected to) */
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
     struct shape_exec x;
     struct shape_plan plan; /* plan.buf is malloc'd per try */
 };
@@ -316,19 +320,18 @@ flight_blocked(struct flight *f, const char *why)
     flight_hold(f);
     log_debug("auto: %s blocked with %s (%s)", f->au.key[0] ? f->au.key : s->up_name,
               config_shape_name(s->env->cfg, shape_auto_current(&f->au)), why);
-    if (f->replayable && shape_auto_more(&f->au)) {
+    if (f->replayable && shape_auto_more(&f->au) && f->peer_len > 0) {
         memset(&res, 0, sizeof(res));
-        res.len[0] = sizeof(res.addr[0]);
-        if (getpeername(s->up.fd, (struct sockaddr *)&res.addr[0], &res.len[0]) == 0) {
-            res.n = 1;
-            shape_auto_next(&f->au);
-            buf_put(f->ans);
-            f->ans = NULL;
-            session_drop_upstream(s);
-            if (session_connect(s, &res, flight_reconnected) != WD_OK)
-                session_close(s, "out of memory");
-            return;
-        }
+        memcpy(&res.addr[0], &f->peer, f->peer_len);
+        res.len[0] = f->peer_len;
+        res.n = 1;
+        shape_auto_next(&f->au);
+        buf_put(f->ans);
+        f->ans = NULL;
+        session_drop_upstream(s);
+        if (session_connect(s, &res, flight_reconnected) != WD_OK)
+            session_close(s, "out of memory");
+        return;
     }
     if (!shape_auto_more(&f->au))
         shape_auto_failed(&f->au, s->env->cfg);
@@ -449,6 +452,9 @@ flight_go(struct flight *f)
             k = key;
         f->is_auto = 1;
         shape_auto_begin(&f->au, cfg, k);
+        f->peer_len = sizeof(f->peer);
+        if (getpeername(f->s->up.fd, (struct sockaddr *)&f->peer, &f->peer_len) < 0)
+            f->peer_len = 0; /* no replay then */
     }
     flight_send(f);
 }
