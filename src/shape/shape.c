@@ -123,9 +123,10 @@ cut(struct shape_plan *plan, size_t at, uint32_t delay)
         return 0;
     if (plan->nseg >= SHAPE_MAX_SEGS)
         return -1;
-    plan->seg[plan->nseg].off = (uint32_t)start;
-    plan->seg[plan->nseg].len = (uint32_t)(at - start);
-    plan->seg[plan->nseg].delay_ms = delay;
+    /* The whole segment: no TTL, no flag (the plan's memory may be fresh
+     * from malloc; a stray SHAPE_SEG_FAKE would send garbage). */
+    plan->seg[plan->nseg] = (struct shape_seg){
+        .off = (uint32_t)start, .len = (uint32_t)(at - start), .delay_ms = delay};
     plan->nseg++;
     return 0;
 }

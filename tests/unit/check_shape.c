@@ -225,6 +225,32 @@ START_TEST(test_split_default)
 }
 END_TEST
 
+/* A plan in fresh malloc'd memory (http_shape.c's): the legacy planners
+ * set every field of a segment, so no stray TTL or flag is sent. */
+START_TEST(test_split_segments_clean)
+{
+    struct shape_policy pol;
+    struct shape_plan plan;
+    uint64_t rng = 1;
+
+    policy(&pol, SHAPE_SPLIT);
+    plan_init(&plan, shape_plan_size(HEAD_LEN, &pol));
+    memset(plan.seg, 0xbe, sizeof(plan.seg));
+    ck_assert_int_eq(shape_plan_request(HEAD, HEAD_LEN, &pol, &rng, &plan), 0);
+    for (int i = 0; i < plan.nseg; i++) {
+        ck_assert_int_eq(plan.seg[i].ttl, 0);
+        ck_assert_int_eq(plan.seg[i].flags, 0);
+        ck_assert_uint_eq(plan.seg[i].fake_off, 0);
+    }
+    policy(&pol, SHAPE_WARP);
+    plan_init(&plan, shape_plan_size(HEAD_LEN, &pol));
+    memset(plan.seg, 0xbe, sizeof(plan.seg));
+    ck_assert_int_eq(shape_plan_request(HEAD, HEAD_LEN, &pol, &rng, &plan), 0);
+    for (int i = 0; i < plan.nseg; i++)
+        ck_assert_int_eq(plan.seg[i].flags | plan.seg[i].ttl, 0);
+}
+END_TEST
+
 START_TEST(test_split_clamped)
 {
     struct shape_policy pol;
@@ -2216,6 +2242,7 @@ shape_suite(void)
     tcase_add_test(req, test_policy_host_name_copied);
     tcase_add_test(req, test_off_single_segment);
     tcase_add_test(req, test_split_default);
+    tcase_add_test(req, test_split_segments_clean);
     tcase_add_test(req, test_split_clamped);
     tcase_add_test(req, test_split_one_byte_host);
     tcase_add_test(req, test_split_method);
