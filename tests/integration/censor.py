@@ -380,6 +380,7 @@ class Censor:
         self.left_if, self.right_if = left, right
         self.log = log
         self.block_page = block_page
+        self.silent = False  # drop blocked flows without any reset (set by --silent)
         self.ports = set(ports)
         self.flows = {}
         self.socks = {}
@@ -476,6 +477,11 @@ class Censor:
         eth_to_client = bytes(seg.frame[6:12])
         c, cp, s, sp = flow.key
         told = "302 to the client" if self.block_page else "RST to the client"
+        if self.silent:
+            # Dropped, and nothing said: the client's side hears only silence.
+            self.note(flow, "block", "%s (segment at +%d, %d bytes, ttl %d); dropped silently"
+                      % (why, off, len(seg.payload), seg.ttl))
+            return
         # Logged first: a test that sees the reset finds the verdict written.
         self.note(flow, "block", "%s (segment at +%d, %d bytes, ttl %d); %s and RST to the server"
                   % (why, off, len(seg.payload), seg.ttl, told))
@@ -501,6 +507,7 @@ def main(argv=None):
     ap.add_argument("--right", required=True, help="the interface towards the server")
     ap.add_argument("--log", required=True, help="the verdict log (appended)")
     ap.add_argument("--block-page", action="store_true", help="a 302 to the client instead of its RST")
+    ap.add_argument("--silent", action="store_true", help="drop blocked flows without resets")
     ap.add_argument("--ports", default="80,443")
     a = ap.parse_args(argv)
     if a.model != "none" and not a.name:
@@ -508,6 +515,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with open(a.log, "a") as log:
         c = Censor(a.model, a.name, a.left, a.right, log, a.block_page, [int(p) for p in a.ports.split(",")])
+        c.silent = a.silent
         c.open()
         log.write("%.6f censor model=%s names=%s block_page=%s pid=%d\n"
                   % (time.time(), a.model, ",".join(a.name), a.block_page, os.getpid()))

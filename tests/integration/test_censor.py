@@ -419,7 +419,7 @@ class Ladder:
             self.path.close()  # the censor and tcpdump (by pid), then the namespaces
 
     # -- the censor
-    def censor(self, model, block_page=False):
+    def censor(self, model, block_page=False, silent=False):
         """Replaces the censor of the moment by one of model; waits for ready."""
         if self.censor_proc:
             self.path.stop(self.censor_proc)
@@ -428,6 +428,8 @@ class Ladder:
                 "--left", self.path.censor_ifs[0], "--right", self.path.censor_ifs[1], "--log", self.log]
         if block_page:
             argv.append("--block-page")
+        if silent:
+            argv.append("--silent")
         with open(self.log + ".err", "ab") as err:
             p = self.path.popen("censor", argv, stdout=subprocess.PIPE, stderr=err)
         r, _, _ = select.select([p.stdout], [], [], 10)
@@ -470,7 +472,10 @@ class Ladder:
             # warp's pauses cut to a few ms: the same pieces on the wire, a
             # shorter test (censor-report keeps the defaults for its timings)
             lines += ["shape_delay 10ms", "shape_fragment_delay 10ms"]
-        lines += [l for l in extra.splitlines() if l.strip()]
+        extra_lines = [l for l in extra.splitlines() if l.strip()]
+        # A directive in extra replaces the one above (each may appear once).
+        given = {l.split()[0] for l in extra_lines}
+        lines = [l for l in lines if l.split()[0] not in given] + extra_lines
         cfg = self.t.config("".join(l + "\n" for l in lines), name="warpd-%s-%d.conf" % (strategy, self.port))
         test = self.t.run(["-t", "-c", cfg])
         if test.returncode != 0:
@@ -758,6 +763,30 @@ def test_auto_block_page(t):
     blocks = [l for l in lad.verdicts(mark) if "verdict=block" in l]
     check(tries >= 2 and len(blocks) == tries - 1, "auto: shape=%s tries=%d, %d 302s" % (shape, tries, len(blocks)))
     print("auto past the block page: shape=%s tries=%d" % (shape, tries))
+
+
+@wd.timeout(60)
+def test_auto_silence(t):
+    """A censor that drops blocked flows without a word: auto judges the try
+    blocked after shape_auto_timeout (1 s here) and replays with the next
+    strategy, for HTTP and for TLS through CONNECT; the client gets the
+    answer of the try that passed, a little over a second late."""
+    lad = Ladder(t)
+    lad.censor("in-order", silent=True)
+    for proto, want in (("http", "oob"), ("connect", "tlsrec")):
+        w, addr = lad.warpd("auto", "shape_auto_timeout 1s")
+        mark, wmark = lad.log_mark(), w.mark()
+        t0 = time.monotonic()
+        out = lad.request(addr, proto, "/silent/" + proto)
+        took = time.monotonic() - t0
+        check(out.ok(), "%s: the client got %r (verdicts %s)" % (proto, out, lad.verdicts(mark)))
+        shape, tries = wait_access(w, wmark)[0]
+        blocks = [l for l in lad.verdicts(mark) if "verdict=block" in l and "silently" in l]
+        check(shape == want and tries == 2 and len(blocks) == 1,
+              "%s: shape=%s tries=%d with %d silent drops, expected %s after 2 tries" % (proto, shape, tries, len(blocks), want))
+        check(took >= 0.9, "%s: answered after %.2fs, before shape_auto_timeout could have passed" % (proto, took))
+        print("auto past a silent censor, %s: shape=%s tries=%d in %.2fs" % (proto, shape, tries, took))
+        w.stop()
 
 
 if __name__ == "__main__":
