@@ -58,7 +58,7 @@ class RawOrigin:
         return self.heads[n - 1]
 
 
-def start(t, dns, strategies, shape, extra=""):
+def start(t, dns, strategies, shape, extra="", nworkers=1):
     """warpd in forward mode whose default strategy is shape, with the given
     strategy lines appended."""
     port = wd.free_port()
@@ -69,7 +69,7 @@ def start(t, dns, strategies, shape, extra=""):
     text += "".join("strategy %s\n" % s for s in strategies) + "shape %s\n" % shape
     with open(cfg, "w") as f:
         f.write(text)
-    return t.warpd(config=cfg, nworkers=1), ("127.0.0.1", port)
+    return t.warpd(config=cfg, nworkers=nworkers), ("127.0.0.1", port)
 
 
 def fields(port):
@@ -228,6 +228,45 @@ def test_builtins_on_loopback(t):
         check(o.head() == ht.forwarded_head("GET /x HTTP/1.1", fields(o.port)), "%s: head changed" % shape)
         ht.wait_access(w, lambda a: ("shape=%s tries=1" % shape) in a["line"], what="%s: access line" % shape)
         w.stop()
+
+
+def test_auto_table_file_reload_respawn(t):
+    """auto's table: a winner in shape_auto_file is loaded at start (the
+    first request goes with it, in one try); a reload and a killed worker
+    keep the table; what was learnt is in the file after the stop. No
+    censor here: every first try passes."""
+    dns = dns_for(t)
+    o = RawOrigin(t)
+    table = t.path("auto.table")
+    with open(table, "w") as f:
+        f.write("# a test's table\n%s oob %d\nexpired.test fake %d\n" % (NAME, time.time() + 3600, time.time() - 5))
+    w, addr = start(t, dns, [], "auto", extra="shape_auto_file %s\nworkers 2" % table, nworkers=2)
+
+    def one(what):
+        mark = w.mark()
+        r = fetch(t, addr, o.port)
+        check(r.status == 200, "%s: status %d" % (what, r.status))
+        return ht.wait_access(w, lambda a: a.get("shape") is not None, mark=mark, what=what)
+
+    a = one("loaded")
+    check((a["shape"], a["tries"]) == ("oob", "1"), "from the file: shape=%s tries=%s, expected oob 1" % (a["shape"], a["tries"]))
+    mark = w.mark()
+    w.signal(signal.SIGHUP)
+    w.wait_log(r"reload complete", 10, mark)
+    wd.wait_until(lambda: len(w.workers()) == 2, 10, "the new generation alone")
+    a = one("after a reload")
+    check((a["shape"], a["tries"]) == ("oob", "1"), "after a reload: shape=%s tries=%s" % (a["shape"], a["tries"]))
+    for pid in w.workers():
+        os.kill(pid, signal.SIGKILL)
+    wd.wait_until(lambda: len(w.workers()) == 2, 10, "the workers respawned")
+    a = one("after the workers were killed")
+    check((a["shape"], a["tries"]) == ("oob", "1"), "after respawn: shape=%s tries=%s" % (a["shape"], a["tries"]))
+    w.stop()
+    with open(table) as f:
+        lines = [l.split() for l in f if l.strip() and not l.startswith("#")]
+    keys = {l[0]: l[1] for l in lines}
+    check(keys.get(NAME) == "oob" and "expired.test" not in keys,
+          "the saved table: %r" % lines)
 
 
 def test_bad_strategy_lines(t):
