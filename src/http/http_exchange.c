@@ -93,6 +93,16 @@ px_auto_retry(struct px *p, const char *why)
     return 1;
 }
 
+/* auto: this try was blocked and none follows. "Nothing works" is
+ * remembered only when every strategy was tried: a request that could not
+ * be replayed (a body, a POST) says nothing about the others. */
+static void
+px_auto_lost(struct px *p)
+{
+    if (p->au != NULL && !p->resp_head && !shape_auto_more(p->au))
+        shape_auto_failed(p->au, p->s.env->cfg);
+}
+
 /* How long to wait for the response head: auto's judging time while
  * another try may follow, else response_timeout. */
 static double
@@ -124,8 +134,7 @@ px_upstream_failed(struct px *p, const char *what)
         if (px_auto_retry(p, what))
             return;
     }
-    if (p->au != NULL && !p->resp_head)
-        shape_auto_failed(p->au, p->s.env->cfg);
+    px_auto_lost(p);
     p->up_close = 1;
     px_answer(p, 502, what);
 }
@@ -137,8 +146,7 @@ px_response_timeout(struct session *s)
 
     if (p->uin.end == 0 && px_auto_retry(p, "no answer in shape_auto_timeout"))
         return;
-    if (p->au != NULL && !p->resp_head)
-        shape_auto_failed(p->au, s->env->cfg);
+    px_auto_lost(p);
     px_answer(p, 504, "the upstream did not answer in time");
 }
 
@@ -556,7 +564,7 @@ px_response_head(struct px *p, size_t len)
             shape_auto_block_page(cfg, p->uin.data + p->uin.start, len) == 1) {
             if (px_auto_retry(p, "a block page"))
                 return -1;
-            shape_auto_failed(p->au, cfg); /* the client gets the block page */
+            px_auto_lost(p); /* the client gets the block page */
         } else {
             shape_auto_passed(p->au, cfg);
         }

@@ -791,6 +791,41 @@ def test_auto_silence(t):
         w.stop()
 
 
+@wd.timeout(60)
+def test_auto_no_replay_for_a_body(t):
+    """auto replays only what is safe: a POST with a body, blocked by the
+    in-order censor, is not sent again (the client gets the 502 of its one
+    try, the origin never sees a second copy), and it does not mark the host
+    as one where nothing works: the next GET tries on and passes."""
+    lad = Ladder(t)
+    lad.censor("in-order")
+    w, addr = lad.warpd("auto")
+    mark, wmark = lad.log_mark(), w.mark()
+    out = Outcome("http", "/post")
+    s = lad.path.socket("client")
+    try:
+        s.settimeout(8)
+        s.connect(addr)
+        s.sendall(b"POST http://%s/post HTTP/1.1\r\nHost: %s\r\nContent-Length: 4\r\n\r\nabcd"
+                  % (NAME.encode(), NAME.encode()))
+        read_response(s, out, time.monotonic(), time.monotonic() + 8)
+    except (OSError, EOFError, ValueError) as e:
+        out.error = str(e)
+    finally:
+        s.close()
+    check(out.status == 502, "POST: the client got %r, expected the 502 of its one blocked try" % out)
+    shape, tries = wait_access(w, wmark)[0]
+    blocks = [l for l in lad.verdicts(mark) if "verdict=block" in l]
+    check((shape, tries) == ("split", 1) and len(blocks) == 1,
+          "POST: shape=%s tries=%d with %d blocked flows, expected split in one try" % (shape, tries, len(blocks)))
+    wmark = w.mark()
+    out = lad.request(addr, "http", "/after-post")
+    check(out.ok(), "GET after the POST: %r" % out)
+    check(wait_access(w, wmark)[0] == ("oob", 2), "GET after the POST: %s, expected oob after 2 tries"
+          % (access_shape(w, wmark),))
+    w.stop()
+
+
 TRANSPARENT_PORT = 19999  # warpd's port in transparent mode, in the client namespace
 MARK = 0x77  # upstream_mark: warpd's own connections are not redirected
 
