@@ -12,7 +12,7 @@
 
 #include "config.h"
 
-#define CFG_MAX_DIRECTIVES 64 /* rows the table may have (the reader keeps one slot each) */
+#define CFG_MAX_DIRECTIVES 96 /* rows the table may have (the reader keeps one slot each) */
 
 struct directive;
 /* Sets the field(s) of one directive from its value text, or refuses it with
