@@ -5,7 +5,13 @@
  * therefore cost a hash lookup and a few pointer moves: no scan of other
  * keys' entries and no timer heap operation per request (a reverse proxy
  * does both for every request it forwards). Entries and keys are recycled
- * through free lists, so a warm pool allocates nothing. */
+ * through free lists, so a warm pool allocates nothing. With
+ * UPSTREAM_POOL_AUTO, each key also counts the exchanges in flight to it
+ * and keeps the recent peak of that count (a ring of per-second maxima), and
+ * a connection given back is kept while the key holds fewer idle ones than
+ * that peak: a load of 50 concurrent requests keeps 50 connections warm, and
+ * when it falls, the extra ones go as they come back (or after the idle
+ * timeout if none does). */
 #include "upstream_pool.h"
 
 #include <stdlib.h>
@@ -33,7 +39,8 @@ struct pool_entry {
 struct pool_key {
     struct pool_key *next; /* hash chain, or the free list */
     struct pool_entry *first, *last;
-    int n;
+    int n;                          /* idle entries; the key goes when 0 and peak.cur is 0 */
+    struct upstream_pool_peak peak; /* auto: exchanges in flight and their recent peak */
     uint16_t port;
     char host[ADDR_HOSTMAX];
 };
@@ -47,6 +54,56 @@ static double idle_max;
 static int total;
 static struct pool_entry *spare_entries; /* recycled, linked by knext */
 static struct pool_key *spare_keys;      /* recycled, linked by next */
+
+/* Seconds since the epoch: ev_now is never negative. */
+static int64_t
+peak_tick(double now)
+{
+    return now > 0 ? (int64_t)now : 0;
+}
+
+/* Moves the ring on to second t: the seconds in between held the count
+ * as it is now. At most UPSTREAM_POOL_PEAK_SLOTS steps. A clock that went
+ * back leaves the current slot in use. */
+static void
+peak_advance(struct upstream_pool_peak *pk, int64_t t)
+{
+    int64_t d = t - pk->tick;
+
+    if (d <= 0)
+        return;
+    if (d > UPSTREAM_POOL_PEAK_SLOTS)
+        d = UPSTREAM_POOL_PEAK_SLOTS;
+    for (int64_t i = 1; i <= d; i++)
+        pk->slot[(pk->tick + i) % UPSTREAM_POOL_PEAK_SLOTS] = pk->cur;
+    pk->tick = t;
+}
+
+void
+upstream_pool_peak_add(struct upstream_pool_peak *pk, int delta, double now)
+{
+    int *slot;
+
+    peak_advance(pk, peak_tick(now));
+    pk->cur += delta;
+    if (pk->cur < 0)
+        pk->cur = 0;
+    slot = &pk->slot[pk->tick % UPSTREAM_POOL_PEAK_SLOTS];
+    if (*slot < pk->cur)
+        *slot = pk->cur;
+}
+
+int
+upstream_pool_peak_max(struct upstream_pool_peak *pk, double now)
+{
+    int m = 0;
+
+    peak_advance(pk, peak_tick(now));
+    for (int i = 0; i < UPSTREAM_POOL_PEAK_SLOTS; i++)
+        if (pk->slot[i] > m)
+            m = pk->slot[i];
+    return m;
+}
 
 /* Host names compare without case (DNS); so does the hash. */
 static unsigned
@@ -105,20 +162,26 @@ entry_unlink(struct pool_entry *e, int close_fd)
     spare_entries = e;
 }
 
-/* entry_unlink, and the key goes too once empty. */
+/* Recycles k once it holds no idle entry and counts no exchange. */
+static void
+key_release(struct pool_key *k)
+{
+    struct pool_key **kp;
+
+    if (k->n > 0 || k->peak.cur > 0)
+        return;
+    kp = key_slot(k->host, k->port);
+    *kp = k->next;
+    k->next = spare_keys;
+    spare_keys = k;
+}
+
+/* entry_unlink, and the key goes too once unused. */
 static void
 pool_remove(struct pool_entry *e, int close_fd)
 {
-    struct pool_key *k = e->key;
-
     entry_unlink(e, close_fd);
-    if (k->n == 0) {
-        struct pool_key **kp = key_slot(k->host, k->port);
-
-        *kp = k->next;
-        k->next = spare_keys;
-        spare_keys = k;
-    }
+    key_release(e->key);
     if (total == 0)
         ev_timer_stop(pool_loop, &sweep);
 }
@@ -157,22 +220,6 @@ upstream_pool_init(struct ev_loop *loop, int per_key, double idle_timeout)
     ev_timer_init(&sweep, pool_sweep_cb, idle_timeout, 0.);
 }
 
-int
-upstream_pool_get(const char *host, uint16_t port, struct conn *dst, void *data, char *peer)
-{
-    struct pool_key *k;
-    struct pool_entry *e;
-
-    if (total == 0 || (k = *key_slot(host, port)) == NULL)
-        return 0;
-    e = k->first;
-    if (peer != NULL)
-        memcpy(peer, e->peer, strlen(e->peer) + 1);
-    conn_move(dst, &e->c, data);
-    pool_remove(e, 0);
-    return 1;
-}
-
 static struct pool_key *
 key_get(const char *host, size_t hostlen, uint16_t port)
 {
@@ -190,9 +237,59 @@ key_get(const char *host, size_t hostlen, uint16_t port)
     k->port = port;
     k->first = k->last = NULL;
     k->n = 0;
+    memset(&k->peak, 0, sizeof(k->peak));
     k->next = NULL;
     *kp = k;
     return k;
+}
+
+int
+upstream_pool_get(const char *host, uint16_t port, struct conn *dst, void *data, char *peer)
+{
+    struct pool_key *k;
+    struct pool_entry *e;
+
+    if (per_key_max == UPSTREAM_POOL_AUTO) {
+        size_t hostlen = strlen(host);
+
+        if (hostlen >= ADDR_HOSTMAX || (k = key_get(host, hostlen, port)) == NULL)
+            return 0; /* not counted: upstream_pool_done will find no key */
+        upstream_pool_peak_add(&k->peak, 1, ev_now(pool_loop));
+        if (k->n == 0)
+            return 0;
+    } else if (total == 0 || (k = *key_slot(host, port)) == NULL) {
+        return 0;
+    }
+    e = k->first;
+    if (peer != NULL)
+        memcpy(peer, e->peer, strlen(e->peer) + 1);
+    conn_move(dst, &e->c, data);
+    pool_remove(e, 0);
+    return 1;
+}
+
+void
+upstream_pool_done(const char *host, uint16_t port)
+{
+    struct pool_key *k;
+
+    if (per_key_max != UPSTREAM_POOL_AUTO || (k = *key_slot(host, port)) == NULL)
+        return;
+    upstream_pool_peak_add(&k->peak, -1, ev_now(pool_loop));
+    key_release(k);
+}
+
+/* How many idle connections k may hold: the fixed number, or in auto
+ * mode the recent peak of its exchanges (at least the one ending now). */
+static int
+key_cap(struct pool_key *k)
+{
+    int peak;
+
+    if (per_key_max != UPSTREAM_POOL_AUTO)
+        return per_key_max;
+    peak = upstream_pool_peak_max(&k->peak, ev_now(pool_loop));
+    return peak > 1 ? peak : 1;
 }
 
 void
@@ -201,23 +298,24 @@ upstream_pool_put(const char *host, uint16_t port, struct conn *c, const char *p
     size_t hostlen = strlen(host), plen;
     struct pool_key *k;
     struct pool_entry *e;
+    int cap;
 
-    if (per_key_max <= 0 || hostlen >= ADDR_HOSTMAX || (k = key_get(host, hostlen, port)) == NULL) {
+    if (per_key_max == 0 || hostlen >= ADDR_HOSTMAX || (k = key_get(host, hostlen, port)) == NULL) {
         conn_close(c);
         return;
     }
-    if (k->n >= per_key_max)
-        entry_unlink(k->last, 1); /* the oldest of the key; k is about to grow again */
+    /* The oldest of the key go (k is about to grow again); more than one
+     * only when an auto cap has just fallen, each entry once. */
+    for (cap = key_cap(k); k->n >= cap;)
+        entry_unlink(k->last, 1);
     if (spare_entries != NULL) {
         e = spare_entries;
         spare_entries = e->knext;
     } else if ((e = malloc(sizeof(*e))) == NULL) {
-        if (k->n == 0) { /* the key was made for this entry: undo */
-            *key_slot(host, port) = k->next;
-            k->next = spare_keys;
-            spare_keys = k;
-        }
+        key_release(k); /* when the key was made for this entry */
         conn_close(c);
+        if (total == 0)
+            ev_timer_stop(pool_loop, &sweep);
         return;
     }
     e->key = k;
@@ -255,6 +353,17 @@ upstream_pool_clear(void)
 {
     while (newest != NULL)
         pool_remove(newest, 1);
+    /* Keys left count exchanges still in flight: forgotten (a later
+     * upstream_pool_done finds no key and does nothing). */
+    for (int i = 0; i < POOL_BUCKETS; i++) {
+        while (buckets[i] != NULL) {
+            struct pool_key *k = buckets[i];
+
+            buckets[i] = k->next;
+            k->next = spare_keys;
+            spare_keys = k;
+        }
+    }
     while (spare_entries != NULL) {
         struct pool_entry *e = spare_entries;
 

@@ -2,7 +2,9 @@
  * trip, keys (host case-insensitive, port), the per-key cap, a disabled pool,
  * idle connections dropped when the upstream closes or talks, the idle
  * timeout (one sweep timer for every entry), pool_clear, many keys. The test plays the upstream and
- * watches for the FIN. */
+ * watches for the FIN. Then the auto cap: the recent peak of exchanges in
+ * flight (a pure ring of per-second maxima, tested with given times) and the
+ * pool keeping that many. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -460,6 +462,188 @@ START_TEST(test_idle_timeout_each_its_own)
 }
 END_TEST
 
+/* ---- auto: the recent peak ---- */
+
+START_TEST(test_peak_rises_at_once_and_decays)
+{
+    struct upstream_pool_peak pk;
+
+    memset(&pk, 0, sizeof(pk));
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 100.2), 0);
+    for (int i = 0; i < 5; i++)
+        upstream_pool_peak_add(&pk, 1, 100.2);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 100.2), 5);
+    for (int i = 0; i < 5; i++)
+        upstream_pool_peak_add(&pk, -1, 100.5);
+    ck_assert_int_eq(pk.cur, 0);
+    /* Second 100 is remembered while it is one of the last four. */
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 101.0), 5);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 103.99), 5);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 104.0), 0);
+    /* A smaller burst later is the new peak, alone. */
+    upstream_pool_peak_add(&pk, 1, 104.5);
+    upstream_pool_peak_add(&pk, 1, 104.6);
+    upstream_pool_peak_add(&pk, -1, 104.7);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 105.5), 2);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 108.0), 1); /* one still in flight */
+}
+END_TEST
+
+START_TEST(test_peak_counts_quiet_seconds_at_the_level_held)
+{
+    struct upstream_pool_peak pk;
+
+    memset(&pk, 0, sizeof(pk));
+    for (int i = 0; i < 3; i++)
+        upstream_pool_peak_add(&pk, 1, 10.0);
+    /* Nothing changes for ten seconds: three were in flight all along. */
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 20.0), 3);
+    for (int i = 0; i < 3; i++)
+        upstream_pool_peak_add(&pk, -1, 20.5);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 23.9), 3);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 24.0), 0);
+    /* A long gap clears every slot (the loop is bounded by the ring). */
+    upstream_pool_peak_add(&pk, 1, 30.0);
+    upstream_pool_peak_add(&pk, -1, 30.0);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 1e9), 0);
+}
+END_TEST
+
+START_TEST(test_peak_never_negative_and_clock_back)
+{
+    struct upstream_pool_peak pk;
+
+    memset(&pk, 0, sizeof(pk));
+    upstream_pool_peak_add(&pk, -1, 50.0); /* an unmatched end */
+    ck_assert_int_eq(pk.cur, 0);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 50.0), 0);
+    upstream_pool_peak_add(&pk, 1, 50.0);
+    upstream_pool_peak_add(&pk, 1, 49.0); /* the clock went back: same slot */
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 49.5), 2);
+    ck_assert_int_eq(upstream_pool_peak_max(&pk, 53.5), 2);
+}
+END_TEST
+
+/* ---- auto: the pool keeps the peak ---- */
+
+/* n exchanges to host:port begin; none finds an idle connection. */
+static void
+begin_misses(const char *host, uint16_t port, int n)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(get_fd(host, port), -1);
+}
+
+START_TEST(test_auto_keeps_as_many_as_were_in_flight)
+{
+    enum { N = 20 }; /* more than the old fixed default, 16 */
+    int mine[N], peer[N], m, p;
+
+    upstream_pool_init(loop, UPSTREAM_POOL_AUTO, 60.);
+    begin_misses("origin.test", 80, N);
+    for (int i = 0; i < N; i++) {
+        tcp_pair(&mine[i], &peer[i]);
+        put_fd("origin.test", 80, mine[i]);
+        upstream_pool_done("origin.test", 80);
+    }
+    ck_assert_int_eq(upstream_pool_count(), N);
+    for (int i = 0; i < N; i++)
+        ck_assert(peer_still_connected(peer[i]));
+    /* One more without an exchange of its own: over the peak, so the
+     * oldest goes. */
+    tcp_pair(&m, &p);
+    put_fd("origin.test", 80, m);
+    ck_assert_int_eq(upstream_pool_count(), N);
+    ck_assert(peer_sees_close(peer[0]));
+    /* A reuse is an exchange too; newest first, as before. */
+    ck_assert_int_eq(get_fd("origin.test", 80), m);
+    put_fd("origin.test", 80, m);
+    upstream_pool_done("origin.test", 80);
+    ck_assert_int_eq(upstream_pool_count(), N);
+    upstream_pool_clear();
+    for (int i = 0; i < N; i++)
+        close(peer[i]);
+    close(p);
+}
+END_TEST
+
+START_TEST(test_auto_cap_is_the_peak_per_key)
+{
+    int m[4], p[4];
+
+    upstream_pool_init(loop, UPSTREAM_POOL_AUTO, 60.);
+    begin_misses("a.test", 80, 2);
+    begin_misses("b.test", 80, 1);
+    for (int i = 0; i < 4; i++)
+        tcp_pair(&m[i], &p[i]);
+    put_fd("a.test", 80, m[0]);
+    put_fd("a.test", 80, m[1]);
+    put_fd("a.test", 80, m[2]); /* a.test peaked at 2: m[0] goes */
+    ck_assert_int_eq(upstream_pool_count(), 2);
+    ck_assert(peer_sees_close(p[0]));
+    put_fd("b.test", 80, m[3]);
+    ck_assert_int_eq(upstream_pool_count(), 3);
+    upstream_pool_done("a.test", 80);
+    upstream_pool_done("a.test", 80);
+    upstream_pool_done("b.test", 80);
+    ck_assert_int_eq(get_fd("a.test", 80), m[2]);
+    ck_assert_int_eq(get_fd("a.test", 80), m[1]);
+    ck_assert_int_eq(get_fd("a.test", 80), -1);
+    ck_assert_int_eq(get_fd("b.test", 80), m[3]);
+    for (int i = 1; i < 4; i++)
+        close(m[i]);
+    for (int i = 0; i < 4; i++)
+        close(p[i]);
+}
+END_TEST
+
+START_TEST(test_auto_key_lives_while_counted)
+{
+    int m, p;
+
+    upstream_pool_init(loop, UPSTREAM_POOL_AUTO, 60.);
+    upstream_pool_done("nobody.test", 80); /* no key: nothing happens */
+    begin_misses("k.test", 80, 1);
+    upstream_pool_done("k.test", 80); /* the key goes (ASan sees no leak) */
+    upstream_pool_done("k.test", 80); /* unmatched: nothing happens */
+    ck_assert_int_eq(upstream_pool_count(), 0);
+    /* An exchange still in flight when the pool is cleared: its key is
+     * forgotten, and its end does nothing. */
+    begin_misses("k.test", 80, 1);
+    tcp_pair(&m, &p);
+    put_fd("k.test", 80, m);
+    ck_assert_int_eq(upstream_pool_count(), 1);
+    begin_misses("k.test", 81, 1);
+    upstream_pool_clear();
+    ck_assert_int_eq(upstream_pool_count(), 0);
+    ck_assert(peer_sees_close(p));
+    upstream_pool_done("k.test", 80);
+    upstream_pool_done("k.test", 81);
+    ck_assert_int_eq(get_fd("k.test", 80), -1);
+    upstream_pool_done("k.test", 80);
+    close(p);
+}
+END_TEST
+
+START_TEST(test_fixed_number_ignores_the_peak)
+{
+    int m[3], p[3];
+
+    upstream_pool_init(loop, 2, 60.);
+    begin_misses("f.test", 80, 3); /* not counted with a fixed number */
+    for (int i = 0; i < 3; i++) {
+        tcp_pair(&m[i], &p[i]);
+        put_fd("f.test", 80, m[i]);
+        upstream_pool_done("f.test", 80);
+    }
+    ck_assert_int_eq(upstream_pool_count(), 2);
+    ck_assert(peer_sees_close(p[0]));
+    upstream_pool_clear();
+    for (int i = 0; i < 3; i++)
+        close(p[i]);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -483,6 +667,15 @@ pool_suite(void)
     tcase_add_test(tc, test_cap_of_one_replaces);
     tcase_add_test(tc, test_peer_name_travels);
     tcase_add_test(tc, test_idle_timeout_each_its_own);
+    tcase_add_test(tc, test_auto_keeps_as_many_as_were_in_flight);
+    tcase_add_test(tc, test_auto_cap_is_the_peak_per_key);
+    tcase_add_test(tc, test_auto_key_lives_while_counted);
+    tcase_add_test(tc, test_fixed_number_ignores_the_peak);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("peak");
+    tcase_add_test(tc, test_peak_rises_at_once_and_decays);
+    tcase_add_test(tc, test_peak_counts_quiet_seconds_at_the_level_held);
+    tcase_add_test(tc, test_peak_never_negative_and_clock_back);
     suite_add_tcase(s, tc);
     return s;
 }
