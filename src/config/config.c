@@ -452,6 +452,29 @@ config_init(struct config *c)
             abort();
         }
     }
+    /* What a line or an option sets from here on is the user's choice;
+     * config_finish fills in the defaults that depend on the mode and the
+     * listen addresses only where the user made none. */
+    c->shape_given = 0;
+    c->connect_ports_given = 0;
+}
+
+/* The defaults that depend on the whole: shape off where there is rarely a
+ * censor (reverse and tcp modes; forward and transparent stay shaped), and
+ * CONNECT to every port but the browsers' bad ports when warpd serves only
+ * its own machine (a person's proxy: WebSockets on any port), 443 when it
+ * listens on a network. */
+static void
+finish_defaults(struct config *c)
+{
+    int i, local = 1;
+
+    if (!c->shape_given && (c->mode == MODE_REVERSE || c->mode == MODE_TCP))
+        c->shape = SHAPE_OFF;
+    for (i = 0; i < c->nlisten; i++)
+        if (!addr_is_loopback((const struct sockaddr *)&c->listen[i].addr))
+            local = 0;
+    c->connect_ports_open = !c->connect_ports_given && local;
 }
 
 int
@@ -539,6 +562,7 @@ config_finish(struct config *c, char *err, size_t errlen)
         snprintf(err, errlen, "upstream_host is used only in reverse mode");
         return -1;
     }
+    finish_defaults(c);
     return check_auth_mode(c, err, errlen);
 }
 
@@ -602,8 +626,10 @@ config_build(struct config *out, const struct cli_opts *o, char *err, size_t err
     if (o->verbose > 0)
         c.log_level =
             c.log_level + o->verbose > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : c.log_level + o->verbose;
-    if (o->quiet)
+    if (o->quiet) {
         c.log_level = LOG_LVL_ERROR; /* -q wins over -v */
+        strcpy(c.access_log, "off"); /* errors only: no access lines either */
+    }
 
     /* auth_user in the wrong mode has a line to point at: checked first,
      * with its own location. */

@@ -123,6 +123,11 @@ struct config {
     int shape_delay_ms;          /* warp: pause after the request line; 200 (0-10000) */
     int shape_dummy_headers;     /* warp: dummy header lines; 32 (0-256) */
     int shape_dummy_length;      /* warp: bytes of a dummy value; 128 (1-1024) */
+    /* connect_ports not given and every listen address loopback: every port
+     * but the Fetch standard's bad ports (config_finish decides) */
+    int connect_ports_open;
+    unsigned char connect_ports_given; /* a line or option set connect_ports */
+    unsigned char shape_given;         /* a line or option set the default strategy */
     int shape_dummy_name_length; /* warp: random letters after "X-" in a dummy name; 16 (1-64) */
     int shape_frag_first;        /* warp: first host fragment length; 1 (1-64) */
     int shape_frag_min, shape_frag_max;         /* later fragment lengths; 2-4 (1-64) */
@@ -184,7 +189,8 @@ int config_directive(size_t i, const char **name, const char **def);
 /* Parses "10", "1.5s", "500ms", "2m", "1h" into seconds. Returns 0 or -1. */
 int config_parse_duration(const char *s, double *out);
 
-/* Whether CONNECT may reach port (one of the connect_ports ranges). Port 0 never is. */
+/* Whether CONNECT may reach port (one of the connect_ports ranges, or with
+ * connect_ports_open any but a bad port). Port 0 never is. */
 int config_port_allowed(const struct config *c, uint16_t port);
 /* Whether port is one of the tls_split_ports ranges (tls_split itself is not
  * consulted: the caller checks it is not CFG_TLS_SPLIT_OFF). Port 0 never is. */
@@ -206,6 +212,8 @@ int config_listen_open(const struct config *c, int i);
 /* Whether the file holds auth_user passwords and can be read by its group
  * or by others (the supervisor warns at start and at each reload). */
 int config_auth_exposed(const struct config *c);
+/* Whether port is one of the Fetch standard's bad ports (25, 110, ...). */
+int config_bad_port(uint16_t port);
 
 const char *config_mode_name(enum cfg_mode m);
 /* A strategy's name ("?" for none); c may be NULL for the built-ins. */

@@ -212,7 +212,10 @@ int
 cfg_set_connect_ports(struct config *c, const struct directive *d, const char *v, int line,
                       char *err, size_t errlen)
 {
-    return cfg_ports_set(v, c->connect_ports, &c->nconnect_ports, err, errlen);
+    if (cfg_ports_set(v, c->connect_ports, &c->nconnect_ports, err, errlen) < 0)
+        return -1;
+    c->connect_ports_given = 1;
+    return 0;
 }
 
 int
@@ -231,9 +234,39 @@ config_port_allowed(const struct config *c, uint16_t port)
 {
     return cfg_ports_match(c->connect_ports, c->nconnect_ports, port);
 }
+    if (c->connect_ports_open)
+        return port != 0 && !config_bad_port(port);
 
 /* allow and deny: each address becomes one rule, appended in file order.
  * The whole line is checked before any rule is added, so a refused line
+/* The Fetch standard's "bad ports" (fetch.spec.whatwg.org, port blocking):
+ * those browsers themselves refuse to connect to, sorted. */
+static const uint16_t bad_ports[] = {
+    1,    7,    9,    11,   13,   15,   17,   19,   20,   21,   22,   23,   25,   37,   42,
+    43,   53,   69,   77,   79,   87,   95,   101,  102,  103,  104,  109,  110,  111,  113,
+    115,  117,  119,  123,  135,  137,  139,  143,  161,  179,  389,  427,  465,  512,  513,
+    514,  515,  526,  530,  531,  532,  540,  548,  554,  556,  563,  587,  601,  636,  989,
+    990,  993,  995,  1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665,
+    6666, 6667, 6668, 6669, 6679, 6697, 10080};
+
+int
+config_bad_port(uint16_t port)
+{
+    size_t lo = 0, hi = sizeof(bad_ports) / sizeof(bad_ports[0]);
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (bad_ports[mid] == port)
+            return 1;
+        if (bad_ports[mid] < port)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
  * changes nothing. A rule that an earlier one matches entirely could never
  * decide anything; it is refused, because it nearly always means that the
  * operator expected a later, narrower rule to win (nginx's order, not the

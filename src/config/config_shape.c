@@ -145,6 +145,7 @@ cfg_set_shape(struct config *c, const struct directive *d, const char *v, int li
         if (strcmp(v, w) != 0 || (shape = config_shape_lookup(c, w)) < 0)
             return unknown_strategy(c, v, err, errlen);
         c->shape = shape;
+        c->shape_given = 1;
         return 0;
     }
     if ((shape = config_shape_lookup(c, w)) < 0)

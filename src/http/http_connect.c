@@ -89,7 +89,7 @@ px_connect_established(struct px *p)
         /* A few bytes to a socket that just sent its request: the kernel
          * takes them, as the SOCKS reply is sent. */
         if (conn_write(&p->s.client, ok, sizeof(ok) - 1) != (ssize_t)(sizeof(ok) - 1)) {
-            session_close(&p->s, "client write failed");
+            px_client_write_failed(p);
             return;
         }
         p->bytes_out += sizeof(ok) - 1;

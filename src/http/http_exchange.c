@@ -403,7 +403,7 @@ px_response_interim(struct px *p, const struct http_head *h, size_t len)
     o.body_out = BODY_NONE;
     http_response_out(h, &o, &out);
     if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
-        session_close(&p->s, "client write failed");
+        px_client_write_failed(p);
         return -1;
     }
     return 1;
@@ -536,7 +536,7 @@ px_response_final(struct px *p, const struct http_head *h, size_t len)
         }
     }
     if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
-        session_close(&p->s, "client write failed");
+        px_client_write_failed(p);
         return -1;
     }
     p->last_io = ev_now(p->s.env->loop);
@@ -622,7 +622,7 @@ px_pump_response(struct px *p)
         }
         p->uin.start += (uint32_t)n;
         if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
-            session_close(&p->s, "client write failed");
+            px_client_write_failed(p);
             return;
         }
         p->last_io = ev_now(p->s.env->loop);
@@ -686,7 +686,7 @@ px_up_ended(struct px *p)
         return;
     }
     if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
-        session_close(&p->s, "client write failed");
+        px_client_write_failed(p);
         return;
     }
     px_response_complete(p);

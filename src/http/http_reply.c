@@ -3,6 +3,7 @@
  * Max-Forwards is 0, the 407 challenge of proxy authentication; then the
  * close that follows most of them: flush the answer, shut the sending side,
  * and linger so that the client can read it. */
+#include <errno.h>
 #include <http_parser.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +58,16 @@ px_log_request(struct px *p, const char *close_reason)
 void
 px_drop_upstream(struct px *p)
 {
+/* A write to the client failed: a client that left (reset, or closed its
+ * side while the answer streamed) is logged as such, not as warpd's fault. */
+void
+px_client_write_failed(struct px *p)
+{
+    int gone = errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN;
+
+    session_close(&p->s, gone ? "client closed" : "client write failed");
+}
+
     px_shape_free(p);
     session_drop_upstream(&p->s);
     outq_clear(&p->uout);
@@ -96,7 +107,7 @@ px_finish_closing(struct px *p)
     int r = outq_flush(&p->s.client, &p->cout);
 
     if (r == WD_ERROR) {
-        session_close(&p->s, "client write failed");
+        px_client_write_failed(p);
         return;
     }
     if (r == WD_AGAIN) {
@@ -142,7 +153,7 @@ px_send_page(struct px *p, int status, const char *ctype, const char *extra, con
     iov[1].iov_len = blen;
     log_debug("%s: %d %s", p->s.peer, status, what);
     if (outq_send(&p->s.client, &p->cout, iov, 2, iov[0].iov_len + blen, &p->bytes_out) < 0) {
-        session_close(&p->s, "client write failed");
+        px_client_write_failed(p);
         return -1;
     }
     return 0;

@@ -259,7 +259,7 @@ px_client_write(struct conn *c)
     }
     r = outq_flush(c, &p->cout);
     if (r == WD_ERROR) {
-        session_close(&p->s, "client write failed");
+        px_client_write_failed(p);
         return;
     }
     if (r == WD_AGAIN)
@@ -341,7 +341,7 @@ px_client_read(struct conn *c)
         if (n == WD_AGAIN)
             break;
         if (n == WD_ERROR) {
-            session_close(&p->s, "client read error");
+            session_close(&p->s, errno == ECONNRESET ? "client closed" : "client read error");
             return;
         }
         if (n == 0) {

@@ -32,7 +32,7 @@ static const char usage_text[] =
     "  -s, --shape SHAPE        request shaping: off, split (default), warp, disorder,\n"
     "                           fake, oob, tlsrec, auto, or a strategy of the file\n"
     "  -v, --verbose            log more (log_level debug)\n"
-    "  -q, --quiet              log errors only (wins over -v)\n"
+    "  -q, --quiet              log errors only, no access lines (wins over -v)\n"
     "  -V, --version            print the version and exit\n"
     "  -h, --help               print this help and exit\n";
 

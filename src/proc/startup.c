@@ -79,10 +79,21 @@ check_fd_limit(const struct config *cfg)
               (unsigned long long)extra);
 }
 
+/* tcp mode relays bytes it does not look at: a strategy asked for there
+ * (shape, -s) does nothing, which the operator should hear. */
+static void
+warn_shape_tcp(const struct config *cfg)
+{
+    if (cfg->mode == MODE_TCP && cfg->shape_given && cfg->shape != SHAPE_OFF)
+        log_warnx("shape %s does nothing in tcp mode: its bytes are relayed as they come",
+                  config_shape_name(cfg, cfg->shape));
+}
+
 void
 startup_warnings(const struct config *cfg)
 {
     warn_open_proxy(cfg);
+    warn_shape_tcp(cfg);
     warn_auth_file(cfg);
     check_fd_limit(cfg);
 }

@@ -410,8 +410,9 @@ check_ready(struct sup *s)
     if (!s->started) {
         s->started = 1;
         lset_text(&s->cur, text, sizeof(text));
-        log_info("listening on %s (%s mode, %d worker(s))", text, config_mode_name(s->cfg.mode),
-                 s->cfg.workers);
+        log_info("listening on %s (%s mode, %d worker(s), shape %s)", text,
+                 config_mode_name(s->cfg.mode), s->cfg.workers,
+                 s->cfg.mode == MODE_TCP ? "off" : config_shape_name(&s->cfg, s->cfg.shape));
         notify_send("READY=1\nSTATUS=listening on %s, %d worker(s)\nMAINPID=%d", text,
                     s->cfg.workers, (int)getpid());
     } else if (s->reloading) {

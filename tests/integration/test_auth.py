@@ -323,7 +323,7 @@ def test_connect_port_refused_after_credentials(t):
     """connect_ports is judged once the client is known: without credentials
     a CONNECT to a refused port gets 407, with them 403."""
     o = ht.Origin(t)
-    w, addr, _ = start(t)  # connect_ports 443
+    w, addr, _ = start(t, extra="connect_ports 443\n")  # a loopback proxy would allow any port
     head = "CONNECT %s HTTP/1.1\r\nHost: %s\r\n" % (o.text, o.text)
     c = ht.Client(t, addr)
     c.send(head.encode() + b"\r\n")

@@ -72,7 +72,7 @@ def test_curl_connect_tunnel(t):
 
 
 def test_curl_connect_refused_port(t):
-    dns, o, w, proxy = setup(t)  # default connect_ports 443
+    dns, o, w, proxy = setup(t, extra="connect_ports 443")  # loopback alone would allow it
     rc, out, err = curl(t, ["-p", "-x", proxy, "http://127.0.0.1:%d/" % o.port])
     check(rc != 0, "curl succeeded through a forbidden CONNECT port")
     check("403" in err, "curl did not report the 403: %s" % err)

@@ -453,7 +453,7 @@ def test_fd_exhaustion_backs_off_and_recovers(t):
 
 def test_connect_port_not_allowed_403(t):
     e = ht.RecordingEcho(t)
-    w, addr = ht.start_http(t)  # default connect_ports 443
+    w, addr = ht.start_http(t, extra="connect_ports 443")  # loopback alone would allow it
     c = ht.Client(t, addr)
     # A pipelined request after the refused CONNECT must not be served either.
     c.send_quietly(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\nGET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: x\r\n\r\n" % (e.port, e.port, e.port))

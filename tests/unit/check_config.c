@@ -960,6 +960,59 @@ END_TEST
 
 START_TEST(test_block_hosts)
 {
+/* Defaults that depend on the mode and the listen addresses (issue 13):
+ * shape off in reverse and tcp mode unless given; CONNECT to any port but
+ * the bad ones when every listen address is loopback, unless given. */
+START_TEST(test_mode_defaults)
+{
+    struct config c;
+    char err[512];
+
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "mode", "reverse", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "upstream", "127.0.0.1:8080", err, sizeof(err)), 0);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.shape, SHAPE_OFF);
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "mode", "tcp", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "upstream", "127.0.0.1:8080", err, sizeof(err)), 0);
+    ck_assert_int_eq(config_set(&c, "shape", "warp", err, sizeof(err)), 0);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.shape, SHAPE_WARP); /* given: kept (the supervisor warns) */
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "mode", "transparent", err, sizeof(err)), 0);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.shape, SHAPE_SPLIT);
+    /* forward on loopback: every port but the bad ones */
+    config_init(&c);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(c.shape, SHAPE_SPLIT);
+    ck_assert_int_eq(config_port_allowed(&c, 443), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 80), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 8765), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 25), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 10080), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 1), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 0), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 65535), 1);
+    /* on a network: 443 alone */
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "listen", "198.18.0.1:8800", err, sizeof(err)), 0);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(config_port_allowed(&c, 443), 1);
+    ck_assert_int_eq(config_port_allowed(&c, 80), 0);
+    /* given: as given, on loopback too */
+    config_init(&c);
+    ck_assert_int_eq(config_set(&c, "connect_ports", "443 8443", err, sizeof(err)), 0);
+    ck_assert_msg(config_finish(&c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(config_port_allowed(&c, 80), 0);
+    ck_assert_int_eq(config_port_allowed(&c, 8443), 1);
+    ck_assert_int_eq(config_bad_port(6667), 1);
+    ck_assert_int_eq(config_bad_port(6668), 1);
+    ck_assert_int_eq(config_bad_port(6670), 0);
+}
+END_TEST
+
     struct config c;
     char err[512];
 
@@ -2581,6 +2634,7 @@ config_suite(void)
     tcase_add_test(tc, test_block_hosts);
     tcase_add_test(tc, test_shape_for);
     tcase_add_test(tc, test_shape_rule_limits);
+    tcase_add_test(tc, test_mode_defaults);
     tcase_add_test(tc, test_listen_open);
     tcase_add_test(tc, test_file_auth);
     tcase_add_test(tc, test_auth_mode);
