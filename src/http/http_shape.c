@@ -11,6 +11,7 @@
 #include "config.h"
 #include "conn.h"
 #include "http_int.h"
+#include "metrics.h"
 #include "shape.h"
 #include "shape_exec.h"
 #include "xbuf.h"
@@ -117,6 +118,7 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
         return 0;
     p->s.shape = (unsigned char)st;
     p->s.shape_tries++;
+    metrics_shape(st);
     if (st == SHAPE_OFF || st == SHAPE_AUTO || (p->reused && !cfg->shape_reused))
         return 0;
     cap = px_plan_cap(cfg, p, st, out->bytes);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "upstream.h"
 
 /* Outcome of starting attempts from u->idx on. */
@@ -41,6 +42,8 @@ up_report(struct upstream_connect *u)
     up_stop(u);
     u->cb = NULL;
     u->fd = -1;
+    if (fd >= 0)
+        METRIC_INC(up_connects);
     if (fd >= 0)
         cb(arg, fd, idx, 0);
     else
@@ -91,6 +94,7 @@ up_try(struct upstream_connect *u)
             return TRY_PENDING;
         }
         u->last_err = errno;
+        metrics_connect_failed(errno);
         close(fd);
     }
     return TRY_FAILED;
@@ -104,6 +108,7 @@ up_next(struct upstream_connect *u, int err)
     close(u->fd);
     u->fd = -1;
     u->last_err = err;
+    metrics_connect_failed(err);
     u->idx++;
     if (up_try(u) != TRY_PENDING)
         up_report(u);

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "shape.h"
 #include "shape_auto.h"
 #include "shape_exec.h"
@@ -270,6 +271,7 @@ flight_send(struct flight *f)
     }
     s->shape = (unsigned char)st;
     s->shape_tries++;
+    metrics_shape(st);
     f->running = 1;
     shape_exec_start(&f->x, &s->up, &f->plan, flight_sent, f);
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "auto_cache.h"
+#include "metrics.h"
 
 void
 shape_auto_begin(struct shape_auto *a, const struct config *cfg, const char *key)
@@ -37,6 +38,7 @@ shape_auto_begin(struct shape_auto *a, const struct config *cfg, const char *key
         a->order[a->n++] = SHAPE_OFF;
     if (a->remembered == AUTO_CACHE_FAILED)
         a->n = 1; /* known to fail: one try, then the client gets the failure */
+    metrics_auto_try(a->order[0]);
 }
 
 int
@@ -57,6 +59,7 @@ shape_auto_next(struct shape_auto *a)
     if (a->idx + 1 >= a->n)
         return -1;
     a->idx++;
+    metrics_auto_try(a->order[a->idx]);
     return a->order[a->idx];
 }
 
@@ -77,6 +80,7 @@ shape_auto_passed(struct shape_auto *a, const struct config *cfg)
 {
     struct auto_cache *cache = auto_cache_shared();
 
+    metrics_auto_win(shape_auto_current(a));
     if (cache != NULL && a->key[0] != '\0')
         auto_cache_put(cache, a->key, config_shape_name(cfg, shape_auto_current(a)),
                        expiry(cfg->shape_auto_ttl));
