@@ -109,6 +109,11 @@ struct config {
     size_t max_header_size;   /* bytes, request head (431) and response head (502); 64 KiB */
     struct cfg_port_range connect_ports[CFG_MAX_PORT_RANGES]; /* CONNECT may reach; sorted */
     int nconnect_ports; /* ranges in connect_ports; default one: 443 */
+    /* connect_ports not given and every listen address loopback: every port
+     * but the Fetch standard's bad ports (config_finish decides) */
+    int connect_ports_open;
+    unsigned char connect_ports_given; /* a line or option set connect_ports */
+    unsigned char shape_given;         /* a line or option set the default strategy */
     int via;            /* 1: add a Via header to forwarded messages */
     int upstream_mark; /* SO_MARK on upstream sockets (transparent mode's nft exception); 0: none */
     int upstream_pp;   /* 0, or the PROXY header version sent upstream */
@@ -123,11 +128,6 @@ struct config {
     int shape_delay_ms;          /* warp: pause after the request line; 200 (0-10000) */
     int shape_dummy_headers;     /* warp: dummy header lines; 32 (0-256) */
     int shape_dummy_length;      /* warp: bytes of a dummy value; 128 (1-1024) */
-    /* connect_ports not given and every listen address loopback: every port
-     * but the Fetch standard's bad ports (config_finish decides) */
-    int connect_ports_open;
-    unsigned char connect_ports_given; /* a line or option set connect_ports */
-    unsigned char shape_given;         /* a line or option set the default strategy */
     int shape_dummy_name_length; /* warp: random letters after "X-" in a dummy name; 16 (1-64) */
     int shape_frag_first;        /* warp: first host fragment length; 1 (1-64) */
     int shape_frag_min, shape_frag_max;         /* later fragment lengths; 2-4 (1-64) */

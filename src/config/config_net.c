@@ -232,13 +232,11 @@ cfg_ports_match(const struct cfg_port_range *r, int n, uint16_t port)
 int
 config_port_allowed(const struct config *c, uint16_t port)
 {
-    return cfg_ports_match(c->connect_ports, c->nconnect_ports, port);
-}
     if (c->connect_ports_open)
         return port != 0 && !config_bad_port(port);
+    return cfg_ports_match(c->connect_ports, c->nconnect_ports, port);
+}
 
-/* allow and deny: each address becomes one rule, appended in file order.
- * The whole line is checked before any rule is added, so a refused line
 /* The Fetch standard's "bad ports" (fetch.spec.whatwg.org, port blocking):
  * those browsers themselves refuse to connect to, sorted. */
 static const uint16_t bad_ports[] = {
@@ -267,6 +265,8 @@ config_bad_port(uint16_t port)
     return 0;
 }
 
+/* allow and deny: each address becomes one rule, appended in file order.
+ * The whole line is checked before any rule is added, so a refused line
  * changes nothing. A rule that an earlier one matches entirely could never
  * decide anything; it is refused, because it nearly always means that the
  * operator expected a later, narrower rule to win (nginx's order, not the

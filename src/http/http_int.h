@@ -114,10 +114,10 @@ void px_start_tunnel(struct px *p, struct buf *pre_ba);
  * that follows. */
 void px_log_request(struct px *p, const char *close_reason);
 void px_drop_upstream(struct px *p);
-void px_finish_closing(struct px *p);
 /* Closes the session after a failed client write: "client closed" when the
  * client left (EPIPE, ECONNRESET), else "client write failed". */
 void px_client_write_failed(struct px *p);
+void px_finish_closing(struct px *p);
 void px_begin_closing(struct px *p);
 void px_answer_with(struct px *p, int status, const char *what, const char *extra);
 void px_answer_final(struct px *p, const struct http_head *h);

@@ -55,9 +55,6 @@ px_log_request(struct px *p, const char *close_reason)
                close_reason ? "\"" : "");
 }
 
-void
-px_drop_upstream(struct px *p)
-{
 /* A write to the client failed: a client that left (reset, or closed its
  * side while the answer streamed) is logged as such, not as warpd's fault. */
 void
@@ -68,6 +65,9 @@ px_client_write_failed(struct px *p)
     session_close(&p->s, gone ? "client closed" : "client write failed");
 }
 
+void
+px_drop_upstream(struct px *p)
+{
     px_shape_free(p);
     session_drop_upstream(&p->s);
     outq_clear(&p->uout);
