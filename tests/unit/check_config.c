@@ -958,8 +958,6 @@ START_TEST(test_strategies)
 }
 END_TEST
 
-START_TEST(test_block_hosts)
-{
 /* Defaults that depend on the mode and the listen addresses (issue 13):
  * shape off in reverse and tcp mode unless given; CONNECT to any port but
  * the bad ones when every listen address is loopback, unless given. */
@@ -1012,6 +1010,9 @@ START_TEST(test_mode_defaults)
     ck_assert_int_eq(config_bad_port(6670), 0);
 }
 END_TEST
+
+START_TEST(test_block_hosts)
+{
 
     struct config c;
     char err[512];
