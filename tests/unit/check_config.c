@@ -1013,7 +1013,6 @@ END_TEST
 
 START_TEST(test_block_hosts)
 {
-
     struct config c;
     char err[512];
 
