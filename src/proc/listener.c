@@ -240,6 +240,17 @@ listener_seal_fd(int fd)
 }
 
 int
+listener_unseal(int fd)
+{
+    int unused = 0;
+
+    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) < 0 &&
+        errno != ENOENT)
+        return -1;
+    return 0;
+}
+
+int
 listener_drain(struct listener *l)
 {
     int taken = 0;

@@ -39,6 +39,10 @@ void listener_pause(struct listener *l, int paused);
  * that closing resets no connection whose client may have sent a request.
  * Returns the number taken. */
 int listener_drain(struct listener *l);
+/* Takes the seal of listener_drain off fd again (a no-op on a socket never
+ * sealed): after a failed binary upgrade, whose workers may have sealed the
+ * sockets they shared with us. Returns 0, or -1 with errno. */
+int listener_unseal(int fd);
 /* Stops watchers, closes the fds and frees. */
 void listener_close(struct listener *l);
 /* Stops watchers and frees, leaving the fds open (the caller keeps them). */

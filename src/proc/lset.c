@@ -37,6 +37,15 @@ lset_close(struct lset *a, const struct lset *other)
     a->n = 0;
 }
 
+void
+lset_unseal(const struct lset *s)
+{
+    for (int i = 0; i < s->n; i++)
+        for (int j = 0; j < CFG_MAX_WORKERS; j++)
+            if (s->ls[i].fds[j] >= 0 && listener_unseal(s->ls[i].fds[j]) < 0)
+                log_warn("listen %s: cannot unseal a listening socket", s->ls[i].text);
+}
+
 static const struct lsock *
 lset_find(const struct lset *s, const struct sockaddr *sa)
 {

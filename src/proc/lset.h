@@ -33,6 +33,8 @@ int lset_open(struct lset *s, const struct config *cfg, const struct lset *prev,
               size_t errlen);
 /* Closes the descriptors of a that other (may be NULL) does not share. */
 void lset_close(struct lset *a, const struct lset *other);
+/* Takes any seal (listener_drain) off every socket of s; logs failures. */
+void lset_unseal(const struct lset *s);
 /* Whether fd is one of the descriptors of s. */
 int lset_has_fd(const struct lset *s, int fd);
 /* The bound addresses of s, separated by spaces, into b (len bytes). */

@@ -183,15 +183,23 @@ startup_auto_cache_reload(const struct config *old, const struct config *cfg)
 }
 
 void
-startup_auto_cache_close(const struct config *cfg)
+startup_auto_cache_save(const struct config *cfg)
 {
     struct auto_cache *c = auto_cache_shared();
     char err[512];
 
-    if (c == NULL)
-        return;
-    if (cfg->shape_auto_file[0] != '\0' &&
+    if (c != NULL && cfg->shape_auto_file[0] != '\0' &&
         auto_cache_save(c, cfg->shape_auto_file, time(NULL), err, sizeof(err)) < 0)
         log_warnx("shape_auto_file: %s; what auto shaping learnt is lost", err);
+}
+
+void
+startup_auto_cache_close(const struct config *cfg)
+{
+    struct auto_cache *c = auto_cache_shared();
+
+    if (c == NULL)
+        return;
+    startup_auto_cache_save(cfg);
     auto_cache_destroy(c);
 }

@@ -25,6 +25,9 @@ void startup_auto_cache_open(const struct config *cfg);
 /* At a reload from old to cfg: the table stays (a new size waits for a
  * restart); a new shape_auto_file is loaded into it. */
 void startup_auto_cache_reload(const struct config *old, const struct config *cfg);
+/* Saves the table to shape_auto_file now, keeping it (before a binary
+ * upgrade: the new binary loads the file). */
+void startup_auto_cache_save(const struct config *cfg);
 /* At the final stop, once no worker is left: saves the table to
  * shape_auto_file and unmaps it. */
 void startup_auto_cache_close(const struct config *cfg);

@@ -26,6 +26,7 @@
 #include "lset.h"
 #include "notify.h"
 #include "startup.h"
+#include "upgrade.h"
 #include "worker.h"
 
 #define SUP_MAX_PROCS    (2 * CFG_MAX_WORKERS + 8)
@@ -126,6 +127,7 @@ child_main(struct sup *s, const struct config *cfg, const struct lset *set, int 
         if (s->procs[i].pid != 0 && s->procs[i].ctl >= 0)
             close(s->procs[i].ctl);
     close(s->sig_fd);
+    upgrade_close_in_child();
     socks.nslots = set->nslots;
     socks.nlisten = set->n;
     for (int j = 0; j < set->nslots; j++)
@@ -269,14 +271,17 @@ begin_stop(struct sup *s, const char *why, int status)
     s->exit_status = status;
     s->kill_at = now_mono() + s->cfg.shutdown_timeout + SUP_KILL_GRACE;
     log_info("stopping (%s)", why);
-    notify_send("STOPPING=1\nSTATUS=stopping (%s)", why);
+    if (!upgrade_shares_listeners()) /* else the service goes on */
+        notify_send("STOPPING=1\nSTATUS=stopping (%s)", why);
+    upgrade_cancel(why);
     /* Close our copies of the listeners so that, once the workers close
      * theirs, new connections are refused instead of queued. */
     lset_close(&s->old, &s->cur);
     lset_close(&s->cur, NULL);
     /* 'F' before the signal: the workers are now the last holders of the
-     * listening sockets, so each takes what is queued before closing. */
-    for (int i = 0; i < SUP_MAX_PROCS; i++) {
+     * listening sockets, so each takes what is queued before closing
+     * (unless another supervisor accepts from them too: an upgrade). */
+    for (int i = 0; i < SUP_MAX_PROCS && !upgrade_shares_listeners(); i++) {
         if (s->procs[i].pid != 0 && s->procs[i].ctl >= 0 && write(s->procs[i].ctl, "F", 1) != 1)
             log_debug("worker %d: control socket closed", s->procs[i].slot);
     }
@@ -413,8 +418,11 @@ check_ready(struct sup *s)
         log_info("listening on %s (%s mode, %d worker(s), shape %s)", text,
                  config_mode_name(s->cfg.mode), s->cfg.workers,
                  s->cfg.mode == MODE_TCP ? "off" : config_shape_name(&s->cfg, s->cfg.shape));
-        notify_send("READY=1\nSTATUS=listening on %s, %d worker(s)\nMAINPID=%d", text,
-                    s->cfg.workers, (int)getpid());
+        if (upgrade_inherited()) /* the old supervisor tells systemd our pid */
+            upgrade_report_ready();
+        else
+            notify_send("READY=1\nSTATUS=listening on %s, %d worker(s)\nMAINPID=%d", text,
+                        s->cfg.workers, (int)getpid());
     } else if (s->reloading) {
         reload_drain(s);
     }
@@ -517,6 +525,8 @@ reap_all(struct sup *s)
     pid_t pid;
 
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        if (pid == upgrade_pid())
+            upgrade_reaped(wstatus);
         for (int i = 0; i < SUP_MAX_PROCS; i++)
             if (s->procs[i].pid == pid) {
                 reaped(s, &s->procs[i], wstatus);
@@ -541,10 +551,20 @@ handle_signal(struct sup *s, int sig)
         }
         break;
     case SIGHUP:
-        if (!s->stopping && s->started)
+        if (!s->stopping && s->started && !upgrade_waiting())
             reload_begin(s);
         else
-            log_warnx("SIGHUP ignored while %s", s->stopping ? "stopping" : "starting");
+            log_warnx("SIGHUP ignored while %s", s->stopping  ? "stopping"
+                                                 : s->started ? "upgrading"
+                                                              : "starting");
+        break;
+    case SIGUSR2: /* binary upgrade: upgrade.c */
+        if (s->stopping || !s->started || s->reloading || s->draining)
+            log_warnx("SIGUSR2 ignored while %s", s->stopping   ? "stopping"
+                                                  : !s->started ? "starting"
+                                                                : "reloading");
+        else
+            upgrade_start(&s->cur, &s->cfg, now_mono());
         break;
     case SIGUSR1:
         log_reopen();
@@ -584,6 +604,8 @@ next_timeout(const struct sup *s, double now)
         t = s->kill_at - now;
     if (s->draining && (t == -1 || s->drain_deadline - now < t))
         t = s->drain_deadline - now;
+    if (upgrade_deadline() >= 0 && (t == -1 || upgrade_deadline() - now < t))
+        t = upgrade_deadline() - now;
     for (int j = 0; j < s->cfg.workers; j++)
         if (s->slots[j].pending && (t < 0 || s->slots[j].respawn_at - now < t))
             t = s->slots[j].respawn_at - now;
@@ -597,8 +619,8 @@ next_timeout(const struct sup *s, double now)
 static void
 supervisor_loop(struct sup *s)
 {
-    struct pollfd pfd[SUP_MAX_PROCS + 1];
-    struct proc *owner[SUP_MAX_PROCS + 1];
+    struct pollfd pfd[SUP_MAX_PROCS + 2];
+    struct proc *owner[SUP_MAX_PROCS + 2];
 
     for (;;) {
         double now = now_mono();
@@ -616,6 +638,7 @@ supervisor_loop(struct sup *s)
             respawn_due(s, now);
         if (s->draining && now >= s->drain_deadline)
             check_drained(s, 1);
+        upgrade_timeout(now);
 
         pfd[n].fd = s->sig_fd;
         pfd[n].events = POLLIN;
@@ -626,6 +649,9 @@ supervisor_loop(struct sup *s)
                 pfd[n].events = POLLIN;
                 owner[n++] = &s->procs[i];
             }
+        pfd[n].fd = upgrade_fd(); /* -1: poll skips it */
+        pfd[n].events = POLLIN;
+        owner[n++] = NULL;
         rc = poll(pfd, (nfds_t)n, next_timeout(s, now));
         if (rc < 0) {
             if (errno == EINTR)
@@ -634,7 +660,9 @@ supervisor_loop(struct sup *s)
             begin_stop(s, "internal error", WD_EXIT_RUNTIME);
             continue;
         }
-        for (int i = 1; i < n; i++) {
+        if (pfd[n - 1].revents != 0 && upgrade_read() > 0)
+            begin_stop(s, "binary upgrade done", WD_EXIT_OK);
+        for (int i = 1; i < n - 1; i++) {
             struct proc *p = owner[i];
             char b[16];
             ssize_t r;
@@ -668,12 +696,26 @@ supervisor_loop(struct sup *s)
     }
 }
 
+/* Signals stay blocked for good here and in the workers, which inherit the
+ * mask: both read them from a signalfd. Returns it, or -1. */
+static int
+signals_open(void)
+{
+    static const int sig[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD};
+    sigset_t sigs;
+
+    sigemptyset(&sigs);
+    for (size_t i = 0; i < sizeof(sig) / sizeof(sig[0]); i++)
+        sigaddset(&sigs, sig[i]);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    return signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
 int
 supervisor_run(const struct config *cfg, const struct cli_opts *cli)
 {
     static struct sup sup; /* large; one per process */
     struct sup *s = &sup;
-    sigset_t sigs;
     const char *failed;
     char err[512];
 
@@ -694,23 +736,13 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
     }
     signal(SIGPIPE, SIG_IGN);
     startup_raise_nofile();
-
-    /* Signals stay blocked for good here and in the workers, which inherit
-     * the mask: both read them from a signalfd. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGUSR1);
-    sigaddset(&sigs, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &sigs, NULL);
-    s->sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    s->sig_fd = signals_open();
     if (s->sig_fd < 0) {
         log_error("signalfd");
         return WD_EXIT_RUNTIME;
     }
 
-    if (lset_open(&s->cur, &s->cfg, NULL, err, sizeof(err)) < 0) {
+    if (upgrade_lset_open(&s->cur, &s->cfg, err, sizeof(err)) < 0) {
         log_errorx("%s", err);
         if (cfg->log[0] != '\0' && strcmp(cfg->log, "stderr") != 0)
             fprintf(stderr, "warpd: %s\n", err);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "supervisor.h"
+#include "upgrade.h"
 
 int
 main(int argc, char **argv)
@@ -16,6 +17,7 @@ main(int argc, char **argv)
     char err[512];
     int rc;
 
+    upgrade_init(argc, argv); /* before getopt permutes argv */
     rc = cli_parse(argc, argv, &cli);
     if (rc > 0)
         return WD_EXIT_OK;
