@@ -1,18 +1,30 @@
 /* Leveled logging for the supervisor and the workers. Every line is built in
  * one buffer and written with a single write(2) on an O_APPEND descriptor, so
- * lines from several processes sharing a file or stderr never interleave. */
+ * lines from several processes sharing a file or stderr never interleave.
+ * In a worker (log_set_loop), access lines are held in a buffer and written
+ * together when it fills or LOG_FLUSH_DELAY after the first one: a write per
+ * line cost 10% of a reverse proxy's throughput. Whole lines only, in order,
+ * at most PIPE_BUF bytes per write unless the log is a regular file (so that
+ * the workers' writes to one pipe or socket do not interleave); an error line
+ * flushes them first, so the two logs stay in order. A crash loses at most the last
+ * LOG_FLUSH_DELAY of access lines. */
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-#define LOG_LINE_MAX 2048
+#define LOG_LINE_MAX    2048
+#define LOG_HOLD_MAX    16384 /* access bytes held before a write */
+#define LOG_FLUSH_DELAY 0.1   /* seconds the first held line may wait */
 
 struct log_dest {
     int fd;          /* -1 when off */
@@ -26,6 +38,84 @@ static int cur_level = LOG_LVL_INFO;
 static char tag[32] = "warpd";
 static int tag_pid; /* getpid() when the tag was set: a syscall saved per line */
 static long owner_uid = -1, owner_gid = -1;
+
+/* Access lines held in a worker. */
+static struct {
+    struct ev_loop *loop; /* NULL: every line is written at once */
+    ev_timer timer;       /* flushes LOG_FLUSH_DELAY after the first line */
+    int pid;              /* the process that holds them (not a forked child) */
+    size_t len;
+    char data[LOG_HOLD_MAX];
+} held;
+
+/* Writes all of b[0..n), whole lines per write: one write for a regular
+ * file, else pieces of at most PIPE_BUF ending at a newline. A failing
+ * descriptor loses the rest, as an unbuffered line would be lost. */
+static void
+write_lines(int fd, const char *b, size_t n)
+{
+    struct stat st;
+    size_t most = SIZE_MAX;
+
+    if (n > PIPE_BUF && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+        most = PIPE_BUF;
+    while (n > 0) {
+        size_t len = n;
+        ssize_t r;
+
+        if (len > most) {
+            len = most;
+            while (len > 1 && b[len - 1] != '\n')
+                len--;
+        }
+        r = write(fd, b, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return;
+        b += r;
+        n -= (size_t)r;
+    }
+}
+
+/* Writes the held access lines. */
+static void
+held_flush(void)
+{
+    int saved = errno;
+
+    if (held.len > 0 && acclog.fd >= 0 && held.pid == (int)getpid())
+        write_lines(acclog.fd, held.data, held.len);
+    held.len = 0;
+    if (held.loop != NULL)
+        ev_timer_stop(held.loop, &held.timer);
+    errno = saved;
+}
+
+static void
+held_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    held_flush();
+}
+
+static void
+held_at_exit(void)
+{
+    held_flush();
+}
+
+void
+log_set_loop(struct ev_loop *loop)
+{
+    static int registered;
+
+    held_flush();
+    held.loop = loop;
+    held.pid = (int)getpid();
+    ev_timer_init(&held.timer, held_timer_cb, LOG_FLUSH_DELAY, 0.);
+    if (loop != NULL && !registered)
+        registered = atexit(held_at_exit) == 0;
+}
 
 void
 log_set_owner(long uid, long gid)
@@ -120,6 +210,7 @@ log_open(const char *error_log, const char *access_log, const char **failed)
         *failed = access_log;
         return -1;
     }
+    held_flush();
     dest_commit(&errlog, error_log, efd);
     dest_commit(&acclog, access_log, afd);
     return 0;
@@ -144,6 +235,7 @@ dest_reopen(struct log_dest *d)
 void
 log_reopen(void)
 {
+    held_flush(); /* into the file the lines were logged for */
     dest_reopen(&errlog);
     dest_reopen(&acclog);
 }
@@ -151,6 +243,7 @@ log_reopen(void)
 void
 log_close(void)
 {
+    held_flush();
     dest_commit(&errlog, "stderr", STDERR_FILENO);
     dest_commit(&acclog, "off", -1);
 }
@@ -196,6 +289,17 @@ vlog(struct log_dest *d, const char *lvl, int errnum, const char *fmt, va_list a
     if (n > sizeof(line) - 2)
         n = sizeof(line) - 2;
     line[n++] = '\n';
+    if (d == &acclog && held.loop != NULL) {
+        if (held.len + n > sizeof(held.data))
+            held_flush();
+        memcpy(held.data + held.len, line, n);
+        held.len += n;
+        if (!ev_is_active(&held.timer))
+            ev_timer_start(held.loop, &held.timer);
+        return;
+    }
+    if (held.len > 0)
+        held_flush(); /* the error line comes after them (a file may be both) */
     while (write(d->fd, line, n) < 0 && errno == EINTR)
         ;
 }
@@ -262,6 +366,7 @@ fatal(const char *fmt, ...)
     va_start(ap, fmt);
     vlog(&errlog, "error", saved, fmt, ap);
     va_end(ap);
+    held_flush();
     exit(1);
 }
 
@@ -272,5 +377,6 @@ fatalx(const char *fmt, ...)
     va_start(ap, fmt);
     vlog(&errlog, "error", 0, fmt, ap);
     va_end(ap);
+    held_flush();
     exit(1);
 }

@@ -4,6 +4,7 @@
 #ifndef WARPD_LOG_H
 #define WARPD_LOG_H
 
+#include <ev.h>
 #include <stdarg.h>
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -24,6 +25,10 @@ void log_set_owner(long uid, long gid);
 void log_reopen(void);
 void log_close(void);
 int log_access_enabled(void);
+/* From now on access lines are held and written together, by a timer of
+ * loop after at most 0.1 s or when 16 KiB are held (a worker's loop); NULL
+ * writes what is held and goes back to a write per line. */
+void log_set_loop(struct ev_loop *loop);
 
 void log_warn(const char *fmt, ...)
     __attribute__((format(printf, 1, 2))); /* adds strerror(errno) */

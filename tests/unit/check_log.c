@@ -263,6 +263,49 @@ START_TEST(test_access_log_separate)
 }
 END_TEST
 
+/* In a worker (log_set_loop) access lines wait, whole and in order, for a
+ * timer, a full buffer, an error line to the same file, or the end. */
+START_TEST(test_held_access_lines)
+{
+    const char *both = path_of("both.log");
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    char line[128];
+    const char *text, *a, *b;
+
+    ck_assert_ptr_nonnull(loop);
+    open_logs(both, both);
+    log_set_loop(loop);
+    log_access("held %d", 1);
+    log_access("held %d", 2);
+    ck_assert_str_eq(slurp(both), "");
+    log_info("an error line");
+    text = slurp(both);
+    a = strstr(text, "access: held 2\n");
+    b = strstr(text, "info: an error line\n");
+    ck_assert(strstr(text, "access: held 1\n") < a && a != NULL && a < b);
+    log_access("held %d", 3);
+    ck_assert_ptr_null(strstr(slurp(both), "held 3"));
+    tu_run_once(loop, 0.3); /* the flush timer, 0.1 s */
+    ck_assert_ptr_nonnull(strstr(slurp(both), "access: held 3\n"));
+    /* 16 KiB held: written without waiting, whole lines only. */
+    memset(line, 'x', sizeof(line) - 1);
+    line[sizeof(line) - 1] = '\0';
+    for (int i = 0; i < 200; i++)
+        log_access("%03d %s", i, line);
+    text = slurp(both);
+    ck_assert_ptr_nonnull(strstr(text, "access: 000 xxx"));
+    ck_assert_ptr_null(strstr(text, "access: 199 xxx"));
+    ck_assert_int_eq(text[strlen(text) - 1], '\n');
+    log_set_loop(NULL); /* the rest now */
+    text = slurp(both);
+    ck_assert_ptr_nonnull(strstr(text, "access: 199 xxx"));
+    ck_assert_uint_eq(count_char(text, '\n'), 204);
+    log_access("unheld");
+    ck_assert_ptr_nonnull(strstr(slurp(both), "access: unheld\n"));
+    ev_loop_destroy(loop);
+}
+END_TEST
+
 START_TEST(test_stderr_destination)
 {
     const char *out = path_of("stderr.txt"), *file = path_of("error.log");
@@ -485,6 +528,7 @@ log_suite(void)
     tcase_add_test(tc, test_control_bytes_escaped);
     tcase_add_test(tc, test_long_message_stays_one_line);
     tcase_add_test(tc, test_access_log_separate);
+    tcase_add_test(tc, test_held_access_lines);
     tcase_add_test(tc, test_stderr_destination);
     tcase_add_test(tc, test_reopen_after_rename);
     tcase_add_test(tc, test_reopen_failure_keeps_file);
