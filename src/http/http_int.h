@@ -81,6 +81,7 @@ struct px {
     unsigned head_kept : 1; /* request head still in cin (for a retry) */
     unsigned up_eof : 1;    /* the upstream closed (or failed): read nothing more */
     unsigned up_err : 1;    /* ...with an error rather than an EOF */
+    unsigned pooled : 1;    /* counted by upstream_pool_get until px_drop_upstream */
     uint32_t head_len;
     struct body_codec reqc, respc;
     char host[ADDR_HOSTMAX];
