@@ -313,6 +313,16 @@ class Bench:
         return Daemon(name, [self.a.warpd, "-c", conf], d, port,
                       nworkers=workers).wait_ready()
 
+    def start_warpd_defaults(self, name, args):
+        """warpd as a user starts it: no config file, only the listen port and
+        args (the mode and upstream). Everything else is the default: one
+        worker per CPU, the upstream pool, shaping, and the access log to
+        stderr (here the daemon's stdout.log)."""
+        d = self.newdir(name)
+        port = free_ports(1)[0]
+        return Daemon(name, [self.a.warpd, "-l", "127.0.0.1:%d" % port] + args, d, port,
+                      nworkers=max(1, min(64, os.cpu_count() or 1))).wait_ready()
+
     def start_nginx_proxy(self, name="nginx"):
         d = self.newdir(name)
         port = free_ports(1)[0]
@@ -731,6 +741,10 @@ def run_traffic(b, a, res, parts):
     split1 = b.start_warpd("warpd-forward-split-first", "forward", shape="split",
                            extra="shape_reused off")
     tcp = b.start_warpd("warpd-tcp", "tcp")
+    # DESIGN.md section 6: the defaults within 10% of the tuned rows above.
+    defrev = b.start_warpd_defaults("warpd-defaults-reverse",
+                                    ["-m", "reverse", "-u", "127.0.0.1:%d" % o])
+    deffwd = b.start_warpd_defaults("warpd-defaults-forward", [])
     ngx = b.start_nginx_proxy()
     hap = b.start_haproxy()
     sq = b.start_squid() if "rps" in parts else None
@@ -743,7 +757,9 @@ def run_traffic(b, a, res, parts):
               ("warpd reverse w2", at(rev2), None), ("nginx", at(ngx), None),
               ("haproxy", at(hap), None), ("warpd forward", base, fwd.port),
               ("warpd forward split", base, split.port),
-              ("warpd forward split, shape_reused off", base, split1.port)]
+              ("warpd forward split, shape_reused off", base, split1.port),
+              ("warpd defaults reverse", at(defrev), None),
+              ("warpd defaults forward", base, deffwd.port)]
     if sq:
         checks += [("squid", base, sq.port), ("tinyproxy", base, tiny.port)]
     for name, url, proxy in checks:
@@ -774,6 +790,12 @@ def run_traffic(b, a, res, parts):
             ("squid", "squid", at(sq), sq, absolute, 1, 50, "/small"),
             ("tinyproxy", "tinyproxy", at(tiny), tiny, absolute, 1, 50, "/small"),
             ("rev_w2", "warpd reverse, 2 workers", at(rev2), rev2, "", 1, 50, "/small"),
+            # No config file: compared with warpd_rev and, forward being
+            # shaped by default, with warpd_split.
+            ("defaults_rev", "warpd reverse, defaults (no config file)", at(defrev), defrev, "",
+             1, 50, "/small"),
+            ("defaults_fwd", "warpd forward, defaults (no config file)", at(deffwd), deffwd,
+             absolute, 1, 50, "/small"),
             ("rev_w1_c100", "warpd reverse, 1 worker, -t2 -c100", at(rev), rev, "", 2, 100,
              "/small"),
             ("rev_w2_c100", "warpd reverse, 2 workers, -t2 -c100", at(rev2), rev2, "", 2, 100,
@@ -860,7 +882,7 @@ def run_traffic(b, a, res, parts):
     if "profile" in parts:
         run_profile(b, a, res, contenders if "rps" in parts else [],
                     paths if "bulk" in parts else [])
-    for d in (rev, rev2, fwd, split, split1, tcp, ngx, hap, sq, tiny):
+    for d in (rev, rev2, fwd, split, split1, tcp, defrev, deffwd, ngx, hap, sq, tiny):
         if d:
             d.stop()
 

@@ -58,7 +58,7 @@ def rps_rows(res):
 REF = {"direct": "warpd_rev", "nginx": "warpd_rev", "haproxy": "warpd_rev",
        "nginx_var": "warpd_rev_var", "haproxy_var": "warpd_rev_var",
        "warpd_split": "warpd_fwd", "warpd_split1": "warpd_fwd", "squid": "warpd_fwd",
-       "tinyproxy": "warpd_fwd"}
+       "tinyproxy": "warpd_fwd", "defaults_rev": "warpd_rev", "defaults_fwd": "warpd_split"}
 
 
 def bulk_rows(res):
@@ -155,6 +155,20 @@ def budgets(rps, bulk, mem, floor=None):
             line("memory: <= 2 KiB per idle connection", "%s B" % fmt_int(i), i <= 2048)
             line("memory: <= 6 KiB per connection holding half a head", "%s B" % fmt_int(h),
                  h <= 6144)
+    defaults = [(k, ref, what) for k, ref, what in (
+        ("defaults_rev", "warpd_rev", "reverse"),
+        ("defaults_fwd", "warpd_split", "forward (shape split, its default)"))
+        if {k, ref} <= rps.keys()]
+    if defaults:
+        texts, ok, noisy = [], True, False
+        for k, ref, what in defaults:
+            r = rps[k]["rps"] / rps[ref]["rps"]
+            rr, nz = rounds_range(rps, k, ref, 0.9)
+            texts.append("%s: %s ÷ %s = %.2fx%s" % (what, fmt_int(rps[k]["rps"]),
+                                                    fmt_int(rps[ref]["rps"]), r, rr))
+            ok, noisy = ok and r >= 0.9, noisy or nz
+        line("defaults (no config file) within 10% of the tuned configuration",
+             "; ".join(texts), ok, noisy)
     if {"rev_w1_c100", "rev_w2_c100"} <= rps.keys():
         r = rps["rev_w2_c100"]["rps"] / rps["rev_w1_c100"]["rps"]
         rr, noisy = rounds_range(rps, "rev_w2_c100", "rev_w1_c100", 1.0)
@@ -213,8 +227,8 @@ def write(res, outdir, workdir):
             rt = ""
             if ref and ref in rps:
                 rt = "%s (%s)" % (ratio(rps[ref]["rps"], r["rps"]),
-                                  {"warpd_rev": "reverse", "warpd_rev_var": "reverse, /varied"}
-                                  .get(ref, "forward, off"))
+                                  {"warpd_rev": "reverse", "warpd_rev_var": "reverse, /varied",
+                                   "warpd_split": "forward, split"}.get(ref, "forward, off"))
             L.append("| %s | %s | %s | %.0f%% | %.2f | %.2f | %d | %s | %.0f | %s | %.0f | %.0f | %.0f "
                      "| %.2f | %s |" % (
                 r["name"], r["wrk"], fmt_int(r["rps"]), r["spread"], r["p50"], r["p99"],
@@ -413,7 +427,8 @@ def chart(rps, bulk, mem, outdir, workdir, info):
              "warpd_rev_var": "warpd rev /varied", "nginx_var": "nginx /varied",
              "haproxy_var": "HAProxy /varied",
              "squid": "squid", "tinyproxy": "tinyproxy", "rev_w2": "warpd rev 2w",
-             "rev_w1_c100": "warpd rev -c100", "rev_w2_c100": "warpd rev 2w -c100"}
+             "rev_w1_c100": "warpd rev -c100", "rev_w2_c100": "warpd rev 2w -c100",
+             "defaults_rev": "warpd rev defaults", "defaults_fwd": "warpd fwd defaults"}
     color = lambda name: "0x1f77b4" if name.startswith("warpd") else (
         "0x999999" if "direct" in name else "0xff7f0e")
     with open(os.path.join(workdir, "rps.dat"), "w") as f:
