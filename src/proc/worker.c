@@ -250,7 +250,7 @@ worker_signal_cb(struct ev_loop *loop, ev_io *io, int revents)
         case SIGUSR1:
             log_reopen();
             break;
-        default: /* SIGHUP: reloads are the supervisor's business */
+        default: /* SIGHUP, SIGUSR2: reloads and upgrades are the supervisor's */
             break;
         }
     }
@@ -375,6 +375,7 @@ worker_run(const struct config *cfg, int slot, struct worker_socks *socks, int c
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGUSR1);
     sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR2); /* a binary upgrade is the supervisor's: ignored here */
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 
