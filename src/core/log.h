@@ -25,9 +25,10 @@ void log_set_owner(long uid, long gid);
 void log_reopen(void);
 void log_close(void);
 int log_access_enabled(void);
-/* From now on access lines are held and written together, by a timer of
- * loop after at most 0.1 s or when 16 KiB are held (a worker's loop); NULL
- * writes what is held and goes back to a write per line. */
+/* From now on access lines are held and written together (a worker's
+ * loop): when loop has nothing else to do, when 16 KiB are held, or 0.1 s
+ * after the first while it stays busy. NULL writes what is held and goes
+ * back to a write per line. */
 void log_set_loop(struct ev_loop *loop);
 
 void log_warn(const char *fmt, ...)

@@ -285,7 +285,7 @@ START_TEST(test_held_access_lines)
     ck_assert(strstr(text, "access: held 1\n") < a && a != NULL && a < b);
     log_access("held %d", 3);
     ck_assert_ptr_null(strstr(slurp(both), "held 3"));
-    tu_run_once(loop, 0.3); /* the flush timer, 0.1 s */
+    tu_run_once(loop, 0.3); /* the loop has nothing else to do */
     ck_assert_ptr_nonnull(strstr(slurp(both), "access: held 3\n"));
     /* 16 KiB held: written without waiting, whole lines only. */
     memset(line, 'x', sizeof(line) - 1);
