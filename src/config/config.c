@@ -54,6 +54,24 @@ set_workers(struct config *c, const struct directive *d, const char *v, int line
     return 0;
 }
 
+/* upstream_keepalive: a number of idle connections, or auto (-1, the
+ * pool's UPSTREAM_POOL_AUTO: as many as the recent peak of requests). */
+static int
+set_keepalive(struct config *c, const struct directive *d, const char *v, int line, char *err,
+              size_t errlen)
+{
+    long n;
+
+    if (strcmp(v, "auto") == 0) {
+        c->upstream_keepalive = -1;
+        return 0;
+    }
+    if (cfg_parse_long(v, 0, 1024, &n) < 0)
+        return cfg_failv(err, errlen, "expected 0-1024 or 'auto'", v);
+    c->upstream_keepalive = (int)n;
+    return 0;
+}
+
 static int
 set_user(struct config *c, const struct directive *d, const char *v, int line, char *err,
          size_t errlen)
@@ -157,6 +175,16 @@ static const struct directive directives[] = {
      .flags = DIR_NODEF | DIR_MULTI | DIR_REPEAT,
      .arg = ACL_DENY,
      .help = "clients refused at accept: addresses, networks or all (repeatable)"},
+    {.name = "deny_dest",
+     .set = cfg_set_dest,
+     .flags = DIR_NODEF | DIR_MULTI | DIR_REPEAT,
+     .arg = ACL_DENY,
+     .help = "destinations refused after DNS: CIDR[:PORTS] words (repeatable)"},
+    {.name = "allow_dest",
+     .set = cfg_set_dest,
+     .flags = DIR_NODEF | DIR_MULTI | DIR_REPEAT,
+     .arg = ACL_ALLOW,
+     .help = "destinations allowed, before later deny_dest rules and the safe default"},
     {.name = "proxy_protocol_from",
      .set = cfg_set_pp_from,
      .flags = DIR_NODEF | DIR_MULTI | DIR_REPEAT,
@@ -226,12 +254,10 @@ static const struct directive directives[] = {
      .flags = DIR_NODEF,
      .help = "reverse mode: Host sent upstream instead of the client's"},
     {.name = "upstream_keepalive",
-     .set = cfg_set_int,
-     .def = "16",
-     F(upstream_keepalive),
-     .min = 0,
-     .max = 1024,
-     .help = "idle upstream connections kept per host:port per worker; 0 = none"},
+     .set = set_keepalive,
+     .def = "auto",
+     .help = "idle upstream connections kept per host:port per worker: 0-1024 (0 = none), "
+             "or auto: the recent peak of requests in flight"},
     {.name = "upstream_keepalive_timeout",
      .set = cfg_set_duration,
      .def = "30s",
@@ -242,6 +268,16 @@ static const struct directive directives[] = {
      .def = "system",
      .flags = DIR_MULTI,
      .help = "DNS servers, or 'system' for /etc/resolv.conf"},
+    {.name = "resolver_tcp",
+     .set = cfg_set_keyword,
+     .def = "off",
+     F(resolver_tcp),
+     .kw = onoff_words,
+     .help = "ask the DNS servers over TCP only (injected UDP answers do not count)"},
+    {.name = "hosts",
+     .set = cfg_set_hosts,
+     .def = "/etc/hosts",
+     .help = "fixed answers asked before DNS: a hosts(5) file, or off"},
     {.name = "log",
      .set = cfg_set_path,
      .def = "stderr",
@@ -266,6 +302,15 @@ static const struct directive directives[] = {
      F(pidfile),
      .arg = PATH_OFF_EMPTY,
      .help = "pid file of the supervisor: off or a file"},
+    {.name = "stats_listen",
+     .set = cfg_set_stats_listen,
+     .def = "off",
+     .help = "address of the metrics page (GET /metrics): off or ADDR:PORT"},
+    {.name = "stats_allow",
+     .set = cfg_set_stats_allow,
+     .def = "127.0.0.0/8 ::1",
+     .flags = DIR_MULTI,
+     .help = "who may read the metrics page: addresses, networks or all"},
     {.name = "user",
      .set = set_user,
      .flags = DIR_NODEF,
@@ -563,6 +608,8 @@ config_finish(struct config *c, char *err, size_t errlen)
         return -1;
     }
     finish_defaults(c);
+    if (cfg_dest_check_mode(c, err, errlen) < 0)
+        return -1;
     return check_auth_mode(c, err, errlen);
 }
 
@@ -633,7 +680,7 @@ config_build(struct config *out, const struct cli_opts *o, char *err, size_t err
 
     /* auth_user in the wrong mode has a line to point at: checked first,
      * with its own location. */
-    if (check_auth_mode(&c, err, errlen) < 0)
+    if (check_auth_mode(&c, err, errlen) < 0 || cfg_dest_check_mode(&c, err, errlen) < 0)
         return -1;
     /* Whole-config problems name the file, when there is one, so that the
      * operator knows where to look; they have no single line to point at. */

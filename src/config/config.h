@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "common.h"
+#include "dest.h"
 #include "shape_step.h"
 
 #define CFG_MAX_LISTEN      16
@@ -24,6 +25,7 @@
 #define CFG_SHAPE_PATTERN   128 /* bytes of one host pattern, with the NUL */
 #define CFG_MAX_FRAG_DELAYS 4   /* values of shape_fragment_delay */
 #define CFG_MAX_ACL_RULES   128 /* allow and deny addresses, all lines together */
+#define CFG_MAX_DEST_RULES  64  /* deny_dest and allow_dest words, all lines together */
 
 enum cfg_mode { MODE_FORWARD = 0, MODE_REVERSE, MODE_TCP, MODE_TRANSPARENT };
 /* Strategy numbers: the built-ins, then SHAPE_USER + i for the configuration's
@@ -42,6 +44,7 @@ enum cfg_shape {
 #define CFG_MAX_STRATEGIES  16 /* strategy lines */
 #define CFG_MAX_AUTO        16 /* strategies shape_auto tries */
 #define CFG_MAX_BLOCK_HOSTS 16 /* shape_auto_block_hosts */
+#define CFG_MAX_STATS_ALLOW 32 /* stats_allow addresses */
 
 /* Values of tls_split (an int in struct config, as shape_policy.tls_mode reads it). */
 #define CFG_TLS_SPLIT_OFF     0 /* send the ClientHello as the client did */
@@ -86,6 +89,11 @@ struct config {
     double shutdown_timeout; /* seconds a stopping worker lets sessions finish; default 10 */
     int max_connections;     /* client connections per worker; default 4096 */
     char resolver[256];      /* resolver: "" = /etc/resolv.conf, else "ip[:port],..." */
+    int resolver_tcp;        /* resolver_tcp: 1 = ask the name servers over TCP only; off */
+    /* hosts: the table read from the file at load (hosts.h), shared by every
+     * copy of this config and never freed; NULL for "off" or a default file
+     * that is missing or unreadable. */
+    const struct hosts *hosts;
 
     /* Client access (allow, deny), every mode: checked at accept. */
     struct acl_rule acl[CFG_MAX_ACL_RULES]; /* in file order; the first match decides */
@@ -93,6 +101,12 @@ struct config {
     struct acl_rule pp_from[CFG_MAX_ACL_RULES];
     int npp_from;
     int nacl; /* 0: every client allowed; otherwise a client no rule matches is denied */
+
+    /* Destination filter (deny_dest, allow_dest), forward and transparent
+     * modes: every address warpd is about to connect to, after DNS. */
+    struct dest_rule dest[CFG_MAX_DEST_RULES]; /* in file order; the first match decides */
+    int ndest;                                 /* 0: only the safe default (config_dest_allowed) */
+    int dest_line; /* file line of the first rule, for a mode error; 0: none */
 
     /* Basic proxy authentication (auth_user, auth_realm), forward mode only:
      * checked for absolute-form requests and CONNECT before any lookup. */
@@ -114,12 +128,12 @@ struct config {
     int connect_ports_open;
     unsigned char connect_ports_given; /* a line or option set connect_ports */
     unsigned char shape_given;         /* a line or option set the default strategy */
-    int via;            /* 1: add a Via header to forwarded messages */
+    int via;                           /* 1: add a Via header to forwarded messages */
     int upstream_mark; /* SO_MARK on upstream sockets (transparent mode's nft exception); 0: none */
     int upstream_pp;   /* 0, or the PROXY header version sent upstream */
     int socks;         /* forward mode: SOCKS clients too (first byte 4 or 5) */
     char upstream_host_header[ADDR_HOSTMAX]; /* upstream_host: Host sent upstream, "" = client's */
-    int upstream_keepalive;            /* idle upstream conns kept per host:port per worker; 16 */
+    int upstream_keepalive; /* idle upstream conns kept per host:port per worker; -1: auto */
     double upstream_keepalive_timeout; /* how long a pooled idle upstream conn is kept; 30 */
 
     /* Request shaping (shape.h's struct shape_policy is built from these). */
@@ -166,6 +180,13 @@ struct config {
     char user[64];                /* "" = keep the current user */
     uid_t uid;                    /* resolved from user when set */
     gid_t gid;
+
+    /* stats_listen, stats_allow: the metrics page the supervisor serves. */
+    struct sockaddr_storage stats_addr;               /* stats_listen; stats_addrlen 0: off */
+    socklen_t stats_addrlen;                          /* 0: no stats page */
+    char stats_text[WD_ADDRSTRLEN];                   /* stats_listen as printed */
+    struct acl_rule stats_allow[CFG_MAX_STATS_ALLOW]; /* readers allowed; default loopback */
+    int nstats_allow;                                 /* at least one */
 };
 
 /* The command line's options (cli.h); config_build applies them on top of the file. */
@@ -192,6 +213,8 @@ int config_parse_duration(const char *s, double *out);
 /* Whether CONNECT may reach port (one of the connect_ports ranges, or with
  * connect_ports_open any but a bad port). Port 0 never is. */
 int config_port_allowed(const struct config *c, uint16_t port);
+/* Whether port is one of the Fetch standard's bad ports (25, 110, ...). */
+int config_bad_port(uint16_t port);
 /* Whether port is one of the tls_split_ports ranges (tls_split itself is not
  * consulted: the caller checks it is not CFG_TLS_SPLIT_OFF). Port 0 never is. */
 int config_tls_split_port(const struct config *c, uint16_t port);
@@ -209,11 +232,18 @@ int config_shape_lookup(const struct config *c, const char *name);
 /* Whether listen address i makes warpd an open proxy: forward mode, an
  * address that is not loopback, no allow or deny rule and no auth_user. */
 int config_listen_open(const struct config *c, int i);
+/* Whether the destination filter's safe default is on: some listen address
+ * is not loopback. */
+int config_dest_default(const struct config *c);
+/* Whether warpd may connect to sa (with its port): the first deny_dest or
+ * allow_dest rule matching it decides; with none, the safe default when it
+ * is on; else yes. A refused address gets the reason in why: the rule
+ * ("deny_dest 10.0.0.0/8") or "default: loopback" and the like. */
+int config_dest_allowed(const struct config *c, const struct sockaddr *sa, char *why,
+                        size_t whylen);
 /* Whether the file holds auth_user passwords and can be read by its group
  * or by others (the supervisor warns at start and at each reload). */
 int config_auth_exposed(const struct config *c);
-/* Whether port is one of the Fetch standard's bad ports (25, 110, ...). */
-int config_bad_port(uint16_t port);
 
 const char *config_mode_name(enum cfg_mode m);
 /* A strategy's name ("?" for none); c may be NULL for the built-ins. */

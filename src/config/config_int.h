@@ -93,6 +93,8 @@ int cfg_set_host_header(struct config *c, const struct directive *d, const char 
                         char *err, size_t errlen);
 int cfg_set_resolver(struct config *c, const struct directive *d, const char *v, int line,
                      char *err, size_t errlen);
+int cfg_set_hosts(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                  size_t errlen);
 int cfg_set_connect_ports(struct config *c, const struct directive *d, const char *v, int line,
                           char *err, size_t errlen);
 int cfg_set_pp_from(struct config *c, const struct directive *d, const char *v, int line, char *err,
@@ -105,6 +107,18 @@ int cfg_set_auth_realm(struct config *c, const struct directive *d, const char *
                        char *err, size_t errlen);
 int cfg_ports_set(const char *v, struct cfg_port_range *list, int *nlist, char *err, size_t errlen);
 int cfg_ports_match(const struct cfg_port_range *r, int n, uint16_t port);
+
+/* config_dest.c: deny_dest and allow_dest, and the check of the mode they
+ * need (forward or transparent). */
+int cfg_set_dest(struct config *c, const struct directive *d, const char *v, int line, char *err,
+                 size_t errlen);
+int cfg_dest_check_mode(const struct config *c, char *err, size_t errlen);
+
+/* config_stats.c: stats_listen and stats_allow (the metrics page). */
+int cfg_set_stats_listen(struct config *c, const struct directive *d, const char *v, int line,
+                         char *err, size_t errlen);
+int cfg_set_stats_allow(struct config *c, const struct directive *d, const char *v, int line,
+                        char *err, size_t errlen);
 
 /* config_shape.c: the words of shape (and -s), the setters of the
  * request-shaping directives. */

@@ -1,14 +1,16 @@
 /* The network and access part of the configuration: the setters of listen,
- * upstream, upstream_host, resolver, connect_ports, allow, deny, auth_user and
- * auth_realm (the table in config.c names them), and the questions asked of a
- * built config about them: may CONNECT reach a port, is a listener an open
- * proxy, are passwords exposed, is authentication asked in the right mode. */
+ * upstream, upstream_host, resolver, hosts, connect_ports, allow, deny,
+ * auth_user and auth_realm (the table in config.c names them), and the
+ * questions asked of a built config about them: may CONNECT reach a port, is
+ * a listener an open proxy, are passwords exposed, is authentication asked in
+ * the right mode. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "config_int.h"
+#include "hosts.h"
 
 /* Adds one listen address. line is where it comes from in the file (0: a
  * default or the command line), kept so that a later duplicate can name it. */
@@ -240,12 +242,12 @@ config_port_allowed(const struct config *c, uint16_t port)
 /* The Fetch standard's "bad ports" (fetch.spec.whatwg.org, port blocking):
  * those browsers themselves refuse to connect to, sorted. */
 static const uint16_t bad_ports[] = {
-    1,    7,    9,    11,   13,   15,   17,   19,   20,   21,   22,   23,   25,   37,   42,
-    43,   53,   69,   77,   79,   87,   95,   101,  102,  103,  104,  109,  110,  111,  113,
-    115,  117,  119,  123,  135,  137,  139,  143,  161,  179,  389,  427,  465,  512,  513,
-    514,  515,  526,  530,  531,  532,  540,  548,  554,  556,  563,  587,  601,  636,  989,
-    990,  993,  995,  1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665,
-    6666, 6667, 6668, 6669, 6679, 6697, 10080};
+    1,    7,    9,    11,   13,   15,   17,   19,   20,   21,   22,   23,   25,   37,
+    42,   43,   53,   69,   77,   79,   87,   95,   101,  102,  103,  104,  109,  110,
+    111,  113,  115,  117,  119,  123,  135,  137,  139,  143,  161,  179,  389,  427,
+    465,  512,  513,  514,  515,  526,  530,  531,  532,  540,  548,  554,  556,  563,
+    587,  601,  636,  989,  990,  993,  995,  1719, 1720, 1723, 2049, 3659, 4045, 4190,
+    5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080};
 
 int
 config_bad_port(uint16_t port)
@@ -553,5 +555,31 @@ cfg_set_resolver(struct config *c, const struct directive *d, const char *v, int
     if (count == 0)
         return cfg_failv(err, errlen, "expected 'system' or numeric addresses", v);
     memcpy(c->resolver, out, sizeof(out));
+    return 0;
+}
+
+/* Reads the hosts file now, in the process that loads the configuration, so
+ * that a worker never touches it. The default file may be missing or
+ * unreadable (a bare container), which means no fixed answers, as for the C
+ * library; a file the operator names must be there. */
+int
+cfg_set_hosts(struct config *c, const struct directive *d, const char *v, int line, char *err,
+              size_t errlen)
+{
+    const struct hosts *h;
+    int dflt = line == 0 && strcmp(v, d->def) == 0;
+
+    if (strcmp(v, "off") == 0) {
+        c->hosts = NULL;
+        return 0;
+    }
+    if (v[0] != '/')
+        return cfg_failv(err, errlen, "expected 'off' or an absolute path", v);
+    if (hosts_load(v, dflt, &h, err, errlen) < 0) {
+        if (!dflt)
+            return -1;
+        h = NULL;
+    }
+    c->hosts = h;
     return 0;
 }

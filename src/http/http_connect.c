@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "flight.h"
 #include "http_int.h"
+#include "metrics.h"
 #include "outq.h"
 #include "xbuf.h"
 
@@ -81,6 +82,7 @@ px_connect_established(struct px *p)
 
     p->status = 200;
     p->t_first = ev_now(p->s.env->loop);
+    metrics_intake(&p->s.intake, METRICS_INTAKE_CONNECT);
     p->bytes_in += p->head_len;
     p->cin.start += p->head_len;
     if (config_tls_split_port(cfg, p->port) && flight_wanted(cfg, p->host)) {

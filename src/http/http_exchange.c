@@ -1,13 +1,14 @@
 /* HTTP sessions, one request through an upstream connection: a pooled
  * connection, or a lookup and a connect (a request to warpd's own address
- * is refused there); the regenerated head sent (shaped when the destination
- * says so), or for CONNECT the 200 and the tunnel, after a TLS ClientHello
- * split when asked; then the request body up and the response down at the
- * same time, each re-framed by body.c, with the response head in three
- * cases: interim (passed on to HTTP/1.1 clients), 101 (the tunnel), final.
- * A reused connection that dies before answering is retried once when the
- * request allows it. When the exchange is over, p->on_end (the intake) goes
- * on; errors before a response head reached the client are answered by
+ * is refused there, and addresses the destination filter denies: 403); the
+ * regenerated head sent (shaped when the destination says so), or for
+ * CONNECT the 200 and the tunnel, after a TLS ClientHello split when asked;
+ * then the request body up and the response down at the same time, each
+ * re-framed by body.c, with the response head in three cases: interim
+ * (passed on to HTTP/1.1 clients), 101 (the tunnel), final. A reused
+ * connection that dies before answering is retried once when the request
+ * allows it. When the exchange is over, p->on_end (the intake) goes on;
+ * errors before a response head reached the client are answered by
  * http_reply.c, after that the connection is closed so that the truncation
  * is visible. Nothing here touches a socket directly: conn.c does the I/O,
  * and bytes a socket did not take wait in the out queues while the
@@ -25,6 +26,7 @@
 #include "http.h"
 #include "http_int.h"
 #include "log.h"
+#include "metrics.h"
 #include "outq.h"
 #include "proxy_header.h"
 #include "upstream_pool.h"
@@ -286,7 +288,8 @@ static void
 px_resolved(struct session *s, int status, const struct resolve_result *res)
 {
     struct px *p = (struct px *)s;
-    char what[ADDR_HOSTMAX + 64];
+    struct resolve_result allowed;
+    char what[ADDR_HOSTMAX + DEST_TEXTLEN + 64];
 
     if (status != RESOLVE_OK) {
         snprintf(what, sizeof(what), "cannot resolve %s: %s", p->host, resolve_strerror(status));
@@ -299,6 +302,12 @@ px_resolved(struct session *s, int status, const struct resolve_result *res)
             return;
         }
     }
+    /* After DNS, so that a name resolving to a denied address is refused. */
+    res = session_dest_filter(s, res, &allowed, what, sizeof(what));
+    if (res == NULL) {
+        px_answer(p, 403, what);
+        return;
+    }
     p->phase = PX_CONNECTING;
     if (session_connect(s, res, px_connected) < 0)
         px_answer(p, 503, "out of memory");
@@ -307,10 +316,13 @@ px_resolved(struct session *s, int status, const struct resolve_result *res)
 void
 px_exchange_start(struct px *p, int allow_pool, const struct http_head *parsed)
 {
+    p->pooled = allow_pool;
     if (allow_pool && upstream_pool_get(p->host, p->port, &p->s.up, p, p->s.up_name)) {
+        METRIC_INC(pool_reuses);
         px_use_upstream(p, 1, parsed);
         return;
     }
+    METRIC_ADD(pool_misses, allow_pool != 0);
     p->phase = PX_RESOLVING;
     session_stop_timer(&p->s);
     px_update_watchers(p);

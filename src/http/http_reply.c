@@ -14,10 +14,12 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "outq.h"
 #include "http_int.h"
 #include "http_page.h"
 #include "http_route.h"
+#include "upstream_pool.h"
 #include "xbuf.h"
 
 #define PX_LINGER 2.0 /* seconds to drain a client after an error answer */
@@ -33,6 +35,8 @@ px_log_request(struct px *p, const char *close_reason)
     session_shape_note(&p->s, note, sizeof(note));
     p->s.shape_tries = 0; /* the next request counts its own */
     px_auto_free(p);
+    if (p->logme)
+        metrics_request(p->status, p->bytes_in, p->bytes_out);
     if (!p->logme || !log_access_enabled()) {
         p->logme = 0;
         return;
@@ -69,6 +73,9 @@ void
 px_drop_upstream(struct px *p)
 {
     px_shape_free(p);
+    if (p->pooled) /* after upstream_pool_put, which counts it still in flight */
+        upstream_pool_done(p->host, p->port);
+    p->pooled = 0;
     session_drop_upstream(&p->s);
     outq_clear(&p->uout);
     xbuf_release(&p->uin, 1);

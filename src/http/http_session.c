@@ -19,6 +19,7 @@
 #include "http_int.h"
 #include "http_route.h"
 #include "log.h"
+#include "metrics.h"
 #include "outq.h"
 #include "xbuf.h"
 
@@ -146,6 +147,7 @@ px_refuse_auth(struct px *p, const struct http_head *h, const char *what)
                (h->body == BODY_NONE || (h->body == BODY_LENGTH && h->content_length == 0)) &&
                !(h->method == HTTP_CONNECT && xbuf_len(&p->cin) > h->head_len);
 
+    METRIC_INC(refused_auth);
     if (px_answer_auth(p, what, keep) < 0)
         return 0;
     px_log_request(p, NULL);
@@ -406,6 +408,7 @@ px_start(struct session *s)
 {
     struct px *p = px_init(s);
 
+    metrics_intake(&s->intake, METRICS_INTAKE_HTTP);
     session_set_timer(s, px_header_timeout, s->env->cfg->header_timeout);
     p->phase = PX_HEAD;
     conn_want_read(&s->client, 1);

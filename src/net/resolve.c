@@ -1,8 +1,11 @@
 /* Asynchronous name resolution for one worker process: a single c-ares channel
  * whose sockets and retransmit timer are libev watchers, requests that can be
  * cancelled at any time, and a small TTL cache so that repeated names cost no
- * round trip. User callbacks always run from their own zero-delay timer, never
- * from inside c-ares and never from resolve_start. */
+ * round trip. Names of the hosts table (read by the supervisor at config load)
+ * are answered before the cache and never reach c-ares, whose own lookup of
+ * /etc/hosts is turned off: it would read the file on every query, inside the
+ * loop. User callbacks always run from their own zero-delay timer, never from
+ * inside c-ares and never from resolve_start. */
 #include <ares.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,7 +14,9 @@
 #include <string.h>
 
 #include "addr.h"
+#include "hosts.h"
 #include "log.h"
+#include "metrics.h"
 #include "resolve.h"
 
 #define RESOLVE_CACHE_SIZE 64
@@ -50,7 +55,8 @@ struct resolve_cache_ent {
 
 static struct {
     struct ev_loop *loop;
-    ares_channel channel; /* NULL when not initialised */
+    ares_channel channel;      /* NULL when not initialised */
+    const struct hosts *hosts; /* fixed answers asked first; NULL: none */
     double timeout;
     int destroying; /* inside ares_destroy: c-ares callbacks must not reach users */
     ev_timer timer; /* fires at ares_timeout() to let c-ares retransmit or give up */
@@ -106,6 +112,26 @@ parse_literal(const char *host, struct resolve_result *res)
     if (addr_from_literal(lit, 0, &res->addr[0], &res->len[0]) != 0)
         return 0;
     res->n = 1;
+    return 1;
+}
+
+/* RFC 6761 6.3: "localhost" and names under it are the loopback addresses
+ * and never go to DNS (c-ares 1.18 refuses to ask for them and, with its own
+ * hosts lookup off, would fail them), unless the hosts table says otherwise. */
+static int
+localhost_answer(const char *key, struct resolve_result *res)
+{
+    static const char name[] = "localhost";
+    size_t n = strlen(key), k = sizeof(name) - 1;
+
+    if (n > 0 && key[n - 1] == '.')
+        n--;
+    if (n < k || strncmp(key + n - k, name, k) != 0 || (n > k && key[n - k - 1] != '.'))
+        return 0;
+    memset(res, 0, sizeof(*res));
+    addr_from_literal("127.0.0.1", 0, &res->addr[0], &res->len[0]);
+    addr_from_literal("::1", 0, &res->addr[1], &res->len[1]);
+    res->n = 2;
     return 1;
 }
 
@@ -300,6 +326,8 @@ req_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     r->r_cb = NULL;
     if (!r->r_in_ares)
         req_free(r);
+    if (cb != NULL && status != RESOLVE_OK)
+        METRIC_INC(dns_failures);
     if (cb != NULL)
         cb(arg, status, &res);
 }
@@ -376,8 +404,10 @@ ares_done_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 }
 
 int
-resolve_init(struct ev_loop *loop, const char *servers, double timeout, char *err, size_t errlen)
+resolve_init(struct ev_loop *loop, const char *servers, int flags, const struct hosts *hosts,
+             double timeout, char *err, size_t errlen)
 {
+    static char dns_only[] = "b"; /* c-ares's lookup order: DNS, never its own hosts file */
     struct ares_options opts;
     int mask, status;
     double ms;
@@ -405,10 +435,17 @@ resolve_init(struct ev_loop *loop, const char *servers, double timeout, char *er
     opts.tries = RESOLVE_TRIES;
     opts.sock_state_cb = sock_state_cb;
     opts.sock_state_cb_data = NULL;
-    mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
+    opts.lookups = dns_only;
+    /* USEVC: TCP for every query, not only after a truncated UDP answer;
+     * an injector that forges UDP answers has no part in the exchange. */
+    opts.flags = (flags & RESOLVE_TCP) ? ARES_FLAG_USEVC : 0;
+    mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS;
+    if (flags & RESOLVE_TCP)
+        mask |= ARES_OPT_FLAGS;
 
     rs.loop = loop;
     rs.timeout = timeout;
+    rs.hosts = hosts;
     status = ares_init_options(&rs.channel, &opts, mask);
     if (status != ARES_SUCCESS) {
         snprintf(err, errlen, "c-ares: %s", ares_strerror(status));
@@ -429,6 +466,7 @@ fail:
         ares_destroy(rs.channel);
     rs.channel = NULL;
     rs.loop = NULL;
+    rs.hosts = NULL;
     ares_library_cleanup();
     return -1;
 }
@@ -457,6 +495,7 @@ resolve_shutdown(void)
     ares_library_cleanup();
     rs.destroying = 0;
     rs.loop = NULL;
+    rs.hosts = NULL;
 }
 
 int
@@ -472,12 +511,22 @@ resolve_now(const char *host, uint16_t port, struct resolve_result *res)
     }
     if (rs.channel == NULL || len >= sizeof(key))
         return 0;
+    res->n = hosts_lookup(rs.hosts, host, res->addr, res->len, RESOLVE_MAX_ADDRS);
+    if (res->n > 0) {
+        result_set_port(res, port);
+        return 1;
+    }
     lowercase(key, host, len);
+    if (localhost_answer(key, res)) {
+        result_set_port(res, port);
+        return 1;
+    }
     e = cache_find(key);
     if (e == NULL || e->c_expires <= ev_now(rs.loop))
         return 0;
     *res = e->c_res;
     result_set_port(res, port);
+    METRIC_INC(dns_cache_hits);
     return 1;
 }
 
@@ -515,6 +564,7 @@ resolve_start(const char *host, uint16_t port, resolve_cb cb, void *arg)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     r->r_in_ares = 1;
+    METRIC_INC(dns_lookups);
     /* May call ares_done_cb before returning; that only stores the result. */
     ares_getaddrinfo(rs.channel, r->r_host, NULL, &hints, ares_done_cb, r);
     channel_timer_update();

@@ -27,20 +27,27 @@ enum {
 };
 
 struct resolve_req;
+struct hosts;
+
+/* Values of resolve_init's flags. */
+#define RESOLVE_TCP 0x1 /* ask the name servers over TCP only (resolver_tcp on) */
 
 /* Creates the channel. servers: "" for /etc/resolv.conf, else c-ares's
- * "ip[:port],ip[:port]" form. timeout: seconds for one whole lookup.
- * Returns 0, or -1 with a message. */
-int resolve_init(struct ev_loop *loop, const char *servers, double timeout, char *err,
-                 size_t errlen);
+ * "ip[:port],ip[:port]" form. flags: RESOLVE_*. hosts: fixed answers given
+ * before any query (hosts.h), NULL for none; c-ares itself never reads a
+ * hosts file. timeout: seconds for one whole lookup. Returns 0, or -1 with a
+ * message. */
+int resolve_init(struct ev_loop *loop, const char *servers, int flags, const struct hosts *hosts,
+                 double timeout, char *err, size_t errlen);
 /* Destroys the channel; pending requests' callbacks are not called and their
  * memory is released, so request pointers held by callers become invalid
  * (do not resolve_cancel them afterwards). Safe when not initialised;
  * resolve_init may be called again. */
 void resolve_shutdown(void);
 
-/* Answers at once without a callback when host is an IP literal or a fresh
- * cache entry: fills res (with port) and returns 1. Returns 0 otherwise. */
+/* Answers at once without a callback when host is an IP literal, a name of
+ * the hosts table, localhost (or a name under it) or a fresh cache entry:
+ * fills res (with port) and returns 1. Returns 0 otherwise. */
 int resolve_now(const char *host, uint16_t port, struct resolve_result *res);
 /* Starts a lookup; cb runs later from the loop, exactly once unless the
  * request is cancelled first. res is never NULL; res->n is 0 on failure.

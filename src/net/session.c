@@ -17,6 +17,7 @@
 #include "acl.h"
 #include "proxy_header.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 #include "upstream.h"
 
@@ -75,6 +76,7 @@ session_close(struct session *s, const char *reason)
     }
     free(s->relay);
     s->relay = NULL;
+    metrics_intake(&s->intake, METRICS_INTAKE_NONE);
     conn_close(&s->client);
     conn_close(&s->up);
 
@@ -304,26 +306,43 @@ session_close_idle(struct session_env *env)
  * the count given with the next line. The access log still has every one. */
 #define SESSION_DENY_LOG_MAX 10
 
-static ev_tstamp deny_window;       /* start of the current second */
-static int deny_logged;             /* lines logged in it */
-static unsigned long deny_unlogged; /* denied clients not logged since the last line */
+/* One such limit: denied clients have one, denied destinations another. */
+struct session_log_limit {
+    ev_tstamp window;       /* start of the current second */
+    int logged;             /* lines logged in it */
+    unsigned long unlogged; /* denials not logged since the last line */
+};
+
+static struct session_log_limit deny_limit, dest_limit;
+
+/* Whether a denial may be logged now; if so, *more receives how many were
+ * left out since the last line (and the count starts again). */
+static int
+session_log_take(struct session_log_limit *l, ev_tstamp now, unsigned long *more)
+{
+    if (now - l->window >= 1.0) {
+        l->window = now;
+        l->logged = 0;
+    }
+    if (l->logged >= SESSION_DENY_LOG_MAX) {
+        l->unlogged++;
+        return 0;
+    }
+    l->logged++;
+    *more = l->unlogged;
+    l->unlogged = 0;
+    return 1;
+}
 
 static void
 session_log_denied(struct session_env *env, const char *peer, int rule)
 {
     const struct config *cfg = env->cfg;
-    ev_tstamp now = ev_now(env->loop);
     char why[ACL_TEXTLEN + 16], more[64] = "";
+    unsigned long unlogged;
 
-    if (now - deny_window >= 1.0) {
-        deny_window = now;
-        deny_logged = 0;
-    }
-    if (deny_logged >= SESSION_DENY_LOG_MAX) {
-        deny_unlogged++;
+    if (!session_log_take(&deny_limit, ev_now(env->loop), &unlogged))
         return;
-    }
-    deny_logged++;
     if (rule >= 0) {
         char r[ACL_TEXTLEN];
 
@@ -331,10 +350,53 @@ session_log_denied(struct session_env *env, const char *peer, int rule)
     } else {
         snprintf(why, sizeof(why), "(no rule matches: denied by default)");
     }
-    if (deny_unlogged > 0)
-        snprintf(more, sizeof(more), " (and %lu more denied clients not logged)", deny_unlogged);
-    deny_unlogged = 0;
+    if (unlogged > 0)
+        snprintf(more, sizeof(more), " (and %lu more denied clients not logged)", unlogged);
     log_info("%s: client denied %s%s", peer, why, more);
+}
+
+/* ---- the destination filter (deny_dest, allow_dest) -------------------- */
+
+const struct resolve_result *
+session_dest_filter(struct session *s, const struct resolve_result *res,
+                    struct resolve_result *scratch, char *why, size_t whylen)
+{
+    const struct config *cfg = s->env->cfg;
+    char rule[DEST_TEXTLEN], other[DEST_TEXTLEN], a[WD_ADDRSTRLEN], more[80] = "";
+    unsigned long unlogged;
+    int first = -1;
+
+    /* The upstream of reverse and tcp modes is the operator's own. With no
+     * rule on a loopback-only warpd this is the whole cost. */
+    if ((cfg->mode != MODE_FORWARD && cfg->mode != MODE_TRANSPARENT) ||
+        (cfg->ndest == 0 && !config_dest_default(cfg)))
+        return res;
+    scratch->n = 0;
+    for (int i = 0; i < res->n; i++) {
+        if (config_dest_allowed(cfg, (const struct sockaddr *)&res->addr[i],
+                                first < 0 ? rule : other, sizeof(rule))) {
+            scratch->addr[scratch->n] = res->addr[i];
+            scratch->len[scratch->n] = res->len[i];
+            scratch->n++;
+        } else if (first < 0) {
+            first = i;
+        }
+    }
+    if (first < 0)
+        return res;
+    addr_format((const struct sockaddr *)&res->addr[first], a, sizeof(a));
+    snprintf(why, whylen, "destination %s denied (%s)", a, rule);
+    if (scratch->n > 0) { /* the allowed addresses are tried */
+        log_debug("%s: %s; %d other address(es) allowed", s->peer, why, scratch->n);
+        return scratch;
+    }
+    if (session_log_take(&dest_limit, ev_now(s->env->loop), &unlogged)) {
+        if (unlogged > 0)
+            snprintf(more, sizeof(more), " (and %lu more denied destinations not logged)",
+                     unlogged);
+        log_info("%s: %s%s", s->peer, why, more);
+    }
+    return NULL;
 }
 
 /* The client is who it is (the socket's peer, or what a PROXY header
@@ -348,6 +410,7 @@ session_begin(struct session *s, const struct sockaddr *peer)
     /* With no rules (the default) this is the only cost: one branch. */
     if (cfg->nacl > 0 && !acl_allows(cfg->acl, cfg->nacl, peer, &rule)) {
         session_log_denied(s->env, s->peer, rule);
+        METRIC_INC(refused_acl);
         s->proto->deny(s);
         return;
     }
@@ -463,6 +526,7 @@ session_start(struct session_env *env, const struct proto *proto, int fd,
     s = calloc(1, proto->size);
     if (s == NULL || (proxy_header && (s->hdr = malloc(PROXY_HEADER_MAX)) == NULL)) {
         log_warnx("out of memory, dropping a client");
+        METRIC_INC(refused_limit);
         free(s);
         close(fd);
         return;
@@ -470,6 +534,7 @@ session_start(struct session_env *env, const struct proto *proto, int fd,
     s->env = env;
     s->proto = proto;
     s->t_start = ev_now(env->loop);
+    METRIC_INC(accepted);
     conn_init(&s->client, env->loop, fd, s);
     conn_init(&s->up, env->loop, -1, s);
     ev_init(&s->timer, session_timer_fired);

@@ -88,6 +88,7 @@ struct session {
     unsigned in_idle : 1;        /* on the idle list */
     unsigned char shape;         /* strategy of the first flight's last try (access line) */
     unsigned char shape_tries;   /* tries of the first flight; 0: not shaped */
+    unsigned char intake;        /* metrics.h METRICS_INTAKE_*: where it counts as active */
     char peer[WD_ADDRSTRLEN];    /* client address as text */
     char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
 };
@@ -120,6 +121,17 @@ void session_stop_timer(struct session *s);
 /* Looks host up (from the cache at once when it can: the callback then runs
  * inside this call). Returns WD_OK, or WD_ERROR when the resolver is unavailable. */
 int session_resolve(struct session *s, const char *host, uint16_t port, session_resolved_cb cb);
+/* The destination filter (deny_dest, allow_dest, the safe default) on the
+ * addresses a lookup gave, in forward and transparent modes (reverse and
+ * tcp: res as it is). Returns res when every address is allowed, scratch
+ * holding the allowed ones in order when some are, or NULL when none is;
+ * then why says which address was refused and by what ("destination
+ * 127.0.0.1:22 denied (default: loopback)", for the answer and the access
+ * line) and an info line was logged, at most 10 per second per worker. */
+const struct resolve_result *session_dest_filter(struct session *s,
+                                                 const struct resolve_result *res,
+                                                 struct resolve_result *scratch, char *why,
+                                                 size_t whylen);
 /* Connects to the addresses in turn (connect_timeout each). Returns WD_OK,
  * or WD_ERROR when out of memory. */
 int session_connect(struct session *s, const struct resolve_result *res, session_connected_cb cb);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define LISTENER_BATCH      64  /* accepts per readiness callback */
 #define LISTENER_EMFILE_MIN 0.1 /* seconds before accepting again after EMFILE */
@@ -163,6 +164,7 @@ listener_accept_some(struct listener *l, struct listener_slot *s, int max, int *
             case ENFILE:
             case ENOBUFS:
             case ENOMEM:
+                METRIC_INC(refused_limit);
                 listener_back_off(l, errno);
                 break;
             case EAGAIN:

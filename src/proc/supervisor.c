@@ -26,6 +26,7 @@
 #include "lset.h"
 #include "notify.h"
 #include "startup.h"
+#include "stats.h"
 #include "upgrade.h"
 #include "worker.h"
 
@@ -161,6 +162,7 @@ spawn(struct sup *s, int slot, int gen, const struct config *cfg, const struct l
     }
     if (pid == 0) {
         close(sv[0]);
+        stats_child((int)(p - s->procs));
         child_main(s, cfg, set, slot, sv[1]);
     }
     close(sv[1]);
@@ -172,6 +174,7 @@ spawn(struct sup *s, int slot, int gen, const struct config *cfg, const struct l
     p->ready = 0;
     p->stopping = 0;
     p->started = now_mono();
+    stats_proc_started((int)(p - s->procs), pid, slot, gen);
     log_debug("worker %d started (pid %d, generation %d)", slot, (int)pid, gen);
     return 0;
 }
@@ -396,6 +399,7 @@ reload_finish(struct sup *s)
 {
     s->draining = 0;
     lset_close(&s->old, &s->cur);
+    stats_reloaded();
     log_info("reload complete: generation %d ready, %d worker(s), %s mode", s->gen, s->cfg.workers,
              config_mode_name(s->cfg.mode));
     notify_send("READY=1\nSTATUS=running, %d worker(s)", s->cfg.workers);
@@ -463,6 +467,7 @@ reaped(struct sup *s, struct proc *p, int wstatus)
 
     if (p->ctl >= 0)
         close(p->ctl);
+    stats_proc_ended((int)(p - s->procs));
     memset(p, 0, sizeof(*p));
     p->ctl = -1;
     describe_status(wstatus, how, sizeof(how));
@@ -515,6 +520,7 @@ reaped(struct sup *s, struct proc *p, int wstatus)
         st->backoff = SUP_BACKOFF_MAX;
     st->pending = 1;
     st->respawn_at = now + delay;
+    stats_restarted();
     log_warnx("worker %d (pid %d) %s; respawn in %.1fs", copy.slot, (int)copy.pid, how, delay);
 }
 
@@ -619,12 +625,12 @@ next_timeout(const struct sup *s, double now)
 static void
 supervisor_loop(struct sup *s)
 {
-    struct pollfd pfd[SUP_MAX_PROCS + 2];
+    struct pollfd pfd[SUP_MAX_PROCS + 2 + STATS_POLL_MAX];
     struct proc *owner[SUP_MAX_PROCS + 2];
 
     for (;;) {
         double now = now_mono();
-        int n = 0, rc;
+        int n = 0, rc, nstats;
 
         if (s->stopping && procs_alive(s, -1) == 0)
             return;
@@ -652,7 +658,8 @@ supervisor_loop(struct sup *s)
         pfd[n].fd = upgrade_fd(); /* -1: poll skips it */
         pfd[n].events = POLLIN;
         owner[n++] = NULL;
-        rc = poll(pfd, (nfds_t)n, next_timeout(s, now));
+        nstats = stats_poll_fill(&pfd[n]); /* after the n entries the loop reads below */
+        rc = poll(pfd, (nfds_t)(n + nstats), stats_poll_timeout(next_timeout(s, now)));
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -660,6 +667,7 @@ supervisor_loop(struct sup *s)
             begin_stop(s, "internal error", WD_EXIT_RUNTIME);
             continue;
         }
+        stats_poll_handle(&pfd[n], nstats);
         if (pfd[n - 1].revents != 0 && upgrade_read() > 0)
             begin_stop(s, "binary upgrade done", WD_EXIT_OK);
         for (int i = 1; i < n - 1; i++) {
@@ -757,7 +765,11 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
         return WD_EXIT_RUNTIME;
     }
     startup_auto_cache_open(&s->cfg);
-    for (int j = 0; j < s->cfg.workers; j++)
+    if (stats_open(&s->cfg, err, sizeof(err)) < 0) {
+        log_errorx("%s", err);
+        begin_stop(s, "start-up failed", WD_EXIT_RUNTIME);
+    }
+    for (int j = 0; j < s->cfg.workers && !s->stopping; j++)
         if (spawn(s, j, s->gen, &s->cfg, &s->cur) < 0) {
             begin_stop(s, "start-up failed", WD_EXIT_RUNTIME);
             break;
@@ -769,6 +781,7 @@ supervisor_run(const struct config *cfg, const struct cli_opts *cli)
     lset_close(&s->old, &s->cur);
     lset_close(&s->cur, NULL);
     startup_auto_cache_close(&s->cfg);
+    stats_close();
     startup_pidfile_remove(s->cfg.pidfile);
     close(s->sig_fd);
     log_info("exiting with status %d", s->exit_status);

@@ -318,7 +318,8 @@ worker_setup(struct worker *w)
 
     if (worker_drop_privileges(cfg) < 0)
         return WD_EXIT_FATAL;
-    if (resolve_init(w->loop, cfg->resolver, cfg->resolve_timeout, err, sizeof(err)) < 0) {
+    if (resolve_init(w->loop, cfg->resolver, cfg->resolver_tcp ? RESOLVE_TCP : 0, cfg->hosts,
+                     cfg->resolve_timeout, err, sizeof(err)) < 0) {
         log_errorx("resolver: %s", err);
         return WD_EXIT_FATAL;
     }
@@ -350,6 +351,7 @@ worker_teardown(struct worker *w)
     if (w->sig_fd >= 0)
         close(w->sig_fd);
     close(w->ctl_fd);
+    log_set_loop(NULL); /* writes the access lines still held */
     ev_loop_destroy(w->loop);
 }
 
@@ -386,6 +388,7 @@ worker_run(const struct config *cfg, int slot, struct worker_socks *socks, int c
         log_errorx("cannot create the event loop");
         return WD_EXIT_RUNTIME;
     }
+    log_set_loop(w.loop); /* access lines written together, not one by one */
     if (worker_watch(&w, &sigs) < 0) {
         status = WD_EXIT_RUNTIME;
         goto out;

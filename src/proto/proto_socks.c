@@ -1,7 +1,8 @@
 /* SOCKS5 (RFC 1928, with RFC 1929 username/password) and SOCKS4/4a on the
  * forward port: the greeting, the credentials when auth_user is set, one
  * CONNECT request, then the name looked up by warpd (c-ares, never the
- * client's resolver), connect_ports and warpd's own addresses checked, the
+ * client's resolver), connect_ports, warpd's own addresses and the
+ * destination filter (deny_dest, allow_dest) checked, the
  * upstream connected, the reply with the upstream socket's local address,
  * and a relay that starts with any bytes the client sent after its request.
  * Every failure gets the reply code the protocol defines, then a close. One
@@ -15,6 +16,7 @@
 #include "auth.h"
 #include "flight.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 #include "socks.h"
 
@@ -162,7 +164,8 @@ static void
 socks_resolved(struct session *s, int status, const struct resolve_result *res)
 {
     struct socks_session *ss = (struct socks_session *)s;
-    char why[ADDR_HOSTMAX + 64];
+    struct resolve_result allowed;
+    char why[ADDR_HOSTMAX + DEST_TEXTLEN + 64];
 
     if (status != RESOLVE_OK) {
         snprintf(why, sizeof(why), "cannot resolve %s: %s", ss->req.host, resolve_strerror(status));
@@ -175,6 +178,12 @@ socks_resolved(struct session *s, int status, const struct resolve_result *res)
             socks_fail(ss, SOCKS5_REP_NOT_ALLOWED, "the request targets warpd itself");
             return;
         }
+    }
+    /* After DNS: a name resolving to a denied address is refused (SOCKS4: 0x5B). */
+    res = session_dest_filter(s, res, &allowed, why, sizeof(why));
+    if (res == NULL) {
+        socks_fail(ss, SOCKS5_REP_NOT_ALLOWED, why);
+        return;
     }
     if (session_connect(s, res, socks_connected) != WD_OK)
         socks_fail(ss, SOCKS5_REP_FAILURE, "out of memory");
@@ -250,6 +259,7 @@ socks_login(struct socks_session *ss, struct socks_userpass *u)
     explicit_bzero(u, sizeof(*u));
     socks_reply2(ss, socks5_auth_reply, ok);
     if (!ok) {
+        METRIC_INC(refused_auth);
         socks_drop(ss, "invalid credentials");
         return 0;
     }
@@ -361,6 +371,7 @@ socks_start(struct session *s)
 
     ss->user = -1;
     ss->rep = -1;
+    metrics_intake(&s->intake, METRICS_INTAKE_SOCKS);
     s->client.on_read = socks_read;
     session_set_timer(s, socks_timeout, s->env->cfg->header_timeout);
     conn_want_read(&s->client, 1);
@@ -389,6 +400,7 @@ socks_close(struct session *s, const char *reason)
     if (ss->req.version != 0)
         snprintf(target, sizeof(target), ss->req.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
                  ss->req.host, (unsigned)ss->req.port);
+    metrics_bytes(in, out);
     log_access("client=%s proto=socks%d%s%s target=%s reply=%d upstream=%s in=%llu out=%llu "
                "time=%.3f%s close=\"%s\"",
                s->peer, ss->version ? ss->version : 5, cfg->nauth_users > 0 ? " user=" : "",

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 
 struct tcp_session {
@@ -62,6 +63,7 @@ tcp_start(struct session *s)
 {
     const struct config *cfg = s->env->cfg;
 
+    metrics_intake(&s->intake, METRICS_INTAKE_TCP);
     if (session_resolve(s, cfg->upstream_host, cfg->upstream_port, tcp_resolved) < 0)
         session_close(s, "upstream resolve: out of memory");
 }
@@ -91,6 +93,7 @@ tcp_close(struct session *s, const char *reason)
         snprintf(up, sizeof(up), "%s", s->up_name);
     else
         snprintf(up, sizeof(up), "%s:%u", cfg->upstream_host, (unsigned)cfg->upstream_port);
+    metrics_bytes(in, out);
     log_access("client=%s upstream=%s in=%llu out=%llu time=%.3f close=\"%s\"", s->peer, up,
                (unsigned long long)in, (unsigned long long)out, ev_now(s->env->loop) - s->t_start,
                reason);

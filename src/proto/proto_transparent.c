@@ -3,8 +3,9 @@
  * TPROXY: the socket's own address), so warpd connects to where it was
  * going, shapes the first flight by what it is (flight.c), and relays. A
  * connection whose destination is one of warpd's own listeners is refused:
- * it would loop. warpd's own upstream connections carry upstream_mark, for
- * the nft rule that must not redirect them again. */
+ * it would loop; one the destination filter denies is closed. warpd's own
+ * upstream connections carry upstream_mark, for the nft rule that must not
+ * redirect them again. */
 #include "proto_transparent.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "addr.h"
 #include "flight.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 
 struct transparent_session {
@@ -55,9 +57,11 @@ static void
 transparent_start(struct session *s)
 {
     struct transparent_session *ts = (struct transparent_session *)s;
-    struct resolve_result res;
+    struct resolve_result res, allowed;
+    char why[DEST_TEXTLEN + WD_ADDRSTRLEN + 32];
 
     memset(&res, 0, sizeof(res));
+    metrics_intake(&s->intake, METRICS_INTAKE_TRANSPARENT);
     if (conn_original_dst(&s->client, &res.addr[0], &res.len[0]) != WD_OK) {
         session_close(s, "no original destination");
         return;
@@ -69,6 +73,10 @@ transparent_start(struct session *s)
                   "loop: is the redirect rule missing its exception for upstream_mark?)",
                   s->peer, ts->target);
         session_close(s, "loop: the destination is warpd itself");
+        return;
+    }
+    if (session_dest_filter(s, &res, &allowed, why, sizeof(why)) == NULL) {
+        session_close(s, why);
         return;
     }
     if (session_connect(s, &res, transparent_connected) != WD_OK)
@@ -94,6 +102,7 @@ transparent_close(struct session *s, const char *reason)
         in = s->relay->dir[0].bytes;
         out = s->relay->dir[1].bytes;
     }
+    metrics_bytes(in, out);
     log_access("client=%s proto=transparent target=%s upstream=%s in=%llu out=%llu time=%.3f%s "
                "close=\"%s\"",
                s->peer, ts->target[0] ? ts->target : "-", s->up_name[0] ? s->up_name : "-",

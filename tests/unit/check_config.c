@@ -83,7 +83,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(config_port_allowed(&c, 0), 0);
     ck_assert_int_eq(c.via, 1);
     ck_assert_str_eq(c.upstream_host_header, "");
-    ck_assert_int_eq(c.upstream_keepalive, 16);
+    ck_assert_int_eq(c.upstream_keepalive, -1); /* auto */
     ck_assert_double_eq(c.upstream_keepalive_timeout, 30);
     ck_assert_int_eq(c.nacl, 0); /* no rules: every client is allowed */
     /* Shaping: WARP's numbers. */
@@ -360,6 +360,7 @@ static const struct {
     {"upstream_host", "my_host-1.internal", "my_host-1.internal"},
     {"upstream_keepalive", "0", "0"},
     {"upstream_keepalive", "1024", "1024"},
+    {"upstream_keepalive", "auto", "-1"},
     /* shaping: patterns are lowercased and kept in order, one rule each */
     {"shape", "warp example.com", "split example.com=warp"},
     {"shape", "off *.Example.COM  a-1.b2.test  *", "split *.example.com=off a-1.b2.test=off *=off"},
@@ -580,9 +581,10 @@ static const struct {
     {"upstream_host", "a\xc3\xa9.test",
      "expected a host with an optional port, such as example.com:8080, got 'a\\xc3\\xa9.test'"},
     {"upstream_host", "a.test\r\nX: y", "control character in value, got 'a.test\\x0d\\x0aX: y'"},
-    {"upstream_keepalive", "-1", "expected 0-1024, got '-1'"},
-    {"upstream_keepalive", "1025", "expected 0-1024, got '1025'"},
-    {"upstream_keepalive", "many", "expected 0-1024, got 'many'"},
+    {"upstream_keepalive", "-1", "expected 0-1024 or 'auto', got '-1'"},
+    {"upstream_keepalive", "1025", "expected 0-1024 or 'auto', got '1025'"},
+    {"upstream_keepalive", "many", "expected 0-1024 or 'auto', got 'many'"},
+    {"upstream_keepalive", "AUTO", "expected 0-1024 or 'auto', got 'AUTO'"},
     /* shaping */
     {"shape", "", "expected " STRATEGIES ", got ''"},
     {"shape", "warp ", "expected " STRATEGIES ", got 'warp '"},
@@ -2632,9 +2634,9 @@ config_suite(void)
     tcase_add_test(tc, test_tls_split_ports);
     tcase_add_test(tc, test_strategies);
     tcase_add_test(tc, test_block_hosts);
+    tcase_add_test(tc, test_mode_defaults);
     tcase_add_test(tc, test_shape_for);
     tcase_add_test(tc, test_shape_rule_limits);
-    tcase_add_test(tc, test_mode_defaults);
     tcase_add_test(tc, test_listen_open);
     tcase_add_test(tc, test_file_auth);
     tcase_add_test(tc, test_auth_mode);
