@@ -7,6 +7,8 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,11 +54,48 @@ mono(void)
 
 /* ---- the listener ------------------------------------------------------ */
 
+/* A listener the old supervisor of a binary upgrade handed over
+ * (STATS_ENV_FD) and that is bound to cfg's address: taken as it is, so
+ * that the page stays up across the upgrade (binding anew would fail while
+ * the old supervisor holds the address). Anything else is closed. */
+static int
+stats_inherited(const struct config *cfg)
+{
+    const char *v = getenv(STATS_ENV_FD);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char *end;
+    long fd;
+
+    if (v == NULL)
+        return -1;
+    unsetenv(STATS_ENV_FD);
+    fd = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || fd < 3 || fd > INT_MAX)
+        return -1;
+    if (getsockname((int)fd, (struct sockaddr *)&ss, &len) == 0 && len == cfg->stats_addrlen &&
+        memcmp(&ss, &cfg->stats_addr, len) == 0) {
+        fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+        fcntl((int)fd, F_SETFL, fcntl((int)fd, F_GETFL) | O_NONBLOCK);
+        return (int)fd;
+    }
+    close((int)fd);
+    return -1;
+}
+
+int
+stats_listen_fd(void)
+{
+    return st_fd;
+}
+
 static int
 stats_bind(const struct config *cfg, char *err, size_t errlen)
 {
     int one = 1, fd;
 
+    if ((fd = stats_inherited(cfg)) >= 0)
+        goto bound;
     fd = socket(cfg->stats_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "stats_listen %s: socket: %s", cfg->stats_text, strerror(errno));
@@ -71,6 +110,7 @@ stats_bind(const struct config *cfg, char *err, size_t errlen)
         close(fd);
         return -1;
     }
+bound:
     if (st_fd >= 0)
         close(st_fd);
     st_fd = fd;

@@ -39,6 +39,11 @@ void stats_reloaded(void);
 void stats_restarted(void);
 /* At the final stop: closes the listener and every reader. */
 void stats_close(void);
+/* The stats listener, -1 when off: a binary upgrade hands it to the new
+ * supervisor, named in STATS_ENV_FD, which stats_open takes when it is
+ * bound to the address configured. */
+#define STATS_ENV_FD "WARPD_STATS_FD"
+int stats_listen_fd(void);
 
 /* The supervisor forked the process of entry idx (its pid, listener slot
  * and generation); it was reaped. */

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "notify.h"
 #include "startup.h"
+#include "stats.h"
 
 #define UPGRADE_ENV_FDS   "WARPD_LISTEN_FDS"
 #define UPGRADE_ENV_READY "WARPD_UPGRADE_FD"
@@ -138,6 +139,13 @@ static void __attribute__((noreturn)) exec_child(const struct lset *set, const c
             if (set->ls[i].fds[j] >= 0)
                 fcntl(set->ls[i].fds[j], F_SETFD, 0);
     fcntl(wfd, F_SETFD, 0);
+    if (stats_listen_fd() >= 0) { /* the stats page too, or the new one could not bind it */
+        char sfd[16];
+
+        fcntl(stats_listen_fd(), F_SETFD, 0);
+        snprintf(sfd, sizeof(sfd), "%d", stats_listen_fd());
+        setenv(STATS_ENV_FD, sfd, 1);
+    }
     snprintf(num, sizeof(num), "%d", wfd);
     if (setenv(UPGRADE_ENV_FDS, fds, 1) == 0 && setenv(UPGRADE_ENV_READY, num, 1) == 0)
         execv(up.exe, up.argv);

@@ -238,6 +238,29 @@ def test_no_refused_connect_during_upgrade(t):
     second.stop()
 
 
+@wd.timeout(60)
+def test_upgrade_keeps_the_stats_page(t):
+    """With stats_listen, the page's listening socket is handed over with the
+    others: the upgrade succeeds (the new supervisor could not bind the
+    address the old one holds) and the new supervisor answers /metrics on
+    the same socket."""
+    become_subreaper()
+    o = lt.FastOrigin(t)
+    port, sport = wd.free_port(), wd.free_port()
+    cfg = ht.http_config(t, port, mode="reverse", workers=1, upstream=o.text,
+                         extra="stats_listen 127.0.0.1:%d" % sport)
+    w = t.warpd(config=cfg, nworkers=1)
+    before = listening_inodes(sport)
+    check(len(before) == 1, "expected the stats listener on %d, found %s" % (sport, before))
+    new = upgrade(t, w)
+    check(listening_inodes(sport) == before, "the stats listener changed at the upgrade")
+    c = t.connect(("127.0.0.1", sport))
+    c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    got = wd.recv_until_eof(c, 10)
+    check(got.startswith(b"HTTP/1.1 200") and b"warpd_" in got, "the new supervisor's /metrics: %r" % got[:200])
+    new.stop()
+
+
 def start_from_copy(t, cfg):
     """warpd started from a copy of the binary in the test's directory, so
     that the test can replace that file."""
