@@ -234,6 +234,41 @@ class Daemon:
 # ---- configuration ---------------------------------------------------------
 
 
+class Scraper:
+    """GET /metrics on 127.0.0.1:port every 0.1 s in a thread of its own,
+    until stop(); counts the scrapes that got a 200."""
+
+    def __init__(self, port):
+        import threading
+        self.port, self.ok, self.bad = port, 0, 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping.wait(0.1):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as c:
+                    c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    got = b""
+                    while True:
+                        b = c.recv(65536)
+                        if not b:
+                            break
+                        got += b
+                if got.startswith(b"HTTP/1.1 200"):
+                    self.ok += 1
+                else:
+                    self.bad += 1
+            except OSError:
+                self.bad += 1
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(5)
+        return self.ok, self.bad
+
+
 def free_ports(n):
     socks = []
     for _ in range(n):
@@ -741,6 +776,12 @@ def run_traffic(b, a, res, parts):
     split1 = b.start_warpd("warpd-forward-split-first", "forward", shape="split",
                            extra="shape_reused off")
     tcp = b.start_warpd("warpd-tcp", "tcp")
+    # Issue 13: the metrics page on and scraped ten times a second during
+    # the whole run, against warpd_rev (the counters themselves are always
+    # on: this row prices serving and scraping the page).
+    mport = free_ports(1)[0]
+    met = b.start_warpd("warpd-reverse-metrics", "reverse",
+                        extra="stats_listen 127.0.0.1:%d" % mport)
     # DESIGN.md section 6: the defaults within 10% of the tuned rows above.
     defrev = b.start_warpd_defaults("warpd-defaults-reverse",
                                     ["-m", "reverse", "-u", "127.0.0.1:%d" % o])
@@ -796,6 +837,8 @@ def run_traffic(b, a, res, parts):
              1, 50, "/small"),
             ("defaults_fwd", "warpd forward, defaults (no config file)", at(deffwd), deffwd,
              absolute, 1, 50, "/small"),
+            ("metrics_rev", "warpd reverse, /metrics scraped 10/s", at(met), met, "", 1, 50,
+             "/small"),
             ("rev_w1_c100", "warpd reverse, 1 worker, -t2 -c100", at(rev), rev, "", 2, 100,
              "/small"),
             ("rev_w2_c100", "warpd reverse, 2 workers, -t2 -c100", at(rev2), rev2, "", 2, 100,
@@ -822,7 +865,10 @@ def run_traffic(b, a, res, parts):
             if rnd % 2:
                 order.reverse()
             for c in order:
+                scraper = Scraper(mport) if c["key"] == "metrics_rev" else None
                 r = b.wrk_quiet(c, a.duration)
+                if scraper is not None:
+                    r["scrapes"], r["scrapes_bad"] = scraper.stop()
                 runs[c["key"]].append(r)
                 log("round %d/%d %-36s %7.0f req/s p50 %5.0f us p99 %6.0f us cpu %s "
                     "(proxy sys %.0f%%)%s%s%s" % (

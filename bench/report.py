@@ -58,7 +58,8 @@ def rps_rows(res):
 REF = {"direct": "warpd_rev", "nginx": "warpd_rev", "haproxy": "warpd_rev",
        "nginx_var": "warpd_rev_var", "haproxy_var": "warpd_rev_var",
        "warpd_split": "warpd_fwd", "warpd_split1": "warpd_fwd", "squid": "warpd_fwd",
-       "tinyproxy": "warpd_fwd", "defaults_rev": "warpd_rev", "defaults_fwd": "warpd_split"}
+       "tinyproxy": "warpd_fwd", "defaults_rev": "warpd_rev", "defaults_fwd": "warpd_split",
+       "metrics_rev": "warpd_rev"}
 
 
 def bulk_rows(res):
@@ -169,6 +170,12 @@ def budgets(rps, bulk, mem, floor=None):
             ok, noisy = ok and r >= 0.9, noisy or nz
         line("defaults (no config file) within 10% of the tuned configuration",
              "; ".join(texts), ok, noisy)
+    if {"metrics_rev", "warpd_rev"} <= rps.keys():
+        r = rps["metrics_rev"]["rps"] / rps["warpd_rev"]["rps"]
+        rr, noisy = rounds_range(rps, "metrics_rev", "warpd_rev", 0.97)
+        line("metrics: the page scraped 10/s costs at most 3%",
+             "%s ÷ %s = %.2fx%s" % (fmt_int(rps["metrics_rev"]["rps"]),
+                                    fmt_int(rps["warpd_rev"]["rps"]), r, rr), r >= 0.97, noisy)
     if {"rev_w1_c100", "rev_w2_c100"} <= rps.keys():
         r = rps["rev_w2_c100"]["rps"] / rps["rev_w1_c100"]["rps"]
         rr, noisy = rounds_range(rps, "rev_w2_c100", "rev_w1_c100", 1.0)
@@ -428,7 +435,8 @@ def chart(rps, bulk, mem, outdir, workdir, info):
              "haproxy_var": "HAProxy /varied",
              "squid": "squid", "tinyproxy": "tinyproxy", "rev_w2": "warpd rev 2w",
              "rev_w1_c100": "warpd rev -c100", "rev_w2_c100": "warpd rev 2w -c100",
-             "defaults_rev": "warpd rev defaults", "defaults_fwd": "warpd fwd defaults"}
+             "defaults_rev": "warpd rev defaults", "defaults_fwd": "warpd fwd defaults",
+             "metrics_rev": "warpd rev /metrics"}
     color = lambda name: "0x1f77b4" if name.startswith("warpd") else (
         "0x999999" if "direct" in name else "0xff7f0e")
     with open(os.path.join(workdir, "rps.dat"), "w") as f:
