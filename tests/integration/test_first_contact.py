@@ -178,6 +178,54 @@ def test_readme_commands_work_as_written(t):
     w.stop()
 
 
+def readme_section_blocks(title):
+    """The indented blocks of README's section called title, in order."""
+    with open(README) as f:
+        text = f.read()
+    start = text.index(title)
+    end = text.find("\n#", start + len(title))
+    blocks, cur = [], []
+    for line in text[start:end].splitlines() + [""]:
+        if line.startswith("    ") and line.strip():
+            cur.append(line[4:])
+        elif cur:
+            blocks.append(cur)
+            cur = []
+    return blocks
+
+
+def test_readme_tcp_relay_example(t):
+    """README's "Example: a TCP relay", run as written in the namespace: the
+    Python web server, warpd -m tcp, curl through it; the start line and the
+    access line look like the samples README shows."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("curl"):
+        raise wd.Skip("needs root, ip and curl")
+    ns = Ns(t)
+    blocks = readme_section_blocks("### Example: a TCP relay")
+    check(len(blocks) >= 4, "README's TCP relay example changed shape: %r" % blocks)
+    server, start = blocks[0][0], blocks[0][1]
+    check(server.endswith("&") and start.startswith("warpd "), "README's commands: %r" % blocks[0])
+    d = tempfile.mkdtemp(prefix="wdfc-www-")  # what the web server lists: an empty folder
+    t.closers.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    ns.popen(server.rstrip("& ").split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)
+    probe = lambda: sh(*ns.ex(), "curl", "-s", "-o", "/dev/null", "http://127.0.0.1:8080/",
+                       check_rc=False).returncode == 0
+    wd.wait_until(probe, 10, "README's python3 -m http.server in the namespace")
+    w = t.warpd(start.split()[1:], wrap=ns.ex(), nworkers=None)
+    line = w.wait_log(r"listening on ")
+    sample = blocks[1][0]
+    want = re.escape(sample.split("info: ", 1)[1]).replace(r"2\ worker", r"\d+\ worker")
+    check(re.search(want, line), "start line %r, README shows %r" % (line, sample))
+    r = sh(*ns.ex(), *blocks[2][0].split(), check_rc=False)
+    check(r.returncode == 0 and "Directory listing" in r.stdout, "README's %r: %d %r %r"
+          % (blocks[2][0], r.returncode, r.stdout[-200:], r.stderr[-300:]))
+    access = w.wait_log(r" access: ")
+    # The same fields in the same order, numbers aside.
+    norm = lambda l: re.sub(r"[0-9]+", "N", l.split("access: ", 1)[1])
+    check(norm(access) == norm(blocks[3][0]), "access line %r, README shows %r" % (access, blocks[3][0]))
+    w.stop()
+
+
 def test_loopback_proxy_connects_to_any_port_but_bad_ones(t):
     e = ht.RecordingEcho(t)
     w, addr = ht.start_http(t)  # no connect_ports line: listening on loopback
