@@ -653,15 +653,17 @@ px_pump_response(struct px *p)
 }
 
 /* Reads from a connection into its input buffer. Returns bytes read, 0 on
- * EOF, WD_AGAIN, or WD_ERROR. Grows the buffer for a head up to max. */
+ * EOF, WD_AGAIN, or WD_ERROR. A head starts in a buffer of first bytes
+ * (XBUF_SMALL for a client, whose partial head may wait long) and grows
+ * while full up to head_max; a body reads into BUF_SIZE at once. */
 ssize_t
-px_fill(struct conn *c, struct xbuf *x, size_t head_max, int *drained)
+px_fill(struct conn *c, struct xbuf *x, size_t head_max, size_t first, int *drained)
 {
     size_t space;
 
     *drained = 0;
 
-    if (xbuf_reserve(x) < 0) {
+    if (xbuf_reserve(x, head_max > 0 ? first : BUF_SIZE) < 0) {
         errno = ENOMEM;
         return WD_ERROR;
     }
@@ -711,8 +713,8 @@ px_up_read(struct conn *c)
 
     for (int i = 0; i < PX_MAX_READS && p->cout.bytes == 0 && !p->up_eof; i++) {
         int drained;
-        ssize_t n =
-            px_fill(c, &p->uin, p->resp_head ? 0 : p->s.env->cfg->max_header_size, &drained);
+        ssize_t n = px_fill(c, &p->uin, p->resp_head ? 0 : p->s.env->cfg->max_header_size, BUF_SIZE,
+                            &drained);
 
         if (n == WD_AGAIN)
             break;
@@ -755,8 +757,9 @@ px_update_watchers(struct px *p)
 
     /* The client is read whenever there is room: a pipelined request or
      * early body bytes simply wait in cin. Keeping the watcher on saves
-     * re-arming it in the kernel for every request. */
-    int room = p->cin.data == NULL || xbuf_len(&p->cin) < p->cin.cap;
+     * re-arming it in the kernel for every request. A buffer smaller
+     * than BUF_SIZE (a head's) has room: px_fill grows it for a body. */
+    int room = p->cin.data == NULL || p->cin.cap < BUF_SIZE || xbuf_len(&p->cin) < p->cin.cap;
 
     switch (p->phase) {
     case PX_IDLE:

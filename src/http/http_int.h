@@ -101,9 +101,10 @@ void px_exchange_start(struct px *p, int allow_pool, const struct http_head *par
 void px_pump_request(struct px *p);
 void px_pump_response(struct px *p);
 void px_update_watchers(struct px *p);
-/* Reads from c into x (up to head_max while a head is read, 0: the buffer's
- * room); *drained: the socket had no more. The WD_* contract. */
-ssize_t px_fill(struct conn *c, struct xbuf *x, size_t head_max, int *drained);
+/* Reads from c into x (up to head_max while a head is read, starting from a
+ * buffer of first bytes; 0: BUF_SIZE or the buffer's room); *drained: the
+ * socket had no more. The WD_* contract. */
+ssize_t px_fill(struct conn *c, struct xbuf *x, size_t head_max, size_t first, int *drained);
 
 /* http_connect.c: CONNECT and the tunnels (also after a 101). */
 void px_connect_established(struct px *p);

@@ -339,7 +339,7 @@ px_client_read(struct conn *c)
 
         if (!in_head && p->phase == PX_EXCHANGE && !p->reqc.done && p->uout.bytes > 0)
             break; /* the body waits for the upstream to drain */
-        n = px_fill(c, &p->cin, in_head ? p->s.env->cfg->max_header_size : 0, &drained);
+        n = px_fill(c, &p->cin, in_head ? p->s.env->cfg->max_header_size : 0, XBUF_SMALL, &drained);
         if (n == WD_AGAIN)
             break;
         if (n == WD_ERROR) {
