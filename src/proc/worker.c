@@ -24,6 +24,7 @@
 #include "proto.h"
 #include "resolve.h"
 #include "session.h"
+#include "xbuf.h"
 
 struct worker {
     struct ev_loop *loop;
@@ -348,6 +349,7 @@ worker_teardown(struct worker *w)
     upstream_pool_clear();
     resolve_shutdown();
     buf_pool_clear();
+    xbuf_pool_clear();
     if (w->sig_fd >= 0)
         close(w->sig_fd);
     close(w->ctl_fd);
