@@ -14,7 +14,7 @@
 /* ::ffff:0:0/96, the IPv6 addresses that stand for IPv4 ones. */
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-static int
+int
 acl_fail(char *err, size_t errlen, const char *what, const char *word)
 {
     char q[ADDR_QUOTELEN];

@@ -31,6 +31,9 @@ struct acl_rule {
     uint8_t net[16];
 };
 
+/* "what, got 'word'" (word quoted for the log) into err; returns -1. */
+int acl_fail(char *err, size_t errlen, const char *what, const char *word);
+
 /* Parses one word: "all", or an IPv4 or IPv6 address with an optional
  * "/prefix" (none means the single address: /32 or /128). An IPv4-mapped
  * IPv6 network with a prefix of 96 or more (::ffff:10.0.0.0/104) is stored

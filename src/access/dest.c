@@ -16,18 +16,6 @@
     "expected an address or network with optional ports, such as 10.0.0.0/8, "                     \
     "169.254.169.254:80, [fd00::]/8:22,25 or all:25"
 
-static int
-dest_fail(char *err, size_t errlen, const char *what, const char *word)
-{
-    char q[ADDR_QUOTELEN];
-
-    if (err == NULL || errlen == 0)
-        return -1;
-    addr_quote(word, q, sizeof(q));
-    snprintf(err, errlen, "%s, got '%s'", what, q);
-    return -1;
-}
-
 /* "22,25,8000-8999" into r->ports. word is the whole word, for messages. */
 static int
 dest_parse_ports(const char *p, struct dest_rule *r, const char *word, char *err, size_t errlen)
@@ -47,19 +35,19 @@ dest_parse_ports(const char *p, struct dest_rule *r, const char *word, char *err
                 rc = addr_parse_port(dash + 1, len - (size_t)(dash - p) - 1, 0, &hi);
         }
         if (rc != 0)
-            return dest_fail(err, errlen,
-                             rc == ADDR_PORT_RANGE
-                                 ? "port out of range (1-65535)"
-                                 : "expected ports and ranges after ':' such as 22,25,8000-8999",
-                             word);
+            return acl_fail(err, errlen,
+                            rc == ADDR_PORT_RANGE
+                                ? "port out of range (1-65535)"
+                                : "expected ports and ranges after ':' such as 22,25,8000-8999",
+                            word);
         if (lo > hi)
-            return dest_fail(err, errlen, "port range runs backwards", word);
+            return acl_fail(err, errlen, "port range runs backwards", word);
         if (r->nports == DEST_MAX_PORTS) {
             char what[96];
 
             snprintf(what, sizeof(what), "too many port ranges in one rule (at most %d)",
                      DEST_MAX_PORTS);
-            return dest_fail(err, errlen, what, word);
+            return acl_fail(err, errlen, what, word);
         }
         r->ports[r->nports].lo = lo;
         r->ports[r->nports].hi = hi;
@@ -85,16 +73,16 @@ dest_split(const char *word, char *addr, size_t addrlen, const char **ports, cha
         size_t in, plen;
 
         if (close == NULL)
-            return dest_fail(err, errlen, "missing ']' after an IPv6 address", word);
+            return acl_fail(err, errlen, "missing ']' after an IPv6 address", word);
         in = (size_t)(close - word - 1);
         after = close + 1;
         colon = strchr(after, ':');
         plen = colon != NULL ? (size_t)(colon - after) : strlen(after);
         /* "[fd00::]/8:22" or "[fd00::/8]:22": a prefix may follow the ']'. */
         if ((plen > 0 && after[0] != '/') || memchr(word + 1, ':', in) == NULL)
-            return dest_fail(err, errlen, DEST_WORD_HELP, word);
+            return acl_fail(err, errlen, DEST_WORD_HELP, word);
         if (in + plen >= addrlen)
-            return dest_fail(err, errlen, "address too long", word);
+            return acl_fail(err, errlen, "address too long", word);
         snprintf(addr, addrlen, "%.*s%.*s", (int)in, word + 1, (int)plen, after);
         *ports = colon != NULL ? colon + 1 : NULL;
         return 0;
@@ -103,7 +91,7 @@ dest_split(const char *word, char *addr, size_t addrlen, const char **ports, cha
     /* Two colons or more: a bare IPv6 address, which cannot have ports. */
     alen = colon != NULL && strchr(colon + 1, ':') == NULL ? (size_t)(colon - word) : strlen(word);
     if (alen >= addrlen)
-        return dest_fail(err, errlen, "address too long", word);
+        return acl_fail(err, errlen, "address too long", word);
     memcpy(addr, word, alen);
     addr[alen] = '\0';
     if (alen < strlen(word))
@@ -121,12 +109,12 @@ dest_parse(const char *word, int action, struct dest_rule *r, char *err, size_t 
     if (dest_split(word, addr, sizeof(addr), &ports, err, errlen) < 0)
         return -1;
     if (addr[0] == '\0')
-        return dest_fail(err, errlen, DEST_WORD_HELP, word);
+        return acl_fail(err, errlen, DEST_WORD_HELP, word);
     if (acl_parse(addr, action, &r->net, err, errlen) < 0) {
         /* acl.c's messages about prefixes say what is wrong; an address it
          * cannot read at all gets this directive's own help. */
         if (strchr(addr, '/') == NULL || strstr(err, "expected 'all'") != NULL)
-            dest_fail(err, errlen, DEST_WORD_HELP, word);
+            acl_fail(err, errlen, DEST_WORD_HELP, word);
         memset(r, 0, sizeof(*r));
         return -1;
     }

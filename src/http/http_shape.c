@@ -72,32 +72,31 @@ px_auto_free(struct px *p)
     p->au = NULL;
 }
 
-/* Plans the head flat[0..len) with strategy st: 0 planned, 1 nothing to do,
- * -1 not possible (then sent as it is). */
+/* Plans the head flat[0..len) under pol: 0 planned, 1 nothing to do, -1
+ * not possible (then sent as it is). */
 static int
-px_plan(struct px_shape *sh, const char *flat, size_t len, const struct config *cfg, int st,
-        size_t cap)
+px_plan(struct px_shape *sh, const char *flat, size_t len, const struct config *cfg,
+        const struct shape_policy *pol, size_t cap)
 {
-    struct shape_policy pol;
-
-    shape_policy_init(cfg, st, &pol);
-    if (shape_plan_size(len, &pol) > cap)
+    if (shape_plan_size(len, pol) > cap)
         return -1;
     sh->plan.buf = sh->bytes + len;
     sh->plan.cap = cap;
-    return shape_plan_flight(flat, len, &pol, px_rng_state(cfg), &sh->plan);
+    return shape_plan_flight(flat, len, pol, px_rng_state(cfg), &sh->plan);
 }
 
-/* The largest plan buffer any strategy the request may try needs. */
+/* The largest plan buffer the request may need: pol's, and with auto that
+ * of every strategy it may go on to try. */
 static size_t
-px_plan_cap(const struct config *cfg, const struct px *p, int st, size_t len)
+px_plan_cap(const struct config *cfg, const struct px *p, const struct shape_policy *pol,
+            size_t len)
 {
-    struct shape_policy pol;
-    size_t cap = 0, c;
+    struct shape_policy other;
+    size_t cap = shape_plan_size(len, pol), c;
 
-    for (int i = 0; p->au != NULL ? i < p->au->n : i < 1; i++) {
-        shape_policy_init(cfg, p->au != NULL ? p->au->order[i] : st, &pol);
-        if ((c = shape_plan_size(len, &pol)) > cap)
+    for (int i = 0; p->au != NULL && i < p->au->n; i++) {
+        shape_policy_init(cfg, p->au->order[i], &other);
+        if ((c = shape_plan_size(len, &other)) > cap)
             cap = c;
     }
     return cap;
@@ -111,6 +110,7 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
 {
     const struct config *cfg = p->s.env->cfg;
     int st = p->au != NULL ? shape_auto_current(p->au) : config_shape_for(cfg, p->host), r = -1;
+    struct shape_policy pol;
     struct px_shape *sh;
     size_t cap, off = 0;
 
@@ -121,7 +121,8 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
     metrics_shape(st);
     if (st == SHAPE_OFF || st == SHAPE_AUTO || (p->reused && !cfg->shape_reused))
         return 0;
-    cap = px_plan_cap(cfg, p, st, out->bytes);
+    shape_policy_init(cfg, st, &pol); /* once per try: the default split pays it per request */
+    cap = px_plan_cap(cfg, p, &pol, out->bytes);
     sh = malloc(sizeof(*sh) + out->bytes + cap);
     if (sh == NULL)
         return 0;
@@ -129,9 +130,11 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
         memcpy(sh->bytes + off, out->iov[i].iov_base, out->iov[i].iov_len);
         off += out->iov[i].iov_len;
     }
-    while ((r = px_plan(sh, sh->bytes, out->bytes, cfg, st, cap)) == 1 && p->au != NULL &&
-           shape_auto_more(p->au))
+    while ((r = px_plan(sh, sh->bytes, out->bytes, cfg, &pol, cap)) == 1 && p->au != NULL &&
+           shape_auto_more(p->au)) {
         p->s.shape = (unsigned char)(st = shape_auto_next(p->au));
+        shape_policy_init(cfg, st, &pol);
+    }
     if (r != 0) {
         free(sh);
         return 0;

@@ -143,8 +143,8 @@ struct head_map {
     size_t val_len;
 };
 
-static const char *
-find_crlf(const char *p, size_t n)
+const char *
+shape_find_crlf(const char *p, size_t n)
 {
     const char *cr;
 
@@ -165,7 +165,7 @@ find_crlf(const char *p, size_t n)
 static int
 map_head(const char *h, size_t len, struct head_map *m)
 {
-    const char *eol = find_crlf(h, len);
+    const char *eol = shape_find_crlf(h, len);
     const char *sp1, *sp2;
     size_t pos, nhost = 0;
 
@@ -184,7 +184,7 @@ map_head(const char *h, size_t len, struct head_map *m)
     for (pos = m->rl_end;;) {
         const char *line = h + pos, *colon, *v, *ve;
 
-        eol = find_crlf(line, len - pos);
+        eol = shape_find_crlf(line, len - pos);
         if (eol == NULL)
             return -1; /* no blank line: not a complete head */
         if (eol == line)

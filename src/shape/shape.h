@@ -70,6 +70,9 @@ struct shape_plan {
     int nseg;
 };
 
+/* The first CRLF in p[0..n), or NULL. */
+const char *shape_find_crlf(const char *p, size_t n);
+
 /* Fills pol from the configuration's shaping directives, with strategy (the
  * one config_shape_for chose for the destination): the steps of disorder,
  * fake, oob and tlsrec are one step at host + shape_split_pos

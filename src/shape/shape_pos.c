@@ -300,22 +300,6 @@ shape_step_format(const struct shape_step *step, char *out, size_t cap)
 
 /* ---- markers -------------------------------------------------------- */
 
-static const char *
-find_crlf(const char *p, size_t n)
-{
-    const char *cr;
-
-    while ((cr = memchr(p, '\r', n)) != NULL) {
-        size_t skip = (size_t)(cr - p) + 1;
-
-        if (skip < n && cr[1] == '\n')
-            return cr;
-        p += skip;
-        n -= skip;
-    }
-    return NULL;
-}
-
 /* host, endhost, sld and midsld of the name at d[s..e). With has_port, a
  * trailing ":digits" is the port, not the name (but "[v6]" keeps its
  * brackets and ends at the bracket). */
@@ -355,7 +339,7 @@ name_marks(const char *d, size_t s, size_t e, int has_port, struct shape_marks *
 static int
 http_marks(const char *d, size_t len, struct shape_marks *m)
 {
-    const char *eol = find_crlf(d, len), *sp, *ver;
+    const char *eol = shape_find_crlf(d, len), *sp, *ver;
     size_t pos, nhost = 0, vs = 0, ve = 0;
 
     if (eol == NULL || (sp = memchr(d, ' ', (size_t)(eol - d))) == NULL || sp == d)
@@ -369,7 +353,7 @@ http_marks(const char *d, size_t len, struct shape_marks *m)
     for (pos = m->rl_end;;) {
         const char *line = d + pos, *colon;
 
-        if ((eol = find_crlf(line, len - pos)) == NULL)
+        if ((eol = shape_find_crlf(line, len - pos)) == NULL)
             return -1; /* no blank line: not a complete head */
         if (eol == line)
             break;
