@@ -1,4 +1,4 @@
-/* The transport layer: a non-blocking socket, its two libev watchers, and
+/* The transport layer: a non-blocking socket, its libev watcher, and
  * the one I/O contract (>0 bytes, 0 EOF, WD_AGAIN, WD_ERROR with errno). The
  * watchers call the owner's current handler, so a protocol can change phase by
  * swapping handlers without touching the socket. */
@@ -14,20 +14,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Readable and writable at once: the read handler runs now and the write
+ * side is fed back to the loop, which runs it right after this callback
+ * returns. The read handler may close the connection, move it, free what
+ * holds it or stop wanting writes: each of these stops the watcher, which
+ * drops the fed event, so the write handler never runs on a connection
+ * that is gone (as with a watcher per direction, where stopping one cleared
+ * its pending event). A dropped event is not lost: epoll is level-triggered,
+ * so a socket still writable is reported again. */
 static void
-conn_rd_cb(struct ev_loop *loop, ev_io *w, int revents)
+conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct conn *c = w->data;
-    if (c->on_read != NULL)
-        c->on_read(c);
-}
 
-static void
-conn_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    struct conn *c = w->data;
-    if (c->on_write != NULL)
+    if (revents & EV_READ) {
+        if (revents & EV_WRITE)
+            ev_feed_event(loop, w, EV_WRITE);
+        if (c->on_read != NULL)
+            c->on_read(c);
+    } else if ((revents & EV_WRITE) && c->on_write != NULL) {
         c->on_write(c);
+    }
 }
 
 void
@@ -41,10 +48,9 @@ conn_init(struct conn *c, struct ev_loop *loop, int fd, void *data)
     c->wdata = NULL;
     c->eof_seen = 0;
     c->shut_wr = 0;
-    ev_io_init(&c->rd, conn_rd_cb, fd, EV_READ);
-    ev_io_init(&c->wr, conn_wr_cb, fd, EV_WRITE);
-    c->rd.data = c;
-    c->wr.data = c;
+    c->want = 0;
+    ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
+    c->io.data = c;
 }
 
 ssize_t
@@ -196,26 +202,35 @@ conn_writev(struct conn *c, const struct iovec *iov, int iovcnt)
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? WD_AGAIN : WD_ERROR;
 }
 
+/* Restarts the watcher for the new set of directions. A stopped watcher
+ * may be changed; the loop only asks the kernel again when the set it
+ * registered for the descriptor differs. */
+static void
+conn_want(struct conn *c, unsigned dir, int on)
+{
+    unsigned want = on ? c->want | dir : c->want & ~dir;
+
+    if (c->fd < 0 || want == c->want)
+        return;
+    if (c->want != 0)
+        ev_io_stop(c->loop, &c->io);
+    c->want = want & (EV_READ | EV_WRITE);
+    if (c->want != 0) {
+        ev_io_modify(&c->io, (int)c->want);
+        ev_io_start(c->loop, &c->io);
+    }
+}
+
 void
 conn_want_read(struct conn *c, int on)
 {
-    if (c->fd < 0)
-        return;
-    if (on && !ev_is_active(&c->rd))
-        ev_io_start(c->loop, &c->rd);
-    else if (!on && ev_is_active(&c->rd))
-        ev_io_stop(c->loop, &c->rd);
+    conn_want(c, EV_READ, on);
 }
 
 void
 conn_want_write(struct conn *c, int on)
 {
-    if (c->fd < 0)
-        return;
-    if (on && !ev_is_active(&c->wr))
-        ev_io_start(c->loop, &c->wr);
-    else if (!on && ev_is_active(&c->wr))
-        ev_io_stop(c->loop, &c->wr);
+    conn_want(c, EV_WRITE, on);
 }
 
 int
@@ -236,8 +251,7 @@ conn_move(struct conn *dst, struct conn *src, void *data)
     conn_want_write(src, 0);
     /* A stopped watcher holds no pointer the loop knows: copying is safe. */
     *dst = *src;
-    dst->rd.data = dst;
-    dst->wr.data = dst;
+    dst->io.data = dst;
     dst->data = data;
     dst->on_read = NULL;
     dst->on_write = NULL;
@@ -250,8 +264,8 @@ conn_close(struct conn *c)
 {
     if (c->fd < 0)
         return;
-    ev_io_stop(c->loop, &c->rd);
-    ev_io_stop(c->loop, &c->wr);
+    ev_io_stop(c->loop, &c->io);
+    c->want = 0;
     close(c->fd);
     c->fd = -1;
 }

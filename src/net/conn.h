@@ -1,4 +1,4 @@
-/* One non-blocking socket with its read and write watchers: the transport
+/* One non-blocking socket with its readiness watcher: the transport
  * layer. Everything above it (relay, protocols) calls conn_* and never sees the
  * file descriptor's system calls. Returns follow the WD_* contract. */
 #ifndef WARPD_CONN_H
@@ -15,16 +15,18 @@ struct conn;
 typedef void (*conn_handler)(struct conn *c);
 
 struct conn {
-    int fd;               /* -1 once closed */
-    struct ev_loop *loop; /* the worker's loop */
-    ev_io rd;             /* readable watcher; calls on_read */
-    ev_io wr;             /* writable watcher; calls on_write */
-    conn_handler on_read; /* set by the owner of the current phase */
-    conn_handler on_write;
-    void *data;            /* owner (a session, a relay...) */
-    void *wdata;           /* the write side's owner while it is not data (a shaper running) */
+    int fd;                /* -1 once closed */
     unsigned eof_seen : 1; /* a read returned 0 */
     unsigned shut_wr : 1;  /* shutdown(SHUT_WR) done */
+    unsigned want : 2;     /* EV_READ | EV_WRITE: what the watcher is started for */
+    struct ev_loop *loop;  /* the worker's loop */
+    /* One watcher for both directions (an idle connection is smaller by a
+     * whole watcher): it calls on_read, on_write or both. */
+    ev_io io;
+    conn_handler on_read; /* set by the owner of the current phase */
+    conn_handler on_write;
+    void *data;  /* owner (a session, a relay...) */
+    void *wdata; /* the write side's owner while it is not data (a shaper running) */
 };
 
 /* Takes ownership of a non-blocking fd. Watchers start stopped. */

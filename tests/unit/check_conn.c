@@ -25,6 +25,10 @@
 
 static struct ev_loop *loop;
 
+/* Whether the one watcher is started for a direction. */
+#define RD_ON(c) (ev_is_active(&(c).io) && ((c).want & EV_READ))
+#define WR_ON(c) (ev_is_active(&(c).io) && ((c).want & EV_WRITE))
+
 static void
 setup(void)
 {
@@ -98,8 +102,8 @@ START_TEST(test_init_state)
     ck_assert_ptr_null(c.data);
     ck_assert_uint_eq(c.eof_seen, 0);
     ck_assert_uint_eq(c.shut_wr, 0);
-    ck_assert(!ev_is_active(&c.rd));
-    ck_assert(!ev_is_active(&c.wr));
+    ck_assert(!RD_ON(c));
+    ck_assert(!WR_ON(c));
     conn_close(&c);
     conn_init(&c, loop, peer, &marker);
     ck_assert_ptr_eq(c.data, &marker);
@@ -298,19 +302,19 @@ START_TEST(test_want_idempotent)
     c.on_write = count_write;
     conn_want_read(&c, 1);
     conn_want_read(&c, 1);
-    ck_assert(ev_is_active(&c.rd));
-    ck_assert(!ev_is_active(&c.wr));
+    ck_assert(RD_ON(c));
+    ck_assert(!WR_ON(c));
     conn_want_write(&c, 1);
     conn_want_write(&c, 1);
-    ck_assert(ev_is_active(&c.wr));
+    ck_assert(WR_ON(c));
     /* One stop is enough however many starts there were. */
     conn_want_read(&c, 0);
-    ck_assert(!ev_is_active(&c.rd));
+    ck_assert(!RD_ON(c));
     conn_want_read(&c, 0);
-    ck_assert(!ev_is_active(&c.rd));
+    ck_assert(!RD_ON(c));
     conn_want_write(&c, 0);
     conn_want_write(&c, 0);
-    ck_assert(!ev_is_active(&c.wr));
+    ck_assert(!WR_ON(c));
     /* Stopped watchers: neither handler runs although the socket is
      * writable and readable. */
     ck_assert_int_eq(write(peer, "x", 1), 1);
@@ -321,8 +325,8 @@ START_TEST(test_want_idempotent)
     conn_close(&c);
     conn_want_read(&c, 1);
     conn_want_write(&c, 1);
-    ck_assert(!ev_is_active(&c.rd));
-    ck_assert(!ev_is_active(&c.wr));
+    ck_assert(!RD_ON(c));
+    ck_assert(!WR_ON(c));
     close(peer);
 }
 END_TEST
@@ -341,7 +345,7 @@ START_TEST(test_handlers_from_loop)
     for (i = 0; i < 20 && k.writes == 0; i++)
         tu_run_once(loop, 0.05);
     ck_assert_int_eq(k.writes, 1);
-    ck_assert(!ev_is_active(&c.wr));
+    ck_assert(!WR_ON(c));
     conn_want_read(&c, 1);
     tu_run_once(loop, 0.05);
     ck_assert_int_eq(k.reads, 0); /* nothing to read yet */
@@ -355,7 +359,7 @@ START_TEST(test_handlers_from_loop)
     for (i = 0; i < 20 && !c.eof_seen; i++)
         tu_run_once(loop, 0.05);
     ck_assert_uint_eq(c.eof_seen, 1);
-    ck_assert(!ev_is_active(&c.rd));
+    ck_assert(!RD_ON(c));
     ck_assert_int_eq(k.writes, 1);
     conn_close(&c);
 }
@@ -406,6 +410,72 @@ START_TEST(test_handler_swap)
     ck_assert_uint_eq(k.len, 2);
     conn_close(&c);
     close(peer);
+}
+END_TEST
+
+/* Readable and writable in the same poll: both handlers run in that one
+ * loop iteration, the read handler first. */
+START_TEST(test_both_ready_one_iteration)
+{
+    struct conn c;
+    struct counts k = {0};
+    int peer;
+
+    unix_pair(&c, &peer);
+    c.data = &k;
+    c.on_read = count_read;
+    c.on_write = count_write;
+    ck_assert_int_eq(write(peer, "x", 1), 1);
+    conn_want_read(&c, 1);
+    conn_want_write(&c, 1);
+    ck_assert(RD_ON(c) && WR_ON(c));
+    ev_run(loop, EVRUN_ONCE);
+    ck_assert_int_eq(k.reads, 1);
+    ck_assert_int_eq(k.writes, 1);
+    conn_close(&c);
+    close(peer);
+}
+END_TEST
+
+static int closer_writes;
+
+static void
+closer_write(struct conn *c)
+{
+    closer_writes++;
+}
+
+/* The read handler closes (or stops writing): the write handler of that
+ * same readiness never runs on the closed connection. */
+static void
+closer_read(struct conn *c)
+{
+    if (c->data != NULL)
+        conn_close(c);
+    else
+        conn_want_write(c, 0);
+}
+
+START_TEST(test_read_closes_no_write)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        struct conn c;
+        int peer;
+
+        unix_pair(&c, &peer);
+        c.data = mode == 0 ? &c : NULL;
+        c.on_read = closer_read;
+        c.on_write = closer_write;
+        closer_writes = 0;
+        ck_assert_int_eq(write(peer, "x", 1), 1);
+        conn_want_read(&c, 1);
+        conn_want_write(&c, 1);
+        for (int i = 0; i < 3; i++)
+            ev_run(loop, EVRUN_NOWAIT);
+        ck_assert_int_eq(closer_writes, 0);
+        conn_close(&c);
+        close(peer);
+    }
 }
 END_TEST
 
@@ -471,8 +541,8 @@ START_TEST(test_close_twice)
     conn_want_write(&c, 1);
     conn_close(&c);
     ck_assert_int_eq(c.fd, -1);
-    ck_assert(!ev_is_active(&c.rd));
-    ck_assert(!ev_is_active(&c.wr));
+    ck_assert(!RD_ON(c));
+    ck_assert(!WR_ON(c));
     ck_assert(!tu_fd_is_open(fd));
     ck_assert_int_eq(read(peer, b, sizeof(b)), 0);
     /* A second close must not close an fd number reused meanwhile. */
@@ -509,10 +579,10 @@ START_TEST(test_move_hands_over)
     tu_run_once(loop, 0.01);
     conn_move(&b, &a, &owner);
     ck_assert_int_eq(a.fd, -1);
-    ck_assert(!ev_is_active(&a.rd) && !ev_is_active(&b.rd));
+    ck_assert(!RD_ON(a) && !RD_ON(b));
     ck_assert_ptr_eq(b.data, &owner);
     ck_assert_ptr_null(b.on_read);
-    ck_assert_ptr_eq(b.rd.data, &b); /* the watcher now calls b's handlers */
+    ck_assert_ptr_eq(b.io.data, &b); /* the watcher now calls b's handlers */
     conn_close(&a);                  /* a no-op: a owns nothing any more */
     b.on_read = moved_on_read;
     conn_want_read(&b, 1);
@@ -766,6 +836,8 @@ conn_suite(void)
     tcase_add_test(tc, test_write_epipe_tcp);
     tcase_add_test(tc, test_want_idempotent);
     tcase_add_test(tc, test_handlers_from_loop);
+    tcase_add_test(tc, test_both_ready_one_iteration);
+    tcase_add_test(tc, test_read_closes_no_write);
     tcase_add_test(tc, test_handler_swap);
     tcase_add_test(tc, test_shutdown_write);
     tcase_add_test(tc, test_shutdown_write_tcp);
