@@ -56,7 +56,7 @@ px_start_tunnel(struct px *p, struct buf *pre_ba)
         pre_ba = p->cout.first;
         p->cout.first = p->cout.last = NULL;
         p->cout.bytes = 0;
-        p->bytes_out -= buf_len(pre_ba); /* the relay counts what it sends */
+        p->r->bytes_out -= buf_len(pre_ba); /* the relay counts what it sends */
     }
     pre_ab = px_leftover(&p->cin, &err);
     if (err) {
@@ -80,12 +80,12 @@ px_connect_established(struct px *p)
     static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
     struct buf *b;
 
-    p->status = 200;
-    p->t_first = ev_now(p->s.env->loop);
+    p->r->status = 200;
+    p->r->t_first = ev_now(p->s.env->loop);
     metrics_intake(&p->s.intake, METRICS_INTAKE_CONNECT);
-    p->bytes_in += p->head_len;
-    p->cin.start += p->head_len;
-    if (config_tls_split_port(cfg, p->port) && flight_wanted(cfg, p->host)) {
+    p->r->bytes_in += p->r->head_len;
+    p->cin.start += p->r->head_len;
+    if (config_tls_split_port(cfg, p->r->port) && flight_wanted(cfg, p->r->host)) {
         size_t elen = xbuf_len(&p->cin);
 
         /* A few bytes to a socket that just sent its request: the kernel
@@ -94,13 +94,14 @@ px_connect_established(struct px *p)
             px_client_write_failed(p);
             return;
         }
-        p->bytes_out += sizeof(ok) - 1;
+        p->r->bytes_out += sizeof(ok) - 1;
         p->phase = PX_TUNNEL;
         if (elen > BUF_SIZE) {
             session_close(&p->s, "too much early data");
             return;
         }
-        p->flight = flight_start(&p->s, p->host, p->cin.data + p->cin.start, elen, "tunnel closed");
+        p->r->flight =
+            flight_start(&p->s, p->r->host, p->cin.data + p->cin.start, elen, "tunnel closed");
         xbuf_release(&p->cin, 1);
         return;
     }

@@ -7,7 +7,7 @@
  * re-framed by body.c, with the response head in three cases: interim
  * (passed on to HTTP/1.1 clients), 101 (the tunnel), final. A reused
  * connection that dies before answering is retried once when the request
- * allows it. When the exchange is over, p->on_end (the intake) goes on;
+ * allows it. When the exchange is over, p->r->on_end (the intake) goes on;
  * errors before a response head reached the client are answered by
  * http_reply.c, after that the connection is closed so that the truncation
  * is visible. Nothing here touches a socket directly: conn.c does the I/O,
@@ -75,8 +75,8 @@ px_idempotent(int method)
 static int
 px_may_retry(const struct px *p)
 {
-    return p->req_body == BODY_NONE && px_idempotent(p->method) &&
-           ((p->reused && !p->retried) || (p->au != NULL && shape_auto_more(p->au)));
+    return p->r->req_body == BODY_NONE && px_idempotent(p->r->method) &&
+           ((p->r->reused && !p->r->retried) || (p->r->au != NULL && shape_auto_more(p->r->au)));
 }
 
 /* auto: this try was blocked; the next strategy goes on a fresh connection
@@ -84,12 +84,12 @@ px_may_retry(const struct px *p)
 static int
 px_auto_retry(struct px *p, const char *why)
 {
-    if (p->au == NULL || !p->head_kept || p->resp_head || !shape_auto_more(p->au))
+    if (p->r->au == NULL || !p->r->head_kept || p->r->resp_head || !shape_auto_more(p->r->au))
         return 0;
-    log_debug("auto: %s blocked with %s (%s)", p->host,
-              config_shape_name(p->s.env->cfg, shape_auto_current(p->au)), why);
-    shape_auto_next(p->au);
-    p->head_kept = 0;
+    log_debug("auto: %s blocked with %s (%s)", p->r->host,
+              config_shape_name(p->s.env->cfg, shape_auto_current(p->r->au)), why);
+    shape_auto_next(p->r->au);
+    p->r->head_kept = 0;
     px_drop_upstream(p);
     px_exchange_start(p, 0, NULL);
     return 1;
@@ -101,8 +101,8 @@ px_auto_retry(struct px *p, const char *why)
 static void
 px_auto_lost(struct px *p)
 {
-    if (p->au != NULL && !p->resp_head && !shape_auto_more(p->au))
-        shape_auto_failed(p->au, p->s.env->cfg);
+    if (p->r->au != NULL && !p->r->resp_head && !shape_auto_more(p->r->au))
+        shape_auto_failed(p->r->au, p->s.env->cfg);
 }
 
 /* How long to wait for the response head: auto's judging time while
@@ -112,7 +112,7 @@ px_response_wait(const struct px *p)
 {
     const struct config *cfg = p->s.env->cfg;
 
-    if (p->au != NULL && p->head_kept && shape_auto_more(p->au))
+    if (p->r->au != NULL && p->r->head_kept && shape_auto_more(p->r->au))
         return cfg->shape_auto_timeout;
     return cfg->response_timeout;
 }
@@ -125,10 +125,10 @@ px_response_wait(const struct px *p)
 static void
 px_upstream_failed(struct px *p, const char *what)
 {
-    if (p->head_kept && !p->resp_head && p->uin.end == 0) {
-        if (p->reused && !p->retried) {
-            p->retried = 1;
-            p->head_kept = 0;
+    if (p->r->head_kept && !p->r->resp_head && p->r->uin.end == 0) {
+        if (p->r->reused && !p->r->retried) {
+            p->r->retried = 1;
+            p->r->head_kept = 0;
             px_drop_upstream(p);
             px_exchange_start(p, 0, NULL);
             return;
@@ -137,7 +137,7 @@ px_upstream_failed(struct px *p, const char *what)
             return;
     }
     px_auto_lost(p);
-    p->up_close = 1;
+    p->r->up_close = 1;
     px_answer(p, 502, what);
 }
 
@@ -146,7 +146,7 @@ px_response_timeout(struct session *s)
 {
     struct px *p = (struct px *)s;
 
-    if (p->uin.end == 0 && px_auto_retry(p, "no answer in shape_auto_timeout"))
+    if (p->r->uin.end == 0 && px_auto_retry(p, "no answer in shape_auto_timeout"))
         return;
     px_auto_lost(p);
     px_answer(p, 504, "the upstream did not answer in time");
@@ -156,15 +156,15 @@ static void
 px_idle_timeout(struct session *s)
 {
     struct px *p = (struct px *)s;
-    ev_tstamp left = p->last_io + s->env->cfg->idle_timeout - ev_now(s->env->loop);
+    ev_tstamp left = p->r->last_io + s->env->cfg->idle_timeout - ev_now(s->env->loop);
 
     if (left > PX_TIMER_SLACK) {
         session_set_timer(s, px_idle_timeout, left);
         return;
     }
-    if (p->resp_head)
+    if (p->r->resp_head)
         session_close(s, "idle timeout");
-    else if (!p->reqc.done)
+    else if (!p->r->reqc.done)
         px_answer(p, 408, "the request body stalled");
     else
         px_answer(p, 504, "the upstream did not answer in time");
@@ -178,7 +178,7 @@ px_send_proxy_header(struct px *p)
     unsigned char b[PROXY_HEADER_MAX];
     size_t n = session_proxy_header(&p->s, p->s.env->cfg->upstream_pp, b, sizeof(b));
 
-    if (conn_write(&p->s.up, b, n) != (ssize_t)n) {
+    if (conn_write(&p->s.up->conn, b, n) != (ssize_t)n) {
         px_upstream_failed(p, "could not send the PROXY protocol header upstream");
         return -1;
     }
@@ -197,9 +197,9 @@ px_send_head(struct px *p, const struct http_head *parsed)
     struct http_req_opts o;
     struct http_out out;
 
-    conn_want_read(&p->s.up, 0);
-    p->s.up.data = p;
-    if (p->method == HTTP_CONNECT) {
+    conn_want_read(&p->s.up->conn, 0);
+    p->s.up->conn.data = p;
+    if (p->r->method == HTTP_CONNECT) {
         px_connect_established(p);
         return;
     }
@@ -207,7 +207,7 @@ px_send_head(struct px *p, const struct http_head *parsed)
      * and gets the parsed form; after DNS or a connect, parsing again is
      * cheaper than keeping the parsed form for every waiting session. */
     if (hp == NULL) {
-        if (http_parse_request(p->cin.data + p->cin.start, p->head_len, &local) != 0) {
+        if (http_parse_request(p->cin.data + p->cin.start, p->r->head_len, &local) != 0) {
             px_answer(p, 500, "internal error re-reading the request");
             return;
         }
@@ -233,39 +233,39 @@ px_send_head(struct px *p, const struct http_head *parsed)
     }
     /* Keep the head bytes while a retry on a fresh connection is possible. */
     px_auto_prepare(p);
-    p->head_kept = px_may_retry(p);
-    if (cfg->upstream_pp != 0 && !p->reused && px_send_proxy_header(p) < 0)
+    p->r->head_kept = px_may_retry(p);
+    if (cfg->upstream_pp != 0 && !p->r->reused && px_send_proxy_header(p) < 0)
         return;
     if (!px_shape_head(p, &out, px_head_sent) &&
-        outq_send(&p->s.up, &p->uout, out.iov, out.n, out.bytes, NULL) < 0) {
+        outq_send(&p->s.up->conn, &p->r->uout, out.iov, out.n, out.bytes, NULL) < 0) {
         px_upstream_failed(p, "could not send the request upstream");
         return;
     }
-    p->bytes_in = p->head_len;
-    if (!p->head_kept)
-        p->cin.start += p->head_len;
+    p->r->bytes_in = p->r->head_len;
+    if (!p->r->head_kept)
+        p->cin.start += p->r->head_len;
 
     p->phase = PX_EXCHANGE;
-    p->resp_head = p->resp_done = 0;
-    p->uscan = 0;
-    p->up_eof = p->up_err = 0;
-    body_init(&p->reqc, p->req_body, p->req_len, p->req_body);
-    if (p->reqc.done)
+    p->r->resp_head = p->r->resp_done = 0;
+    p->r->uscan = 0;
+    p->r->up_eof = p->r->up_err = 0;
+    body_init(&p->r->reqc, p->r->req_body, p->r->req_len, p->r->req_body);
+    if (p->r->reqc.done)
         session_set_timer(&p->s, px_response_timeout, px_response_wait(p));
     else
         session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
-    p->last_io = ev_now(p->s.env->loop);
+    p->r->last_io = ev_now(p->s.env->loop);
     px_pump_request(p);
 }
 
-/* The upstream connection is open (s.up_name names it): fresh, or reused
+/* The upstream connection is open (s.up->name names it): fresh, or reused
  * from the pool. */
 static void
 px_use_upstream(struct px *p, int reused, const struct http_head *parsed)
 {
-    p->s.up.on_read = px_up_read;
-    p->s.up.on_write = px_up_write;
-    p->reused = reused;
+    p->s.up->conn.on_read = px_up_read;
+    p->s.up->conn.on_write = px_up_write;
+    p->r->reused = reused;
     px_send_head(p, parsed);
 }
 
@@ -276,8 +276,8 @@ px_connected(struct session *s, int err)
     char what[ADDR_HOSTMAX + 96];
 
     if (err != 0) {
-        snprintf(what, sizeof(what), "cannot connect to %s:%u: %s", p->host, (unsigned)p->port,
-                 err == ETIMEDOUT ? "connect timed out" : strerror(err));
+        snprintf(what, sizeof(what), "cannot connect to %s:%u: %s", p->r->host,
+                 (unsigned)p->r->port, err == ETIMEDOUT ? "connect timed out" : strerror(err));
         px_answer(p, err == ETIMEDOUT ? 504 : 502, what);
         return;
     }
@@ -292,7 +292,7 @@ px_resolved(struct session *s, int status, const struct resolve_result *res)
     char what[ADDR_HOSTMAX + DEST_TEXTLEN + 64];
 
     if (status != RESOLVE_OK) {
-        snprintf(what, sizeof(what), "cannot resolve %s: %s", p->host, resolve_strerror(status));
+        snprintf(what, sizeof(what), "cannot resolve %s: %s", p->r->host, resolve_strerror(status));
         px_answer(p, status == RESOLVE_ETIMEOUT ? 504 : 502, what);
         return;
     }
@@ -316,8 +316,14 @@ px_resolved(struct session *s, int status, const struct resolve_result *res)
 void
 px_exchange_start(struct px *p, int allow_pool, const struct http_head *parsed)
 {
-    p->pooled = allow_pool;
-    if (allow_pool && upstream_pool_get(p->host, p->port, &p->s.up, p, p->s.up_name)) {
+    struct session_up *u = session_up_get(&p->s);
+
+    if (u == NULL) {
+        px_answer(p, 503, "out of memory");
+        return;
+    }
+    p->r->pooled = allow_pool;
+    if (allow_pool && upstream_pool_get(p->r->host, p->r->port, &u->conn, p, u->name)) {
         METRIC_INC(pool_reuses);
         px_use_upstream(p, 1, parsed);
         return;
@@ -326,7 +332,7 @@ px_exchange_start(struct px *p, int allow_pool, const struct http_head *parsed)
     p->phase = PX_RESOLVING;
     session_stop_timer(&p->s);
     px_update_watchers(p);
-    if (session_resolve(&p->s, p->host, p->port, px_resolved) < 0)
+    if (session_resolve(&p->s, p->r->host, p->r->port, px_resolved) < 0)
         px_answer(p, 503, "resolver unavailable");
 }
 
@@ -336,27 +342,27 @@ px_pump_request(struct px *p)
 {
     /* Each round consumes bytes or stops, so this is bounded by cin's size.
      * A head still being sent shaped holds the body back. */
-    while (!p->reqc.done && p->uout.bytes == 0 && p->shp == NULL) {
+    while (!p->r->reqc.done && p->r->uout.bytes == 0 && p->r->shp == NULL) {
         struct body_out o;
         ssize_t n;
 
         if (xbuf_len(&p->cin) == 0)
             break;
         body_out_reset(&o);
-        n = body_transcode(&p->reqc, p->cin.data + p->cin.start, xbuf_len(&p->cin), &o);
+        n = body_transcode(&p->r->reqc, p->cin.data + p->cin.start, xbuf_len(&p->cin), &o);
         if (n < 0) {
             px_answer(p, 400, "malformed request body framing");
             return;
         }
         p->cin.start += (uint32_t)n;
-        p->bytes_in += (uint64_t)n;
-        if (o.n > 0 && outq_send(&p->s.up, &p->uout, o.iov, o.n, o.bytes, NULL) < 0) {
+        p->r->bytes_in += (uint64_t)n;
+        if (o.n > 0 && outq_send(&p->s.up->conn, &p->r->uout, o.iov, o.n, o.bytes, NULL) < 0) {
             px_answer(p, 502, "upstream write failed");
             return;
         }
-        p->last_io = ev_now(p->s.env->loop);
-        if (p->reqc.done) {
-            if (!p->resp_head)
+        p->r->last_io = ev_now(p->s.env->loop);
+        if (p->r->reqc.done) {
+            if (!p->r->resp_head)
                 session_set_timer(&p->s, px_response_timeout, px_response_wait(p));
         }
         if (n == 0)
@@ -369,30 +375,30 @@ px_pump_request(struct px *p)
 static void
 px_exchange_end(struct px *p)
 {
-    int reuse = !p->up_close && xbuf_len(&p->uin) == 0 && p->s.up.fd >= 0 && !p->s.env->stopping &&
-                p->s.env->cfg->upstream_pp == 0;
+    int reuse = !p->r->up_close && xbuf_len(&p->r->uin) == 0 && session_up_open(&p->s) &&
+                !p->s.env->stopping && p->s.env->cfg->upstream_pp == 0;
 
-    if (p->head_kept) {
-        p->cin.start += p->head_len;
-        p->head_kept = 0;
+    if (p->r->head_kept) {
+        p->cin.start += p->r->head_len;
+        p->r->head_kept = 0;
     }
     px_log_request(p, NULL);
     if (reuse)
-        upstream_pool_put(p->host, p->port, &p->s.up,
-                          p->s.up_name); /* moves it: p->s.up is left closed */
+        upstream_pool_put(p->r->host, p->r->port, &p->s.up->conn,
+                          p->s.up->name); /* moves it: the connection is left closed */
     px_drop_upstream(p);
-    p->on_end(p);
+    p->r->on_end(p);
 }
 
 static void
 px_response_complete(struct px *p)
 {
-    p->resp_done = 1;
-    if (!p->reqc.done) {
+    p->r->resp_done = 1;
+    if (!p->r->reqc.done) {
         /* The upstream answered before taking the whole body: the client
          * connection cannot carry another request. */
-        p->keep = 0;
-        p->up_close = 1;
+        p->r->keep = 0;
+        p->r->up_close = 1;
     }
     px_exchange_end(p);
 }
@@ -406,15 +412,15 @@ px_response_interim(struct px *p, const struct http_head *h, size_t len)
     struct http_resp_opts o;
     struct http_out out;
 
-    p->uin.start += (uint32_t)len;
-    p->uscan = 0;
-    if (p->minor < 1)
+    p->r->uin.start += (uint32_t)len;
+    p->r->uscan = 0;
+    if (p->r->minor < 1)
         return 1;
     memset(&o, 0, sizeof(o));
     o.via = p->s.env->cfg->via;
     o.body_out = BODY_NONE;
     http_response_out(h, &o, &out);
-    if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+    if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->r->bytes_out) < 0) {
         px_client_write_failed(p);
         return -1;
     }
@@ -432,8 +438,8 @@ px_response_upgrade(struct px *p, const struct http_head *h, size_t len)
     struct buf *b;
     size_t rest;
 
-    if (!p->upgrade || !p->reqc.done) {
-        p->up_close = 1;
+    if (!p->r->upgrade || !p->r->reqc.done) {
+        p->r->up_close = 1;
         px_answer(p, 502, "the upstream switched protocols without being asked");
         return -1;
     }
@@ -442,7 +448,7 @@ px_response_upgrade(struct px *p, const struct http_head *h, size_t len)
     o.upgrade = 1;
     o.body_out = BODY_NONE;
     http_response_out(h, &o, &out);
-    rest = xbuf_len(&p->uin) - len;
+    rest = xbuf_len(&p->r->uin) - len;
     b = buf_get();
     if (b == NULL || out.bytes + rest > BUF_SIZE) {
         buf_put(b);
@@ -453,11 +459,11 @@ px_response_upgrade(struct px *p, const struct http_head *h, size_t len)
         memcpy(b->data + b->end, out.iov[i].iov_base, out.iov[i].iov_len);
         b->end += (uint32_t)out.iov[i].iov_len;
     }
-    memcpy(b->data + b->end, p->uin.data + p->uin.start + len, rest);
+    memcpy(b->data + b->end, p->r->uin.data + p->r->uin.start + len, rest);
     b->end += (uint32_t)rest;
-    xbuf_release(&p->uin, 1);
-    p->status = 101;
-    p->t_first = ev_now(p->s.env->loop);
+    xbuf_release(&p->r->uin, 1);
+    p->r->status = 101;
+    p->r->t_first = ev_now(p->s.env->loop);
     px_start_tunnel(p, b);
     return -1;
 }
@@ -473,23 +479,23 @@ px_response_framing(struct px *p, const struct http_head *h, struct http_resp_op
         cout = BODY_NONE;
     else if (h->body == BODY_LENGTH)
         cout = BODY_LENGTH;
-    else if (p->minor >= 1)
+    else if (p->r->minor >= 1)
         cout = BODY_CHUNKED; /* chunked, or read-until-close re-chunked: keeps keep-alive */
     else
         cout = BODY_CLOSE; /* HTTP/1.0 client: de-chunk, end with the close */
     if (cout == BODY_CLOSE)
-        p->keep = 0;
+        p->r->keep = 0;
     if (h->close || h->body == BODY_CLOSE)
-        p->up_close = 1;
+        p->r->up_close = 1;
     memset(o, 0, sizeof(*o));
     o->via = p->s.env->cfg->via;
     o->body_out = cout;
     o->content_length = h->content_length;
-    o->keep_length = h->body == BODY_NONE && (p->method == HTTP_HEAD || h->status == 304);
-    o->close = !p->keep || !p->reqc.done || p->s.env->stopping;
+    o->keep_length = h->body == BODY_NONE && (p->r->method == HTTP_HEAD || h->status == 304);
+    o->close = !p->r->keep || !p->r->reqc.done || p->s.env->stopping;
     if (o->close)
-        p->keep = 0;
-    o->keep_alive = p->keep && p->minor == 0;
+        p->r->keep = 0;
+    o->keep_alive = p->r->keep && p->r->minor == 0;
     return cout;
 }
 
@@ -508,33 +514,34 @@ px_response_final(struct px *p, const struct http_head *h, size_t len)
     if (h->te_coded) {
         /* TE is hop-by-hop and regenerated: a coding other than chunked
          * could not be passed on truthfully. */
-        p->up_close = 1;
+        p->r->up_close = 1;
         px_answer(p, 502, "the upstream used a transfer coding warpd does not decode");
         return -1;
     }
     cout = px_response_framing(p, h, &o);
     http_response_out(h, &o, &out);
     if (!http_out_fits(&out, h->nfields, cfg->max_header_size)) {
-        p->up_close = 1;
+        p->r->up_close = 1;
         px_answer(p, 502, "response head too large once forwarded (the fields warpd adds)");
         return -1;
     }
-    p->status = h->status;
-    p->t_first = ev_now(p->s.env->loop);
-    p->uin.start += (uint32_t)len;
-    p->resp_head = 1;
-    body_init(&p->respc, h->body, h->content_length, cout);
-    if (xbuf_len(&p->uin) > 0 && !p->respc.done) {
+    p->r->status = h->status;
+    p->r->t_first = ev_now(p->s.env->loop);
+    p->r->uin.start += (uint32_t)len;
+    p->r->resp_head = 1;
+    body_init(&p->r->respc, h->body, h->content_length, cout);
+    if (xbuf_len(&p->r->uin) > 0 && !p->r->respc.done) {
         ssize_t n;
 
         body_out_reset(&bo);
-        n = body_transcode(&p->respc, p->uin.data + p->uin.start, xbuf_len(&p->uin), &bo);
+        n = body_transcode(&p->r->respc, p->r->uin.data + p->r->uin.start, xbuf_len(&p->r->uin),
+                           &bo);
         if (n < 0) {
             /* The head is only queued below: nothing of this response
              * reached the client yet, so it gets a 502 like for any other
              * broken answer rather than a bare close. */
-            p->resp_head = 0;
-            p->up_close = 1;
+            p->r->resp_head = 0;
+            p->r->up_close = 1;
             px_answer(p, 502, "malformed response body framing from the upstream");
             return -1;
         }
@@ -542,16 +549,16 @@ px_response_final(struct px *p, const struct http_head *h, size_t len)
             memcpy(out.iov + out.n, bo.iov, (size_t)bo.n * sizeof(bo.iov[0]));
             out.n += bo.n;
             out.bytes += bo.bytes;
-            p->uin.start += (uint32_t)n;
+            p->r->uin.start += (uint32_t)n;
         } else {
-            body_init(&p->respc, h->body, h->content_length, cout); /* not taken: undo */
+            body_init(&p->r->respc, h->body, h->content_length, cout); /* not taken: undo */
         }
     }
-    if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->bytes_out) < 0) {
+    if (outq_send(&p->s.client, &p->cout, out.iov, out.n, out.bytes, &p->r->bytes_out) < 0) {
         px_client_write_failed(p);
         return -1;
     }
-    p->last_io = ev_now(p->s.env->loop);
+    p->r->last_io = ev_now(p->s.env->loop);
     session_set_timer(&p->s, px_idle_timeout, cfg->idle_timeout);
     return 0;
 }
@@ -564,26 +571,26 @@ px_response_head(struct px *p, size_t len)
 {
     struct http_head h;
 
-    if (http_parse_response(p->uin.data + p->uin.start, len, p->method, &h) != 0) {
-        p->up_close = 1;
+    if (http_parse_response(p->r->uin.data + p->r->uin.start, len, p->r->method, &h) != 0) {
+        p->r->up_close = 1;
         px_answer(p, 502, "invalid response from the upstream");
         return -1;
     }
-    if (p->au != NULL && !p->resp_head) {
+    if (p->r->au != NULL && !p->r->resp_head) {
         const struct config *cfg = p->s.env->cfg;
 
         if (cfg->nshape_auto_block_hosts > 0 &&
-            shape_auto_block_page(cfg, p->uin.data + p->uin.start, len) == 1) {
+            shape_auto_block_page(cfg, p->r->uin.data + p->r->uin.start, len) == 1) {
             if (px_auto_retry(p, "a block page"))
                 return -1;
             px_auto_lost(p); /* the client gets the block page */
         } else {
-            shape_auto_passed(p->au, cfg);
+            shape_auto_passed(p->r->au, cfg);
         }
     }
-    if (p->head_kept) { /* an answer came: no retry any more */
-        p->cin.start += p->head_len;
-        p->head_kept = 0;
+    if (p->r->head_kept) { /* an answer came: no retry any more */
+        p->cin.start += p->r->head_len;
+        p->r->head_kept = 0;
     }
     if (h.status >= 100 && h.status < 200 && h.status != 101)
         return px_response_interim(p, &h, len);
@@ -601,13 +608,13 @@ px_pump_response(struct px *p)
         struct body_out o;
         ssize_t n;
 
-        if (!p->resp_head) {
-            long len = http_head_end(p->uin.data + p->uin.start, xbuf_len(&p->uin),
-                                     p->s.env->cfg->max_header_size, 0, &p->uscan);
+        if (!p->r->resp_head) {
+            long len = http_head_end(p->r->uin.data + p->r->uin.start, xbuf_len(&p->r->uin),
+                                     p->s.env->cfg->max_header_size, 0, &p->r->uscan);
             int r;
 
             if (len < 0) {
-                p->up_close = 1;
+                p->r->up_close = 1;
                 px_answer(p, 502, "invalid or oversized response head from the upstream");
                 return;
             }
@@ -618,34 +625,36 @@ px_pump_response(struct px *p)
                 return;
             if (r == 1)
                 continue;
-            if (p->respc.done) {
+            if (p->r->respc.done) {
                 px_response_complete(p);
                 return;
             }
         }
-        if (xbuf_len(&p->uin) == 0 && !(p->respc.in == BODY_LENGTH && p->respc.left == 0))
+        if (xbuf_len(&p->r->uin) == 0 && !(p->r->respc.in == BODY_LENGTH && p->r->respc.left == 0))
             break;
         body_out_reset(&o);
-        n = body_transcode(&p->respc, p->uin.data + p->uin.start, xbuf_len(&p->uin), &o);
+        n = body_transcode(&p->r->respc, p->r->uin.data + p->r->uin.start, xbuf_len(&p->r->uin),
+                           &o);
         if (n < 0) {
-            p->up_close = 1;
+            p->r->up_close = 1;
             session_close(&p->s, "malformed response body framing from the upstream");
             return;
         }
-        p->uin.start += (uint32_t)n;
-        if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
+        p->r->uin.start += (uint32_t)n;
+        if (o.n > 0 &&
+            outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->r->bytes_out) < 0) {
             px_client_write_failed(p);
             return;
         }
-        p->last_io = ev_now(p->s.env->loop);
-        if (p->respc.done) {
+        p->r->last_io = ev_now(p->s.env->loop);
+        if (p->r->respc.done) {
             px_response_complete(p);
             return;
         }
         if (n == 0)
             break;
     }
-    if (p->up_eof && p->cout.bytes == 0) {
+    if (p->r->up_eof && p->cout.bytes == 0) {
         px_up_ended(p);
         return;
     }
@@ -689,17 +698,17 @@ px_up_ended(struct px *p)
 {
     struct body_out o;
 
-    if (!p->resp_head) {
-        px_upstream_failed(p, p->up_err ? "upstream read error before answering"
-                                        : "the upstream closed the connection before answering");
+    if (!p->r->resp_head) {
+        px_upstream_failed(p, p->r->up_err ? "upstream read error before answering"
+                                           : "the upstream closed the connection before answering");
         return;
     }
     body_out_reset(&o);
-    if (p->up_err || xbuf_len(&p->uin) > 0 || body_eof(&p->respc, &o) < 0) {
+    if (p->r->up_err || xbuf_len(&p->r->uin) > 0 || body_eof(&p->r->respc, &o) < 0) {
         session_close(&p->s, "the upstream closed in the middle of the response body");
         return;
     }
-    if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->bytes_out) < 0) {
+    if (o.n > 0 && outq_send(&p->s.client, &p->cout, o.iov, o.n, o.bytes, &p->r->bytes_out) < 0) {
         px_client_write_failed(p);
         return;
     }
@@ -711,17 +720,17 @@ px_up_read(struct conn *c)
 {
     struct px *p = c->data;
 
-    for (int i = 0; i < PX_MAX_READS && p->cout.bytes == 0 && !p->up_eof; i++) {
+    for (int i = 0; i < PX_MAX_READS && p->cout.bytes == 0 && !p->r->up_eof; i++) {
         int drained;
-        ssize_t n = px_fill(c, &p->uin, p->resp_head ? 0 : p->s.env->cfg->max_header_size, BUF_SIZE,
-                            &drained);
+        ssize_t n = px_fill(c, &p->r->uin, p->r->resp_head ? 0 : p->s.env->cfg->max_header_size,
+                            BUF_SIZE, &drained);
 
         if (n == WD_AGAIN)
             break;
         if (n == WD_ERROR || n == 0) {
-            p->up_eof = 1;
-            p->up_err = n == WD_ERROR;
-            p->up_close = 1;
+            p->r->up_eof = 1;
+            p->r->up_err = n == WD_ERROR;
+            p->r->up_close = 1;
             conn_want_read(c, 0);
         }
         if (drained)
@@ -736,10 +745,10 @@ px_up_write(struct conn *c)
     struct px *p = c->data;
     int r;
 
-    r = outq_flush(c, &p->uout);
+    r = outq_flush(c, &p->r->uout);
 
     if (r == WD_ERROR) {
-        p->up_close = 1;
+        p->r->up_close = 1;
         px_answer(p, 502, "upstream write failed");
         return;
     }
@@ -771,17 +780,17 @@ px_update_watchers(struct px *p)
         client_rd = room && !p->s.client.eof_seen;
         break;
     case PX_EXCHANGE:
-        client_rd = room && !p->s.client.eof_seen && (p->reqc.done || p->uout.bytes == 0);
-        up_rd = !p->resp_done && p->cout.bytes == 0 && !p->up_eof;
+        client_rd = room && !p->s.client.eof_seen && (p->r->reqc.done || p->r->uout.bytes == 0);
+        up_rd = !p->r->resp_done && p->cout.bytes == 0 && !p->r->up_eof;
         break;
     default:
         return;
     }
     conn_want_read(&p->s.client, client_rd);
-    if (p->s.up.fd >= 0) {
-        conn_want_read(&p->s.up, up_rd);
-        if (p->shp == NULL) /* else the shaper owns the write side */
-            conn_want_write(&p->s.up, p->uout.bytes > 0);
+    if (session_up_open(&p->s)) {
+        conn_want_read(&p->s.up->conn, up_rd);
+        if (p->r->shp == NULL) /* else the shaper owns the write side */
+            conn_want_write(&p->s.up->conn, p->r->uout.bytes > 0);
     }
     conn_want_write(&p->s.client, p->cout.bytes > 0);
 }

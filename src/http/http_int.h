@@ -54,19 +54,19 @@ struct px_shape {
     char bytes[]; /* the flat head, then the plan's buffer */
 };
 
-struct px {
-    struct session s; /* first: a struct session * of this proto is a struct px * */
-    enum px_phase phase;
-    struct xbuf cin, uin;
-    struct outq cout, uout;
-    ev_tstamp last_io;            /* body phases: last transfer, for idle_timeout */
-    struct px_shape *shp;         /* shaping in progress towards the upstream, or NULL */
-    struct flight *flight;        /* a CONNECT tunnel's first flight (flight.c), or NULL */
-    struct shape_auto *au;        /* auto's tries for this request, or NULL */
+/* One request, from its complete head (or warpd's answer to one that is
+ * not) to its access line, freed when the connection goes back to waiting
+ * or closes: a client between requests, or still sending its head, holds
+ * only struct px and the bytes it sent. */
+struct px_req {
     void (*on_end)(struct px *p); /* the exchange is over: the intake goes on */
-    size_t scan, uscan;           /* http_head_end progress on cin/uin */
-
-    /* the request in progress */
+    struct xbuf uin;
+    struct outq uout;
+    ev_tstamp last_io;     /* body phases: last transfer, for idle_timeout */
+    struct px_shape *shp;  /* shaping in progress towards the upstream, or NULL */
+    struct flight *flight; /* a CONNECT tunnel's first flight (flight.c), or NULL */
+    struct shape_auto *au; /* auto's tries for this request, or NULL */
+    size_t uscan;          /* http_head_end progress on uin */
     int method;
     int major, minor;
     enum body_framing req_body;
@@ -82,16 +82,27 @@ struct px {
     unsigned up_eof : 1;    /* the upstream closed (or failed): read nothing more */
     unsigned up_err : 1;    /* ...with an error rather than an EOF */
     unsigned pooled : 1;    /* counted by upstream_pool_get until px_drop_upstream */
+    unsigned logme : 1;     /* a request started and is not logged yet */
     uint32_t head_len;
     struct body_codec reqc, respc;
-    char host[ADDR_HOSTMAX];
     uint16_t port;
     int status;
     int user;                     /* auth_user index of the request's authenticated user, or -1 */
     uint64_t bytes_in, bytes_out; /* from / to the client, this request */
-    unsigned logme : 1;           /* a request started and is not logged yet */
     ev_tstamp t_first;            /* the first response byte (s.t_start: the request's start) */
     char target[96];              /* start of the request-target, for the access log */
+    char host[ADDR_HOSTMAX];
+};
+
+/* A client connection of the HTTP intake. Waiting for a request it holds
+ * this and no buffer: the request's state is r, the upstream's s.up. */
+struct px {
+    struct session s; /* first: a struct session * of this proto is a struct px * */
+    enum px_phase phase;
+    uint32_t scan; /* http_head_end progress on cin */
+    struct xbuf cin;
+    struct outq cout;
+    struct px_req *r; /* the request in progress, or NULL (px_req_get) */
 };
 
 /* http_exchange.c: one request through an upstream connection. */
@@ -115,6 +126,10 @@ void px_start_tunnel(struct px *p, struct buf *pre_ba);
 /* http_reply.c: what warpd answers itself, the access line, and the closing
  * that follows. */
 void px_log_request(struct px *p, const char *close_reason);
+/* The request's state, allocated when there is none (no method, no user
+ * yet): a complete head, or an answer to one that is not. NULL when memory
+ * is short. */
+struct px_req *px_req_get(struct px *p);
 void px_drop_upstream(struct px *p);
 /* Closes the session after a failed client write: "client closed" when the
  * client left (EPIPE, ECONNRESET), else "client write failed". */

@@ -32,29 +32,32 @@ px_log_request(struct px *p, const char *close_reason)
     int auth = cfg->mode == MODE_FORWARD && cfg->nauth_users > 0;
     char note[96];
 
+    if (p->r == NULL)
+        return; /* no request began */
     session_shape_note(&p->s, note, sizeof(note));
     p->s.shape_tries = 0; /* the next request counts its own */
     px_auto_free(p);
-    if (p->logme)
-        metrics_request(p->status, p->bytes_in, p->bytes_out);
-    if (!p->logme || !log_access_enabled()) {
-        p->logme = 0;
+    if (p->r->logme)
+        metrics_request(p->r->status, p->r->bytes_in, p->r->bytes_out);
+    if (!p->r->logme || !log_access_enabled()) {
+        p->r->logme = 0;
         return;
     }
-    p->logme = 0;
+    p->r->logme = 0;
     /* With authentication, the user the request was accepted for (a name
      * from the configuration, never what the client sent), as nginx's
      * $remote_user and squid's log do; "-" for none. */
     log_access("client=%s%s%s method=%s target=\"%s\" status=%d in=%llu out=%llu upstream=%s "
                "ttfb=%.3f time=%.3f%s%s%s%s",
                p->s.peer, auth ? " user=" : "",
-               !auth          ? ""
-               : p->user >= 0 ? cfg->auth_users[p->user].name
-                              : "-",
-               p->method >= 0 ? http_method_str(p->method) : "-", p->target[0] ? p->target : "-",
-               p->status, (unsigned long long)p->bytes_in, (unsigned long long)p->bytes_out,
-               p->s.up_name[0] ? p->s.up_name : "-",
-               p->t_first > 0 ? p->t_first - p->s.t_start : 0.0, now - p->s.t_start, note,
+               !auth             ? ""
+               : p->r->user >= 0 ? cfg->auth_users[p->r->user].name
+                                 : "-",
+               p->r->method >= 0 ? http_method_str(p->r->method) : "-",
+               p->r->target[0] ? p->r->target : "-", p->r->status,
+               (unsigned long long)p->r->bytes_in, (unsigned long long)p->r->bytes_out,
+               session_up_name(&p->s)[0] ? session_up_name(&p->s) : "-",
+               p->r->t_first > 0 ? p->r->t_first - p->s.t_start : 0.0, now - p->s.t_start, note,
                close_reason ? " close=\"" : "", close_reason ? close_reason : "",
                close_reason ? "\"" : "");
 }
@@ -72,14 +75,18 @@ px_client_write_failed(struct px *p)
 void
 px_drop_upstream(struct px *p)
 {
+    if (p->r == NULL) { /* no request: nothing of an upstream either */
+        session_drop_upstream(&p->s);
+        return;
+    }
     px_shape_free(p);
-    if (p->pooled) /* after upstream_pool_put, which counts it still in flight */
-        upstream_pool_done(p->host, p->port);
-    p->pooled = 0;
+    if (p->r->pooled) /* after upstream_pool_put, which counts it still in flight */
+        upstream_pool_done(p->r->host, p->r->port);
+    p->r->pooled = 0;
     session_drop_upstream(&p->s);
-    outq_clear(&p->uout);
-    xbuf_release(&p->uin, 1);
-    p->up_close = 0;
+    outq_clear(&p->r->uout);
+    xbuf_release(&p->r->uin, 1);
+    p->r->up_close = 0;
 }
 
 static void
@@ -151,19 +158,32 @@ px_send_page(struct px *p, int status, const char *ctype, const char *extra, con
     struct iovec iov[2];
     size_t n = http_page_head(head, sizeof(head), status, ctype, extra, blen, connection);
 
-    p->status = status;
-    p->logme = 1;
+    p->r->status = status;
+    p->r->logme = 1;
     outq_clear(&p->cout);
     iov[0].iov_base = head;
     iov[0].iov_len = n;
     iov[1].iov_base = (void *)(uintptr_t)body;
     iov[1].iov_len = blen;
     log_debug("%s: %d %s", p->s.peer, status, what);
-    if (outq_send(&p->s.client, &p->cout, iov, 2, iov[0].iov_len + blen, &p->bytes_out) < 0) {
+    if (outq_send(&p->s.client, &p->cout, iov, 2, iov[0].iov_len + blen, &p->r->bytes_out) < 0) {
         px_client_write_failed(p);
         return -1;
     }
     return 0;
+}
+
+struct px_req *
+px_req_get(struct px *p)
+{
+    struct px_req *r = p->r;
+
+    if (r == NULL && (r = calloc(1, sizeof(*r))) != NULL) {
+        r->method = -1;
+        r->user = -1;
+        p->r = r;
+    }
+    return r;
 }
 
 /* Answers the client itself and closes (Connection: close, then the
@@ -173,9 +193,13 @@ static void
 px_reply(struct px *p, int status, const char *ctype, const char *extra, const char *body,
          size_t blen, const char *what)
 {
+    if (px_req_get(p) == NULL) {
+        session_close(&p->s, "out of memory");
+        return;
+    }
     /* A response head, or the 200 of a CONNECT (PX_TUNNEL), went out
      * already: only a close can tell the client now. */
-    if (p->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
+    if (p->r->resp_head || p->phase == PX_CLOSING || p->phase == PX_TUNNEL) {
         session_close(&p->s, what);
         return;
     }
@@ -244,5 +268,5 @@ px_answer_auth(struct px *p, const char *what, int keep)
     blen = http_page_text(body, sizeof(body), 407, what);
     /* An HTTP/1.0 client kept alive is told so (RFC 9112 C.2.2). */
     return px_send_page(p, 407, "text/plain", extra, body, blen,
-                        p->minor == 0 ? "Connection: keep-alive\r\n" : "", what);
+                        p->r->minor == 0 ? "Connection: keep-alive\r\n" : "", what);
 }

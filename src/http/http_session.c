@@ -33,12 +33,27 @@ static void px_client_write(struct conn *c);
 static void px_try_head(struct px *p);
 static int px_ready_next(struct px *p);
 
-/* The exchange is over (p->on_end): the next request, or the close. */
+/* The exchange is over (p->r->on_end): the next request, or the close. */
 static void
 px_next_request(struct px *p)
 {
     if (px_ready_next(p))
         px_try_head(p);
+}
+
+/* The request's state goes with everything it holds: the upstream side,
+ * a shaper, the tunnel's first flight, auto's tries. */
+static void
+px_req_free(struct px *p)
+{
+    if (p->r == NULL)
+        return;
+    px_drop_upstream(p);
+    flight_free(p->r->flight);
+    px_auto_free(p);
+    free(p->r);
+    p->r = NULL;
+    session_up_free(&p->s);
 }
 
 /* The session ends (session_close): the access line of a request still
@@ -48,15 +63,16 @@ px_on_close(struct session *s, const char *reason)
 {
     struct px *p = (struct px *)s;
 
-    if (s->relay != NULL) {
-        p->bytes_in += s->relay->dir[0].bytes;
-        p->bytes_out += s->relay->dir[1].bytes;
+    /* A head that began and never ended is a request to log too. */
+    if (p->r == NULL && p->phase == PX_HEAD && xbuf_len(&p->cin) > 0 && px_req_get(p) != NULL)
+        p->r->logme = 1;
+    if (p->r != NULL && s->relay != NULL) {
+        p->r->bytes_in += s->relay->dir[0].bytes;
+        p->r->bytes_out += s->relay->dir[1].bytes;
     }
-    flight_free(p->flight);
-    p->flight = NULL;
     /* reason may point into the relay: it is still there. */
     px_log_request(p, reason);
-    px_drop_upstream(p);
+    px_req_free(p);
     outq_clear(&p->cout);
     xbuf_release(&p->cin, 1);
 }
@@ -121,18 +137,18 @@ px_copy_target(struct px *p, const struct http_head *h)
             skip_to = at;
         }
     }
-    for (size_t i = 0; i < len && n < sizeof(p->target) - 1; i++) {
+    for (size_t i = 0; i < len && n < sizeof(p->r->target) - 1; i++) {
         char ch = t[i];
 
         if (i == skip_from) {
-            for (int k = 0; k < 3 && n < sizeof(p->target) - 1; k++)
-                p->target[n++] = '*';
+            for (int k = 0; k < 3 && n < sizeof(p->r->target) - 1; k++)
+                p->r->target[n++] = '*';
             i = skip_to - 1;
             continue;
         }
-        p->target[n++] = (ch == '"' || ch == '\\') ? '_' : ch;
+        p->r->target[n++] = (ch == '"' || ch == '\\') ? '_' : ch;
     }
-    p->target[n] = '\0';
+    p->r->target[n] = '\0';
 }
 
 /* A 407 (route said ROUTE_AUTH). The connection is kept open when nothing
@@ -143,7 +159,7 @@ px_copy_target(struct px *p, const struct http_head *h)
 static int
 px_refuse_auth(struct px *p, const struct http_head *h, const char *what)
 {
-    int keep = p->keep &&
+    int keep = p->r->keep &&
                (h->body == BODY_NONE || (h->body == BODY_LENGTH && h->content_length == 0)) &&
                !(h->method == HTTP_CONNECT && xbuf_len(&p->cin) > h->head_len);
 
@@ -166,21 +182,26 @@ px_route(struct px *p, const struct http_head *h)
     struct http_target t;
     struct route r;
 
-    p->method = h->method;
-    p->logme = 1;
-    p->major = h->major;
-    p->minor = h->minor;
-    p->req_body = h->body;
-    p->req_len = h->content_length;
-    p->head_len = (uint32_t)h->head_len;
-    p->upgrade = h->upgrade;
+    if (px_req_get(p) == NULL) {
+        session_close(&p->s, "out of memory");
+        return 0;
+    }
+    p->r->on_end = px_next_request;
+    p->r->method = h->method;
+    p->r->logme = 1;
+    p->r->major = h->major;
+    p->r->minor = h->minor;
+    p->r->req_body = h->body;
+    p->r->req_len = h->content_length;
+    p->r->head_len = (uint32_t)h->head_len;
+    p->r->upgrade = h->upgrade;
     px_copy_target(p, h);
     /* HTTP/1.1 clients are kept alive unless they say close; HTTP/1.0
      * clients only when they ask (h->close is clear only then). */
-    p->keep = !h->close && cfg->keepalive_timeout > 0 && !p->s.env->stopping;
+    p->r->keep = !h->close && cfg->keepalive_timeout > 0 && !p->s.env->stopping;
 
     http_route(cfg, h, &t, &r);
-    p->user = r.user;
+    p->r->user = r.user;
     switch (r.kind) {
     case ROUTE_ANSWER:
         px_answer_with(p, r.status, r.why, r.extra);
@@ -193,33 +214,23 @@ px_route(struct px *p, const struct http_head *h)
     case ROUTE_UPSTREAM:
         break;
     }
-    memcpy(p->host, r.host, strlen(r.host) + 1); /* both ADDR_HOSTMAX */
-    p->port = r.port;
+    memcpy(p->r->host, r.host, strlen(r.host) + 1); /* both ADDR_HOSTMAX */
+    p->r->port = r.port;
     /* A pooled connection may have told its upstream about another client
      * (upstream_proxy_protocol): then every request gets a fresh one. */
     px_exchange_start(p, !r.connect && cfg->upstream_pp == 0, h);
     return 0;
 }
 
-/* Forgets everything about the request that just ended. */
+/* Forgets everything about the request that just ended (it was logged):
+ * the connection holds no request state until the next head begins. */
 static void
 px_reset_request(struct px *p)
 {
     p->phase = PX_IDLE;
-    p->scan = p->uscan = 0;
+    p->scan = 0;
     p->s.t_start = ev_now(p->s.env->loop);
-    p->t_first = 0;
-    p->bytes_in = p->bytes_out = 0;
-    p->status = 0;
-    p->user = -1;
-    p->method = -1;
-    p->target[0] = '\0';
-    p->s.up_name[0] = '\0';
-    p->upgrade = p->resp_head = p->resp_done = 0;
-    p->reqc.done = 0;
-    p->up_close = p->reused = p->retried = p->head_kept = 0;
-    p->up_eof = p->up_err = 0;
-    p->logme = 0;
+    px_req_free(p);
 }
 
 /* The request is over. Returns 1 when the connection is ready for the
@@ -228,7 +239,7 @@ px_reset_request(struct px *p)
 static int
 px_ready_next(struct px *p)
 {
-    if (!p->keep || (p->s.client.eof_seen && xbuf_len(&p->cin) == 0)) {
+    if (!p->r->keep || (p->s.client.eof_seen && xbuf_len(&p->cin) == 0)) {
         px_begin_closing(p);
         return 0;
     }
@@ -282,6 +293,7 @@ px_try_head(struct px *p)
 {
     const struct config *cfg = p->s.env->cfg;
     struct http_head h;
+    size_t scan;
     long len;
     int st;
 
@@ -299,9 +311,10 @@ px_try_head(struct px *p)
             p->s.t_start = ev_now(p->s.env->loop);
             session_set_timer(&p->s, px_header_timeout, cfg->header_timeout);
         }
-        p->logme = 1;
+        scan = p->scan;
         len = http_head_end(p->cin.data + p->cin.start, xbuf_len(&p->cin), cfg->max_header_size, 1,
-                            &p->scan);
+                            &scan);
+        p->scan = (uint32_t)scan;
         if (len < 0) {
             px_answer(p, (int)-len,
                       len == -431   ? "request head too large"
@@ -337,7 +350,7 @@ px_client_read(struct conn *c)
         int drained;
         ssize_t n;
 
-        if (!in_head && p->phase == PX_EXCHANGE && !p->reqc.done && p->uout.bytes > 0)
+        if (!in_head && p->phase == PX_EXCHANGE && !p->r->reqc.done && p->r->uout.bytes > 0)
             break; /* the body waits for the upstream to drain */
         n = px_fill(c, &p->cin, in_head ? p->s.env->cfg->max_header_size : 0, XBUF_SMALL, &drained);
         if (n == WD_AGAIN)
@@ -363,7 +376,7 @@ px_client_read(struct conn *c)
             if (p->phase != PX_EXCHANGE)
                 return;
             px_pump_request(p);
-            if (p->phase == PX_EXCHANGE && !p->reqc.done)
+            if (p->phase == PX_EXCHANGE && !p->r->reqc.done)
                 session_close(&p->s, "client closed in the middle of the request body");
             return;
         }
@@ -371,7 +384,7 @@ px_client_read(struct conn *c)
             px_try_head(p);
             return;
         }
-        if (p->phase == PX_EXCHANGE && !p->reqc.done) {
+        if (p->phase == PX_EXCHANGE && !p->r->reqc.done) {
             px_pump_request(p);
             return;
         }
@@ -381,7 +394,7 @@ px_client_read(struct conn *c)
     }
     if (p->phase == PX_IDLE || p->phase == PX_HEAD)
         px_try_head(p);
-    else if (p->phase == PX_EXCHANGE && !p->reqc.done)
+    else if (p->phase == PX_EXCHANGE && !p->r->reqc.done)
         px_pump_request(p);
     else
         px_update_watchers(p);
@@ -393,9 +406,6 @@ px_init(struct session *s)
 {
     struct px *p = (struct px *)s;
 
-    p->method = -1;
-    p->user = -1;
-    p->on_end = px_next_request;
     s->client.on_read = px_client_read;
     s->client.on_write = px_client_write;
     return p;
@@ -444,6 +454,10 @@ px_stop(struct session *s)
         session_set_timer(s, px_header_timeout,
                           px_stop_grace(p, s->deadline - ev_now(s->env->loop)));
 }
+
+/* What an idle client connection costs (DESIGN 6: at most 512 bytes of
+ * the worker's memory each, the allocator's and libev's share included). */
+_Static_assert(sizeof(struct px) <= 400, "struct px is what every idle connection holds");
 
 const struct proto proto_http = {
     .name = "http",

@@ -19,11 +19,11 @@
 void
 px_shape_free(struct px *p)
 {
-    if (p->shp == NULL)
+    if (p->r->shp == NULL)
         return;
-    shape_exec_cancel(&p->shp->x);
-    free(p->shp);
-    p->shp = NULL;
+    shape_exec_cancel(&p->r->shp->x);
+    free(p->r->shp);
+    p->r->shp = NULL;
 }
 
 static uint64_t px_rng; /* the worker's shaping generator; 0 until seeded */
@@ -45,7 +45,7 @@ static void
 px_shape_done(struct shape_exec *x, int err)
 {
     struct px *p = x->data;
-    px_then_cb then = p->shp->then;
+    px_then_cb then = p->r->shp->then;
 
     px_shape_free(p);
     then(p, err);
@@ -58,18 +58,18 @@ px_auto_prepare(struct px *p)
 {
     const struct config *cfg = p->s.env->cfg;
 
-    if (p->au != NULL || config_shape_for(cfg, p->host) != SHAPE_AUTO)
+    if (p->r->au != NULL || config_shape_for(cfg, p->r->host) != SHAPE_AUTO)
         return;
-    p->au = malloc(sizeof(*p->au));
-    if (p->au != NULL)
-        shape_auto_begin(p->au, cfg, p->host);
+    p->r->au = malloc(sizeof(*p->r->au));
+    if (p->r->au != NULL)
+        shape_auto_begin(p->r->au, cfg, p->r->host);
 }
 
 void
 px_auto_free(struct px *p)
 {
-    free(p->au);
-    p->au = NULL;
+    free(p->r->au);
+    p->r->au = NULL;
 }
 
 /* Plans the head flat[0..len) under pol: 0 planned, 1 nothing to do, -1
@@ -94,8 +94,8 @@ px_plan_cap(const struct config *cfg, const struct px *p, const struct shape_pol
     struct shape_policy other;
     size_t cap = shape_plan_size(len, pol), c;
 
-    for (int i = 0; p->au != NULL && i < p->au->n; i++) {
-        shape_policy_init(cfg, p->au->order[i], &other);
+    for (int i = 0; p->r->au != NULL && i < p->r->au->n; i++) {
+        shape_policy_init(cfg, p->r->au->order[i], &other);
         if ((c = shape_plan_size(len, &other)) > cap)
             cap = c;
     }
@@ -109,17 +109,18 @@ int
 px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
 {
     const struct config *cfg = p->s.env->cfg;
-    int st = p->au != NULL ? shape_auto_current(p->au) : config_shape_for(cfg, p->host), r = -1;
+    int st = p->r->au != NULL ? shape_auto_current(p->r->au) : config_shape_for(cfg, p->r->host),
+        r = -1;
     struct shape_policy pol;
     struct px_shape *sh;
     size_t cap, off = 0;
 
-    if (st == SHAPE_OFF && p->au == NULL)
+    if (st == SHAPE_OFF && p->r->au == NULL)
         return 0;
     p->s.shape = (unsigned char)st;
     p->s.shape_tries++;
     metrics_shape(st);
-    if (st == SHAPE_OFF || st == SHAPE_AUTO || (p->reused && !cfg->shape_reused))
+    if (st == SHAPE_OFF || st == SHAPE_AUTO || (p->r->reused && !cfg->shape_reused))
         return 0;
     shape_policy_init(cfg, st, &pol); /* once per try: the default split pays it per request */
     cap = px_plan_cap(cfg, p, &pol, out->bytes);
@@ -130,9 +131,9 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
         memcpy(sh->bytes + off, out->iov[i].iov_base, out->iov[i].iov_len);
         off += out->iov[i].iov_len;
     }
-    while ((r = px_plan(sh, sh->bytes, out->bytes, cfg, &pol, cap)) == 1 && p->au != NULL &&
-           shape_auto_more(p->au)) {
-        p->s.shape = (unsigned char)(st = shape_auto_next(p->au));
+    while ((r = px_plan(sh, sh->bytes, out->bytes, cfg, &pol, cap)) == 1 && p->r->au != NULL &&
+           shape_auto_more(p->r->au)) {
+        p->s.shape = (unsigned char)(st = shape_auto_next(p->r->au));
         shape_policy_init(cfg, st, &pol);
     }
     if (r != 0) {
@@ -140,7 +141,7 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
         return 0;
     }
     sh->then = then;
-    p->shp = sh;
-    shape_exec_start(&sh->x, &p->s.up, &sh->plan, px_shape_done, p);
+    p->r->shp = sh;
+    shape_exec_start(&sh->x, &p->s.up->conn, &sh->plan, px_shape_done, p);
     return 1;
 }

@@ -28,16 +28,36 @@
 void
 session_drop_upstream(struct session *s)
 {
-    if (s->rq != NULL) {
-        resolve_cancel(s->rq);
-        s->rq = NULL;
+    struct session_up *u = s->up;
+
+    if (u == NULL)
+        return;
+    if (u->rq != NULL) {
+        resolve_cancel(u->rq);
+        u->rq = NULL;
     }
-    if (s->uc != NULL) {
-        upstream_cancel(s->uc);
-        free(s->uc);
-        s->uc = NULL;
+    if (u->uc != NULL) {
+        upstream_cancel(u->uc);
+        free(u->uc);
+        u->uc = NULL;
     }
-    conn_close(&s->up);
+    conn_close(&u->conn);
+}
+
+struct session_up *
+session_up_get(struct session *s)
+{
+    if (s->up == NULL && (s->up = calloc(1, sizeof(*s->up))) != NULL)
+        conn_init(&s->up->conn, s->env->loop, -1, s);
+    return s->up;
+}
+
+void
+session_up_free(struct session *s)
+{
+    session_drop_upstream(s);
+    free(s->up);
+    s->up = NULL;
 }
 
 static void
@@ -78,7 +98,7 @@ session_close(struct session *s, const char *reason)
     s->relay = NULL;
     metrics_intake(&s->intake, METRICS_INTAKE_NONE);
     conn_close(&s->client);
-    conn_close(&s->up);
+    session_up_free(s);
 
     if (s->prev != NULL)
         s->prev->next = s->next;
@@ -143,47 +163,52 @@ session_lookup_done(void *arg, int status, const struct resolve_result *res)
 {
     struct session *s = arg;
 
-    s->rq = NULL;
-    s->then.resolved(s, status, res);
+    s->up->rq = NULL;
+    s->up->then.resolved(s, status, res);
 }
 
 int
 session_resolve(struct session *s, const char *host, uint16_t port, session_resolved_cb cb)
 {
     struct resolve_result res;
+    struct session_up *u;
 
-    s->then.resolved = cb;
     if (resolve_now(host, port, &res)) {
         cb(s, RESOLVE_OK, &res);
         return WD_OK;
     }
-    s->rq = resolve_start(host, port, session_lookup_done, s);
-    return s->rq != NULL ? WD_OK : WD_ERROR;
+    if ((u = session_up_get(s)) == NULL)
+        return WD_ERROR;
+    u->then.resolved = cb;
+    u->rq = resolve_start(host, port, session_lookup_done, s);
+    return u->rq != NULL ? WD_OK : WD_ERROR;
 }
 
 static void
 session_connect_done(void *arg, int fd, int idx, int err)
 {
     struct session *s = arg;
+    struct session_up *u = s->up;
 
     if (fd >= 0) {
-        addr_format((struct sockaddr *)&s->uc->addrs.addr[idx], s->up_name, sizeof(s->up_name));
-        conn_init(&s->up, s->env->loop, fd, s); /* upstream.c set TCP_NODELAY */
+        addr_format((struct sockaddr *)&u->uc->addrs.addr[idx], u->name, sizeof(u->name));
+        conn_init(&u->conn, s->env->loop, fd, s); /* upstream.c set TCP_NODELAY */
         err = 0;
     }
-    free(s->uc); /* allowed from inside its callback */
-    s->uc = NULL;
-    s->then.connected(s, err);
+    free(u->uc); /* allowed from inside its callback */
+    u->uc = NULL;
+    u->then.connected(s, err);
 }
 
 int
 session_connect(struct session *s, const struct resolve_result *res, session_connected_cb cb)
 {
-    s->uc = malloc(sizeof(*s->uc));
-    if (s->uc == NULL)
+    struct session_up *u = session_up_get(s);
+
+    if (u == NULL || (u->uc = malloc(sizeof(*u->uc))) == NULL)
         return WD_ERROR;
-    s->then.connected = cb;
-    upstream_connect_start(s->uc, s->env->loop, res, s->env->cfg->connect_timeout,
+    u->then.connected = cb;
+    upstream_connect_start(u->uc, s->env->loop, res, s->env->cfg->connect_timeout,
                            session_connect_done, s);
     return WD_OK;
 }
@@ -222,7 +247,7 @@ session_relay(struct session *s, struct buf *pre_ab, struct buf *pre_ba, const c
         session_close(s, "out of memory");
         return WD_ERROR;
     }
-    relay_start(s->relay, &s->client, &s->up, pre_ab, pre_ba, "client", "upstream",
+    relay_start(s->relay, &s->client, &s->up->conn, pre_ab, pre_ba, "client", "upstream",
                 session_relay_done, s);
     s->relay->end = end;
     relay_use_splice(s->relay); /* blind bytes: zero-copy when pipes can be had */
@@ -456,7 +481,7 @@ session_header_read(struct conn *c)
         session_close(s, "client read error");
         return;
     }
-    s->hdr_len += (size_t)n;
+    s->hdr_len += (uint32_t)n;
     if (r == 0)
         return;
     free(s->hdr);
@@ -536,7 +561,6 @@ session_start(struct session_env *env, const struct proto *proto, int fd,
     s->t_start = ev_now(env->loop);
     METRIC_INC(accepted);
     conn_init(&s->client, env->loop, fd, s);
-    conn_init(&s->up, env->loop, -1, s);
     ev_init(&s->timer, session_timer_fired);
     s->timer.data = s;
     addr_format(peer, s->peer, sizeof(s->peer));

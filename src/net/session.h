@@ -63,34 +63,42 @@ typedef void (*session_resolved_cb)(struct session *s, int status,
  * last address tried. */
 typedef void (*session_connected_cb)(struct session *s, int err);
 
+/* What a session holds only while it has, or is getting, an upstream
+ * connection: allocated by the first lookup, connect or pooled connection,
+ * and freed when the session closes or (HTTP) its request is over, so that
+ * a client waiting for a request does not pay for it. */
+struct session_up {
+    struct conn conn;            /* fd -1 when none */
+    struct resolve_req *rq;      /* pending lookup, or NULL */
+    struct upstream_connect *uc; /* while connecting only: it is large */
+    union {                      /* the step under way: a lookup, or a connect */
+        session_resolved_cb resolved;
+        session_connected_cb connected;
+    } then;
+    char name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
+};
+
 struct session {
     struct session_env *env;
     const struct proto *proto;
     struct session *prev, *next;           /* the worker's live sessions */
     struct session *idle_prev, *idle_next; /* kept alive between requests, oldest first */
     struct conn client;
-    struct conn up;              /* fd -1 when none */
-    struct resolve_req *rq;      /* pending lookup, or NULL */
-    struct upstream_connect *uc; /* while connecting only: it is large */
+    struct session_up *up;       /* the upstream side, or NULL (session_up_get) */
     struct relay *relay;         /* blind phases only (TCP mode, tunnels) */
     ev_timer timer;              /* fires at `armed`, at or before `deadline` */
     ev_tstamp deadline;          /* the current phase's timeout, absolute (ev_now) */
     ev_tstamp armed;             /* when the timer fires, while it is active */
     session_timer_cb on_timeout; /* the phase's handler */
-    union {                      /* the step under way: a lookup, or a connect */
-        session_resolved_cb resolved;
-        session_connected_cb connected;
-    } then;
     ev_tstamp t_start;  /* what the access line times from: the session, or (HTTP) the request */
     unsigned char *hdr; /* a PROXY header being read (listen ... proxy_protocol), or NULL */
-    size_t hdr_len;
-    unsigned closed : 1;         /* session_close ran: nothing more happens */
-    unsigned in_idle : 1;        /* on the idle list */
-    unsigned char shape;         /* strategy of the first flight's last try (access line) */
-    unsigned char shape_tries;   /* tries of the first flight; 0: not shaped */
-    unsigned char intake;        /* metrics.h METRICS_INTAKE_*: where it counts as active */
-    char peer[WD_ADDRSTRLEN];    /* client address as text */
-    char up_name[WD_ADDRSTRLEN]; /* upstream address as connected, "" if none */
+    uint32_t hdr_len;
+    unsigned char closed : 1;  /* session_close ran: nothing more happens */
+    unsigned char in_idle : 1; /* on the idle list */
+    unsigned char shape;       /* strategy of the first flight's last try (access line) */
+    unsigned char shape_tries; /* tries of the first flight; 0: not shaped */
+    unsigned char intake;      /* metrics.h METRICS_INTAKE_*: where it counts as active */
+    char peer[WD_ADDRSTRLEN];  /* client address as text */
 };
 
 /* Sets up the worker's context (the reaper). */
@@ -111,6 +119,25 @@ void session_close(struct session *s, const char *reason);
 /* Cancels the lookup or the connect under way and closes the upstream
  * connection: the session goes on without one (a new request, a retry). */
 void session_drop_upstream(struct session *s);
+/* The upstream side, allocated (with a closed connection) when there is
+ * none yet; NULL when memory is short. */
+struct session_up *session_up_get(struct session *s);
+/* Drops the upstream (session_drop_upstream) and frees its side. */
+void session_up_free(struct session *s);
+
+/* Whether the session has an open upstream connection. */
+static inline int
+session_up_open(const struct session *s)
+{
+    return s->up != NULL && s->up->conn.fd >= 0;
+}
+
+/* The upstream address as connected, "" when none. */
+static inline const char *
+session_up_name(const struct session *s)
+{
+    return s->up != NULL ? s->up->name : "";
+}
 
 /* The phase timer. Only moved when a deadline comes earlier than the one it
  * is armed for; a later one re-arms when the timer fires early, so a

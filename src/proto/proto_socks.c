@@ -106,7 +106,7 @@ socks_connected(struct session *s, int err)
         socks_fail(ss, socks_rep_for_errno(err), why);
         return;
     }
-    if (conn_local_addr(&s->up, &bound, &blen) != WD_OK)
+    if (conn_local_addr(&s->up->conn, &bound, &blen) != WD_OK)
         memset(&bound, 0, sizeof(bound));
     ss->rep = ss->version == 4 ? 0x5a : SOCKS5_REP_OK;
     if (flight_wanted(s->env->cfg, ss->req.host)) {
@@ -407,8 +407,8 @@ socks_close(struct session *s, const char *reason)
                cfg->nauth_users == 0 ? ""
                : ss->user >= 0       ? cfg->auth_users[ss->user].name
                                      : "-",
-               target, ss->rep, s->up_name[0] ? s->up_name : "-", (unsigned long long)in,
-               (unsigned long long)out, ev_now(s->env->loop) - s->t_start,
+               target, ss->rep, session_up_name(s)[0] ? session_up_name(s) : "-",
+               (unsigned long long)in, (unsigned long long)out, ev_now(s->env->loop) - s->t_start,
                session_shape_note(s, note, sizeof(note)), reason);
 }
 

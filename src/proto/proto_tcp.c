@@ -89,8 +89,8 @@ tcp_close(struct session *s, const char *reason)
     /* The upstream as connected, else as configured. */
     if (((struct tcp_session *)s)->denied)
         snprintf(up, sizeof(up), "-");
-    else if (s->up_name[0] != '\0')
-        snprintf(up, sizeof(up), "%s", s->up_name);
+    else if (session_up_name(s)[0] != '\0')
+        snprintf(up, sizeof(up), "%s", session_up_name(s));
     else
         snprintf(up, sizeof(up), "%s:%u", cfg->upstream_host, (unsigned)cfg->upstream_port);
     metrics_bytes(in, out);

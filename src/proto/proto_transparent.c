@@ -105,8 +105,9 @@ transparent_close(struct session *s, const char *reason)
     metrics_bytes(in, out);
     log_access("client=%s proto=transparent target=%s upstream=%s in=%llu out=%llu time=%.3f%s "
                "close=\"%s\"",
-               s->peer, ts->target[0] ? ts->target : "-", s->up_name[0] ? s->up_name : "-",
-               (unsigned long long)in, (unsigned long long)out, ev_now(s->env->loop) - s->t_start,
+               s->peer, ts->target[0] ? ts->target : "-",
+               session_up_name(s)[0] ? session_up_name(s) : "-", (unsigned long long)in,
+               (unsigned long long)out, ev_now(s->env->loop) - s->t_start,
                session_shape_note(s, note, sizeof(note)), reason);
 }
 

@@ -107,7 +107,7 @@ static void
 flight_hold(struct flight *f)
 {
     conn_want_read(&f->s->client, 0);
-    conn_want_read(&f->s->up, 0);
+    conn_want_read(&f->s->up->conn, 0);
     session_stop_timer(f->s);
 }
 
@@ -273,7 +273,7 @@ flight_send(struct flight *f)
     s->shape_tries++;
     metrics_shape(st);
     f->running = 1;
-    shape_exec_start(&f->x, &s->up, &f->plan, flight_sent, f);
+    shape_exec_start(&f->x, &s->up->conn, &f->plan, flight_sent, f);
 }
 
 /* ---- auto: judging the answer and replaying ---------------------------- */
@@ -306,8 +306,8 @@ flight_reconnected(struct session *s, int err)
         session_close(s, "upstream connect failed while replaying the first flight");
         return;
     }
-    s->up.data = f;
-    s->up.on_read = flight_judge_read;
+    s->up->conn.data = f;
+    s->up->conn.on_read = flight_judge_read;
     flight_send(f);
 }
 
@@ -320,7 +320,7 @@ flight_blocked(struct flight *f, const char *why)
     struct resolve_result res;
 
     flight_hold(f);
-    log_debug("auto: %s blocked with %s (%s)", f->au.key[0] ? f->au.key : s->up_name,
+    log_debug("auto: %s blocked with %s (%s)", f->au.key[0] ? f->au.key : session_up_name(s),
               config_shape_name(s->env->cfg, shape_auto_current(&f->au)), why);
     if (f->replayable && shape_auto_more(&f->au) && f->peer_len > 0) {
         memset(&res, 0, sizeof(res));
@@ -423,8 +423,8 @@ flight_sent(struct shape_exec *x, int err)
         flight_relay(f, NULL);
         return;
     }
-    s->up.on_read = flight_judge_read;
-    conn_want_read(&s->up, 1);
+    s->up->conn.on_read = flight_judge_read;
+    conn_want_read(&s->up->conn, 1);
     session_set_timer(s, flight_judge_timeout, s->env->cfg->shape_auto_timeout);
 }
 
@@ -444,7 +444,7 @@ flight_go(struct flight *f)
     }
     if (f->strategy == SHAPE_AUTO) {
         char key[256];
-        const char *k = f->s->up_name;
+        const char *k = session_up_name(f->s);
 
         if (f->kind == FK_TLS &&
             shape_tls_sni(f->in->data + f->in->start, f->flight, key, sizeof(key)) > 0)
@@ -455,7 +455,7 @@ flight_go(struct flight *f)
         f->is_auto = 1;
         shape_auto_begin(&f->au, cfg, k);
         f->peer_len = sizeof(f->peer);
-        if (getpeername(f->s->up.fd, (struct sockaddr *)&f->peer, &f->peer_len) < 0)
+        if (getpeername(f->s->up->conn.fd, (struct sockaddr *)&f->peer, &f->peer_len) < 0)
             f->peer_len = 0; /* no replay then */
     }
     flight_send(f);
@@ -551,10 +551,10 @@ flight_start(struct session *s, const char *host, const void *early, size_t elen
     f->by_bytes = by_bytes;
     s->client.data = f;
     s->client.on_read = flight_client_read;
-    s->up.data = f;
-    s->up.on_read = flight_up_read;
+    s->up->conn.data = f;
+    s->up->conn.on_read = flight_up_read;
     conn_want_read(&s->client, 1);
-    conn_want_read(&s->up, 1);
+    conn_want_read(&s->up->conn, 1);
     session_set_timer(s, flight_timeout, cfg->header_timeout);
     /* Bytes the client sent with its request may be the whole flight. */
     if (elen > 0 && flight_classify(f) != 0)

@@ -394,6 +394,38 @@ def test_self_target_508(t):
     check(len(lines) == 1, "access lines for the loop: %r" % [a["line"] for a in lines])
 
 
+def test_access_lines_follow_requests(t):
+    """A connection holds a request's state only from its head on (issue 14:
+    an idle client holds no more than struct px), and the access lines say
+    the same as before: none for a client that sends nothing, one for a
+    head cut off, one per request of a kept-alive connection and none for
+    its idle close."""
+    o, w, addr = setup(t)
+    silent = ht.Client(t, addr)
+    silent.sock.close()
+    cut = ht.Client(t, addr)
+    cut.send(b"GET http://" + o.text.encode() + b"/cut HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(0.2)
+    cut.sock.close()
+    a = ht.wait_access(w, lambda a: a["close"] == "client closed mid-head", what="the cut head's line")
+    check(a["method"] == "-" and a["status"] == "0", "cut head logged as %r" % a["line"])
+    kept = ht.Client(t, addr)
+    for path in ("/ka1", "/ka2"):
+        kept.send(ht.get(o.addr, path))
+        check(kept.response().status == 200, "%s answered" % path)
+    time.sleep(0.2)
+    kept.sock.close()
+    time.sleep(0.3)
+    lines = [a["line"] for a in ht.access(w)]
+    check(len(lines) == 3, "access lines: %r" % lines)
+    check(sum('target="http://' in x and "/ka" in x for x in lines) == 2, "kept-alive lines: %r" % lines)
+    # A later request on a fresh connection is logged as usual.
+    c = ht.Client(t, addr)
+    c.send(ht.get(o.addr, "/after"))
+    check(c.response().status == 200, "/after answered")
+    ht.wait_access(w, lambda a: a["target"].endswith("/after"), what="/after's line")
+
+
 def cpu_seconds(pid):
     """utime + stime of a process, in seconds, from /proc."""
     with open("/proc/%d/stat" % pid) as f:
