@@ -20,6 +20,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import struct
 import subprocess
@@ -32,6 +33,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SMALL_BODY = b"hello from the origin\n"
 FILES = {"1k": 1024, "1m": 1 << 20, "64m": 64 << 20}
 MEM_CONNS = 10000
+# The shape part: the strategies measured, and the server name of its ClientHello.
+SHAPES = ("off", "split", "disorder", "fake", "oob", "tlsrec", "warp", "auto")
+TLS_NAME = "bench.example"
 IS_ROOT = os.geteuid() == 0
 
 
@@ -61,6 +65,21 @@ def cpu_ticks(pid):
     """utime + stime of a process (all its threads), in clock ticks."""
     st = proc_stat(pid)
     return int(st[11]) + int(st[12]) if st else 0
+
+
+def cpu_ns(pid):
+    """CPU time of a process, all its threads, in nanoseconds (the first field
+    of /proc/PID/task/*/schedstat); clock ticks (10 ms) when the kernel keeps
+    no schedstat. Short runs need the finer clock: a few hundred requests
+    cost a worker a few ticks in all."""
+    total = 0
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return cpu_ticks(pid) * 1e9 / CLK_TCK
+    return total
 
 
 def sys_ticks(pid):
@@ -281,6 +300,58 @@ def free_ports(n):
     return ports
 
 
+def client_hello(name):
+    """The first flight of a TLS client for name: the ClientHello record that
+    Python's ssl module (OpenSSL) writes, TLS 1.3 with a key share and the
+    server_name extension. The same bytes are sent on every connection; a
+    server answers a replayed ClientHello as it answers a fresh one."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=name)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outgoing.read()
+    if hello[:1] != b"\x16" or name.encode() not in hello:
+        raise RuntimeError("no ClientHello for %s from the ssl module" % name)
+    return hello
+
+
+def scrape(port):
+    """warpd's /metrics on 127.0.0.1:port as {"name{labels}": value}."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError("metrics on port %d: %r" % (port, head[:60]))
+    out = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out
+
+
+def by_strategy(before, after, family):
+    """What a family of counters labelled by strategy grew by, nonzero ones only."""
+    out = {}
+    for k, v in after.items():
+        if k.startswith(family + "{"):
+            d = v - before.get(k, 0)
+            if d:
+                out[k.split('"')[1]] = int(d)
+    return out
+
+
 def render(template, dest, **values):
     with open(os.path.join(BENCH, "conf", template)) as f:
         text = f.read()
@@ -344,7 +415,15 @@ class Bench:
         up = "upstream 127.0.0.1:%d" % self.origin.port if mode != "forward" else ""
         conf = render("warpd.conf.in", os.path.join(d, "warpd.conf"), DIR=d, PORT=port,
                       MODE=mode, UPSTREAM_LINE=up, WORKERS=workers, SHAPE=shape,
-                      CONNECT_PORTS=connect_ports, MAXCONN=self.maxconn, EXTRA=extra)
+                      CONNECT_PORTS=connect_ports, MAXCONN=self.maxconn, EXTRA="")
+        # A directive in extra replaces the template's line of the same name
+        # (warpd refuses a directive given twice).
+        given = {line.split()[0] for line in extra.splitlines() if line.strip()}
+        with open(conf) as f:
+            lines = [x for x in f if not x.split() or x.split()[0] not in given]
+        with open(conf, "w") as f:
+            f.writelines(lines)
+            f.write(extra + "\n")
         return Daemon(name, [self.a.warpd, "-c", conf], d, port,
                       nworkers=workers).wait_ready()
 
@@ -517,6 +596,59 @@ class Bench:
         n = max(r["tunnels"], 1)
         return {"kind": kind, "per_sec": r["per_sec"], "failed": r["failed"],
                 "us_per_tunnel": (p1 - p0) / CLK_TCK * 1e6 / n}
+
+    def start_tls_origin(self):
+        """nginx answering TLS on a port of its own, with a self-signed ECDSA
+        certificate made here, and a ClientHello for it in hello.bin."""
+        d = self.newdir("origin-tls")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                        "-subj", "/CN=%s" % TLS_NAME, "-keyout", os.path.join(d, "key.pem"),
+                        "-out", os.path.join(d, "cert.pem")], check=True, capture_output=True,
+                       timeout=30)
+        port = free_ports(1)[0]
+        conf = render("origin-tls-nginx.conf.in", os.path.join(d, "nginx.conf"), DIR=d, PORT=port,
+                      USER_LINE="user root;" if IS_ROOT else "")
+        o = Daemon("origin-tls", ["nginx", "-p", d, "-c", conf], d, port,
+                   nworkers=1).wait_ready()
+        o.hello = os.path.join(d, "hello.bin")
+        with open(o.hello, "wb") as f:
+            f.write(client_hello(TLS_NAME))
+        return o
+
+    def ttfb(self, target, count, seconds, least, hello, contenders, quiet=True):
+        """bench/ttfb.c: new connections, one at a time, to each contender in
+        turn (kind, port, pids of its workers), count each (or seconds'
+        worth, at least least), each timed to the first byte of its answer.
+        Per contender: percentiles, failures, answers, and the CPU time its
+        workers used meanwhile, per connection. quiet: wait for the machine
+        to calm down first."""
+        exe = os.path.join(self.work, "ttfb")
+        if not os.path.exists(exe):
+            subprocess.run([os.environ.get("CC", "cc"), "-O2", "-Wall", "-o", exe,
+                            os.path.join(BENCH, "ttfb.c")], check=True)
+        if quiet:
+            self.waited += wait_quiet(self.quiet_budget(10))
+        argv = [exe, str(target), str(count), str(seconds), str(least), hello or "-"]
+        argv += ["%s:%d" % (kind, port) for kind, port, _ in contenders]
+        c0 = [sum(cpu_ns(p) for p in pids) for _, _, pids in contenders]
+        out = subprocess.run(argv, check=True, capture_output=True, text=True,
+                             timeout=3 * seconds + 30).stdout
+        c1 = [sum(cpu_ns(p) for p in pids) for _, _, pids in contenders]
+        got = json.loads(out)
+        results = []
+        for (kind, port, pids), r, a, z in zip(contenders, got["contenders"], c0, c1):
+            us = sorted(r.pop("samples_us"))
+            n = len(us)
+            r["n"] = n
+            if n:  # else no answer at all: only the failures count
+                r.update({"p50_us": statistics.median(us),
+                          "p90_us": us[min(n - 1, n * 9 // 10)], "min_us": us[0],
+                          "max_us": us[-1], "mean_us": statistics.fmean(us),
+                          # per connection tried, a stalled one included
+                          "cpu_us": (z - a) / 1e3 / (n + r["failed"]) if pids else None})
+            results.append(r)
+        return results
 
     def wrk_quiet(self, c, duration):
         """A wrk run, repeated (twice at most) when other processes took more
@@ -703,8 +835,9 @@ def main():
     ap.add_argument("--max-wait", type=float, default=150,
                     help="seconds in all to wait for other processes to calm down")
     ap.add_argument("--rows", help="requests/s rows to run, by key (e.g. warpd_rev,nginx,haproxy)")
-    ap.add_argument("--only", default="rps,bulk,tunnels,mem,profile",
-                    help="parts to run, of rps,bulk,mem,profile (profile needs rps or bulk)")
+    ap.add_argument("--only", default="rps,bulk,tunnels,shape,mem,profile",
+                    help="parts to run, of rps,bulk,tunnels,shape,mem,profile (profile needs "
+                    "rps or bulk)")
     a = ap.parse_args()
     # Loopback figures on this kind of VM swing by tens of percent from one
     # second to the next, so many short rounds beat a few long ones.
@@ -744,8 +877,10 @@ def main():
     res = {"info": info}
     try:
         b.origin = b.start_origin()
-        if parts & {"rps", "bulk", "profile"}:
+        if parts & {"rps", "bulk", "tunnels", "profile"}:
             run_traffic(b, a, res, parts)
+        if "shape" in parts:
+            run_shape(b, a, res)
         if "mem" in parts:
             run_memory(b, a, res)
     finally:
@@ -931,6 +1066,101 @@ def run_traffic(b, a, res, parts):
     for d in (rev, rev2, fwd, split, split1, tcp, defrev, deffwd, ngx, hap, sq, tiny):
         if d:
             d.stop()
+
+
+def run_shape(b, a, res):
+    """Time to the first byte of an answer per shaping strategy, on new
+    connections through warpd in forward mode: an HTTP request in absolute
+    form to the origin, and a TLS ClientHello through CONNECT to a TLS
+    origin; auto measured with a warm cache, beside the strategy it chose."""
+    log("shape: starting the TLS origin and one warpd per strategy")
+    tls = b.start_tls_origin()
+    daemons = {}
+    # No upstream pool: every request opens an upstream connection of its
+    # own, so each measured flight is the first on its connection, the one a
+    # strategy cuts (as a browser's first request to a site). The TLS origin
+    # is not on 443: CONNECT shaping looks on every port.
+    extra = "upstream_keepalive 0\ntls_split_ports any"
+    # auto first, with its stats page: a port found free can be taken by
+    # the time warpd binds it (a client's connection meanwhile), so it gets
+    # three tries.
+    for tries in range(3):
+        mport = free_ports(1)[0]
+        try:
+            daemons["auto"] = b.start_warpd("warpd-shape-auto", "forward", shape="auto",
+                                            connect_ports="any", extra=extra +
+                                            "\nstats_listen 127.0.0.1:%d" % mport)
+            break
+        except RuntimeError as e:
+            if tries == 2 or "in use" not in str(e):
+                raise
+    for s in SHAPES:
+        if s != "auto":
+            daemons[s] = b.start_warpd("warpd-shape-" + s, "forward", shape=s,
+                                       connect_ports="any", extra=extra)
+    # key: (the kind through warpd, the kind straight to the origin, target, first flight)
+    intakes = {"http": ("http", "direct-http", b.origin.port, None),
+               "tls": ("connect", "direct-tls", tls.port, tls.hello)}
+    count = 300 if a.quick else 500
+
+    def contender(s, key):
+        kind, direct, target, _ = intakes[key]
+        if s == "direct":
+            return (direct, target, ())
+        return (kind, daemons[s].port, daemons[s].workers)
+
+    # Warm-up: up to 10 connections each, alone. auto's fill its cache, and
+    # its counters say which strategy won for each intake. A contender that
+    # took more than 20 ms or lost an answer is measured apart from the
+    # others (warp's pauses; any stall), so that it does not hold them up.
+    chosen, apart = {}, set()
+    for s in ("direct",) + SHAPES:
+        for key, (_, _, target, hello) in intakes.items():
+            m0 = scrape(mport) if s == "auto" else None
+            r = b.ttfb(target, 10, 0.5, 1, hello, [contender(s, key)], quiet=False)[0]
+            if r["failed"] or r.get("max_us", 0) > 20000:
+                apart.add((s, key))
+            if s == "auto":
+                wins = by_strategy(m0, scrape(mport), "warpd_shape_auto_wins_total")
+                chosen[key] = max(wins, key=wins.get) if wins else None
+    log("shape: auto chose %s; measured apart: %s" % (
+        ", ".join("%s for %s" % (v, k) for k, v in chosen.items()),
+        ", ".join("%s %s" % c for c in sorted(apart)) or "none"))
+    combos = [(s, key) for s in ("direct",) + SHAPES for key in intakes]
+    runs = {c: [] for c in combos}
+    m0 = scrape(mport)
+    for rnd in range(a.rounds):
+        for key, (_, _, target, hello) in intakes.items():
+            together = [c for c in combos if c[1] == key and c not in apart]
+            k = rnd * 3 % len(together)
+            together = together[k:] + together[:k]
+            if rnd % 2:
+                together.reverse()
+            got = b.ttfb(target, count, a.duration, 5, hello,
+                         [contender(*c) for c in together])
+            for c, r in zip(together, got):
+                runs[c].append(r)
+            for c in [c for c in combos if c[1] == key and c in apart]:
+                r = b.ttfb(target, count, a.duration, 5, hello, [contender(*c)])[0]
+                r["apart"] = True
+                runs[c].append(r)
+        log("round %d/%d shape, p50 ms (http/tls): %s" % (rnd + 1, a.rounds, "  ".join(
+            "%s %s" % (s, "/".join("%.2f" % (runs[(s, k)][-1]["p50_us"] / 1e3)
+                                   if runs[(s, k)][-1]["n"] else "none" for k in intakes))
+            for s in ("direct",) + SHAPES)))
+    m1 = scrape(mport)
+    res["shape"] = {
+        "rows": [{"strategy": s, "intake": key, "runs": runs[(s, key)]} for s, key in combos],
+        "auto": {"chosen": chosen,
+                 # Every try auto made during the measured runs, by strategy:
+                 # with a warm cache, only the chosen one.
+                 "tries": by_strategy(m0, m1, "warpd_shape_auto_tries_total"),
+                 "wins": by_strategy(m0, m1, "warpd_shape_auto_wins_total")},
+        "count": count, "hello_bytes": os.path.getsize(tls.hello),
+    }
+    for d in daemons.values():
+        d.stop()
+    tls.stop()
 
 
 def run_profile(b, a, res, contenders, paths):
