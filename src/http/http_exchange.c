@@ -196,6 +196,7 @@ px_send_head(struct px *p, const struct http_head *parsed)
     struct http_target t;
     struct http_req_opts o;
     struct http_out out;
+    int shaped;
 
     conn_want_read(&p->s.up->conn, 0);
     p->s.up->conn.data = p;
@@ -236,8 +237,9 @@ px_send_head(struct px *p, const struct http_head *parsed)
     p->r->head_kept = px_may_retry(p);
     if (cfg->upstream_pp != 0 && !p->r->reused && px_send_proxy_header(p) < 0)
         return;
-    if (!px_shape_head(p, &out, px_head_sent) &&
-        outq_send(&p->s.up->conn, &p->r->uout, out.iov, out.n, out.bytes, NULL) < 0) {
+    shaped = px_shape_head(p, &out, px_head_sent);
+    if (shaped < 0 || (shaped == 0 && outq_send(&p->s.up->conn, &p->r->uout, out.iov, out.n,
+                                                out.bytes, NULL) < 0)) {
         px_upstream_failed(p, "could not send the request upstream");
         return;
     }

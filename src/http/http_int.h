@@ -144,7 +144,10 @@ void px_answer(struct px *p, int status, const char *what);
 int px_answer_auth(struct px *p, const char *what, int keep);
 
 /* http_shape.c: request heads and ClientHellos sent through the shaper;
- * then(p, err) runs once the shaped bytes are all out (err 0) or failed. */
+ * then(p, err) runs once the shaped bytes are all out (err 0) or failed.
+ * px_shape_head returns 0 when the head is to be sent plainly, 1 when the
+ * shaper took it (then follows), 2 when it went out shaped at once (no
+ * then), -1 when that write failed. */
 typedef void (*px_then_cb)(struct px *p, int err);
 void px_shape_free(struct px *p);
 int px_shape_head(struct px *p, const struct http_out *out, px_then_cb then);

@@ -142,6 +142,9 @@ px_shape_head(struct px *p, const struct http_out *out, px_then_cb then)
     }
     sh->then = then;
     p->r->shp = sh;
-    shape_exec_start(&sh->x, &p->s.up->conn, &sh->plan, px_shape_done, p);
-    return 1;
+    r = shape_exec_start_now(&sh->x, &p->s.up->conn, &sh->plan, px_shape_done, p);
+    if (r == 0)
+        return 1;
+    px_shape_free(p); /* it went out here (or failed): no then */
+    return r > 0 ? 2 : -1;
 }

@@ -117,6 +117,10 @@ static void
 shape_exec_finish(struct shape_exec *x, int err)
 {
     shape_exec_release(x);
+    if (x->now) {
+        x->now_err = err;
+        return;
+    }
     x->done(x, err);
 }
 
@@ -409,8 +413,8 @@ shape_exec_on_write(struct conn *c)
         shape_exec_step(x);
 }
 
-void
-shape_exec_start(struct shape_exec *x, struct conn *c, const struct shape_plan *plan,
+static void
+shape_exec_setup(struct shape_exec *x, struct conn *c, const struct shape_plan *plan,
                  shape_exec_cb done, void *data)
 {
     x->c = c;
@@ -432,8 +436,34 @@ shape_exec_start(struct shape_exec *x, struct conn *c, const struct shape_plan *
     c->wdata = x;
     ev_timer_init(&x->timer, shape_exec_timer_cb, 0., 0.);
     x->timer.data = x;
+    x->now = 0;
+    x->now_err = 0;
+}
+
+void
+shape_exec_start(struct shape_exec *x, struct conn *c, const struct shape_plan *plan,
+                 shape_exec_cb done, void *data)
+{
+    shape_exec_setup(x, c, plan, done, data);
     /* Start from the loop: the caller's state is complete before any I/O. */
     shape_exec_wait(x, SHAPE_PH_START, 0.);
+}
+
+int
+shape_exec_start_now(struct shape_exec *x, struct conn *c, const struct shape_plan *plan,
+                     shape_exec_cb done, void *data)
+{
+    shape_exec_setup(x, c, plan, done, data);
+    x->now = 1;
+    shape_exec_step(x);
+    x->now = 0;
+    if (x->active)
+        return 0;
+    if (x->now_err != 0) {
+        errno = x->now_err;
+        return WD_ERROR;
+    }
+    return 1;
 }
 
 void

@@ -56,6 +56,8 @@ struct shape_exec {
     shape_exec_cb done;
     void *data;
     int active;
+    int now;                  /* inside shape_exec_start_now: done is not called */
+    int now_err;              /* ...and how the run ended when it ended there */
     conn_handler owner_write; /* the conn's write handler, given back at the end */
     void *owner_wdata;
 };
@@ -81,6 +83,15 @@ struct shape_exec {
  * follow (the real bytes put in, the TTL put back). */
 void shape_exec_start(struct shape_exec *x, struct conn *c, const struct shape_plan *plan,
                       shape_exec_cb done, void *data);
+/* The same, except that sending begins inside this call: returns 1 when the
+ * whole plan went out here (done is never called then; the write side is
+ * back), 0 when the run goes on from the loop (done follows, as after
+ * shape_exec_start), or WD_ERROR (errno) when a write failed here. A plan
+ * of plain cuts, as split makes, is usually all sent at once, without a
+ * turn of the loop. The caller's state must be ready for the bytes to be
+ * on their way. */
+int shape_exec_start_now(struct shape_exec *x, struct conn *c, const struct shape_plan *plan,
+                         shape_exec_cb done, void *data);
 /* Stops without calling done, giving the write side back, the TTL restored
  * and a fake's pages and pipe freed (any fake bytes still in the socket
  * become the real ones). Safe when not active. */

@@ -537,6 +537,62 @@ START_TEST(test_fake_falls_back_to_the_real_bytes)
 }
 END_TEST
 
+static void
+owner_write(struct conn *c)
+{
+    (void)c;
+}
+
+/* start_now: a plan of plain cuts goes out inside the call; done is never
+ * called and the conn's write side is its owner's again. */
+START_TEST(test_start_now_sends_plain_cuts_at_once)
+{
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    static char buf[64], got[64];
+    const uint32_t lens[] = {4, 5, 9}, delays[] = {0, 0, 0};
+
+    fixture_setup(&f);
+    f.c.on_write = owner_write;
+    make_plan(&plan, buf, "GET /x Host: abcde", lens, delays, 3);
+    ck_assert_int_eq(shape_exec_start_now(&x, &f.c, &plan, on_done, &f), 1);
+    ck_assert(f.c.on_write == owner_write);
+    ck_assert(!(ev_is_active(&f.c.io) && (f.c.want & EV_WRITE)));
+    tu_run_for(f.loop, 0.05);
+    ck_assert_int_eq(f.done, 0);
+    ck_assert_uint_eq(read_peer(f.peer, got, plan.len, 1000), plan.len);
+    ck_assert_int_eq(memcmp(got, "GET /x Host: abcde", plan.len), 0);
+    fixture_teardown(&f);
+}
+END_TEST
+
+/* start_now with a pause: the first segment is out when the call returns
+ * 0, and done follows from the loop, once. */
+START_TEST(test_start_now_goes_on_from_the_loop)
+{
+    struct fixture f;
+    struct shape_exec x;
+    struct shape_plan plan;
+    static char buf[64], got[64];
+    const uint32_t lens[] = {4, 6}, delays[] = {50, 0};
+
+    fixture_setup(&f);
+    make_plan(&plan, buf, "AAAABBBBBB", lens, delays, 2);
+    ck_assert_int_eq(shape_exec_start_now(&x, &f.c, &plan, on_done, &f), 0);
+    ck_assert_int_eq(f.done, 0);
+    ck_assert_uint_eq(read_peer(f.peer, got, 4, 1000), 4);
+    tu_run_until(f.loop, &f.done, 1, 5.0);
+    ck_assert_int_eq(f.done, 1);
+    ck_assert_int_eq(f.err, 0);
+    ck_assert_uint_eq(read_peer(f.peer, got + 4, 6, 1000), 6);
+    ck_assert_int_eq(memcmp(got, "AAAABBBBBB", 10), 0);
+    tu_run_for(f.loop, 0.05);
+    ck_assert_int_eq(f.done, 1);
+    fixture_teardown(&f);
+}
+END_TEST
+
 static Suite *
 shape_exec_suite(void)
 {
@@ -556,6 +612,8 @@ shape_exec_suite(void)
     tcase_add_test(tc, test_fake_takes_the_real_bytes_place);
     tcase_add_test(tc, test_fake_cancel_mid_plan);
     tcase_add_test(tc, test_fake_falls_back_to_the_real_bytes);
+    tcase_add_test(tc, test_start_now_sends_plain_cuts_at_once);
+    tcase_add_test(tc, test_start_now_goes_on_from_the_loop);
     suite_add_tcase(s, tc);
     return s;
 }
