@@ -427,6 +427,18 @@ class Bench:
         return Daemon(name, [self.a.warpd, "-c", conf], d, port,
                       nworkers=workers).wait_ready()
 
+    def start_relayfloor(self, pieces):
+        """bench/relayfloor.c: the least a forward proxy can do, sending the
+        origin the head warpd sends, whole (1) or cut as split cuts it (3)."""
+        exe = os.path.join(self.work, "relayfloor")
+        if not os.path.exists(exe):
+            subprocess.run([os.environ.get("CC", "cc"), "-O2", "-Wall", "-o", exe,
+                            os.path.join(BENCH, "relayfloor.c")], check=True)
+        d = self.newdir("relayfloor-%d" % pieces)
+        port = free_ports(1)[0]
+        return Daemon("relayfloor-%d" % pieces, [exe, str(port), str(self.origin.port), "/small",
+                                                  str(pieces)], d, port).wait_ready()
+
     def start_warpd_defaults(self, name, args):
         """warpd as a user starts it: no config file, only the listen port and
         args (the mode and upstream). Everything else is the default: one
@@ -925,6 +937,10 @@ def run_traffic(b, a, res, parts):
     hap = b.start_haproxy()
     sq = b.start_squid() if "rps" in parts else None
     tiny = b.start_tinyproxy() if "rps" in parts else None
+    # Issue 14: what cutting the head costs the least a proxy can do, under
+    # the same scheduling as warpd (wrk, proxy and origin on the machine).
+    rf1 = b.start_relayfloor(1) if "rps" in parts else None
+    rf3 = b.start_relayfloor(3) if "rps" in parts else None
 
     def at(d):
         return "http://127.0.0.1:%d" % d.port
@@ -938,6 +954,8 @@ def run_traffic(b, a, res, parts):
               ("warpd defaults forward", base, deffwd.port)]
     if sq:
         checks += [("squid", base, sq.port), ("tinyproxy", base, tiny.port)]
+    # relayfloor answers every request with /small (it sends a fixed head):
+    # wrk's error count shows any answer that is not a 200.
     for name, url, proxy in checks:
         b.check(name, url, proxy)
     b.check("warpd CONNECT", base, fwd.port, tunnel=True)
@@ -963,6 +981,10 @@ def run_traffic(b, a, res, parts):
              "/small"),
             ("warpd_split1", "warpd forward, split, shape_reused off", at(split1), split1,
              absolute, 1, 50, "/small"),
+            ("relay_whole", "relayfloor.c, head whole (the least a proxy does)", at(rf1), rf1,
+             absolute, 1, 50, "/small"),
+            ("relay_split", "relayfloor.c, head cut as split cuts it", at(rf3), rf3, absolute, 1,
+             50, "/small"),
             ("squid", "squid", at(sq), sq, absolute, 1, 50, "/small"),
             ("tinyproxy", "tinyproxy", at(tiny), tiny, absolute, 1, 50, "/small"),
             ("rev_w2", "warpd reverse, 2 workers", at(rev2), rev2, "", 1, 50, "/small"),
@@ -1063,7 +1085,7 @@ def run_traffic(b, a, res, parts):
     if "profile" in parts:
         run_profile(b, a, res, contenders if "rps" in parts else [],
                     paths if "bulk" in parts else [])
-    for d in (rev, rev2, fwd, split, split1, tcp, defrev, deffwd, ngx, hap, sq, tiny):
+    for d in (rev, rev2, fwd, split, split1, tcp, defrev, deffwd, ngx, hap, sq, tiny, rf1, rf3):
         if d:
             d.stop()
 

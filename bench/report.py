@@ -61,7 +61,7 @@ REF = {"direct": "warpd_rev", "nginx": "warpd_rev", "haproxy": "warpd_rev",
        "nginx_var": "warpd_rev_var", "haproxy_var": "warpd_rev_var",
        "warpd_split": "warpd_fwd", "warpd_split1": "warpd_fwd", "squid": "warpd_fwd",
        "tinyproxy": "warpd_fwd", "defaults_rev": "warpd_rev", "defaults_fwd": "warpd_split",
-       "metrics_rev": "warpd_rev"}
+       "metrics_rev": "warpd_rev", "relay_whole": "warpd_fwd", "relay_split": "warpd_split"}
 
 
 def bulk_rows(res):
@@ -207,6 +207,21 @@ def budgets(rps, bulk, mem, floor=None, shape=None, auto=None):
                 line("forward: split's extra CPU per request <= 1.15x the floor's (segfloor.c)",
                      "%.1f µs against %.1f µs = %.2fx%s" % (mine, base, mine / base, rr),
                      mine <= 1.15 * base, noisy)
+                if {"relay_whole", "relay_split"} <= rps.keys():
+                    # The same extra for the least a proxy does (bench/relayfloor.c),
+                    # scheduled like warpd: whether the segfloor line can be met at all.
+                    rel = rps["relay_split"]["us_per_req"] - rps["relay_whole"]["us_per_req"]
+                    if rel > 0:
+                        rx = [s - w for s, w in zip(rps["relay_split"]["us_round"],
+                                                    rps["relay_whole"]["us_round"])
+                              if s is not None and w is not None]
+                        rr, _ = rounds_text([m / r for m, r in zip(extra, rx) if r > 0])
+                        out.append(("the same cut by the least a proxy can do (bench/relayfloor.c, "
+                                    "not a budget)",
+                                    "its extra CPU per request %.1f µs = %.2fx segfloor's; warpd's "
+                                    "%.1f µs = %.2fx relayfloor's%s" % (rel, rel / base, mine,
+                                                                          mine / rel, rr),
+                                    "the proxy's floor"))
             f = floor[3]["rps"] / floor[1]["rps"]
             out.append(("the same cut by a sender that does nothing else (bench/segfloor.c, "
                         "not a budget)",
@@ -656,9 +671,10 @@ def chart(rps, bulk, mem, outdir, workdir, info, shape=None):
              "squid": "squid", "tinyproxy": "tinyproxy", "rev_w2": "warpd rev 2w",
              "rev_w1_c100": "warpd rev -c100", "rev_w2_c100": "warpd rev 2w -c100",
              "defaults_rev": "warpd rev defaults", "defaults_fwd": "warpd fwd defaults",
-             "metrics_rev": "warpd rev /metrics"}
+             "metrics_rev": "warpd rev /metrics", "relay_whole": "relayfloor whole",
+             "relay_split": "relayfloor split"}
     color = lambda name: "0x1f77b4" if name.startswith("warpd") else (
-        "0x999999" if "direct" in name else "0xff7f0e")
+        "0x999999" if "direct" in name or "floor" in name else "0xff7f0e")
     with open(os.path.join(workdir, "rps.dat"), "w") as f:
         for k, r in rps.items():
             lab = short.get(k, k)
