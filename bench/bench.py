@@ -966,8 +966,8 @@ def run_traffic(b, a, res, parts):
     if "rps" in parts:
         absolute = base + "/small"
         # /varied is /small with an X-Request-Id field that differs in every
-        # response: no two response heads are equal, the worst case for
-        # warpd's memory of http-parser verdicts (src/http/http_check.c).
+        # response: no two response heads are equal, as in real traffic, so
+        # nothing a proxy remembers of earlier heads can spare it any work.
         rows = [
             ("direct", "origin (direct, the limit)", at(b.origin), b.origin, "", 1, 50, "/small"),
             ("warpd_rev", "warpd reverse", at(rev), rev, "", 1, 50, "/small"),

@@ -1,10 +1,10 @@
 /* HTTP/1.x message heads: finding the end of a head and strict validation
  * into an order-preserving field vector that points into the caller's
- * buffer (http.c), with http-parser's second opinion (http_check.c; the
- * Debian http-parser build is lenient, see shared/reference), field
- * semantics (http_fields.c) and request-targets (http_target.c), and
- * regenerating a rewritten head as iovec slices (http_out.c). Pure code: no
- * sockets, no allocation. */
+ * buffer (http.c: one pass per head, nothing else reads it in the daemon),
+ * field semantics (http_fields.c), request-targets (http_target.c), and
+ * regenerating a rewritten head as iovec slices (http_out.c). http_check.c
+ * holds the tests' differential oracle, http-parser reading the same head.
+ * Pure code: no sockets, no allocation. */
 #ifndef WARPD_HTTP_H
 #define WARPD_HTTP_H
 
@@ -173,9 +173,6 @@ int http_out_fits(const struct http_out *out, int nfields, size_t max_head);
 int http_slice_eq(struct http_slice s, const char *lower);
 /* Whether a Via field of h names `name` as a whole word, ignoring case. */
 int http_via_names(const struct http_head *h, const char *name);
-/* How many heads http-parser has actually parsed in this process: a head
- * equal byte for byte to one of the last few is judged from memory. */
-unsigned long http_second_opinions(void);
 /* The request as a TRACE reflects it (RFC 9110 9.3.8) when warpd is its final
  * recipient: request line and fields as received, without the credentials
  * and cookies (Authorization, Proxy-Authorization, Cookie), and the empty
@@ -184,5 +181,15 @@ unsigned long http_second_opinions(void);
 size_t http_trace_body(const struct http_head *h, char *dst, size_t cap);
 /* Reason phrase for the statuses warpd generates. */
 const char *http_reason(int status);
+/* The differential oracle of the tests and fuzzers, never called by the
+ * daemon: whether http-parser reads a head the strict pass accepted into h
+ * from buf the same way -- the same method, target or status and reason, the
+ * same version, the same fields at the same offsets, and the same framing
+ * (Content-Length and its value, chunked or not). type is HTTP_REQUEST or
+ * HTTP_RESPONSE of http_parser.h; req_method, for a response, the method
+ * answered. Returns 1, or 0 with *why (when why is not NULL) saying what
+ * differed. */
+int http_check_agrees(const char *buf, const struct http_head *h, int type, int req_method,
+                      const char **why);
 
 #endif

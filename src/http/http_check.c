@@ -1,22 +1,26 @@
-/* http-parser run as a second opinion over a head the strict pass of http.c
- * accepted: it must deliver the same request or status line and the same
- * fields at the same offsets, and its framing is compared by the caller.
- * A worker remembers its last few verdicts, so a head repeated byte for
- * byte is not parsed again. No sockets, no allocation. */
+/* http-parser as a differential oracle for the strict pass of http.c, used by
+ * the unit tests and the fuzzers, never by the daemon: over a head the strict
+ * pass accepted, http-parser must deliver the same request or status line and
+ * the same fields at the same offsets, and frame the message the same way.
+ * Two parsers that read one message differently are what smuggling feeds on,
+ * so any disagreement is a bug to look at. No sockets; one copy of the head
+ * per call (test code, not the hot path). */
 #include <http_parser.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_parse_int.h"
 
-/* The parser runs over the head the strict pass accepted and must deliver
- * exactly the same elements at the same offsets: any disagreement means the
- * two parsers read the message differently, which is what smuggling feeds
- * on, so the head is refused. */
+/* What the callbacks collect while http-parser walks the head, compared with
+ * h as the elements arrive, by offset: http-parser reads a copy. */
 struct pctx {
-    struct http_head *h;
-    int k;          /* field being delivered, -1 before the first */
-    int in_value;   /* the last callback for field k was a value */
-    const char *np; /* name and value of field k as the parser sees them */
+    const struct http_head *h;
+    const char *orig; /* the head h points into */
+    const char *copy; /* the copy http-parser reads (see hide_te_prefix) */
+    int k;            /* field being delivered, -1 before the first */
+    int in_value;     /* the last callback for field k was a value */
+    int bad;          /* a field came at another offset or in another shape */
+    const char *np;   /* name and value of field k as the parser sees them */
     size_t nl;
     const char *vp;
     size_t vl;
@@ -24,6 +28,13 @@ struct pctx {
     size_t ul;
     int req_method; /* responses: the method of the request answered */
 };
+
+/* Whether p, in the copy, is at the offset q has in the original head. */
+static int
+same_at(const struct pctx *c, const char *p, const char *q)
+{
+    return (size_t)(p - c->copy) == (size_t)(q - c->orig);
+}
 
 static int
 pctx_field_done(struct pctx *c)
@@ -34,9 +45,10 @@ pctx_field_done(struct pctx *c)
     if (c->k < 0)
         return 0;
     f = &c->h->fields[c->k];
-    if (c->np != f->name.p || c->nl != f->name.len)
+    if (!same_at(c, c->np, f->name.p) || c->nl != f->name.len)
         return -1;
-    if (f->value.len > 0 && (c->vp != f->value.p || c->vl < f->value.len))
+    if (f->value.len > 0 &&
+        (c->vp == NULL || !same_at(c, c->vp, f->value.p) || c->vl < f->value.len))
         return -1;
     /* http-parser leaves trailing whitespace in the value; nothing else may
      * differ. */
@@ -54,7 +66,7 @@ pcb_text(http_parser *p, const char *at, size_t n)
     if (c->ul == 0)
         c->up = at;
     else if (c->up + c->ul != at)
-        return -1;
+        return c->bad = -1;
     c->ul += n;
     return 0;
 }
@@ -66,7 +78,7 @@ pcb_field(http_parser *p, const char *at, size_t n)
 
     if (c->k < 0 || c->in_value) {
         if (pctx_field_done(c) != 0 || c->k + 1 >= c->h->nfields)
-            return -1;
+            return c->bad = -1;
         c->k++;
         c->np = at;
         c->nl = 0;
@@ -75,7 +87,7 @@ pcb_field(http_parser *p, const char *at, size_t n)
         c->in_value = 0;
     }
     if (c->np + c->nl != at)
-        return -1;
+        return c->bad = -1;
     c->nl += n;
     return 0;
 }
@@ -86,20 +98,20 @@ pcb_value(http_parser *p, const char *at, size_t n)
     struct pctx *c = p->data;
 
     if (c->k < 0)
-        return -1;
+        return c->bad = -1;
     if (!c->in_value) {
         c->in_value = 1;
         c->vp = at;
         c->vl = 0;
     } else if (c->vp + c->vl != at) {
-        return -1;
+        return c->bad = -1;
     }
     c->vl += n;
     return 0;
 }
 
 /* Bodies are framed by body.c, never by http-parser, so the parser is told
- * to skip them; for responses the return values follow reference 0.3: 1 for
+ * to skip them; for responses the return values follow the reference: 1 for
  * HEAD, 1xx (not 101), 204 and 304, 2 for a 2xx to CONNECT (a tunnel). */
 static int
 pcb_headers_complete(http_parser *p)
@@ -108,7 +120,7 @@ pcb_headers_complete(http_parser *p)
     int st = (int)p->status_code;
 
     if (pctx_field_done(c) != 0 || c->k + 1 != c->h->nfields)
-        return -1;
+        return c->bad = -1;
     if (p->type == HTTP_REQUEST)
         return 1;
     if (c->req_method == HTTP_HEAD || (st >= 100 && st < 200 && st != 101) || st == 204 ||
@@ -119,7 +131,7 @@ pcb_headers_complete(http_parser *p)
     return 0;
 }
 
-static const http_parser_settings pview_settings = {
+static const http_parser_settings check_settings = {
     .on_url = pcb_text,
     .on_status = pcb_text,
     .on_header_field = pcb_field,
@@ -127,90 +139,101 @@ static const http_parser_settings pview_settings = {
     .on_headers_complete = pcb_headers_complete,
 };
 
+/* The framing fields of h as the strict pass read them: whether there is a
+ * Content-Length (and its value: the strict pass let only one through, of
+ * digits that fit) and a Transfer-Encoding whose final coding is chunked. */
 static void
-pview_parse(const char *buf, struct http_head *h, enum http_parser_type type, int req_method,
-            struct http_check *v)
+strict_framing(const struct http_head *h, int *has_cl, uint64_t *cl, int *chunked)
 {
-    http_parser p;
-    struct pctx c = {.h = h, .k = -1, .req_method = req_method};
-    size_t n;
+    *has_cl = *chunked = 0;
+    *cl = 0;
+    for (int i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+        const char *last;
 
-    http_parser_init(&p, type);
-    p.data = &c;
-    n = http_parser_execute(&p, &pview_settings, buf, h->head_len);
-    v->err = HTTP_PARSER_ERRNO(&p);
-    v->flags = p.flags;
-    v->content_length = p.content_length;
-    v->method = (int)p.method;
-    v->agree = n == h->head_len && p.http_major == h->major && p.http_minor == h->minor;
-    if (type == HTTP_REQUEST) {
-        const char *m = http_method_str((enum http_method)p.method);
-
-        v->agree = v->agree && c.up == h->target.p && c.ul == h->target.len &&
-                   strlen(m) == h->method_s.len && memcmp(m, h->method_s.p, h->method_s.len) == 0;
-    } else {
-        v->agree = v->agree && (int)p.status_code == h->status && c.ul == h->reason.len &&
-                   (c.ul == 0 || c.up == h->reason.p);
-    }
-}
-
-/* ---- remembering the second opinion ---------------------------------- */
-
-/* What pview_parse finds is a function of the head's bytes alone, given the
- * message type and (responses) the method answered: the strict pass it is
- * compared with is itself a function of the same bytes, and offsets are what
- * get compared. Clients repeat requests, and an upstream sends the same
- * response head byte for byte until its Date changes, once a second. So a
- * worker keeps its last few verdicts with the exact bytes they were given
- * for, and a head equal to one of them is not parsed a second time. This
- * assumes nothing: a head that differs in one byte, or that is too long to
- * keep, is parsed again. */
-#define PVIEW_MEMO_HEAD 512 /* longest head remembered, bytes */
-#define PVIEW_MEMO_WAYS 4   /* verdicts kept per message type */
-
-struct pview_memo {
-    uint32_t len; /* 0: an empty slot */
-    int req_method;
-    struct http_check v;
-    char bytes[PVIEW_MEMO_HEAD];
-};
-
-static struct pview_memo pview_memo[2][PVIEW_MEMO_WAYS];
-static unsigned pview_memo_next[2];
-static unsigned long pview_parses;
-
-void
-http_check_run(const char *buf, struct http_head *h, enum http_parser_type type, int req_method,
-               struct http_check *v)
-{
-    struct pview_memo *m = pview_memo[type == HTTP_RESPONSE];
-    unsigned *next = &pview_memo_next[type == HTTP_RESPONSE];
-    int i;
-
-    if (h->head_len > PVIEW_MEMO_HEAD) {
-        pview_parse(buf, h, type, req_method, v);
-        pview_parses++;
-        return;
-    }
-    for (i = 0; i < PVIEW_MEMO_WAYS; i++) {
-        if (m[i].len == h->head_len && m[i].req_method == req_method &&
-            memcmp(m[i].bytes, buf, h->head_len) == 0) {
-            *v = m[i].v;
-            return;
+        if (f->id == HF_CONTENT_LENGTH) {
+            *has_cl = 1;
+            for (uint32_t j = 0; j < f->value.len; j++)
+                *cl = *cl * 10 + (uint64_t)(f->value.p[j] - '0');
+        } else if (f->id == HF_TRANSFER_ENCODING) {
+            /* The last element of the last line decides. */
+            last = f->value.p + f->value.len;
+            while (last > f->value.p && last[-1] != ',')
+                last--;
+            while (last < f->value.p + f->value.len && is_ows((unsigned char)*last))
+                last++;
+            *chunked = caseeq(last, (size_t)(f->value.p + f->value.len - last), "chunked");
         }
     }
-    pview_parse(buf, h, type, req_method, v);
-    pview_parses++;
-    m = &m[*next];
-    *next = (*next + 1) % PVIEW_MEMO_WAYS;
-    m->len = (uint32_t)h->head_len;
-    m->req_method = req_method;
-    m->v = *v;
-    memcpy(m->bytes, buf, h->head_len);
 }
 
-unsigned long
-http_second_opinions(void)
+/* http-parser takes any field name that begins with "Transfer-Encoding"
+ * for one as soon as those 17 letters are read, longer names included
+ * ("Transfer-Encodingx", "Transfer-Encoding%"), and then refuses a
+ * Content-Length beside it. Those are other fields, valid ones, and warpd
+ * passes them on as such; so that this known error of http-parser's does not
+ * hide real disagreements, the copy it reads has their first letter changed
+ * (same length, same offsets; no field warpd acts on begins with 'x'). */
+static void
+hide_te_prefix(char *copy, const char *orig, const struct http_head *h)
 {
-    return pview_parses;
+    for (int i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+
+        if (f->name.len > 17 && caseeq(f->name.p, 17, "transfer-encoding"))
+            copy[f->name.p - orig] = 'x';
+    }
+}
+
+int
+http_check_agrees(const char *buf, const struct http_head *h, int type, int req_method,
+                  const char **why)
+{
+    http_parser p;
+    struct pctx c = {.h = h, .orig = buf, .k = -1, .req_method = req_method};
+    int has_cl, chunked, ok = 0;
+    uint64_t cl;
+    const char *dummy;
+    char *copy = malloc(h->head_len > 0 ? h->head_len : 1);
+    size_t n;
+
+    if (why == NULL)
+        why = &dummy;
+    if (copy == NULL) {
+        *why = "out of memory";
+        return 0;
+    }
+    memcpy(copy, buf, h->head_len);
+    hide_te_prefix(copy, buf, h);
+    c.copy = copy;
+    /* The only size limit is warpd's own (max_header_size, applied before
+     * the strict pass); http-parser's default of 80 KiB is not one. */
+    http_parser_set_max_header_size(UINT32_MAX);
+    http_parser_init(&p, type == HTTP_RESPONSE ? HTTP_RESPONSE : HTTP_REQUEST);
+    p.data = &c;
+    n = http_parser_execute(&p, &check_settings, copy, h->head_len);
+    strict_framing(h, &has_cl, &cl, &chunked);
+    if (c.bad)
+        *why = "a field, the target or the reason at another offset or length";
+    else if (HTTP_PARSER_ERRNO(&p) != HPE_OK)
+        *why = http_errno_description(HTTP_PARSER_ERRNO(&p));
+    else if (n != h->head_len)
+        *why = "the head ends elsewhere";
+    else if (p.http_major != h->major || p.http_minor != h->minor)
+        *why = "another version";
+    else if (type == HTTP_REQUEST && ((int)p.method != h->method || c.up == NULL ||
+                                      !same_at(&c, c.up, h->target.p) || c.ul != h->target.len))
+        *why = "another method or request-target";
+    else if (type != HTTP_REQUEST && ((int)p.status_code != h->status || c.ul != h->reason.len ||
+                                      (c.ul > 0 && !same_at(&c, c.up, h->reason.p))))
+        *why = "another status or reason phrase";
+    else if (!(p.flags & F_CHUNKED) != !chunked || !(p.flags & F_CONTENTLENGTH) != !has_cl ||
+             (has_cl && p.content_length != cl))
+        *why = "other framing (Content-Length or chunked)";
+    else
+        ok = 1;
+    if (ok)
+        *why = NULL;
+    free(copy);
+    return ok;
 }

@@ -2,12 +2,13 @@
  * word-at-a-time scans over them (inline, asked for on every byte of every
  * head), and the interfaces between the parser files, lowest first:
  * http_target.c (request-targets and hosts), http_fields.c (what the fields
- * mean), http_check.c (http-parser's second opinion), and http.c, which runs
- * the strict pass and calls the others. Not for code outside them. */
+ * mean), and http.c, which runs the strict pass (the one pass the daemon
+ * makes over a head) and calls the others. http_check.c, http-parser as an
+ * oracle for the tests, uses the same helpers. Not for code outside them. */
 #ifndef WARPD_HTTP_PARSE_INT_H
 #define WARPD_HTTP_PARSE_INT_H
 
-#include <http_parser.h>
+#include <http_parser.h> /* enum http_method, the values of h->method */
 #include <stdint.h>
 #include <string.h>
 
@@ -287,22 +288,5 @@ struct http_fsem {
 void http_fields_collect(struct http_head *h, struct http_fsem *s);
 /* Sets the hop flag of every field of h (h->upgrade decided). */
 void http_fields_mark_hop(struct http_head *h, const struct http_fsem *s);
-
-/* ---- http_check.c ----------------------------------------------------- */
-
-/* What http-parser made of the head. */
-struct http_check {
-    enum http_errno err;
-    int agree; /* delivered the same line and fields as the strict pass */
-    unsigned flags;
-    uint64_t content_length;
-    int method;
-};
-
-/* Runs http-parser over the h->head_len bytes of buf that the strict pass
- * read into h (req_method: for a response, the method answered, else -1),
- * or recalls the verdict on the same bytes from the last few heads. */
-void http_check_run(const char *buf, struct http_head *h, enum http_parser_type type,
-                    int req_method, struct http_check *v);
 
 #endif

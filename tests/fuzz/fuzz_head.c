@@ -1,10 +1,12 @@
-/* fuzz_head: request and response heads (http.c) with a round-trip oracle. A
+/* fuzz_head: request and response heads (http.c) with two oracles. A
  * head that parses is written again by http_out.c with the options proxy.c
  * would give, and the result must parse again under the same limits into the
  * same message: method or status, target, version 1.1, framing, length, and
  * the forwarded fields in order with the rewrites the writer makes by design.
- * http_head_end must also find the same end whether the bytes come at once
- * or in two pieces.
+ * And http-parser, the differential oracle of http_check.c, must read every
+ * head warpd accepts and acts on, received or written, the way the strict
+ * pass did. http_head_end must also find the same end whether the bytes come
+ * at once or in two pieces.
  *
  * Input: a flags byte (F_*), two bytes for max_header_size (1024 + value),
  * two bytes for where the head is cut in two for http_head_end, the head. */
@@ -154,6 +156,23 @@ flatten(const struct http_out *out)
     return p;
 }
 
+/* The differential oracle: http-parser must read a head the strict pass
+ * accepted the same way (http_check.c). A request whose target warpd refuses
+ * is answered, never forwarded, so only the heads it acts on are compared. */
+static void
+check_oracle(const char *buf, const struct http_head *h, int is_request, int req_method,
+             const char *what)
+{
+    struct http_target t;
+    const char *why = NULL;
+
+    if (is_request && http_parse_target(h, &t) != 0)
+        return;
+    FUZZ_CHECK(
+        http_check_agrees(buf, h, is_request ? HTTP_REQUEST : HTTP_RESPONSE, req_method, &why),
+        "http-parser reads the %s head otherwise: %s", what, why);
+}
+
 /* Re-reads the regenerated head, after checking its lines against the
  * expected fields. A field passed on unchanged is never written longer than
  * it was received (issue 9 section 2.1: "a:x" must not grow), so the only
@@ -209,6 +228,7 @@ reparse(const struct http_out *out, size_t max, int is_request, int req_method,
     st = is_request ? http_parse_request(p, out->bytes, h2)
                     : http_parse_response(p, out->bytes, req_method, h2);
     FUZZ_CHECK(st == 0, "regenerated head (%zu bytes) refused with %d", out->bytes, st);
+    check_oracle(p, h2, is_request, req_method, "regenerated");
     return p;
 }
 
@@ -458,6 +478,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     : http_parse_response(buf, (size_t)end, req_method, h);
     if (st == 0) {
         FUZZ_CHECK(h->head_len == (size_t)end, "head_len %zu, head end %ld", h->head_len, end);
+        check_oracle(buf, h, is_request, req_method, "received");
         (void)http_via_names(h, "warpd");
         if (is_request) {
             if (h->method == HTTP_TRACE)
