@@ -129,6 +129,20 @@ dir_end(struct relay *r, struct relay_dir *d, int di)
     return 0;
 }
 
+/* Bulk goes this way: a bigger pipe, once. The pipe is empty or holds one
+ * chunk, which fits either size. When the kernel refuses (the user's pipe
+ * pages are over /proc/sys/fs/pipe-user-pages-soft, say), the chunk stays
+ * as it was, and so does the pipe. */
+static void
+dir_grow_pipe(struct relay_dir *d)
+{
+    int got = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_BULK);
+
+    d->grown = 1;
+    if (got >= RELAY_PIPE_BULK)
+        d->chunk = RELAY_PIPE_BULK;
+}
+
 /* The splice path: the pipe is the buffer. The source is read only while
  * the pipe is empty, so the pipe never holds more than one chunk: that is
  * the backpressure. */
@@ -155,7 +169,7 @@ dir_splice(struct relay *r, struct relay_dir *d, int di)
         if (d->eof)
             break;
         {
-            ssize_t n = conn_splice_in(d->src, d->pipe[1], RELAY_PIPE_CHUNK);
+            ssize_t n = conn_splice_in(d->src, d->pipe[1], d->chunk);
             int took = dir_took(r, d, di, n);
 
             if (took < 0)
@@ -163,6 +177,8 @@ dir_splice(struct relay *r, struct relay_dir *d, int di)
             if (took == 0)
                 break;
             d->piped += (size_t)n;
+            if ((size_t)n == d->chunk && !d->grown)
+                dir_grow_pipe(d);
         }
     }
     if (d->piped > 0) { /* the loop's bound was hit with bytes in the pipe */
@@ -267,6 +283,7 @@ relay_use_splice(struct relay *r)
         close(p0[1]);
         return -1;
     }
+    r->dir[0].chunk = r->dir[1].chunk = RELAY_PIPE_CHUNK;
     r->dir[0].pipe[0] = p0[0];
     r->dir[0].pipe[1] = p0[1];
     r->dir[1].pipe[0] = p1[0];

@@ -18,6 +18,9 @@
 #define RELAY_MAX_READS 16
 /* Bytes moved per splice into a pipe (its default capacity on Linux). */
 #define RELAY_PIPE_CHUNK 65536
+/* A direction that fills a whole chunk carries bulk: its pipe grows to this
+ * (F_SETPIPE_SZ), so each pair of splices moves four times as much. */
+#define RELAY_PIPE_BULK (4 * RELAY_PIPE_CHUNK)
 
 struct relay;
 /* Called once: reason is NULL when both directions ended cleanly, else a
@@ -33,8 +36,10 @@ struct relay_dir {
     unsigned eof : 1;    /* src reached EOF */
     unsigned done : 1;   /* EOF seen, buffer flushed, dst shut down */
     unsigned paused : 1; /* src reading stopped for backpressure */
+    unsigned grown : 1;  /* the pipe was asked to grow (RELAY_PIPE_BULK), once */
     int pipe[2];         /* splice mode: the kernel buffer between src and dst; -1 when off */
     size_t piped;        /* bytes in the pipe not yet written to dst */
+    size_t chunk;        /* bytes asked of each splice from src (RELAY_PIPE_CHUNK, or more) */
 };
 
 struct relay {

@@ -3,6 +3,7 @@
  * and buffers stay bounded), half-close, write errors, pre-buffered bytes. The
  * test drives its own two endpoints between non-blocking loop iterations. */
 #include <check.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -193,7 +194,9 @@ START_TEST(test_backpressure_pauses_source)
     ck_assert(!(ev_is_active(&f.a.io) && (f.a.want & EV_READ))); /* the source is not read */
     if (use_splice) {
         ck_assert_uint_gt(f.r.dir[0].piped, 0); /* the pipe holds the backlog */
-        ck_assert_uint_le(f.r.dir[0].piped, RELAY_PIPE_CHUNK);
+        /* One chunk at most: the default's, or the bulk pipe's once grown. */
+        ck_assert_uint_le(f.r.dir[0].piped, f.r.dir[0].chunk);
+        ck_assert_uint_le(f.r.dir[0].chunk, RELAY_PIPE_BULK);
         ck_assert_uint_eq(buf_pool_used_count(), 0);
     } else {
         ck_assert(f.r.dir[0].paused);
@@ -396,6 +399,40 @@ START_TEST(test_eof_waits_for_pending_bytes)
 }
 END_TEST
 
+/* Splice mode: a direction that moves whole chunks gets the bigger pipe;
+ * one that moved a few bytes keeps the default. */
+START_TEST(test_bulk_grows_the_pipe)
+{
+    struct fixture f;
+    struct stream up = {0, 0, 1u << 20, 0}, down = {0, 0, 1000, 0};
+    int i;
+
+    use_splice = 1;
+    signal(SIGPIPE, SIG_IGN);
+    fixture_setup(&f);
+    fixture_start(&f, NULL, NULL);
+    ck_assert_int_eq(fcntl(f.r.dir[0].pipe[1], F_GETPIPE_SZ), RELAY_PIPE_CHUNK);
+    for (i = 0; i < MAX_ITERS && (up.recvd < up.total || down.recvd < down.total); i++) {
+        stream_send(f.client, &up, 1);
+        stream_send(f.upstream, &down, 2);
+        stream_recv(f.upstream, &up, 1);
+        stream_recv(f.client, &down, 2);
+        ev_run(f.loop, EVRUN_NOWAIT);
+    }
+    ck_assert_uint_eq(up.recvd, up.total);
+    ck_assert_uint_eq(down.recvd, down.total);
+    ck_assert_int_eq(up.bad, 0);
+    ck_assert_int_eq(down.bad, 0);
+    ck_assert_uint_eq(f.r.dir[0].grown, 1);
+    ck_assert_uint_eq(f.r.dir[0].chunk, RELAY_PIPE_BULK);
+    ck_assert_int_eq(fcntl(f.r.dir[0].pipe[1], F_GETPIPE_SZ), RELAY_PIPE_BULK);
+    ck_assert_uint_eq(f.r.dir[1].grown, 0);
+    ck_assert_uint_eq(f.r.dir[1].chunk, RELAY_PIPE_CHUNK);
+    ck_assert_int_eq(fcntl(f.r.dir[1].pipe[1], F_GETPIPE_SZ), RELAY_PIPE_CHUNK);
+    fixture_teardown(&f);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -409,6 +446,7 @@ relay_suite(void)
     tcase_add_loop_test(tc, test_eof_waits_for_pending_bytes, 0, 2);
     tcase_add_loop_test(tc, test_write_error_reports_side, 0, 2);
     tcase_add_loop_test(tc, test_prebuffered_bytes_go_first, 0, 2);
+    tcase_add_test(tc, test_bulk_grows_the_pipe);
     suite_add_tcase(s, tc);
     return s;
 }
