@@ -95,28 +95,6 @@ px_auto_retry(struct px *p, const char *why)
     return 1;
 }
 
-/* auto: this try was blocked and none follows. "Nothing works" is
- * remembered only when every strategy was tried: a request that could not
- * be replayed (a body, a POST) says nothing about the others. */
-static void
-px_auto_lost(struct px *p)
-{
-    if (p->r->au != NULL && !p->r->resp_head && !shape_auto_more(p->r->au))
-        shape_auto_failed(p->r->au, p->s.env->cfg);
-}
-
-/* How long to wait for the response head: auto's judging time while
- * another try may follow, else response_timeout. */
-static double
-px_response_wait(const struct px *p)
-{
-    const struct config *cfg = p->s.env->cfg;
-
-    if (p->r->au != NULL && p->r->head_kept && shape_auto_more(p->r->au))
-        return cfg->shape_auto_timeout;
-    return cfg->response_timeout;
-}
-
 /* The upstream connection failed before answering: on a reused connection
  * that is what a pooled connection closed by the upstream looks like, so
  * try once more on a fresh one when the request allows it (head_kept says

@@ -155,5 +155,12 @@ int px_shape_head(struct px *p, const struct http_out *out, px_then_cb then);
  * strategy is auto, freed after its access line. */
 void px_auto_prepare(struct px *p);
 void px_auto_free(struct px *p);
+/* auto: this try was blocked and none follows. "Nothing works" is
+ * remembered only when every strategy was tried: a request that could not
+ * be replayed (a body, a POST) says nothing about the others. */
+void px_auto_lost(struct px *p);
+/* How long to wait for the response head: auto's judging time while
+ * another try may follow, else response_timeout. */
+double px_response_wait(const struct px *p);
 
 #endif

@@ -72,6 +72,23 @@ px_auto_free(struct px *p)
     p->r->au = NULL;
 }
 
+void
+px_auto_lost(struct px *p)
+{
+    if (p->r->au != NULL && !p->r->resp_head && !shape_auto_more(p->r->au))
+        shape_auto_failed(p->r->au, p->s.env->cfg);
+}
+
+double
+px_response_wait(const struct px *p)
+{
+    const struct config *cfg = p->s.env->cfg;
+
+    if (p->r->au != NULL && p->r->head_kept && shape_auto_more(p->r->au))
+        return cfg->shape_auto_timeout;
+    return cfg->response_timeout;
+}
+
 /* Plans the head flat[0..len) under pol: 0 planned, 1 nothing to do, -1
  * not possible (then sent as it is). */
 static int
