@@ -439,6 +439,18 @@ class Bench:
         return Daemon("relayfloor-%d" % pieces, [exe, str(port), str(self.origin.port), "/small",
                                                   str(pieces)], d, port).wait_ready()
 
+    def start_splicefloor(self):
+        """bench/splicefloor.c: the least a TCP relay does (blocking splice,
+        a thread per direction), to the origin."""
+        exe = os.path.join(self.work, "splicefloor")
+        if not os.path.exists(exe):
+            subprocess.run([os.environ.get("CC", "cc"), "-O2", "-Wall", "-pthread", "-o", exe,
+                            os.path.join(BENCH, "splicefloor.c")], check=True)
+        d = self.newdir("splicefloor")
+        port = free_ports(1)[0]
+        return Daemon("splicefloor", [exe, str(port), str(self.origin.port)], d,
+                      port).wait_ready()
+
     def start_warpd_defaults(self, name, args):
         """warpd as a user starts it: no config file, only the listen port and
         args (the mode and upstream). Everything else is the default: one
@@ -923,6 +935,8 @@ def run_traffic(b, a, res, parts):
     split1 = b.start_warpd("warpd-forward-split-first", "forward", shape="split",
                            extra="shape_reused off")
     tcp = b.start_warpd("warpd-tcp", "tcp")
+    # Issue 14: the floor under the bulk rows, the least a relay does.
+    sfl = b.start_splicefloor() if "bulk" in parts else None
     # Issue 13: the metrics page on and scraped ten times a second during
     # the whole run, against warpd_rev (the counters themselves are always
     # on: this row prices serving and scraping the page).
@@ -1067,6 +1081,8 @@ def run_traffic(b, a, res, parts):
             {"key": "tcp", "name": "warpd tcp mode", "port": tcp.port, "cpu_pids": tcp.workers},
             {"key": "haproxy_tcp", "name": "HAProxy mode tcp", "port": hap.tcp_port,
              "cpu_pids": [hap.pid]},
+            {"key": "splicefloor", "name": "splicefloor.c (the least a relay does)",
+             "port": sfl.port, "cpu_pids": [sfl.pid]},
         ]
         samples = {p["key"]: [] for p in paths}
         for p in paths:  # warm-up: the file into the page cache, buffers allocated
@@ -1085,7 +1101,8 @@ def run_traffic(b, a, res, parts):
     if "profile" in parts:
         run_profile(b, a, res, contenders if "rps" in parts else [],
                     paths if "bulk" in parts else [])
-    for d in (rev, rev2, fwd, split, split1, tcp, defrev, deffwd, ngx, hap, sq, tiny, rf1, rf3):
+    for d in (rev, rev2, fwd, split, split1, tcp, defrev, deffwd, ngx, hap, sq, tiny, rf1, rf3,
+              sfl):
         if d:
             d.stop()
 

@@ -239,6 +239,19 @@ def budgets(rps, bulk, mem, floor=None, shape=None, auto=None):
                 line("bulk 64 MiB through %s: >= 0.95 of direct" % text,
                      "%.0f ÷ %.0f MB/s = %.2f%s" % (bulk[k]["mbs"], bulk["direct"]["mbs"], r, rr),
                      r >= 0.95, noisy)
+    if {"direct", "splicefloor"} <= bulk.keys():
+        # The least a relay does on this machine: what the 0.95 line asks of
+        # any relay, and where warpd stands against it.
+        f = bulk["splicefloor"]["mbs"] / bulk["direct"]["mbs"]
+        mine = ", ".join("%s %.2f" % (t, bulk[k]["mbs"] / bulk["splicefloor"]["mbs"])
+                         for k, t in (("connect", "CONNECT"), ("socks5", "SOCKS5"),
+                                      ("tcp", "TCP mode")) if k in bulk)
+        rr, _ = rounds_text(per_round(bulk["splicefloor"]["round_mbs"],
+                                      bulk["direct"]["round_mbs"]))
+        out.append(("bulk: the least a relay does (bench/splicefloor.c, not a budget)",
+                    "%.0f ÷ %.0f MB/s = %.2f of direct%s; warpd ÷ this: %s" % (
+                        bulk["splicefloor"]["mbs"], bulk["direct"]["mbs"], f, rr, mine),
+                    "the relay's floor"))
     if "haproxy_tcp" in bulk:
         for k, text in (("connect", "CONNECT"), ("socks5", "SOCKS5"), ("tcp", "TCP mode")):
             if k in bulk:
@@ -557,7 +570,10 @@ def write(res, outdir, workdir):
         L.append("")
         L.append("MB/s is 10^6 bytes per second, from curl's total time (connect and CONNECT "
                  "included); proxy CPU: the mean over all downloads. The CONNECT path goes through warpd in forward mode "
-                 "(`curl -p -x`), SOCKS5 through the same port (`curl --socks5`), TCP mode through warpd `mode tcp`.")
+                 "(`curl -p -x`), SOCKS5 through the same port (`curl --socks5`), TCP mode through warpd `mode tcp`. "
+                 "splicefloor.c is not a proxy to use: a relay reduced to two blocking splice(2) loops "
+                 "through a pipe, a thread per direction, to show what any relay on this machine "
+                 "pays.")
         L.append("")
     if mem:
         n = info["conns"]
@@ -681,7 +697,7 @@ def chart(rps, bulk, mem, outdir, workdir, info, shape=None):
                                                  max(r["per_round"])))
     with open(os.path.join(workdir, "bulk.dat"), "w") as f:
         lab = {"direct": "direct", "connect": "warpd CONNECT", "socks5": "warpd SOCKS5",
-               "tcp": "warpd tcp", "haproxy_tcp": "HAProxy tcp"}
+               "tcp": "warpd tcp", "haproxy_tcp": "HAProxy tcp", "splicefloor": "splicefloor"}
         for k, r in bulk.items():
             name = lab.get(k, k)
             f.write('"%s" %s %.0f %.0f %.0f\n' % (name, color(name), r["mbs"], r["q1"], r["q3"]))
