@@ -43,7 +43,7 @@ if (hasbulk) {
     set origin 0, b
     set size 0.5, 0.45 * u
     unset rmargin
-    set title "64 MiB download, MB/s (median, whiskers: quartiles)"
+    set title "64 MiB download, MB/s (median, whiskers: quartiles; blue: through warpd)"
     set xtics norotate noenhanced
     plot dir."/bulk.dat" using 0:3:2:xtic(1) with boxes lc rgb variable, \
          "" using 0:3:4:5 with yerrorbars lc rgb "black" pt 7 ps 0.3, \
