@@ -1179,6 +1179,10 @@ def run_shape(b, a, res):
                          [contender(*c) for c in together])
             for c, r in zip(together, got):
                 runs[c].append(r)
+                # A contender that stalled (oob against nginx, say) holds the
+                # others up: from the next round on it is measured alone.
+                if r["failed"] and c[0] != "direct":
+                    apart.add(c)
             for c in [c for c in combos if c[1] == key and c in apart]:
                 r = b.ttfb(target, count, a.duration, 5, hello, [contender(*c)])[0]
                 r["apart"] = True
