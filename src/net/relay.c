@@ -177,7 +177,7 @@ dir_splice(struct relay *r, struct relay_dir *d, int di)
             if (took == 0)
                 break;
             d->piped += (size_t)n;
-            if ((size_t)n == d->chunk && !d->grown)
+            if (!d->grown && d->bytes + d->piped >= RELAY_BULK_AFTER)
                 dir_grow_pipe(d);
         }
     }

@@ -18,9 +18,11 @@
 #define RELAY_MAX_READS 16
 /* Bytes moved per splice into a pipe (its default capacity on Linux). */
 #define RELAY_PIPE_CHUNK 65536
-/* A direction that fills a whole chunk carries bulk: its pipe grows to this
- * (F_SETPIPE_SZ), so each pair of splices moves four times as much. */
-#define RELAY_PIPE_BULK (4 * RELAY_PIPE_CHUNK)
+/* A direction that has moved RELAY_BULK_AFTER bytes carries bulk: its pipe
+ * grows to RELAY_PIPE_BULK (F_SETPIPE_SZ), so that each pair of splices can
+ * move four times as much. */
+#define RELAY_PIPE_BULK  (4 * RELAY_PIPE_CHUNK)
+#define RELAY_BULK_AFTER (4 * RELAY_PIPE_CHUNK)
 
 struct relay;
 /* Called once: reason is NULL when both directions ended cleanly, else a

@@ -399,8 +399,8 @@ START_TEST(test_eof_waits_for_pending_bytes)
 }
 END_TEST
 
-/* Splice mode: a direction that moves whole chunks gets the bigger pipe;
- * one that moved a few bytes keeps the default. */
+/* Splice mode: a direction that has moved RELAY_BULK_AFTER bytes gets the
+ * bigger pipe; one that moved a few bytes keeps the default. */
 START_TEST(test_bulk_grows_the_pipe)
 {
     struct fixture f;
