@@ -48,7 +48,6 @@ conn_init(struct conn *c, struct ev_loop *loop, int fd, void *data)
     c->wdata = NULL;
     c->eof_seen = 0;
     c->shut_wr = 0;
-    c->want = 0;
     ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
     c->io.data = c;
 }
@@ -206,17 +205,16 @@ conn_writev(struct conn *c, const struct iovec *iov, int iovcnt)
  * may be changed; the loop only asks the kernel again when the set it
  * registered for the descriptor differs. */
 static void
-conn_want(struct conn *c, unsigned dir, int on)
+conn_want(struct conn *c, int dir, int on)
 {
-    unsigned want = on ? c->want | dir : c->want & ~dir;
+    int was = conn_watched(c), want = on ? was | dir : was & ~dir;
 
-    if (c->fd < 0 || want == c->want)
+    if (c->fd < 0 || want == was)
         return;
-    if (c->want != 0)
+    if (was != 0)
         ev_io_stop(c->loop, &c->io);
-    c->want = want & (EV_READ | EV_WRITE);
-    if (c->want != 0) {
-        ev_io_modify(&c->io, (int)c->want);
+    if (want != 0) {
+        ev_io_modify(&c->io, want);
         ev_io_start(c->loop, &c->io);
     }
 }
@@ -265,7 +263,6 @@ conn_close(struct conn *c)
     if (c->fd < 0)
         return;
     ev_io_stop(c->loop, &c->io);
-    c->want = 0;
     close(c->fd);
     c->fd = -1;
 }

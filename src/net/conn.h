@@ -18,7 +18,6 @@ struct conn {
     int fd;                /* -1 once closed */
     unsigned eof_seen : 1; /* a read returned 0 */
     unsigned shut_wr : 1;  /* shutdown(SHUT_WR) done */
-    unsigned want : 2;     /* EV_READ | EV_WRITE: what the watcher is started for */
     struct ev_loop *loop;  /* the worker's loop */
     /* One watcher for both directions (an idle connection is smaller by a
      * whole watcher): it calls on_read, on_write or both. */
@@ -52,6 +51,12 @@ ssize_t conn_send_segments(struct conn *c, const struct iovec *seg, int n);
 /* Starts or stops the watchers; cheap when already in that state. */
 void conn_want_read(struct conn *c, int on);
 void conn_want_write(struct conn *c, int on);
+/* What the watcher is started for: EV_READ, EV_WRITE, both, or 0. */
+static inline int
+conn_watched(const struct conn *c)
+{
+    return ev_is_active(&c->io) ? c->io.events & (EV_READ | EV_WRITE) : 0;
+}
 /* Zero-copy moves between the socket and a pipe (splice(2)), with the same
  * return contract: from the socket into pipe_wr (0 at EOF), and from
  * pipe_rd out to the socket. */

@@ -26,8 +26,8 @@
 static struct ev_loop *loop;
 
 /* Whether the one watcher is started for a direction. */
-#define RD_ON(c) (ev_is_active(&(c).io) && ((c).want & EV_READ))
-#define WR_ON(c) (ev_is_active(&(c).io) && ((c).want & EV_WRITE))
+#define RD_ON(c) (conn_watched(&(c)) & EV_READ)
+#define WR_ON(c) (conn_watched(&(c)) & EV_WRITE)
 
 static void
 setup(void)

@@ -211,7 +211,7 @@ START_TEST(test_burst_waits_for_room)
     ck_assert_int_gt(x.idx, 0);
     ck_assert_int_eq(writable_calls, 0);         /* the executor had the write side... */
     ck_assert_ptr_eq(f.c.on_write, on_writable); /* ...and gave it back */
-    ck_assert(!(ev_is_active(&f.c.io) && (f.c.want & EV_WRITE)));
+    ck_assert(!(conn_watched(&f.c) & EV_WRITE));
     fixture_teardown(&f);
 }
 END_TEST
@@ -558,7 +558,7 @@ START_TEST(test_start_now_sends_plain_cuts_at_once)
     make_plan(&plan, buf, "GET /x Host: abcde", lens, delays, 3);
     ck_assert_int_eq(shape_exec_start_now(&x, &f.c, &plan, on_done, &f), 1);
     ck_assert(f.c.on_write == owner_write);
-    ck_assert(!(ev_is_active(&f.c.io) && (f.c.want & EV_WRITE)));
+    ck_assert(!(conn_watched(&f.c) & EV_WRITE));
     tu_run_for(f.loop, 0.05);
     ck_assert_int_eq(f.done, 0);
     ck_assert_uint_eq(read_peer(f.peer, got, plan.len, 1000), plan.len);

@@ -42,7 +42,7 @@ get_fd(const char *host, uint16_t port)
 
     if (!upstream_pool_get(host, port, &c, NULL, NULL))
         return -1;
-    ck_assert(!(ev_is_active(&c.io) && (c.want & EV_READ))); /* handed over stopped */
+    ck_assert(!(conn_watched(&c) & EV_READ)); /* handed over stopped */
     return c.fd;
 }
 
