@@ -267,15 +267,7 @@ class Scraper:
     def _run(self):
         while not self.stopping.wait(0.1):
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as c:
-                    c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    got = b""
-                    while True:
-                        b = c.recv(65536)
-                        if not b:
-                            break
-                        got += b
-                if got.startswith(b"HTTP/1.1 200"):
+                if fetch_metrics(self.port, 2).startswith(b"HTTP/1.1 200"):
                     self.ok += 1
                 else:
                     self.bad += 1
@@ -320,17 +312,21 @@ def client_hello(name):
     return hello
 
 
-def scrape(port):
-    """warpd's /metrics on 127.0.0.1:port as {"name{labels}": value}."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+def fetch_metrics(port, timeout):
+    """The whole answer, head and body, to GET /metrics on 127.0.0.1:port."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
         c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         got = b""
         while True:
             chunk = c.recv(65536)
             if not chunk:
-                break
+                return got
             got += chunk
-    head, _, body = got.partition(b"\r\n\r\n")
+
+
+def scrape(port):
+    """warpd's /metrics on 127.0.0.1:port as {"name{labels}": value}."""
+    head, _, body = fetch_metrics(port, 5).partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200"):
         raise RuntimeError("metrics on port %d: %r" % (port, head[:60]))
     out = {}
